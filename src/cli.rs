@@ -1,0 +1,238 @@
+//! `lockscope status|hold`: the command-line contract (names, exit codes, JSON keys) that
+//! scripts depend on. See README.md.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lockscope::probe::probe;
+use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Exit codes shared by every subcommand.
+mod exit {
+    pub const OK: u8 = 0;
+    /// `hold`: the lock is held by someone else (also after `--wait` timed out).
+    pub const BUSY: u8 = 1;
+    /// A path could not be probed or locked, or the command line was wrong.
+    pub const ERROR: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(name = "lockscope", version, about = "See, probe and test certbot's directory locks (.certbot.lock)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report each lock's state (absent, free, held) and its holder, without touching it.
+    Status {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The lock file's name inside each directory.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME)]
+        lock_name: String,
+        /// Directories (lock file DIR/NAME) or lock files.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Take the certbot lock on DIR, hold it, release it on exit.
+    Hold {
+        /// Release after this long (e.g. 30s, 2m, 1h30m); default: until SIGINT/SIGTERM.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        hold_for: Option<Duration>,
+        /// Wait for the lock instead of failing at once; --wait=TIMEOUT gives up after TIMEOUT.
+        #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
+              default_missing_value = "forever", value_parser = parse_wait)]
+        wait: Option<Wait>,
+        /// The lock file's name inside DIR.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME)]
+        lock_name: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    Upto(Duration),
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m, 500ms)"))
+}
+
+fn parse_wait(text: &str) -> Result<Wait, String> {
+    if text == "forever" {
+        Ok(Wait::Forever)
+    } else {
+        parse_duration(text).map(Wait::Upto)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+        }
+    };
+    let code = match cli.command {
+        None => print_help(),
+        Some(Command::Status { json, lock_name, paths }) => status(&paths, &lock_name, json),
+        Some(Command::Hold { hold_for, wait, lock_name, dir }) => {
+            hold(&dir.join(lock_name), hold_for, wait)
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn print_help() -> u8 {
+    use clap::CommandFactory;
+    let _ = Cli::command().print_help();
+    exit::OK
+}
+
+/// One line of `status --json`. The keys are a contract.
+#[derive(Serialize)]
+struct StatusRecord {
+    dir: PathBuf,
+    lock_file: PathBuf,
+    state: &'static str,
+    holder: Option<Holder>,
+    error: Option<String>,
+}
+
+/// A PATH is a directory (its lock file is PATH/NAME) unless it names the lock file itself:
+/// its file name is NAME, or it exists and is not a directory.
+fn lock_file_for(path: &Path, lock_name: &str) -> (PathBuf, PathBuf) {
+    let names_lock = path.file_name().is_some_and(|n| n == lock_name);
+    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if names_lock || (exists && !is_dir) {
+        let dir = lockscope::path_error::parent_dir(path).to_path_buf();
+        (dir, path.to_path_buf())
+    } else {
+        (path.to_path_buf(), path.join(lock_name))
+    }
+}
+
+fn status_of(path: &Path, lock_name: &str) -> StatusRecord {
+    let (dir, lock_file) = lock_file_for(path, lock_name);
+    let (state, holder, error) = match probe(&lock_file) {
+        Ok(state) => (state.name(), state.holder(), None),
+        Err(e) => ("error", None, Some(e.to_string())),
+    };
+    StatusRecord { dir, lock_file, state, holder, error }
+}
+
+fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+    let records: Vec<StatusRecord> = paths.iter().map(|p| status_of(p, lock_name)).collect();
+    let printed = if json { print_json(&records) } else { print_table(&records) };
+    if let Err(e) = printed {
+        eprintln!("lockscope: cannot write output: {e:#}");
+        return exit::ERROR;
+    }
+    if records.iter().any(|r| r.error.is_some()) { exit::ERROR } else { exit::OK }
+}
+
+fn print_json(records: &[StatusRecord]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, records).context("JSON output")?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
+    let rows: Vec<[String; 4]> = records
+        .iter()
+        .map(|r| {
+            let pid = r.holder.as_ref().and_then(|h| h.pid).map_or("-".into(), |p| p.to_string());
+            let detail = match (&r.error, &r.holder) {
+                (Some(e), _) => e.clone(),
+                (None, Some(h)) => h.command.clone().unwrap_or_else(|| "-".into()),
+                (None, None) => "-".into(),
+            };
+            [r.dir.display().to_string(), r.state.to_string(), pid, detail]
+        })
+        .collect();
+    let header = ["DIR", "STATE", "PID", "COMMAND"].map(String::from);
+    let width = |col: usize| rows.iter().chain([&header]).map(|r| r[col].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = std::io::stdout().lock();
+    for row in std::iter::once(&header).chain(&rows) {
+        writeln!(out, "{:<w0$}  {:<w1$}  {:>w2$}  {}", row[0], row[1], row[2], row[3])?;
+    }
+    Ok(())
+}
+
+/// Stop requests (SIGINT/SIGTERM) arrive on a channel; the flag also cancels a waiting acquire.
+fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<AtomicBool>)> {
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        let _ = tx.send(());
+    })
+    .context("cannot install the SIGINT/SIGTERM handler")?;
+    Ok((rx, stop))
+}
+
+fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 {
+    let (stop_rx, stop_flag) = match install_stop_handler() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lockscope: {e:#}");
+            return exit::ERROR;
+        }
+    };
+    let mut lock = LockFile::new(lock_path);
+    let acquired = match wait {
+        None => lock.acquire(),
+        Some(Wait::Forever) => lock.acquire_until(None, &stop_flag),
+        Some(Wait::Upto(t)) => lock.acquire_until(Instant::now().checked_add(t), &stop_flag),
+    };
+    match acquired {
+        Ok(()) => {}
+        Err(LockError::Cancelled(_)) => return exit::OK,
+        Err(e) => {
+            eprintln!("lockscope: {e}");
+            return if e.is_busy() { exit::BUSY } else { exit::ERROR };
+        }
+    }
+    if let Err(e) = announce_held(lock_path) {
+        eprintln!("lockscope: {e:#}");
+    }
+    match hold_for {
+        Some(d) => drop(stop_rx.recv_timeout(d)),
+        None => drop(stop_rx.recv()),
+    }
+    match lock.release() {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("lockscope: released the lock, but: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn announce_held(lock_path: &Path) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "held {} pid {}", lock_path.display(), std::process::id())?;
+    out.flush().context("stdout")
+}

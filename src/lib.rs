@@ -1,0 +1,18 @@
+//! lockscope: see, probe and test certbot-style directory locks.
+//!
+//! - [`lock`] is a faithful port of certbot's lock protocol (`certbot/_internal/lock.py`): a
+//!   [`lock::LockFile`] excludes real certbot processes and is excluded by them.
+//! - [`probe`] reports a lock's state and holder without creating, truncating, writing,
+//!   locking or touching the lock file.
+//!
+//! See ARCHITECTURE.md for the measured facts that shape both.
+
+pub mod holder;
+pub mod lock;
+pub mod path_error;
+pub mod probe;
+
+pub use holder::Holder;
+pub use lock::{LOCK_FILE_NAME, LockError, LockFile, lock_dir, lock_dir_with_name};
+pub use path_error::PathError;
+pub use probe::{LockState, probe};

@@ -1,0 +1,272 @@
+//! certbot's lock protocol (`certbot/_internal/lock.py`, certbot 5.8.0), ported to Rust.
+//!
+//! - Unix: open `<dir>/.certbot.lock` (`O_CREAT|O_WRONLY`, mode 0600, plus `O_NOFOLLOW`), take a
+//!   whole-file fcntl write lock without blocking, then check that the path still names the
+//!   locked inode (a releasing holder may have unlinked it in between) and retry if not.
+//!   Release: unlink, then close.
+//! - Windows: open read/write + create + truncate, lock byte 0 (what `msvcrt.locking` locks).
+//!   Release: unlock, close, delete (best effort).
+//!
+//! Beyond certbot: a typed busy error naming the holder, a blocking acquire with a timeout,
+//! refusal to follow symlinks, and exclusion between threads and handles of one process.
+
+mod registry;
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+pub(crate) mod sys;
+
+use crate::holder::Holder;
+use crate::path_error::PathError;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The lock file certbot places at the root of each directory it locks.
+pub const LOCK_FILE_NAME: &str = ".certbot.lock";
+
+/// Why a lock could not be taken or released.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Someone holds the lock: certbot's "Another instance of Certbot is already running."
+    #[error("{path} is locked by {}", holder_text(.holder))]
+    Busy {
+        path: PathBuf,
+        holder: Option<Holder>,
+    },
+    /// A waiting acquire ran out of time; `holder` is who held the lock at the last try.
+    #[error("timed out after {} waiting for {path}, locked by {}",
+        humantime::format_duration(*.waited), holder_text(.holder))]
+    Timeout {
+        path: PathBuf,
+        holder: Option<Holder>,
+        waited: Duration,
+    },
+    /// A waiting acquire was cancelled by its caller.
+    #[error("gave up waiting for {0}: cancelled")]
+    Cancelled(PathBuf),
+    #[error(transparent)]
+    Path(#[from] PathError),
+}
+
+fn holder_text(holder: &Option<Holder>) -> String {
+    match holder {
+        Some(h) => h.to_string(),
+        None => "another process (holder not visible)".to_string(),
+    }
+}
+
+impl LockError {
+    /// Whether the lock is held by someone else (as opposed to a problem with the path).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, LockError::Busy { .. } | LockError::Timeout { .. })
+    }
+}
+
+/// A lock on one lock file, certbot-compatible. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockFile {
+    path: PathBuf,
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    file: File,
+    key: sys::FileKey,
+}
+
+/// Locks `<dir>/.certbot.lock`, exactly where certbot's `lock_dir` does. Fails at once if busy.
+pub fn lock_dir(dir: impl AsRef<Path>) -> Result<LockFile, LockError> {
+    lock_dir_with_name(dir, LOCK_FILE_NAME)
+}
+
+/// Like [`lock_dir`] with another lock-file name.
+pub fn lock_dir_with_name(dir: impl AsRef<Path>, name: &str) -> Result<LockFile, LockError> {
+    let mut lock = LockFile::new(dir.as_ref().join(name));
+    lock.acquire()?;
+    Ok(lock)
+}
+
+/// Delay between tries of a waiting acquire: 5 ms doubling to 250 ms, so a lock released soon
+/// is taken soon and a long wait costs a few syscalls a second.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(5u64 << attempt.min(6)).min(Duration::from_millis(250))
+}
+
+impl LockFile {
+    /// A handle on the lock file at `path`, not yet acquired (certbot's constructor also acquires;
+    /// use [`lock_dir`] for that).
+    pub fn new(path: impl Into<PathBuf>) -> LockFile {
+        LockFile {
+            path: path.into(),
+            held: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Takes the lock without waiting. Succeeds at once if this handle already holds it.
+    pub fn acquire(&mut self) -> Result<(), LockError> {
+        if self.held.is_some() {
+            return Ok(());
+        }
+        self.held = Some(acquire_once(&self.path)?);
+        Ok(())
+    }
+
+    /// Takes the lock, retrying with backoff until `timeout` has passed.
+    pub fn acquire_timeout(&mut self, timeout: Duration) -> Result<(), LockError> {
+        self.acquire_until(Instant::now().checked_add(timeout), &AtomicBool::new(false))
+    }
+
+    /// Takes the lock, retrying with backoff until `deadline` (`None`: forever) or until
+    /// `cancel` becomes true.
+    pub fn acquire_until(
+        &mut self,
+        deadline: Option<Instant>,
+        cancel: &AtomicBool,
+    ) -> Result<(), LockError> {
+        let started = Instant::now();
+        for attempt in 0.. {
+            let holder = match self.acquire() {
+                Err(LockError::Busy { holder, .. }) => holder,
+                done => return done,
+            };
+            if cancel.load(Ordering::Relaxed) {
+                return Err(LockError::Cancelled(self.path.clone()));
+            }
+            let now = Instant::now();
+            let remaining = match deadline {
+                Some(d) if now >= d => {
+                    return Err(LockError::Timeout {
+                        path: self.path.clone(),
+                        holder,
+                        waited: now - started,
+                    });
+                }
+                Some(d) => d - now,
+                None => Duration::MAX,
+            };
+            std::thread::sleep(backoff(attempt).min(remaining));
+        }
+        unreachable!("the retry loop only ends by returning")
+    }
+
+    /// Releases the lock (unlink then close on Unix; unlock, close, delete on Windows).
+    /// Does nothing if not held. The lock is dropped even when removing the file fails.
+    pub fn release(&mut self) -> Result<(), LockError> {
+        let Some(held) = self.held.take() else {
+            return Ok(());
+        };
+        let mut registry = registry::lock();
+        let result = sys::release(&self.path, held.file);
+        registry.remove(&held.key);
+        result.map_err(|e| PathError::from_io(&self.path, e).into())
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+/// One try of certbot's acquire loop: open, lock, check the path still names the locked file,
+/// and go round again if it does not (the previous holder unlinked it in between).
+fn acquire_once(path: &Path) -> Result<Held, LockError> {
+    loop {
+        let mut registry = registry::lock();
+        refuse_unusable_path(path, &registry)?;
+        let file = match sys::open_for_lock(path) {
+            Ok(f) => f,
+            Err(e) if sys::open_error_means_busy(&e) => {
+                drop(registry);
+                return Err(busy(path, None));
+            }
+            Err(e) => return Err(PathError::from_io(path, e).into()),
+        };
+        let meta = file.metadata().map_err(|e| PathError::from_io(path, e))?;
+        if !meta.is_file() {
+            return Err(PathError::SpecialFile(path.to_path_buf()).into());
+        }
+        if !sys::try_lock(&file).map_err(|e| PathError::from_io(path, e))? {
+            let conflict = sys::query_lock(&file).ok();
+            drop(file);
+            drop(registry);
+            return Err(busy(path, conflict));
+        }
+        if sys::still_names(path, &file).map_err(|e| PathError::from_io(path, e))? {
+            let key = sys::file_key(path, &meta);
+            registry.insert(key.clone());
+            return Ok(Held { file, key });
+        }
+        // The previous holder unlinked the file between our open and our lock: we locked an
+        // orphaned inode. Close it (this drops that useless lock) and try again.
+    }
+}
+
+/// Checks the path before opening it: the lock must be a regular file (or absent), and not
+/// one this process already holds. Opening a held file would let a classic-lock platform drop
+/// the lock on close, and would make two handles in one process both "hold" it.
+fn refuse_unusable_path(path: &Path, registry: &registry::HeldLocks) -> Result<(), LockError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(PathError::from_io(path, e).into()),
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(PathError::Symlink(path.to_path_buf()).into());
+    }
+    if kind.is_dir() {
+        return Err(PathError::IsDirectory(path.to_path_buf()).into());
+    }
+    if !kind.is_file() {
+        return Err(PathError::SpecialFile(path.to_path_buf()).into());
+    }
+    if registry.contains(&sys::file_key(path, &meta)) {
+        return Err(LockError::Busy {
+            path: path.to_path_buf(),
+            holder: Some(Holder::this_process()),
+        });
+    }
+    Ok(())
+}
+
+fn busy(path: &Path, conflict: Option<sys::Conflict>) -> LockError {
+    let holder = match conflict {
+        Some(sys::Conflict::Held { pid }) => Some(crate::probe::identify_holder(path, pid)),
+        _ => None,
+    };
+    LockError::Busy {
+        path: path.to_path_buf(),
+        holder,
+    }
+}
+
+/// Runs `query` (which opens and closes the lock file at `path`) unless this process holds that
+/// file, in which case it returns `None` without opening anything. Where a close drops classic
+/// POSIX locks, the registry stays locked across `query`, so no thread of this process can take
+/// the lock between the check and the probe's close.
+pub(crate) fn query_unless_held_here<T>(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    query: impl FnOnce() -> T,
+) -> Option<T> {
+    let registry = registry::lock();
+    if registry.contains(&sys::file_key(path, meta)) {
+        return None;
+    }
+    if !sys::CLOSE_DROPS_LOCKS {
+        drop(registry);
+    }
+    Some(query())
+}

@@ -1,0 +1,156 @@
+//! Unix system layer: fcntl record locks, exactly the kind certbot takes with `fcntl.lockf`.
+//!
+//! Linux uses open-file-description locks (`F_OFD_SETLK`): they conflict with certbot's classic
+//! POSIX locks both ways, exclude other handles in this process, and survive this process closing
+//! some other fd of the same file. Other Unixes only have classic `F_SETLK` locks, which belong
+//! to the process: the registry in `lock/registry.rs` keeps this process from opening (and so
+//! silently dropping) a lock file it holds.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod cmd {
+    pub const SET_LOCK: libc::c_int = libc::F_OFD_SETLK;
+    pub const GET_LOCK: libc::c_int = libc::F_OFD_GETLK;
+}
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod cmd {
+    pub const SET_LOCK: libc::c_int = libc::F_SETLK;
+    pub const GET_LOCK: libc::c_int = libc::F_GETLK;
+}
+
+/// Classic POSIX locks are dropped when the process closes ANY fd of the locked file, so on
+/// those platforms a probe must never open a file this process holds.
+pub(crate) const CLOSE_DROPS_LOCKS: bool = !cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Identity of a file for the held-locks registry: device and inode, as certbot compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FileKey {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+pub(crate) fn file_key(_path: &Path, meta: &Metadata) -> FileKey {
+    FileKey {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    }
+}
+
+/// Opens (creating, mode 0600) the lock file for locking, as certbot does, but never through a
+/// symlink and never blocking on a FIFO.
+pub(crate) fn open_for_lock(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Opens an existing lock file read-only for a lock query: no create, no truncate, no write.
+pub(crate) fn open_for_probe(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+fn whole_file(lock_type: libc::c_int) -> libc::flock {
+    // SAFETY: flock is a plain C struct; all-zero is a valid value (and OFD locks require l_pid 0).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = lock_type as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    fl.l_start = 0;
+    fl.l_len = 0; // to end of file, however it grows: certbot's lockf(LOCK_EX) range
+    fl
+}
+
+/// Tries to take the whole-file write lock without blocking. `Ok(false)` means someone else
+/// holds a conflicting lock (EACCES or EAGAIN, the errnos certbot turns into its LockError).
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    let fl = whole_file(libc::F_WRLCK);
+    // SAFETY: valid fd, pointer to a live flock struct.
+    if unsafe { libc::fcntl(file.as_raw_fd(), cmd::SET_LOCK, &fl) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EAGAIN) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// What a lock query found on a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conflict {
+    None,
+    /// A conflicting lock. `pid` is the holder for classic POSIX locks; OFD locks have no owner
+    /// process (the kernel reports -1), so it is `None` for them.
+    Held { pid: Option<u32> },
+}
+
+/// Asks the kernel whether a whole-file write lock would conflict, without taking one.
+/// Works on a read-only fd. Never sees this process's own classic locks (they do not conflict).
+pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
+    let mut fl = whole_file(libc::F_WRLCK);
+    // SAFETY: valid fd, pointer to a live flock struct the kernel fills in.
+    if unsafe { libc::fcntl(file.as_raw_fd(), cmd::GET_LOCK, &mut fl) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if fl.l_type as libc::c_int == libc::F_UNLCK {
+        return Ok(Conflict::None);
+    }
+    // l_pid is -1 for OFD locks: keep it out of any Pid type that rejects it.
+    let pid = u32::try_from(fl.l_pid).ok().filter(|&p| p > 0);
+    Ok(Conflict::Held { pid })
+}
+
+/// certbot's "did we lock the file that the path still names?" check (st_dev and st_ino).
+/// Uses lstat: a symlink swapped in after our O_NOFOLLOW open is not our file.
+pub(crate) fn still_names(path: &Path, file: &File) -> io::Result<bool> {
+    let on_disk = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let ours = file.metadata()?;
+    Ok(on_disk.dev() == ours.dev() && on_disk.ino() == ours.ino())
+}
+
+/// certbot's release order: unlink the path FIRST, then close. Closing first would let a third
+/// process lock the old file while a new file at the same path is locked by someone else.
+/// The unlink is skipped when the path no longer names our file (someone replaced it): we must
+/// not delete another holder's lock file.
+pub(crate) fn release(path: &Path, file: File) -> io::Result<()> {
+    let unlinked = match still_names(path, &file) {
+        Ok(true) => std::fs::remove_file(path).or_else(ignore_not_found),
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
+    };
+    drop(file); // close: the kernel drops the lock here
+    unlinked
+}
+
+fn ignore_not_found(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Whether this error is how `open(O_NOFOLLOW)` refuses a symlink on this platform.
+pub(crate) fn is_nofollow_error(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ELOOP) | Some(libc::EMLINK))
+}
+
+/// Whether an open error means "busy" rather than a problem with the path. On Unix the open
+/// itself never conflicts with a lock.
+pub(crate) fn open_error_means_busy(_err: &io::Error) -> bool {
+    false
+}

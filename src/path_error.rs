@@ -1,0 +1,79 @@
+//! Problems with a lock path that both locking and probing report the same way.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why a lock path cannot be locked or probed. Every variant names the path it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    #[error("directory {0} does not exist")]
+    DirMissing(PathBuf),
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("permission denied: {0}")]
+    PermissionDenied(PathBuf),
+    #[error("lock path {0} is a symbolic link; lockscope does not follow links for lock files")]
+    Symlink(PathBuf),
+    #[error("lock path {0} is a directory, not a lock file")]
+    IsDirectory(PathBuf),
+    #[error("lock path {0} is a special file (FIFO, socket or device), not a lock file")]
+    SpecialFile(PathBuf),
+    #[error("read-only file system: {0}")]
+    ReadOnly(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl PathError {
+    /// Maps an I/O error from an operation on `lock_path` to what it means for the user.
+    /// "Not found" is resolved by looking at the parent directory: only a missing or
+    /// non-directory parent is an error (a missing lock file is a state, not an error).
+    pub fn from_io(lock_path: &Path, err: io::Error) -> PathError {
+        let path = lock_path.to_path_buf();
+        match err.kind() {
+            io::ErrorKind::PermissionDenied => PathError::PermissionDenied(path),
+            io::ErrorKind::IsADirectory => PathError::IsDirectory(path),
+            io::ErrorKind::ReadOnlyFilesystem => PathError::ReadOnly(path),
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
+                parent_problem(lock_path).unwrap_or(PathError::Io { path, source: err })
+            }
+            _ if is_symlink_refusal(&err) => PathError::Symlink(path),
+            _ => PathError::Io { path, source: err },
+        }
+    }
+}
+
+/// What is wrong with the directory that should contain `lock_path`, if anything.
+pub(crate) fn parent_problem(lock_path: &Path) -> Option<PathError> {
+    let dir = parent_dir(lock_path);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => None,
+        Ok(_) => Some(PathError::NotADirectory(dir.to_path_buf())),
+        Err(e) => Some(match e.kind() {
+            io::ErrorKind::NotFound => PathError::DirMissing(dir.to_path_buf()),
+            io::ErrorKind::NotADirectory => PathError::NotADirectory(dir.to_path_buf()),
+            io::ErrorKind::PermissionDenied => PathError::PermissionDenied(dir.to_path_buf()),
+            _ => PathError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            },
+        }),
+    }
+}
+
+/// The directory a lock file lives in (`.` for a bare file name).
+pub fn parent_dir(lock_path: &Path) -> &Path {
+    match lock_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// `open(O_NOFOLLOW)` on a symlink fails with ELOOP (EMLINK on some BSDs).
+fn is_symlink_refusal(err: &io::Error) -> bool {
+    crate::lock::sys::is_nofollow_error(err)
+}

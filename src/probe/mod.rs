@@ -1,0 +1,152 @@
+//! The state of a lock, found without disturbing it.
+//!
+//! A probe never creates, truncates, writes, locks or changes the mtime of a lock file. It reads
+//! metadata with lstat, and, when a file exists and this process does not hold it, opens it
+//! read-only (`O_NOFOLLOW`) for one lock query (`F_OFD_GETLK` on Linux) and closes it. A file this
+//! process holds is answered from the held-locks registry without being opened.
+
+mod proc_parse;
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "other.rs")]
+mod sys;
+
+use crate::holder::Holder;
+use crate::lock::{self, sys::Conflict};
+use crate::path_error::{PathError, parent_problem};
+use serde::Serialize;
+use std::fs::Metadata;
+use std::io;
+use std::path::Path;
+
+pub use proc_parse::{ProcLock, dev_major_minor};
+
+/// What a probe found at a lock path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "holder", rename_all = "snake_case")]
+pub enum LockState {
+    /// No lock file: certbot is not running here (it deletes the file on release).
+    Absent,
+    /// A lock file nobody holds: left by a process that was killed (or is being released now).
+    Free,
+    /// Another process holds the lock. Either holder field may be unknown.
+    Held(Holder),
+    /// A [`lock::LockFile`] in this process holds the lock.
+    HeldByThisProcess,
+}
+
+impl LockState {
+    /// The state's name in lockscope's CLI and JSON output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LockState::Absent => "absent",
+            LockState::Free => "free",
+            LockState::Held(_) | LockState::HeldByThisProcess => "held",
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        matches!(self, LockState::Held(_) | LockState::HeldByThisProcess)
+    }
+
+    /// The holder, if held (this process included).
+    pub fn holder(&self) -> Option<Holder> {
+        match self {
+            LockState::Held(h) => Some(h.clone()),
+            LockState::HeldByThisProcess => Some(Holder::this_process()),
+            _ => None,
+        }
+    }
+}
+
+/// Probes `<dir>/<name>`.
+pub fn probe_dir(dir: impl AsRef<Path>, name: &str) -> Result<LockState, PathError> {
+    probe(dir.as_ref().join(name))
+}
+
+/// Reports the state of the lock file at `lock_path` without disturbing it.
+pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
+    let path = lock_path.as_ref();
+    let Some(meta) = lock_file_metadata(path)? else {
+        return Ok(LockState::Absent);
+    };
+    let queried = lock::query_unless_held_here(path, &meta, || query_file(path));
+    let conflict = match queried {
+        None => return Ok(LockState::HeldByThisProcess),
+        Some(Ok(Some(c))) => c,
+        // Deleted between lstat and open: a holder released it.
+        Some(Ok(None)) => return absent_or_parent_problem(path),
+        Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
+            sys::query_without_opening(&meta).ok_or_else(|| PathError::PermissionDenied(path.into()))?
+        }
+        Some(Err(e)) => return Err(PathError::from_io(path, e)),
+    };
+    Ok(match conflict {
+        Conflict::None => LockState::Free,
+        Conflict::Held { pid } => {
+            let holder = identify_holder(path, pid);
+            if holder.is_this_process() {
+                LockState::HeldByThisProcess
+            } else {
+                LockState::Held(holder)
+            }
+        }
+    })
+}
+
+/// lstat of the lock path: `None` when absent, an error when it is not a regular file or its
+/// directory is unusable.
+fn lock_file_metadata(path: &Path) -> Result<Option<Metadata>, PathError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return absent_or_parent_problem(path).map(|_| None);
+        }
+        Err(e) => return Err(PathError::from_io(path, e)),
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        Err(PathError::Symlink(path.into()))
+    } else if kind.is_dir() {
+        Err(PathError::IsDirectory(path.into()))
+    } else if !kind.is_file() {
+        Err(PathError::SpecialFile(path.into()))
+    } else {
+        Ok(Some(meta))
+    }
+}
+
+fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
+    match parent_problem(path) {
+        Some(problem) => Err(problem),
+        None => Ok(LockState::Absent),
+    }
+}
+
+/// Opens the file read-only for one lock query. `Ok(None)`: the file vanished meanwhile.
+fn query_file(path: &Path) -> io::Result<Option<Conflict>> {
+    let file = match lock::sys::open_for_probe(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        // Replaced by something else since the lstat: never query a FIFO or device.
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    lock::sys::query_lock(&file).map(Some)
+}
+
+/// Finds the process behind a conflicting lock: `pid` as the kernel reported it (classic
+/// locks), or, for locks without an owner pid (OFD), through the platform's process tables.
+pub(crate) fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
+    let pid = pid.or_else(|| sys::find_lock_owner(lock_path));
+    Holder {
+        pid,
+        command: pid.and_then(command_line),
+    }
+}
+
+/// A process's command line, arguments joined by spaces, when the platform shows it.
+pub fn command_line(pid: u32) -> Option<String> {
+    sys::command_line(pid)
+}

@@ -1,0 +1,17 @@
+//! Platforms without `/proc`: the lock query's pid is all we learn about a holder.
+
+use crate::lock::sys::Conflict;
+use std::fs::Metadata;
+use std::path::Path;
+
+pub(super) fn command_line(_pid: u32) -> Option<String> {
+    None
+}
+
+pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<u32> {
+    None
+}
+
+pub(super) fn query_without_opening(_meta: &Metadata) -> Option<Conflict> {
+    None
+}
