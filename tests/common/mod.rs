@@ -1,0 +1,291 @@
+//! Helpers shared by the integration tests: real certbot peers, the `lockscope` binary, and
+//! disk snapshots for "nothing was modified" checks.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LOCK: &str = ".certbot.lock";
+
+/// The Python interpreter of a venv with real certbot (PyPI `certbot`). There is no fallback:
+/// without certbot the interop tests fail, they never pass silently.
+pub fn certbot_python() -> PathBuf {
+    let candidates = std::env::var_os("LOCKSCOPE_CERTBOT_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("HOME").map(|h| {
+            PathBuf::from(h).join(".cache/lockscope/certbot-venv/bin/python")
+        }));
+    for python in candidates {
+        let ok = Command::new(&python)
+            .args(["-c", "import certbot._internal.lock"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return python;
+        }
+    }
+    panic!(
+        "real certbot is required for this test and was not found. Run `scripts/test` (it installs \
+         certbot 5.8.0 into ~/.cache/lockscope/certbot-venv) or set LOCKSCOPE_CERTBOT_PYTHON to a \
+         Python that can `import certbot`."
+    );
+}
+
+pub fn peer_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/certbot_peer.py")
+}
+
+/// A running certbot process holding (or having failed to take) a directory lock.
+pub struct CertbotHolder {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    pub pid: u32,
+}
+
+/// Outcome of certbot's `lock_dir`.
+pub enum CertbotLock {
+    Locked(CertbotHolder),
+    Busy(String),
+}
+
+impl CertbotLock {
+    #[track_caller]
+    pub fn expect_locked(self) -> CertbotHolder {
+        match self {
+            CertbotLock::Locked(h) => h,
+            CertbotLock::Busy(msg) => panic!("certbot could not lock: {msg}"),
+        }
+    }
+
+    #[track_caller]
+    pub fn expect_busy(self) -> String {
+        match self {
+            CertbotLock::Locked(h) => panic!("certbot took the lock (pid {}) but should not", h.pid),
+            CertbotLock::Busy(msg) => msg,
+        }
+    }
+}
+
+/// Runs certbot's own `lock_dir(dir)` in a new process.
+pub fn certbot_lock_dir(dir: &Path) -> CertbotLock {
+    let mut child = Command::new(certbot_python())
+        .arg(peer_script())
+        .arg("hold")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start certbot peer");
+    let pid = child.id();
+    let stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read certbot peer");
+    if let Some(msg) = line.strip_prefix("busy ") {
+        let _ = child.wait();
+        return CertbotLock::Busy(msg.trim().to_string());
+    }
+    assert_eq!(line.trim(), format!("locked {pid}"), "unexpected certbot peer output");
+    CertbotLock::Locked(CertbotHolder { child, stdin, stdout, pid })
+}
+
+impl CertbotHolder {
+    /// certbot's `release()`: unlink, then close.
+    pub fn release(mut self) {
+        let mut stdin = self.stdin.take().expect("stdin");
+        writeln!(stdin, "release").expect("tell certbot to release");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read certbot peer");
+        assert_eq!(line.trim(), "released");
+        assert!(self.child.wait().expect("wait").success());
+    }
+
+    /// SIGKILL: the kernel drops the lock, the file stays.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill certbot");
+        self.child.wait().expect("reap certbot");
+    }
+}
+
+impl Drop for CertbotHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `lockscope` binary under test.
+pub fn lockscope() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lockscope"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run command")
+}
+
+/// A `lockscope hold` child that has printed its `held ...` line.
+pub struct LockscopeHolder {
+    pub child: Child,
+    pub line: String,
+}
+
+pub fn lockscope_hold(args: &[&str]) -> LockscopeHolder {
+    let mut child = lockscope()
+        .arg("hold")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lockscope hold");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read hold output");
+    LockscopeHolder { child, line }
+}
+
+impl LockscopeHolder {
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < limit, "lockscope hold did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for LockscopeHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything observable about a tree on disk: type, mode, size, mtime, content, link target.
+pub type Snapshot = BTreeMap<PathBuf, String>;
+
+pub fn snapshot(root: &Path) -> Snapshot {
+    let mut out = Snapshot::new();
+    snapshot_into(root, &mut out);
+    out
+}
+
+fn snapshot_into(path: &Path, out: &mut Snapshot) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let kind = meta.file_type();
+    let mut desc = format!(
+        "mode={:o} size={} mtime={}.{} ino={}",
+        meta.mode(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino()
+    );
+    if kind.is_symlink() {
+        desc += &format!(" link={:?}", std::fs::read_link(path).ok());
+    } else if kind.is_file() {
+        desc += &format!(" content={:?}", std::fs::read(path).ok());
+    }
+    out.insert(path.to_path_buf(), desc);
+    if kind.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                snapshot_into(&e.path(), out);
+            }
+        }
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+
+/// Runs `lockscope ARGS` as an unprivileged user (nobody) when the tests run as root, so that
+/// permission checks apply; as a normal user, runs it directly.
+pub fn lockscope_unprivileged(args: &[&OsStr]) -> Output {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(env!("CARGO_BIN_EXE_lockscope"));
+        c
+    } else {
+        lockscope()
+    };
+    cmd.args(args);
+    run(&mut cmd)
+}
+
+pub use std::ffi::OsStr;
+
+/// Verifies that the lines of a critical-section log strictly alternate enter/leave of the same
+/// holder: no two holders were ever inside at once. Returns the acquisitions per implementation.
+pub fn check_no_overlap(log: &str) -> BTreeMap<String, usize> {
+    let mut inside: Option<(String, String)> = None;
+    let mut counts = BTreeMap::new();
+    for (n, line) in log.lines().enumerate() {
+        let mut f = line.split_whitespace();
+        let (what, imp, who, seq) = (f.next(), f.next(), f.next(), f.next());
+        let (Some(what), Some(imp), Some(who), Some(seq)) = (what, imp, who, seq) else {
+            panic!("malformed log line {n}: {line:?}");
+        };
+        let me = (format!("{imp} {who}"), seq.to_string());
+        match what {
+            "enter" => {
+                assert!(inside.is_none(), "line {n}: {line:?} entered while {inside:?} was inside");
+                inside = Some(me);
+            }
+            "leave" => {
+                assert_eq!(inside.as_ref(), Some(&me), "line {n}: {line:?} left without entering");
+                inside = None;
+                *counts.entry(imp.to_string()).or_insert(0) += 1;
+            }
+            _ => panic!("malformed log line {n}: {line:?}"),
+        }
+    }
+    assert!(inside.is_none(), "log ends inside a critical section");
+    counts
+}
+
+/// Path of an up-to-date example binary. `cargo test` builds examples, but `cargo test --test X`
+/// does not, so the example is (re)built here with the cargo that runs the tests: a stale
+/// contender would test old code.
+pub fn example_bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    if !built.iter().any(|b| b == name) {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--example", name]);
+        cargo.arg("--manifest-path").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().expect("run cargo").success(), "building example {name} failed");
+        built.push(name.to_string());
+    }
+    profile_dir.join("examples").join(name)
+}

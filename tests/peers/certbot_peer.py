@@ -1,0 +1,71 @@
+"""A real certbot lock user for lockscope's interop tests.
+
+Runs certbot's own lock code (certbot._internal.lock from the certbot package on PyPI), never a
+reimplementation.
+
+  certbot_peer.py hold DIR     lock_dir(DIR) once; print "locked PID" or "busy MESSAGE"; when locked,
+                               wait for "release" (or EOF) on stdin, release, print "released".
+  certbot_peer.py cycle DIR N LOG
+                               N times: lock_dir(DIR) (retrying on LockError), append
+                               "enter certbot PID I" and "leave certbot PID I" to LOG while holding, release.
+  certbot_peer.py version      print certbot's version.
+"""
+import os
+import sys
+import time
+
+import certbot
+from certbot import errors
+from certbot._internal import lock
+
+
+def hold(directory):
+    try:
+        held = lock.lock_dir(directory)
+    except errors.LockError as err:
+        print("busy", err, flush=True)
+        return 0
+    print("locked", os.getpid(), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "release":
+            break
+    held.release()
+    print("released", flush=True)
+    return 0
+
+
+def cycle(directory, count, log_path):
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    pid = os.getpid()
+    busy = 0
+    for i in range(count):
+        while True:
+            try:
+                held = lock.lock_dir(directory)
+                break
+            except errors.LockError:
+                busy += 1
+                time.sleep(0.0005)
+        os.write(log, f"enter certbot {pid} {i}\n".encode())
+        time.sleep(0.0002)
+        os.write(log, f"leave certbot {pid} {i}\n".encode())
+        held.release()
+    os.close(log)
+    print("done", count, "busy", busy, flush=True)
+    return 0
+
+
+def main(argv):
+    if argv[1:2] == ["version"]:
+        print(certbot.__version__)
+        return 0
+    if argv[1:2] == ["hold"] and len(argv) == 3:
+        return hold(argv[2])
+    if argv[1:2] == ["cycle"] and len(argv) == 5:
+        return cycle(argv[2], int(argv[3]), argv[4])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
