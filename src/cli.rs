@@ -38,7 +38,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME)]
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
         /// Directories (lock file DIR/NAME) or lock files.
         #[arg(value_name = "PATH", required = true)]
@@ -54,7 +54,7 @@ enum Command {
               default_missing_value = "forever", value_parser = parse_wait)]
         wait: Option<Wait>,
         /// The lock file's name inside DIR.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME)]
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
         #[arg(value_name = "DIR")]
         dir: PathBuf,
@@ -73,6 +73,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(secs));
     }
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m, 500ms)"))
+}
+
+/// A lock name is a plain file name: no separators, not `.` or `..`.
+fn parse_lock_name(text: &str) -> Result<String, String> {
+    let plain = Path::new(text).file_name().is_some_and(|n| n == text)
+        && !text.contains(['/', '\\']);
+    if plain {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a plain file name (like .certbot.lock)"))
+    }
 }
 
 fn parse_wait(text: &str) -> Result<Wait, String> {
@@ -107,11 +118,12 @@ fn print_help() -> u8 {
     exit::OK
 }
 
-/// One line of `status --json`. The keys are a contract.
+/// One object of `status --json`. The keys are a contract. Paths that are not UTF-8 are shown
+/// with U+FFFD in place of the bad bytes (JSON strings must be Unicode).
 #[derive(Serialize)]
 struct StatusRecord {
-    dir: PathBuf,
-    lock_file: PathBuf,
+    dir: String,
+    lock_file: String,
     state: &'static str,
     holder: Option<Holder>,
     error: Option<String>,
@@ -137,7 +149,13 @@ fn status_of(path: &Path, lock_name: &str) -> StatusRecord {
         Ok(state) => (state.name(), state.holder(), None),
         Err(e) => ("error", None, Some(e.to_string())),
     };
-    StatusRecord { dir, lock_file, state, holder, error }
+    StatusRecord {
+        dir: dir.to_string_lossy().into_owned(),
+        lock_file: lock_file.to_string_lossy().into_owned(),
+        state,
+        holder,
+        error,
+    }
 }
 
 fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
@@ -167,7 +185,7 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
                 (None, Some(h)) => h.command.clone().unwrap_or_else(|| "-".into()),
                 (None, None) => "-".into(),
             };
-            [r.dir.display().to_string(), r.state.to_string(), pid, detail]
+            [r.dir.clone(), r.state.to_string(), pid, detail]
         })
         .collect();
     let header = ["DIR", "STATE", "PID", "COMMAND"].map(String::from);
@@ -209,7 +227,11 @@ fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 
     };
     match acquired {
         Ok(()) => {}
-        Err(LockError::Cancelled(_)) => return exit::OK,
+        Err(e @ LockError::Cancelled(_)) => {
+            // Stopped while the lock was still busy: the lock was never ours.
+            eprintln!("lockscope: {e}");
+            return exit::BUSY;
+        }
         Err(e) => {
             eprintln!("lockscope: {e}");
             return if e.is_busy() { exit::BUSY } else { exit::ERROR };

@@ -60,10 +60,15 @@ pub(crate) fn open_for_probe(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-fn whole_file(lock_type: libc::c_int) -> libc::flock {
+/// `flock.l_type` values. The field is a `c_short` everywhere, but libc types the constants
+/// `c_int` on Linux and `c_short` on macOS and the BSDs: convert once, here.
+const WRITE_LOCK: libc::c_short = libc::F_WRLCK as libc::c_short;
+const UNLOCKED: libc::c_short = libc::F_UNLCK as libc::c_short;
+
+fn whole_file(lock_type: libc::c_short) -> libc::flock {
     // SAFETY: flock is a plain C struct; all-zero is a valid value (and OFD locks require l_pid 0).
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = lock_type as _;
+    fl.l_type = lock_type;
     fl.l_whence = libc::SEEK_SET as _;
     fl.l_start = 0;
     fl.l_len = 0; // to end of file, however it grows: certbot's lockf(LOCK_EX) range
@@ -73,7 +78,7 @@ fn whole_file(lock_type: libc::c_int) -> libc::flock {
 /// Tries to take the whole-file write lock without blocking. `Ok(false)` means someone else
 /// holds a conflicting lock (EACCES or EAGAIN, the errnos certbot turns into its LockError).
 pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
-    let fl = whole_file(libc::F_WRLCK);
+    let fl = whole_file(WRITE_LOCK);
     // SAFETY: valid fd, pointer to a live flock struct.
     if unsafe { libc::fcntl(file.as_raw_fd(), cmd::SET_LOCK, &fl) } == 0 {
         return Ok(true);
@@ -97,12 +102,12 @@ pub(crate) enum Conflict {
 /// Asks the kernel whether a whole-file write lock would conflict, without taking one.
 /// Works on a read-only fd. Never sees this process's own classic locks (they do not conflict).
 pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
-    let mut fl = whole_file(libc::F_WRLCK);
+    let mut fl = whole_file(WRITE_LOCK);
     // SAFETY: valid fd, pointer to a live flock struct the kernel fills in.
     if unsafe { libc::fcntl(file.as_raw_fd(), cmd::GET_LOCK, &mut fl) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    if fl.l_type as libc::c_int == libc::F_UNLCK {
+    if fl.l_type == UNLOCKED {
         return Ok(Conflict::None);
     }
     // l_pid is -1 for OFD locks: keep it out of any Pid type that rejects it.

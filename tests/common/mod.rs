@@ -134,6 +134,7 @@ pub fn run(cmd: &mut Command) -> Output {
 pub struct LockscopeHolder {
     pub child: Child,
     pub line: String,
+    stdout: BufReader<ChildStdout>,
 }
 
 pub fn lockscope_hold(args: &[&str]) -> LockscopeHolder {
@@ -146,13 +147,19 @@ pub fn lockscope_hold(args: &[&str]) -> LockscopeHolder {
         .spawn()
         .expect("start lockscope hold");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read hold output");
-    LockscopeHolder { child, line }
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut line).expect("read hold output");
+    LockscopeHolder { child, line, stdout }
 }
 
 impl LockscopeHolder {
+    /// Everything printed after the first line, up to exit.
+    pub fn rest_of_stdout(&mut self) -> String {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).expect("read stdout");
+        rest
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
