@@ -28,8 +28,16 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cycle(dir: &std::path::Path, count: usize, log_path: &std::path::Path, thread: usize) -> anyhow::Result<()> {
-    let mut log = OpenOptions::new().append(true).create(true).open(log_path)?;
+fn cycle(
+    dir: &std::path::Path,
+    count: usize,
+    log_path: &std::path::Path,
+    thread: usize,
+) -> anyhow::Result<()> {
+    let mut log = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log_path)?;
     let me = format!("{}.{thread}", std::process::id());
     for i in 0..count {
         let mut lock = lockscope::LockFile::new(dir.join(lockscope::LOCK_FILE_NAME));

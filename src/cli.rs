@@ -24,7 +24,11 @@ mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "lockscope", version, about = "See, probe and test certbot's directory locks (.certbot.lock)")]
+#[command(
+    name = "lockscope",
+    version,
+    about = "See, probe and test certbot's directory locks (.certbot.lock)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -77,12 +81,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// A lock name is a plain file name: no separators, not `.` or `..`.
 fn parse_lock_name(text: &str) -> Result<String, String> {
-    let plain = Path::new(text).file_name().is_some_and(|n| n == text)
-        && !text.contains(['/', '\\']);
+    let plain =
+        Path::new(text).file_name().is_some_and(|n| n == text) && !text.contains(['/', '\\']);
     if plain {
         Ok(text.to_string())
     } else {
-        Err(format!("{text:?} is not a plain file name (like .certbot.lock)"))
+        Err(format!(
+            "{text:?} is not a plain file name (like .certbot.lock)"
+        ))
     }
 }
 
@@ -99,15 +105,26 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     let code = match cli.command {
         None => print_help(),
-        Some(Command::Status { json, lock_name, paths }) => status(&paths, &lock_name, json),
-        Some(Command::Hold { hold_for, wait, lock_name, dir }) => {
-            hold(&dir.join(lock_name), hold_for, wait)
-        }
+        Some(Command::Status {
+            json,
+            lock_name,
+            paths,
+        }) => status(&paths, &lock_name, json),
+        Some(Command::Hold {
+            hold_for,
+            wait,
+            lock_name,
+            dir,
+        }) => hold(&dir.join(lock_name), hold_for, wait),
     };
     ExitCode::from(code)
 }
@@ -160,12 +177,20 @@ fn status_of(path: &Path, lock_name: &str) -> StatusRecord {
 
 fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
     let records: Vec<StatusRecord> = paths.iter().map(|p| status_of(p, lock_name)).collect();
-    let printed = if json { print_json(&records) } else { print_table(&records) };
+    let printed = if json {
+        print_json(&records)
+    } else {
+        print_table(&records)
+    };
     if let Err(e) = printed {
         eprintln!("lockscope: cannot write output: {e:#}");
         return exit::ERROR;
     }
-    if records.iter().any(|r| r.error.is_some()) { exit::ERROR } else { exit::OK }
+    if records.iter().any(|r| r.error.is_some()) {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
 }
 
 fn print_json(records: &[StatusRecord]) -> anyhow::Result<()> {
@@ -179,7 +204,11 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
     let rows: Vec<[String; 4]> = records
         .iter()
         .map(|r| {
-            let pid = r.holder.as_ref().and_then(|h| h.pid).map_or("-".into(), |p| p.to_string());
+            let pid = r
+                .holder
+                .as_ref()
+                .and_then(|h| h.pid)
+                .map_or("-".into(), |p| p.to_string());
             let detail = match (&r.error, &r.holder) {
                 (Some(e), _) => e.clone(),
                 (None, Some(h)) => h.command.clone().unwrap_or_else(|| "-".into()),
@@ -189,11 +218,21 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
         })
         .collect();
     let header = ["DIR", "STATE", "PID", "COMMAND"].map(String::from);
-    let width = |col: usize| rows.iter().chain([&header]).map(|r| r[col].chars().count()).max().unwrap_or(0);
+    let width = |col: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|r| r[col].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let mut out = std::io::stdout().lock();
     for row in std::iter::once(&header).chain(&rows) {
-        writeln!(out, "{:<w0$}  {:<w1$}  {:>w2$}  {}", row[0], row[1], row[2], row[3])?;
+        writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+            row[0], row[1], row[2], row[3]
+        )?;
     }
     Ok(())
 }
@@ -255,6 +294,11 @@ fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 
 
 fn announce_held(lock_path: &Path) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "held {} pid {}", lock_path.display(), std::process::id())?;
+    writeln!(
+        out,
+        "held {} pid {}",
+        lock_path.display(),
+        std::process::id()
+    )?;
     out.flush().context("stdout")
 }

@@ -12,7 +12,11 @@ use std::time::Duration;
 
 #[test]
 fn the_peer_runs_certbot_5_8_0() {
-    let out = Command::new(certbot_python()).arg(peer_script()).arg("version").output().unwrap();
+    let out = Command::new(certbot_python())
+        .arg(peer_script())
+        .arg("version")
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5.8.0");
 }
 
@@ -30,12 +34,18 @@ fn certbot_holds_then_probe_names_certbot_and_our_acquire_is_busy() {
         other => panic!("expected held by certbot, got {other:?}"),
     }
     match lock_dir(dir.path()) {
-        Err(LockError::Busy { holder: Some(h), .. }) => assert_eq!(h.pid, Some(certbot.pid)),
+        Err(LockError::Busy {
+            holder: Some(h), ..
+        }) => assert_eq!(h.pid, Some(certbot.pid)),
         other => panic!("expected busy naming certbot, got {other:?}"),
     }
 
     certbot.release();
-    assert_eq!(probe(dir.path().join(LOCK)).unwrap(), LockState::Absent, "certbot deletes its file");
+    assert_eq!(
+        probe(dir.path().join(LOCK)).unwrap(),
+        LockState::Absent,
+        "certbot deletes its file"
+    );
     let ours = lock_dir(dir.path()).expect("free after certbot released");
     assert!(ours.is_locked());
 }
@@ -49,7 +59,10 @@ fn we_hold_then_certbot_raises_lock_error_and_acquires_after_release() {
     assert_eq!(msg, "Another instance of Certbot is already running.");
 
     ours.release().unwrap();
-    assert!(!dir.path().join(LOCK).exists(), "release removes the lock file");
+    assert!(
+        !dir.path().join(LOCK).exists(),
+        "release removes the lock file"
+    );
     let certbot = certbot_lock_dir(dir.path()).expect_locked();
     certbot.release();
 }
@@ -63,7 +76,10 @@ fn killed_certbot_leaves_a_free_file_that_we_can_take() {
     assert!(lock_path.exists(), "a killed certbot leaves its lock file");
     assert_eq!(probe(&lock_path).unwrap(), LockState::Free);
     let mut ours = lock_dir(dir.path()).expect("a stale file does not block us");
-    assert_eq!(certbot_lock_dir(dir.path()).expect_busy(), "Another instance of Certbot is already running.");
+    assert_eq!(
+        certbot_lock_dir(dir.path()).expect_busy(),
+        "Another instance of Certbot is already running."
+    );
     ours.release().unwrap();
     assert_eq!(probe(&lock_path).unwrap(), LockState::Absent);
 }
@@ -102,7 +118,10 @@ fn cli_status_and_hold_against_certbot() {
     assert_eq!(out.status.code(), Some(1), "busy exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("pid {}", certbot.pid)), "{stderr}");
-    assert!(stderr.contains("certbot_peer.py"), "names the holder's command: {stderr}");
+    assert!(
+        stderr.contains("certbot_peer.py"),
+        "names the holder's command: {stderr}"
+    );
     assert!(out.stdout.is_empty());
 
     // --wait takes the lock as soon as certbot lets go.
@@ -113,7 +132,10 @@ fn cli_status_and_hold_against_certbot() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(waiter.try_wait().unwrap().is_none(), "still waiting while certbot holds");
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "still waiting while certbot holds"
+    );
     certbot.release();
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));

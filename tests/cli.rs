@@ -14,14 +14,21 @@ fn json_of(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn status_json_has_the_contract_keys_in_path_order() {
     let root = tempfile::tempdir().unwrap();
-    let (absent, stale, held) = (root.path().join("a"), root.path().join("b"), root.path().join("c"));
+    let (absent, stale, held) = (
+        root.path().join("a"),
+        root.path().join("b"),
+        root.path().join("c"),
+    );
     for d in [&absent, &stale, &held] {
         std::fs::create_dir(d).unwrap();
     }
     std::fs::write(stale.join(LOCK), b"").unwrap();
     let holder = lockscope_hold(&["--for", "60s", held.to_str().unwrap()]);
 
-    let out = run(lockscope().args(["status", "--json"]).args([&absent, &stale, &held]).arg(stale.join(LOCK)));
+    let out = run(lockscope()
+        .args(["status", "--json"])
+        .args([&absent, &stale, &held])
+        .arg(stale.join(LOCK)));
     assert_eq!(out.status.code(), Some(0));
     let v = json_of(&out);
     let rows = v.as_array().unwrap();
@@ -56,10 +63,23 @@ fn status_table_shows_dir_state_pid_command() {
     let out = run(lockscope().arg("status").arg(root.path()).arg(&held));
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines[0], ["DIR", "STATE", "PID", "COMMAND"]);
-    assert_eq!(lines[1][..4], [root.path().to_str().unwrap(), "absent", "-", "-"]);
-    assert_eq!(lines[2][..3], [held.to_str().unwrap(), "held", &holder.child.id().to_string()]);
+    assert_eq!(
+        lines[1][..4],
+        [root.path().to_str().unwrap(), "absent", "-", "-"]
+    );
+    assert_eq!(
+        lines[2][..3],
+        [
+            held.to_str().unwrap(),
+            "held",
+            &holder.child.id().to_string()
+        ]
+    );
     assert!(lines[2][3..].join(" ").contains("lockscope hold"));
 }
 
@@ -67,7 +87,10 @@ fn status_table_shows_dir_state_pid_command() {
 fn status_exits_2_when_any_path_is_an_error_but_reports_all() {
     let root = tempfile::tempdir().unwrap();
     let missing = root.path().join("missing");
-    let out = run(lockscope().args(["status", "--json"]).arg(root.path()).arg(&missing));
+    let out = run(lockscope()
+        .args(["status", "--json"])
+        .arg(root.path())
+        .arg(&missing));
     assert_eq!(out.status.code(), Some(2));
     let v = json_of(&out);
     assert_eq!(v[0]["state"], "absent");
@@ -85,7 +108,10 @@ fn hold_prints_one_line_holds_for_the_duration_then_removes_the_file() {
     let lock = dir.path().join(LOCK);
     let start = Instant::now();
     let mut holder = lockscope_hold(&["--for", "1s", dir.path().to_str().unwrap()]);
-    assert_eq!(holder.line, format!("held {} pid {}\n", lock.display(), holder.child.id()));
+    assert_eq!(
+        holder.line,
+        format!("held {} pid {}\n", lock.display(), holder.child.id())
+    );
     assert!(lock.exists());
     let state = json_of(&run(lockscope().args(["status", "--json"]).arg(dir.path())));
     assert_eq!(state[0]["state"], "held");
@@ -103,7 +129,10 @@ fn hold_releases_on_sigterm_and_sigint() {
         assert!(holder.line.starts_with("held "));
         holder.signal(sig);
         assert_eq!(holder.wait_exit(Duration::from_secs(10)), 0, "SIG{sig}");
-        assert!(!dir.path().join(LOCK).exists(), "SIG{sig}: lock file removed");
+        assert!(
+            !dir.path().join(LOCK).exists(),
+            "SIG{sig}: lock file removed"
+        );
     }
 }
 
@@ -128,7 +157,10 @@ fn hold_wait_with_timeout_gives_up_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(start.elapsed() >= Duration::from_millis(400));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("timed out") && err.contains(&format!("pid {}", first.child.id())), "{err}");
+    assert!(
+        err.contains("timed out") && err.contains(&format!("pid {}", first.child.id())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,7 +168,11 @@ fn hold_wait_takes_the_lock_when_released_and_sigterm_stops_a_wait() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = lockscope_hold(&["--for", "600ms", dir.path().to_str().unwrap()]);
     let mut second = lockscope_hold(&["--wait", "--for", "0s", dir.path().to_str().unwrap()]);
-    assert!(second.line.starts_with("held "), "waiter eventually holds: {:?}", second.line);
+    assert!(
+        second.line.starts_with("held "),
+        "waiter eventually holds: {:?}",
+        second.line
+    );
     assert_eq!(first.wait_exit(Duration::from_secs(5)), 0);
     assert_eq!(second.wait_exit(Duration::from_secs(5)), 0);
 
@@ -150,9 +186,16 @@ fn hold_wait_takes_the_lock_when_released_and_sigterm_stops_a_wait() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(waiter.try_wait().unwrap().is_none(), "still waiting");
-    std::process::Command::new("kill").args(["-TERM", &waiter.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &waiter.id().to_string()])
+        .status()
+        .unwrap();
     let out = waiter.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "stopped before holding: not acquired");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stopped before holding: not acquired"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -180,9 +223,17 @@ fn usage_errors_exit_2_and_no_subcommand_prints_help() {
 #[test]
 fn custom_lock_name_for_status_and_hold() {
     let dir = tempfile::tempdir().unwrap();
-    let holder = lockscope_hold(&["--lock-name", "mine.lock", "--for", "60s", dir.path().to_str().unwrap()]);
+    let holder = lockscope_hold(&[
+        "--lock-name",
+        "mine.lock",
+        "--for",
+        "60s",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(holder.line.contains("mine.lock"));
-    let v = json_of(&run(lockscope().args(["status", "--json", "--lock-name", "mine.lock"]).arg(dir.path())));
+    let v = json_of(&run(lockscope()
+        .args(["status", "--json", "--lock-name", "mine.lock"])
+        .arg(dir.path())));
     assert_eq!(v[0]["state"], "held");
     let v = json_of(&run(lockscope().args(["status", "--json"]).arg(dir.path())));
     assert_eq!(v[0]["state"], "absent", "the default name is another lock");

@@ -124,23 +124,53 @@ fn hostile_paths_are_refused_and_disk_is_unchanged() {
         let dir = root.path().join("d");
 
         let probed = probe(&lock).expect_err(case.name);
-        assert!((case.expect)(&probed), "{}: probe said {probed:?}", case.name);
+        assert!(
+            (case.expect)(&probed),
+            "{}: probe said {probed:?}",
+            case.name
+        );
         let locked = path_error(lock_dir(&dir));
-        assert!((case.expect)(&locked), "{}: lock_dir said {locked:?}", case.name);
+        assert!(
+            (case.expect)(&locked),
+            "{}: lock_dir said {locked:?}",
+            case.name
+        );
 
         // status gets the lock file itself (a PATH that exists and is not a directory is taken
         // as a lock file, so "d is a regular file" would otherwise be probed as one); hold gets DIR.
-        let runs = [(vec!["status"], &lock), (vec!["status", "--json"], &lock), (vec!["hold", "--for", "0s"], &dir)];
+        let runs = [
+            (vec!["status"], &lock),
+            (vec!["status", "--json"], &lock),
+            (vec!["hold", "--for", "0s"], &dir),
+        ];
         for (args, path) in runs {
             let out = run(lockscope().args(&args).arg(path));
-            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            assert_eq!(out.status.code(), Some(2), "{}: {args:?} exit code; output {all}", case.name);
-            assert!(all.contains(case.says), "{}: {args:?} should say {:?}: {all}", case.name, case.says);
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{}: {args:?} exit code; output {all}",
+                case.name
+            );
+            assert!(
+                all.contains(case.says),
+                "{}: {args:?} should say {:?}: {all}",
+                case.name,
+                case.says
+            );
         }
         let json = run(lockscope().args(["status", "--json"]).arg(&lock));
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
         assert_eq!(v[0]["state"], "error", "{}", case.name);
-        assert!(v[0]["error"].as_str().unwrap().contains(case.says), "{}", case.name);
+        assert!(
+            v[0]["error"].as_str().unwrap().contains(case.says),
+            "{}",
+            case.name
+        );
 
         assert_eq!(snapshot(root.path()), before, "{}: disk changed", case.name);
     }
@@ -166,8 +196,11 @@ fn unreadable_directory_is_permission_denied() {
     for sub in ["status", "hold"] {
         let out = lockscope_unprivileged(&[OsStr::new(sub), dir.as_os_str()]);
         assert_eq!(out.status.code(), Some(2), "{sub}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied")
-            || String::from_utf8_lossy(&out.stdout).contains("permission denied"), "{sub}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("permission denied")
+                || String::from_utf8_lossy(&out.stdout).contains("permission denied"),
+            "{sub}: {out:?}"
+        );
     }
     assert_eq!(snapshot(root.path()), before);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -181,14 +214,18 @@ fn read_only_directory_can_be_probed_but_not_locked() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = snapshot(root.path());
 
-    let status = lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
+    let status =
+        lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
     assert_eq!(status.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(v[0]["state"], "absent");
 
     let hold = lockscope_unprivileged(&[OsStr::new("hold"), dir.as_os_str()]);
     assert_eq!(hold.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&hold.stderr).contains("permission denied"), "{hold:?}");
+    assert!(
+        String::from_utf8_lossy(&hold.stderr).contains("permission denied"),
+        "{hold:?}"
+    );
     assert_eq!(snapshot(root.path()), before);
 }
 
@@ -206,14 +243,19 @@ fn unopenable_lock_file_is_probed_through_the_lock_table() {
         // Not root: mode 000 keeps even the owner from opening it.
         std::fs::set_permissions(dir.join(LOCK), std::fs::Permissions::from_mode(0o000)).unwrap();
     }
-    let out = lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
+    let out =
+        lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["state"], "held");
-    assert_eq!(v[0]["holder"]["pid"], certbot.pid, "classic lock rows carry the pid");
+    assert_eq!(
+        v[0]["holder"]["pid"], certbot.pid,
+        "classic lock rows carry the pid"
+    );
     certbot.kill();
 
-    let out = lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
+    let out =
+        lockscope_unprivileged(&[OsStr::new("status"), OsStr::new("--json"), dir.as_os_str()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["state"], "free");
 }

@@ -15,7 +15,9 @@ fn two_handles_in_one_thread_exclude_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let first = lock_dir(dir.path()).unwrap();
     match lock_dir(dir.path()) {
-        Err(LockError::Busy { holder: Some(h), .. }) => assert!(h.is_this_process()),
+        Err(LockError::Busy {
+            holder: Some(h), ..
+        }) => assert!(h.is_this_process()),
         other => panic!("second handle must be busy, got {other:?}"),
     }
     drop(first);
@@ -33,7 +35,10 @@ fn threads_exclude_each_other() {
                 for _ in 0..50 {
                     let mut lock = LockFile::new(dir.path().join(LOCK));
                     lock.acquire_timeout(Duration::from_secs(30)).unwrap();
-                    assert!(!inside.swap(true, Ordering::SeqCst), "two threads inside at once");
+                    assert!(
+                        !inside.swap(true, Ordering::SeqCst),
+                        "two threads inside at once"
+                    );
                     std::thread::sleep(Duration::from_micros(100));
                     inside.store(false, Ordering::SeqCst);
                     lock.release().unwrap();
@@ -63,7 +68,11 @@ fn release_removes_the_file_and_drop_releases() {
         let _held = lock_dir(dir.path()).unwrap();
         assert_eq!(probe(&path).unwrap(), LockState::HeldByThisProcess);
     }
-    assert_eq!(probe(&path).unwrap(), LockState::Absent, "drop released and removed it");
+    assert_eq!(
+        probe(&path).unwrap(),
+        LockState::Absent,
+        "drop released and removed it"
+    );
 }
 
 #[test]
@@ -71,7 +80,10 @@ fn lock_file_is_created_with_mode_0600() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let _lock = lock_dir(dir.path()).unwrap();
-    let mode = std::fs::metadata(dir.path().join(LOCK)).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join(LOCK))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600 & !current_umask());
 }
 
@@ -97,7 +109,11 @@ fn acquire_timeout_gives_up_and_names_the_holder() {
     let mut lock = LockFile::new(dir.path().join(LOCK));
     let start = Instant::now();
     match lock.acquire_timeout(Duration::from_millis(300)) {
-        Err(LockError::Timeout { holder: Some(h), waited, .. }) => {
+        Err(LockError::Timeout {
+            holder: Some(h),
+            waited,
+            ..
+        }) => {
             assert!(h.is_this_process());
             assert!(waited >= Duration::from_millis(300));
         }
@@ -117,7 +133,10 @@ fn acquire_until_can_be_cancelled() {
     let waiter = std::thread::spawn(move || LockFile::new(path).acquire_until(None, &flag));
     std::thread::sleep(Duration::from_millis(100));
     cancel.store(true, Ordering::SeqCst);
-    assert!(matches!(waiter.join().unwrap(), Err(LockError::Cancelled(_))));
+    assert!(matches!(
+        waiter.join().unwrap(),
+        Err(LockError::Cancelled(_))
+    ));
 }
 
 #[test]
@@ -140,7 +159,12 @@ fn probe_of_a_stale_file_changes_nothing_on_disk() {
     let path = dir.path().join(LOCK);
     std::fs::write(&path, b"left by a killed certbot").unwrap();
     let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     let before = common::snapshot(dir.path());
     for _ in 0..10 {
         assert_eq!(probe(&path).unwrap(), LockState::Free);

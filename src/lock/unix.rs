@@ -28,7 +28,8 @@ mod cmd {
 pub(crate) const CLOSE_DROPS_LOCKS: bool = !cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Identity of a file for the held-locks registry: device and inode, as certbot compares them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// (Not `Copy`: the Windows key is a string, and both share one API.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct FileKey {
     pub dev: u64,
     pub ino: u64,
@@ -96,7 +97,9 @@ pub(crate) enum Conflict {
     None,
     /// A conflicting lock. `pid` is the holder for classic POSIX locks; OFD locks have no owner
     /// process (the kernel reports -1), so it is `None` for them.
-    Held { pid: Option<u32> },
+    Held {
+        pid: Option<u32>,
+    },
 }
 
 /// Asks the kernel whether a whole-file write lock would conflict, without taking one.

@@ -76,7 +76,8 @@ pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
         // Deleted between lstat and open: a holder released it.
         Some(Ok(None)) => return absent_or_parent_problem(path),
         Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
-            sys::query_without_opening(&meta).ok_or_else(|| PathError::PermissionDenied(path.into()))?
+            sys::query_without_opening(&meta)
+                .ok_or_else(|| PathError::PermissionDenied(path.into()))?
         }
         Some(Err(e)) => return Err(PathError::from_io(path, e)),
     };

@@ -84,18 +84,30 @@ mod tests {
             }
         );
         let ofd = ProcLock::parse("lock:\t2: OFDLCK ADVISORY  WRITE -1 00:2a:99 0 EOF").unwrap();
-        assert_eq!((ofd.kind.as_str(), ofd.pid, ofd.minor), ("OFDLCK", None, 0x2a));
+        assert_eq!(
+            (ofd.kind.as_str(), ofd.pid, ofd.minor),
+            ("OFDLCK", None, 0x2a)
+        );
         let flock = ProcLock::parse("3: FLOCK  ADVISORY  READ  77 08:01:5 0 EOF").unwrap();
         assert!(!flock.write);
     }
 
     #[test]
     fn rejects_waiters_and_garbage() {
-        assert_eq!(ProcLock::parse("1: -> POSIX ADVISORY WRITE 5 08:01:5 0 EOF"), None);
-        for bad in ["", "lock:", "1: POSIX", "x POSIX ADVISORY WRITE 1 08:01:5 0 EOF",
-            "1: POSIX ADVISORY WRITE 1 zz:01:5 0 EOF", "1: POSIX ADVISORY WRITE 1 08:01 0 EOF",
-            "1: POSIX ADVISORY WRITE 1 08:01:5:6 0 EOF", "1: POSIX ADVISORY WRITE abc 08:01:5 0 EOF"]
-        {
+        assert_eq!(
+            ProcLock::parse("1: -> POSIX ADVISORY WRITE 5 08:01:5 0 EOF"),
+            None
+        );
+        for bad in [
+            "",
+            "lock:",
+            "1: POSIX",
+            "x POSIX ADVISORY WRITE 1 08:01:5 0 EOF",
+            "1: POSIX ADVISORY WRITE 1 zz:01:5 0 EOF",
+            "1: POSIX ADVISORY WRITE 1 08:01 0 EOF",
+            "1: POSIX ADVISORY WRITE 1 08:01:5:6 0 EOF",
+            "1: POSIX ADVISORY WRITE abc 08:01:5 0 EOF",
+        ] {
             assert_eq!(ProcLock::parse(bad), None, "{bad:?}");
         }
     }
@@ -103,7 +115,9 @@ mod tests {
     #[test]
     fn only_fcntl_kinds_on_the_same_file_block_certbot() {
         let dev = (0xfd << 8) | 1; // 253:1 in the old encoding glibc also decodes
-        let row = |kind: &str, ino| ProcLock::parse(&format!("1: {kind} ADVISORY WRITE 9 fd:01:{ino} 0 EOF")).unwrap();
+        let row = |kind: &str, ino| {
+            ProcLock::parse(&format!("1: {kind} ADVISORY WRITE 9 fd:01:{ino} 0 EOF")).unwrap()
+        };
         assert!(row("POSIX", 10).blocks_certbot_on(dev, 10));
         assert!(row("OFDLCK", 10).blocks_certbot_on(dev, 10));
         assert!(!row("FLOCK", 10).blocks_certbot_on(dev, 10));
@@ -115,7 +129,10 @@ mod tests {
     fn decodes_large_device_numbers_like_glibc() {
         // makedev(0x123, 0x45678) with glibc's encoding.
         let (major, minor) = (0x123u64, 0x45678u64);
-        let dev = ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12);
+        let dev = ((major & 0xfff) << 8)
+            | ((major & !0xfff) << 32)
+            | (minor & 0xff)
+            | ((minor & !0xff) << 12);
         assert_eq!(dev_major_minor(dev), (0x123, 0x45678));
     }
 }

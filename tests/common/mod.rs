@@ -17,9 +17,10 @@ pub fn certbot_python() -> PathBuf {
     let candidates = std::env::var_os("LOCKSCOPE_CERTBOT_PYTHON")
         .map(PathBuf::from)
         .into_iter()
-        .chain(std::env::var_os("HOME").map(|h| {
-            PathBuf::from(h).join(".cache/lockscope/certbot-venv/bin/python")
-        }));
+        .chain(
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/lockscope/certbot-venv/bin/python")),
+        );
     for python in candidates {
         let ok = Command::new(&python)
             .args(["-c", "import certbot._internal.lock"])
@@ -67,7 +68,9 @@ impl CertbotLock {
     #[track_caller]
     pub fn expect_busy(self) -> String {
         match self {
-            CertbotLock::Locked(h) => panic!("certbot took the lock (pid {}) but should not", h.pid),
+            CertbotLock::Locked(h) => {
+                panic!("certbot took the lock (pid {}) but should not", h.pid)
+            }
             CertbotLock::Busy(msg) => msg,
         }
     }
@@ -92,8 +95,17 @@ pub fn certbot_lock_dir(dir: &Path) -> CertbotLock {
         let _ = child.wait();
         return CertbotLock::Busy(msg.trim().to_string());
     }
-    assert_eq!(line.trim(), format!("locked {pid}"), "unexpected certbot peer output");
-    CertbotLock::Locked(CertbotHolder { child, stdin, stdout, pid })
+    assert_eq!(
+        line.trim(),
+        format!("locked {pid}"),
+        "unexpected certbot peer output"
+    );
+    CertbotLock::Locked(CertbotHolder {
+        child,
+        stdin,
+        stdout,
+        pid,
+    })
 }
 
 impl CertbotHolder {
@@ -149,7 +161,11 @@ pub fn lockscope_hold(args: &[&str]) -> LockscopeHolder {
     let mut line = String::new();
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     stdout.read_line(&mut line).expect("read hold output");
-    LockscopeHolder { child, line, stdout }
+    LockscopeHolder {
+        child,
+        line,
+        stdout,
+    }
 }
 
 impl LockscopeHolder {
@@ -174,7 +190,10 @@ impl LockscopeHolder {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status.code().unwrap_or(-1);
             }
-            assert!(start.elapsed() < limit, "lockscope hold did not exit within {limit:?}");
+            assert!(
+                start.elapsed() < limit,
+                "lockscope hold did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -215,11 +234,11 @@ fn snapshot_into(path: &Path, out: &mut Snapshot) {
         desc += &format!(" content={:?}", std::fs::read(path).ok());
     }
     out.insert(path.to_path_buf(), desc);
-    if kind.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                snapshot_into(&e.path(), out);
-            }
+    if kind.is_dir()
+        && let Ok(entries) = std::fs::read_dir(path)
+    {
+        for e in entries.flatten() {
+            snapshot_into(&e.path(), out);
         }
     }
 }
@@ -228,7 +247,6 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
-
 
 /// Runs `lockscope ARGS` as an unprivileged user (nobody) when the tests run as root, so that
 /// permission checks apply; as a normal user, runs it directly.
@@ -261,11 +279,18 @@ pub fn check_no_overlap(log: &str) -> BTreeMap<String, usize> {
         let me = (format!("{imp} {who}"), seq.to_string());
         match what {
             "enter" => {
-                assert!(inside.is_none(), "line {n}: {line:?} entered while {inside:?} was inside");
+                assert!(
+                    inside.is_none(),
+                    "line {n}: {line:?} entered while {inside:?} was inside"
+                );
                 inside = Some(me);
             }
             "leave" => {
-                assert_eq!(inside.as_ref(), Some(&me), "line {n}: {line:?} left without entering");
+                assert_eq!(
+                    inside.as_ref(),
+                    Some(&me),
+                    "line {n}: {line:?} left without entering"
+                );
                 inside = None;
                 *counts.entry(imp.to_string()).or_insert(0) += 1;
             }
@@ -283,15 +308,23 @@ pub fn example_bin(name: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     if !built.iter().any(|b| b == name) {
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--quiet", "--example", name]);
-        cargo.arg("--manifest-path").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+        cargo
+            .arg("--manifest-path")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             cargo.arg("--release");
         }
-        assert!(cargo.status().expect("run cargo").success(), "building example {name} failed");
+        assert!(
+            cargo.status().expect("run cargo").success(),
+            "building example {name} failed"
+        );
         built.push(name.to_string());
     }
     profile_dir.join("examples").join(name)
