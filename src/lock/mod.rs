@@ -78,6 +78,16 @@ struct Held {
 }
 
 /// Locks `<dir>/.certbot.lock`, exactly where certbot's `lock_dir` does. Fails at once if busy.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let lock = lockscope::lock_dir(dir.path())?;
+/// // certbot (and any other lockscope handle) is now refused:
+/// assert!(lockscope::lock_dir(dir.path()).unwrap_err().is_busy());
+/// drop(lock); // releases: unlink, then close
+/// assert!(!dir.path().join(".certbot.lock").exists());
+/// # Ok::<(), lockscope::LockError>(())
+/// ```
 pub fn lock_dir(dir: impl AsRef<Path>) -> Result<LockFile, LockError> {
     lock_dir_with_name(dir, LOCK_FILE_NAME)
 }

@@ -64,6 +64,16 @@ pub fn probe_dir(dir: impl AsRef<Path>, name: &str) -> Result<LockState, PathErr
 }
 
 /// Reports the state of the lock file at `lock_path` without disturbing it.
+///
+/// ```
+/// use lockscope::probe::{probe, LockState};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let lock_file = dir.path().join(".certbot.lock");
+/// assert_eq!(probe(&lock_file)?, LockState::Absent);
+/// std::fs::write(&lock_file, b"")?; // what a killed certbot leaves behind
+/// assert_eq!(probe(&lock_file)?, LockState::Free);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
     let path = lock_path.as_ref();
     let Some(meta) = lock_file_metadata(path)? else {
