@@ -54,7 +54,7 @@ pub(crate) fn open_for_lock(path: &Path) -> io::Result<File> {
 }
 
 /// Opens an existing lock file read-only for a lock query: no create, no truncate, no write.
-pub(crate) fn open_for_probe(path: &Path) -> io::Result<File> {
+fn open_for_probe(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -116,6 +116,22 @@ pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
     // l_pid is -1 for OFD locks: keep it out of any Pid type that rejects it.
     let pid = u32::try_from(fl.l_pid).ok().filter(|&p| p > 0);
     Ok(Conflict::Held { pid })
+}
+
+/// The probe's one look at a lock file: open it read-only (never creating it), ask the kernel
+/// whether a write lock would conflict, close. `Ok(None)`: the file vanished since the caller's
+/// lstat (a holder released it).
+pub(crate) fn probe_lock(path: &Path) -> io::Result<Option<Conflict>> {
+    let file = match open_for_probe(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        // Replaced by something else since the lstat: never query a FIFO or device.
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    query_lock(&file).map(Some)
 }
 
 /// certbot's "did we lock the file that the path still names?" check (st_dev and st_ino).

@@ -11,12 +11,15 @@ use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
 
+use windows_sys::Wdk::Storage::FileSystem::{
+    FileProcessIdsUsingFileInformation, NtQueryInformationFile,
+};
 use windows_sys::Win32::Foundation::{ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION, HANDLE};
 use windows_sys::Win32::Storage::FileSystem::{
-    FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
-    LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, UnlockFile,
+    FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, UnlockFile,
 };
-use windows_sys::Win32::System::IO::OVERLAPPED;
+use windows_sys::Win32::System::IO::{IO_STATUS_BLOCK, OVERLAPPED};
 
 /// Windows byte-range locks are per handle: closing another handle never drops one.
 pub(crate) const CLOSE_DROPS_LOCKS: bool = false;
@@ -47,12 +50,93 @@ pub(crate) fn open_for_lock(path: &Path) -> io::Result<File> {
 }
 
 /// Opens an existing lock file for a lock query: read access, everything shared, no create.
-pub(crate) fn open_for_probe(path: &Path) -> io::Result<File> {
+/// A handle with data access conflicts with certbot's share-mode-0 create: keep it rare.
+fn open_for_lock_test(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .share_mode(SHARE_ALL)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)
+}
+
+/// Opens a file with attribute access only. Share-mode checks ignore such handles, so this can
+/// never make certbot's share-mode-0 create fail.
+fn open_attributes_only(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .access_mode(FILE_READ_ATTRIBUTES)
+        .share_mode(SHARE_ALL)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+}
+
+/// The ids of the processes that have the file open (`FileProcessIdsUsingFileInformation`),
+/// other than this one. `None` when the system cannot tell (older Windows, Wine).
+fn other_processes_using(file: &File) -> Option<Vec<u32>> {
+    #[repr(C)]
+    struct ProcessIds {
+        count: u32,
+        ids: [usize; 256],
+    }
+    // SAFETY: plain C data; all-zero is valid.
+    let mut info: ProcessIds = unsafe { std::mem::zeroed() };
+    let mut status_block: IO_STATUS_BLOCK = unsafe { std::mem::zeroed() };
+    // SAFETY: valid handle; the buffer and its length match; the call writes only into them.
+    let status = unsafe {
+        NtQueryInformationFile(
+            file.as_raw_handle() as HANDLE,
+            &mut status_block,
+            (&mut info as *mut ProcessIds).cast(),
+            std::mem::size_of::<ProcessIds>() as u32,
+            FileProcessIdsUsingFileInformation,
+        )
+    };
+    if status < 0 {
+        return None;
+    }
+    let me = std::process::id();
+    let listed = (info.count as usize).min(info.ids.len());
+    Some(
+        info.ids[..listed]
+            .iter()
+            .map(|&id| id as u32)
+            .filter(|&id| id != me)
+            .collect(),
+    )
+}
+
+/// The probe's look at a lock file, least intrusive first. A lock holder keeps the file open, so
+/// "no other process has it open" (asked through an attributes-only handle) already means free.
+/// Only when another process has it open do we test byte 0 with a data handle and a shared lock
+/// released at once; then certbot's own create would fail on that process's handle anyway.
+/// `Ok(None)`: the file vanished.
+pub(crate) fn probe_lock(path: &Path) -> io::Result<Option<Conflict>> {
+    let attributes = match open_attributes_only(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !attributes.metadata()?.is_file() {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    let users = other_processes_using(&attributes);
+    drop(attributes);
+    if users.as_ref().is_some_and(|u| u.is_empty()) {
+        return Ok(Some(Conflict::None));
+    }
+    let file = match open_for_lock_test(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Another process's share-mode-0 handle: certbot creating the file right now.
+        Err(e) if open_error_means_busy(&e) => return Ok(Some(Conflict::Held { pid: None })),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(match query_lock(&file)? {
+        Conflict::Held { .. } => Conflict::Held {
+            // With exactly one other process using the file, it is the holder.
+            pid: users.filter(|u| u.len() == 1).map(|u| u[0]),
+        },
+        free => free,
+    }))
 }
 
 fn byte_zero() -> OVERLAPPED {

@@ -79,7 +79,7 @@ pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
     let Some(meta) = lock_file_metadata(path)? else {
         return Ok(LockState::Absent);
     };
-    let queried = lock::query_unless_held_here(path, &meta, || query_file(path));
+    let queried = lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path));
     let conflict = match queried {
         None => return Ok(LockState::HeldByThisProcess),
         Some(Ok(Some(c))) => c,
@@ -131,20 +131,6 @@ fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
         Some(problem) => Err(problem),
         None => Ok(LockState::Absent),
     }
-}
-
-/// Opens the file read-only for one lock query. `Ok(None)`: the file vanished meanwhile.
-fn query_file(path: &Path) -> io::Result<Option<Conflict>> {
-    let file = match lock::sys::open_for_probe(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
-        // Replaced by something else since the lstat: never query a FIFO or device.
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    lock::sys::query_lock(&file).map(Some)
 }
 
 /// Finds the process behind a conflicting lock: `pid` as the kernel reported it (classic
