@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Exit codes shared by every subcommand.
-mod exit {
+pub(crate) mod exit {
     pub const OK: u8 = 0;
     /// `hold`: the lock is held by someone else (also after `--wait` timed out).
     pub const BUSY: u8 = 1;
@@ -47,6 +47,20 @@ enum Command {
         /// Directories (lock file DIR/NAME) or lock files.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Print each directory's state, then one line per change, until SIGINT/SIGTERM.
+    Watch {
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Period of the pass that catches changes no filesystem event shows.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+        interval: Duration,
+        /// The lock file's name inside each directory.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+        lock_name: String,
+        #[arg(value_name = "DIR", required = true)]
+        dirs: Vec<PathBuf>,
     },
     /// Take the certbot lock on DIR, hold it, release it on exit.
     Hold {
@@ -92,6 +106,13 @@ fn parse_lock_name(text: &str) -> Result<String, String> {
     }
 }
 
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < Duration::from_millis(10) => Err("the interval must be at least 10ms".into()),
+        d => Ok(d),
+    }
+}
+
 fn parse_wait(text: &str) -> Result<Wait, String> {
     if text == "forever" {
         Ok(Wait::Forever)
@@ -119,6 +140,12 @@ pub fn main() -> ExitCode {
             lock_name,
             paths,
         }) => status(&paths, &lock_name, json),
+        Some(Command::Watch {
+            json,
+            interval,
+            lock_name,
+            dirs,
+        }) => crate::watch::run(&dirs, interval, lock_name, json),
         Some(Command::Hold {
             hold_for,
             wait,
@@ -238,7 +265,7 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
 }
 
 /// Stop requests (SIGINT/SIGTERM) arrive on a channel; the flag also cancels a waiting acquire.
-fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<AtomicBool>)> {
+pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<AtomicBool>)> {
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

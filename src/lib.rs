@@ -9,6 +9,7 @@
 
 pub mod holder;
 pub mod lock;
+pub mod monitor;
 pub mod path_error;
 pub mod probe;
 

@@ -1,6 +1,7 @@
 //! The `lockscope` command.
 
 mod cli;
+mod watch;
 
 fn main() -> std::process::ExitCode {
     cli::main()

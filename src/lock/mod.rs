@@ -262,6 +262,11 @@ fn busy(path: &Path, conflict: Option<sys::Conflict>) -> LockError {
     }
 }
 
+/// Whether a `LockFile` of this process holds the file `meta` describes.
+pub(crate) fn held_here(path: &Path, meta: &std::fs::Metadata) -> bool {
+    registry::lock().contains(&sys::file_key(path, meta))
+}
+
 /// Runs `query` (which opens and closes the lock file at `path`) unless this process holds that
 /// file, in which case it returns `None` without opening anything. Where a close drops classic
 /// POSIX locks, the registry stays locked across `query`, so no thread of this process can take

@@ -66,3 +66,22 @@ pub(super) fn query_without_opening(meta: &Metadata) -> Option<Conflict> {
         None => Conflict::None,
     })
 }
+
+/// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
+/// (major, minor, inode). No lock file is opened, so no inotify event is caused.
+pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {
+    let table = fs::read_to_string("/proc/locks").ok()?;
+    Some(
+        table
+            .lines()
+            .filter_map(ProcLock::parse)
+            .filter(|l| matches!(l.kind.as_str(), "POSIX" | "OFDLCK"))
+            .map(|l| ((l.major, l.minor, l.inode), l.pid))
+            .collect(),
+    )
+}
+
+pub(super) fn file_id(meta: &Metadata) -> (u32, u32, u64) {
+    let (major, minor) = super::proc_parse::dev_major_minor(meta.dev());
+    (major, minor, meta.ino())
+}

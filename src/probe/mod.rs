@@ -58,6 +58,49 @@ impl LockState {
     }
 }
 
+/// A snapshot of every fcntl lock on the system (Linux: one read of `/proc/locks`), for probing
+/// many lock files cheaply: each probe is then one lstat, and no lock file is opened (so a
+/// monitor's periodic pass causes no filesystem events of its own).
+pub struct LockTable {
+    locks: std::collections::HashMap<(u32, u32, u64), Option<u32>>,
+}
+
+impl LockTable {
+    /// `None` where the platform has no lock table; use [`probe`] there.
+    pub fn read() -> Option<LockTable> {
+        sys::lock_table().map(|locks| LockTable { locks })
+    }
+
+    /// Like [`probe`], answered from this snapshot. The holder's pid is the table's (classic
+    /// locks); for OFD locks it is `None` and the caller may run [`identify_holder`].
+    pub fn probe(&self, lock_path: &Path) -> Result<RawState, PathError> {
+        let Some(meta) = lock_file_metadata(lock_path)? else {
+            return Ok(RawState::Absent);
+        };
+        if lock::held_here(lock_path, &meta) {
+            return Ok(RawState::HeldByThisProcess);
+        }
+        let id = sys::file_id(&meta);
+        Ok(match self.locks.get(&id) {
+            None => RawState::Free,
+            Some(&pid) => RawState::Held { pid, file_id: id },
+        })
+    }
+}
+
+/// A probe result before the holder's command line is looked up (see [`LockTable::probe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawState {
+    Absent,
+    Free,
+    HeldByThisProcess,
+    /// `file_id` is (major, minor, inode): with `pid` a cache key for the holder lookup.
+    Held {
+        pid: Option<u32>,
+        file_id: (u32, u32, u64),
+    },
+}
+
 /// Probes `<dir>/<name>`.
 pub fn probe_dir(dir: impl AsRef<Path>, name: &str) -> Result<LockState, PathError> {
     probe(dir.as_ref().join(name))
@@ -135,7 +178,7 @@ fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
 
 /// Finds the process behind a conflicting lock: `pid` as the kernel reported it (classic
 /// locks), or, for locks without an owner pid (OFD), through the platform's process tables.
-pub(crate) fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
+pub fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
     let pid = pid.or_else(|| sys::find_lock_owner(lock_path));
     Holder {
         pid,

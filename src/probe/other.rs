@@ -15,3 +15,11 @@ pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<u32> {
 pub(super) fn query_without_opening(_meta: &Metadata) -> Option<Conflict> {
     None
 }
+
+pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {
+    None
+}
+
+pub(super) fn file_id(_meta: &Metadata) -> (u32, u32, u64) {
+    (0, 0, 0)
+}

@@ -1,0 +1,219 @@
+//! Live lock state for many directories: one filesystem watcher plus a periodic pass.
+//!
+//! Facts that shape it (../shared/notes/certbot-lock-protocol.md): inotify sees no lock
+//! operation, certbot creates and deletes its file on each run, and a killed holder leaves its
+//! file with no event at all. So lock-file events (create, delete, rename) trigger an immediate
+//! re-probe of their directory, and a periodic pass re-probes everything to catch what no event
+//! shows (a lock taken on an existing file, a holder killed). Open/close events are ignored, so
+//! the engine never feeds on its own probes; the periodic pass reads the kernel's lock table
+//! (Linux) and opens no lock file at all.
+
+mod engine;
+
+use crate::holder::Holder;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+/// A directory's lock state as the monitor reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirState {
+    Absent,
+    Free,
+    Held(Holder),
+    HeldByThisProcess,
+    /// The directory does not exist (deleted, or not yet created).
+    Missing,
+    /// The directory or lock path cannot be probed; the message says why.
+    Error(String),
+}
+
+impl DirState {
+    /// The state's name in `lockscope watch` output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DirState::Absent => "absent",
+            DirState::Free => "free",
+            DirState::Held(_) | DirState::HeldByThisProcess => "held",
+            DirState::Missing => "missing",
+            DirState::Error(_) => "error",
+        }
+    }
+
+    pub fn holder(&self) -> Option<Holder> {
+        match self {
+            DirState::Held(h) => Some(h.clone()),
+            DirState::HeldByThisProcess => Some(Holder::this_process()),
+            _ => None,
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            DirState::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What made the monitor look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// The first probe after a directory was added.
+    Initial,
+    /// A filesystem event on the lock file or the directory.
+    FsEvent,
+    /// The periodic pass.
+    Poll,
+    /// This process took or released a lock ([`Monitor::recheck`]).
+    Action,
+}
+
+/// A state change of one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub dir: PathBuf,
+    pub lock_file: PathBuf,
+    /// `None` for the initial report.
+    pub old: Option<DirState>,
+    pub new: DirState,
+    pub at: SystemTime,
+    pub cause: Cause,
+}
+
+/// What the monitor sends: state changes, and rare notices (e.g. watch limits reached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    Change(Change),
+    Notice(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    /// Period of the pass that catches what no filesystem event shows.
+    pub interval: Duration,
+    /// The lock file's name inside each directory.
+    pub lock_name: String,
+}
+
+impl Default for MonitorOptions {
+    fn default() -> Self {
+        MonitorOptions {
+            interval: Duration::from_secs(1),
+            lock_name: crate::LOCK_FILE_NAME.to_string(),
+        }
+    }
+}
+
+/// Work counters, for tests and benchmarks: an idle engine only makes periodic passes.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub fs_events: AtomicU64,
+    pub event_probes: AtomicU64,
+    pub passes: AtomicU64,
+    pub pass_probes: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub fs_events: u64,
+    pub event_probes: u64,
+    pub passes: u64,
+    pub pass_probes: u64,
+}
+
+/// Why the monitor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("cannot start the filesystem watcher: {0}")]
+    Watcher(#[from] notify::Error),
+    #[error("cannot start the monitor thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+pub(crate) enum Command {
+    Add(PathBuf),
+    Remove(PathBuf),
+    Recheck(PathBuf),
+    Fs(notify::Result<notify::Event>),
+    Stop,
+}
+
+/// The running engine. Dropping it stops its thread.
+pub struct Monitor {
+    commands: Sender<Command>,
+    counters: Arc<Counters>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts the engine. `wake` is called after each batch of updates is sent (a GUI requests a
+    /// repaint there); updates arrive on the returned channel.
+    pub fn start(
+        options: MonitorOptions,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<(Monitor, Receiver<Update>), MonitorError> {
+        let (commands, inbox) = mpsc::channel();
+        let (updates_tx, updates) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let engine = engine::Engine::new(
+            options,
+            commands.clone(),
+            updates_tx,
+            Box::new(wake),
+            counters.clone(),
+        )?;
+        let worker = std::thread::Builder::new()
+            .name("lockscope-monitor".into())
+            .spawn(move || engine.run(inbox))?;
+        Ok((
+            Monitor {
+                commands,
+                counters,
+                worker: Some(worker),
+            },
+            updates,
+        ))
+    }
+
+    /// Watches `dir` (its first state arrives with cause `initial`). Adding twice is harmless.
+    pub fn add(&self, dir: impl Into<PathBuf>) {
+        let _ = self.commands.send(Command::Add(dir.into()));
+    }
+
+    pub fn remove(&self, dir: impl Into<PathBuf>) {
+        let _ = self.commands.send(Command::Remove(dir.into()));
+    }
+
+    /// Re-probes `dir` now, reporting a change with cause `action` (call after taking or
+    /// releasing a lock in this process).
+    pub fn recheck(&self, dir: impl Into<PathBuf>) {
+        let _ = self.commands.send(Command::Recheck(dir.into()));
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            fs_events: c.fs_events.load(Ordering::Relaxed),
+            event_probes: c.event_probes.load(Ordering::Relaxed),
+            passes: c.passes.load(Ordering::Relaxed),
+            pass_probes: c.pass_probes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
