@@ -4,14 +4,14 @@ use super::{Cause, Change, Command, Counters, DirState, MonitorError, MonitorOpt
 use crate::holder::Holder;
 use crate::path_error::PathError;
 use crate::probe::{self, LockState, LockTable, RawState};
-use notify::event::{EventKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 type HolderKey = (Option<u32>, (u32, u32, u64));
 
@@ -25,12 +25,44 @@ pub(super) struct Engine {
     holders: HashMap<HolderKey, Holder>,
     limit_noticed: bool,
     sent: bool,
+    /// Whether probing opens lock files (no kernel lock table on this platform). Then open
+    /// events must be ignored, or the engine would feed on its own probes.
+    probes_open_files: bool,
 }
 
 struct Watched {
     lock_file: PathBuf,
     state: Option<DirState>,
     watch: Watch,
+    follow_up: Option<FollowUp>,
+}
+
+/// Re-probes shortly after a lock-file event. An event comes just BEFORE the change it
+/// announces: certbot creates or opens the file, then locks it; a dying OFD holder's close
+/// event fires before the kernel drops its lock. So the first probe may see the old state.
+struct FollowUp {
+    due: Instant,
+    step: usize,
+    /// After a create or open, a `free` file is usually about to be locked: report `free`
+    /// only if it is still free at the last follow-up, so a lock taken shows as one change.
+    defer_free: bool,
+}
+
+/// Delays of the follow-up probes after a lock-file event.
+const FOLLOW_UPS: [Duration; 4] = [
+    Duration::from_millis(1),
+    Duration::from_millis(4),
+    Duration::from_millis(16),
+    Duration::from_millis(64),
+];
+
+/// What kind of event marked a directory for probing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The lock file was created or opened: a lock is probably about to be taken.
+    Arrival,
+    /// Deleted, renamed, closed after writing, or the directory itself changed.
+    Other,
 }
 
 #[derive(PartialEq, Eq)]
@@ -63,6 +95,7 @@ impl Engine {
             holders: HashMap::new(),
             limit_noticed: false,
             sent: false,
+            probes_open_files: LockTable::read().is_none(),
         };
         match notify::recommended_watcher(handler) {
             Ok(w) => engine.watcher = Some(w),
@@ -77,31 +110,38 @@ impl Engine {
         let interval = self.options.interval;
         let mut next_pass = Instant::now() + interval;
         loop {
-            let first =
-                match inbox.recv_timeout(next_pass.saturating_duration_since(Instant::now())) {
-                    Ok(cmd) => Some(cmd),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                };
+            let wake_at = self
+                .next_follow_up()
+                .map_or(next_pass, |f| f.min(next_pass));
+            let first = match inbox.recv_timeout(wake_at.saturating_duration_since(Instant::now()))
+            {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
             // Everything already queued is one batch: a burst of events re-probes a directory once.
-            let mut dirty: BTreeMap<PathBuf, Cause> = BTreeMap::new();
+            let mut dirty: BTreeMap<PathBuf, (Cause, Option<Trigger>)> = BTreeMap::new();
             for cmd in first
                 .into_iter()
                 .chain(std::iter::from_fn(|| inbox.try_recv().ok()))
             {
                 match cmd {
                     Command::Stop => return,
-                    Command::Add(dir) => self.add(dir),
+                    Command::Add(dir) => {
+                        if self.add(dir.clone()) {
+                            dirty.insert(dir, (Cause::Initial, None));
+                        }
+                    }
                     Command::Remove(dir) => self.remove(&dir),
                     Command::Recheck(dir) => {
-                        dirty.insert(dir, Cause::Action);
+                        dirty.insert(dir, (Cause::Action, None));
                     }
                     Command::Fs(event) => self.on_event(event, &mut dirty),
                 }
             }
-            for (dir, cause) in dirty {
-                self.counters.event_probes.fetch_add(1, Ordering::Relaxed);
-                self.refresh(&dir, cause, None);
+            self.take_due_follow_ups(&mut dirty);
+            if !dirty.is_empty() {
+                self.probe_batch(dirty);
             }
             if Instant::now() >= next_pass {
                 self.pass();
@@ -113,9 +153,68 @@ impl Engine {
         }
     }
 
-    fn add(&mut self, dir: PathBuf) {
+    /// Probes the marked directories, from one lock-table snapshot where there is one.
+    fn probe_batch(&mut self, dirty: BTreeMap<PathBuf, (Cause, Option<Trigger>)>) {
+        let table = LockTable::read();
+        for (dir, (cause, trigger)) in dirty {
+            if cause != Cause::Initial {
+                self.counters.event_probes.fetch_add(1, Ordering::Relaxed);
+            }
+            let Some(watched) = self.dirs.get_mut(&dir) else {
+                continue;
+            };
+            let now = Instant::now();
+            let defer_free = match (trigger, watched.follow_up.take()) {
+                // A new event restarts the follow-ups.
+                (Some(t), old) => {
+                    let defer = t == Trigger::Arrival || old.is_some_and(|f| f.defer_free);
+                    watched.follow_up = Some(FollowUp {
+                        due: now + FOLLOW_UPS[0],
+                        step: 0,
+                        defer_free: defer,
+                    });
+                    defer
+                }
+                // A due follow-up: schedule the next one, if any.
+                (None, Some(f)) if cause == Cause::FsEvent => {
+                    let step = f.step + 1;
+                    if let Some(delay) = FOLLOW_UPS.get(step) {
+                        let due = now + (*delay - FOLLOW_UPS[f.step]);
+                        watched.follow_up = Some(FollowUp { due, step, ..f });
+                        f.defer_free
+                    } else {
+                        false
+                    }
+                }
+                (None, old) => {
+                    watched.follow_up = old;
+                    false
+                }
+            };
+            self.refresh(&dir, cause, table.as_ref(), defer_free);
+        }
+    }
+
+    fn next_follow_up(&self) -> Option<Instant> {
+        self.dirs
+            .values()
+            .filter_map(|w| w.follow_up.as_ref().map(|f| f.due))
+            .min()
+    }
+
+    fn take_due_follow_ups(&mut self, dirty: &mut BTreeMap<PathBuf, (Cause, Option<Trigger>)>) {
+        let now = Instant::now();
+        for (dir, w) in &self.dirs {
+            if w.follow_up.as_ref().is_some_and(|f| f.due <= now) {
+                dirty.entry(dir.clone()).or_insert((Cause::FsEvent, None));
+            }
+        }
+    }
+
+    /// Starts watching `dir`; false if it was already watched.
+    fn add(&mut self, dir: PathBuf) -> bool {
         if self.dirs.contains_key(&dir) {
-            return;
+            return false;
         }
         let lock_file = dir.join(&self.options.lock_name);
         self.dirs.insert(
@@ -124,10 +223,11 @@ impl Engine {
                 lock_file,
                 state: None,
                 watch: Watch::Retry,
+                follow_up: None,
             },
         );
         self.try_watch(&dir);
-        self.refresh(&dir, Cause::Initial, None);
+        true
     }
 
     fn remove(&mut self, dir: &Path) {
@@ -169,42 +269,64 @@ impl Engine {
         }
     }
 
-    /// Lock-file creates, deletes and renames, and anything happening to a watched directory
-    /// itself, mark that directory dirty. Opens and closes (our own probes cause those) do not.
+    /// Classifies an event on a lock file. Creates and opens announce a lock about to be taken;
+    /// deletes, renames and closes-after-write a lock given up (a killed holder's fds are closed
+    /// by the kernel, so even SIGKILL shows). Opens are ignored where probing opens lock files,
+    /// so the engine never feeds on its own probes.
+    fn lock_file_trigger(&self, kind: &EventKind) -> Option<Trigger> {
+        match kind {
+            EventKind::Create(_) => Some(Trigger::Arrival),
+            EventKind::Access(AccessKind::Open(_)) if !self.probes_open_files => {
+                Some(Trigger::Arrival)
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Any
+            | EventKind::Other => Some(Trigger::Other),
+            _ => None,
+        }
+    }
+
     fn on_event(
         &mut self,
         event: notify::Result<notify::Event>,
-        dirty: &mut BTreeMap<PathBuf, Cause>,
+        dirty: &mut BTreeMap<PathBuf, (Cause, Option<Trigger>)>,
     ) {
         let Ok(event) = event else { return };
         self.counters.fs_events.fetch_add(1, Ordering::Relaxed);
-        if !matches!(
-            event.kind,
-            EventKind::Create(_)
-                | EventKind::Remove(_)
-                | EventKind::Modify(ModifyKind::Name(_))
-                | EventKind::Any
-                | EventKind::Other
-        ) {
-            return;
-        }
         for path in &event.paths {
             if self.dirs.contains_key(path) {
-                // The directory itself was deleted or moved: its watch is gone or follows the
-                // old inode. Drop it; the pass re-watches whatever the path names later.
-                if let Some(watcher) = self.watcher.as_mut() {
-                    let _ = watcher.unwatch(path);
-                }
-                self.set_watch(path, Watch::Retry);
-                dirty.entry(path.clone()).or_insert(Cause::FsEvent);
+                self.on_directory_event(path, &event.kind);
+                dirty.insert(path.clone(), (Cause::FsEvent, Some(Trigger::Other)));
             } else if path
                 .file_name()
                 .is_some_and(|n| n == self.options.lock_name.as_str())
                 && let Some(dir) = path.parent()
                 && self.dirs.contains_key(dir)
+                && let Some(trigger) = self.lock_file_trigger(&event.kind)
             {
-                dirty.entry(dir.to_path_buf()).or_insert(Cause::FsEvent);
+                let entry = dirty
+                    .entry(dir.to_path_buf())
+                    .or_insert((Cause::FsEvent, Some(trigger)));
+                if trigger == Trigger::Arrival {
+                    entry.1 = Some(Trigger::Arrival);
+                }
             }
+        }
+    }
+
+    /// The watched directory itself was deleted or moved: its watch is gone, or follows the old
+    /// inode. Drop it; the pass re-watches whatever the path names later.
+    fn on_directory_event(&mut self, dir: &Path, kind: &EventKind) {
+        if matches!(
+            kind,
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+        ) {
+            if let Some(watcher) = self.watcher.as_mut() {
+                let _ = watcher.unwatch(dir);
+            }
+            self.set_watch(dir, Watch::Retry);
         }
     }
 
@@ -216,7 +338,12 @@ impl Engine {
         let mut used = HashSet::new();
         for dir in dirs {
             self.counters.pass_probes.fetch_add(1, Ordering::Relaxed);
-            if let Some(key) = self.refresh(&dir, Cause::Poll, table.as_ref()) {
+            let defer_free = self
+                .dirs
+                .get(&dir)
+                .and_then(|w| w.follow_up.as_ref())
+                .is_some_and(|f| f.defer_free);
+            if let Some(key) = self.refresh(&dir, Cause::Poll, table.as_ref(), defer_free) {
                 used.insert(key);
             }
             let retry = self
@@ -230,13 +357,14 @@ impl Engine {
         self.holders.retain(|k, _| used.contains(k));
     }
 
-    /// Probes one directory and reports a change if its state differs. Returns the holder-cache
-    /// key it used, if any.
+    /// Probes one directory and reports a change if its state differs (a `free` state is held
+    /// back while `defer_free`). Returns the holder-cache key it used, if any.
     fn refresh(
         &mut self,
         dir: &Path,
         cause: Cause,
         table: Option<&LockTable>,
+        defer_free: bool,
     ) -> Option<HolderKey> {
         let lock_file = self.dirs.get(dir)?.lock_file.clone();
         let (state, key) = match table {
@@ -244,7 +372,7 @@ impl Engine {
             None => (dir_state(probe::probe(&lock_file)), None),
         };
         let watched = self.dirs.get_mut(dir)?;
-        if watched.state.as_ref() != Some(&state) {
+        if watched.state.as_ref() != Some(&state) && !(defer_free && state == DirState::Free) {
             let old = watched.state.replace(state.clone());
             let change = Change {
                 dir: dir.to_path_buf(),
