@@ -297,8 +297,9 @@ impl Engine {
         self.counters.fs_events.fetch_add(1, Ordering::Relaxed);
         for path in &event.paths {
             if self.dirs.contains_key(path) {
+                // No follow-ups: a directory's own change is complete when its event arrives.
                 self.on_directory_event(path, &event.kind);
-                dirty.insert(path.clone(), (Cause::FsEvent, Some(Trigger::Other)));
+                dirty.insert(path.clone(), (Cause::FsEvent, None));
             } else if path
                 .file_name()
                 .is_some_and(|n| n == self.options.lock_name.as_str())
@@ -319,6 +320,9 @@ impl Engine {
     /// The watched directory itself was deleted or moved: its watch is gone, or follows the old
     /// inode. Drop it; the pass re-watches whatever the path names later.
     fn on_directory_event(&mut self, dir: &Path, kind: &EventKind) {
+        if let Some(w) = self.dirs.get_mut(dir) {
+            w.follow_up = None; // the lock-file events they followed are moot now
+        }
         if matches!(
             kind,
             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))

@@ -1,0 +1,405 @@
+//! The monitor engine against real holders (certbot, child `lockscope hold`, a raw fcntl user):
+//! every transition is seen with the right cause, and an idle engine makes no event-driven work.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::*;
+use lockscope::monitor::{Cause, Change, DirState, Monitor, MonitorOptions, Update};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+fn start(interval_ms: u64) -> (Monitor, Receiver<Update>) {
+    let options = MonitorOptions {
+        interval: Duration::from_millis(interval_ms),
+        ..Default::default()
+    };
+    Monitor::start(options, || {}).expect("start monitor")
+}
+
+/// The next change for `dir`, failing after `limit`. Changes of other directories that arrive
+/// meanwhile are kept for later calls (the engine reports a batch in no particular order).
+#[track_caller]
+fn next_change(updates: &Receiver<Update>, dir: &Path, limit: Duration) -> Change {
+    thread_local! {
+        static BACKLOG: std::cell::RefCell<Vec<Change>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(c) =
+        BACKLOG.with_borrow_mut(|b| b.iter().position(|c| c.dir == dir).map(|i| b.remove(i)))
+    {
+        return c;
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match updates.recv_timeout(left) {
+            Ok(Update::Change(c)) if c.dir == dir => return c,
+            Ok(Update::Change(c)) => BACKLOG.with_borrow_mut(|b| b.push(c)),
+            Ok(Update::Notice(_)) => continue,
+            Err(e) => panic!("no change for {} within {limit:?}: {e}", dir.display()),
+        }
+    }
+}
+
+#[track_caller]
+fn expect_change(updates: &Receiver<Update>, dir: &Path, state: &str, cause: Cause) -> Change {
+    let c = next_change(updates, dir, Duration::from_secs(5));
+    assert_eq!((c.new.name(), c.cause), (state, cause), "change: {c:?}");
+    c
+}
+
+fn held_pid(change: &Change) -> Option<u32> {
+    match &change.new {
+        DirState::Held(h) => h.pid,
+        _ => None,
+    }
+}
+
+#[test]
+fn certbot_run_is_absent_held_absent_by_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (monitor, updates) = start(60_000); // no periodic pass during the test: events only
+    monitor.add(dir.path());
+    let first = expect_change(&updates, dir.path(), "absent", Cause::Initial);
+    assert_eq!(first.old, None);
+    assert_eq!(first.lock_file, dir.path().join(LOCK));
+
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let held = expect_change(&updates, dir.path(), "held", Cause::FsEvent);
+    assert_eq!(
+        held.old,
+        Some(DirState::Absent),
+        "no transient 'free' between create and lock"
+    );
+    assert_eq!(held_pid(&held), Some(certbot.pid));
+
+    certbot.release();
+    expect_change(&updates, dir.path(), "absent", Cause::FsEvent);
+}
+
+#[test]
+fn lock_on_an_existing_file_and_sigkill_are_seen_by_events() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(LOCK), b"").unwrap();
+    let (monitor, updates) = start(60_000);
+    monitor.add(dir.path());
+    expect_change(&updates, dir.path(), "free", Cause::Initial);
+
+    // certbot (classic lock) on the existing file, then SIGKILL.
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let held = expect_change(&updates, dir.path(), "held", Cause::FsEvent);
+    assert_eq!(held_pid(&held), Some(certbot.pid));
+    certbot.kill();
+    expect_change(&updates, dir.path(), "free", Cause::FsEvent);
+
+    // lockscope (OFD lock: dropped after the close event) on the existing file, then SIGKILL.
+    let mut holder = lockscope_hold(&[dir.path().to_str().unwrap()]);
+    let held = expect_change(&updates, dir.path(), "held", Cause::FsEvent);
+    assert_eq!(held_pid(&held), Some(holder.child.id()));
+    holder.child.kill().unwrap();
+    holder.child.wait().unwrap();
+    expect_change(&updates, dir.path(), "free", Cause::FsEvent);
+}
+
+/// A lock taken on a file that was opened before the monitor started shows no event at all:
+/// only the periodic pass can see it.
+#[test]
+fn a_lock_without_any_event_is_found_by_the_periodic_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(LOCK);
+    std::fs::write(&lock, b"").unwrap();
+    let script = "import fcntl, os, sys\n\
+                  fd = os.open(sys.argv[1], os.O_WRONLY)\n\
+                  print('opened', flush=True)\n\
+                  sys.stdin.readline()\n\
+                  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+                  print('locked', flush=True)\n\
+                  sys.stdin.readline()\n";
+    let mut raw = Command::new("python3")
+        .args(["-c", script])
+        .arg(&lock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(raw.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "opened", "its open happens before we watch");
+
+    let (monitor, updates) = start(200);
+    monitor.add(dir.path());
+    expect_change(&updates, dir.path(), "free", Cause::Initial);
+    let mut stdin = raw.stdin.take().unwrap();
+    writeln!(stdin, "lock").unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "locked");
+    let held = expect_change(&updates, dir.path(), "held", Cause::Poll);
+    assert_eq!(held_pid(&held), Some(raw.id()));
+    drop(stdin); // EOF: the process exits, the kernel drops the lock
+    raw.wait().unwrap();
+    let freed = next_change(&updates, dir.path(), Duration::from_secs(5));
+    assert_eq!(freed.new, DirState::Free);
+}
+
+#[test]
+fn deleted_directory_is_missing_and_recreated_one_is_watched_again() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("d");
+    let (monitor, updates) = start(150);
+    monitor.add(&dir);
+    expect_change(&updates, &dir, "missing", Cause::Initial);
+
+    std::fs::create_dir(&dir).unwrap();
+    expect_change(&updates, &dir, "absent", Cause::Poll);
+    std::thread::sleep(Duration::from_millis(400)); // let a pass re-watch it
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    expect_change(&updates, &dir, "held", Cause::FsEvent); // events flow again
+    certbot.release();
+    expect_change(&updates, &dir, "absent", Cause::FsEvent);
+
+    std::fs::remove_dir(&dir).unwrap();
+    expect_change(&updates, &dir, "missing", Cause::FsEvent);
+    std::fs::create_dir(&dir).unwrap();
+    expect_change(&updates, &dir, "absent", Cause::Poll);
+}
+
+#[test]
+fn lost_permission_is_an_error_state_that_recovers() {
+    if !is_root() {
+        // As a normal user, chmod 000 on our own directory is enough.
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(LOCK), b"").unwrap();
+    // A file in place of the directory: the closest hostile change root cannot bypass.
+    let (monitor, updates) = start(150);
+    monitor.add(&dir);
+    expect_change(&updates, &dir, "free", Cause::Initial);
+    std::fs::remove_file(dir.join(LOCK)).unwrap();
+    expect_change(&updates, &dir, "absent", Cause::FsEvent);
+    std::fs::remove_dir(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let c = next_change(&updates, &dir, Duration::from_secs(5));
+    assert!(
+        matches!(c.new, DirState::Missing | DirState::Error(_)),
+        "{c:?}"
+    );
+    let c = if c.new == DirState::Missing {
+        next_change(&updates, &dir, Duration::from_secs(5))
+    } else {
+        c
+    };
+    assert!(c.new.error().unwrap().contains("not a directory"), "{c:?}");
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    let c = next_change(&updates, &dir, Duration::from_secs(5));
+    assert_eq!(c.new, DirState::Absent);
+}
+
+#[test]
+fn many_directories_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..200)
+        .map(|i| root.path().join(format!("d{i:03}")))
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir(d).unwrap();
+    }
+    let holders: Vec<_> = dirs
+        .iter()
+        .step_by(40)
+        .map(|d| lockscope_hold(&["--for", "60s", d.to_str().unwrap()]))
+        .collect();
+    let (monitor, updates) = start(60_000);
+    for d in &dirs {
+        monitor.add(d);
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    while seen.len() < dirs.len() {
+        match updates
+            .recv_timeout(Duration::from_secs(5))
+            .expect("initial states")
+        {
+            Update::Change(c) => {
+                assert_eq!(c.cause, Cause::Initial);
+                seen.insert(c.dir.clone(), c);
+            }
+            Update::Notice(n) => panic!("unexpected notice {n}"),
+        }
+    }
+    for (i, d) in dirs.iter().enumerate() {
+        let c = &seen[d];
+        if i % 40 == 0 {
+            assert_eq!(
+                held_pid(c),
+                Some(holders[i / 40].child.id()),
+                "{}",
+                d.display()
+            );
+        } else {
+            assert_eq!(c.new, DirState::Absent);
+        }
+    }
+    // And changes in several directories at once are all reported.
+    drop(holders);
+    let mut freed = 0;
+    while freed < 5 {
+        if let Update::Change(c) = updates
+            .recv_timeout(Duration::from_secs(5))
+            .expect("releases")
+        {
+            assert_eq!(
+                c.new,
+                DirState::Free,
+                "killed holders leave their files: {c:?}"
+            );
+            freed += 1;
+        }
+    }
+}
+
+#[test]
+fn an_idle_engine_makes_no_event_driven_probes() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..20).map(|i| root.path().join(format!("d{i}"))).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        std::fs::create_dir(d).unwrap();
+        if i % 3 == 0 {
+            std::fs::write(d.join(LOCK), b"").unwrap();
+        }
+    }
+    let _holder = lockscope_hold(&["--for", "60s", dirs[1].to_str().unwrap()]);
+    let certbot = certbot_lock_dir(&dirs[2]).expect_locked();
+    let (monitor, updates) = start(100);
+    for d in &dirs {
+        monitor.add(d);
+    }
+    for d in &dirs {
+        let initial = next_change(&updates, d, Duration::from_secs(5));
+        assert_eq!(initial.cause, Cause::Initial, "{initial:?}");
+    }
+    let before = monitor.stats();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = monitor.stats();
+    assert!(
+        after.passes - before.passes >= 10,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(
+        after.fs_events, before.fs_events,
+        "the engine's own passes cause no events"
+    );
+    assert_eq!(
+        after.event_probes, before.event_probes,
+        "no event-driven probing while idle"
+    );
+    let extra = updates.try_recv();
+    assert!(
+        extra.is_err(),
+        "nothing changed, nothing reported: {extra:?}"
+    );
+    drop(certbot);
+}
+
+#[test]
+fn remove_stops_reports_and_recheck_reports_an_action() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (monitor, updates) = start(60_000);
+    monitor.add(a.path());
+    monitor.add(b.path());
+    expect_change(&updates, a.path(), "absent", Cause::Initial);
+    expect_change(&updates, b.path(), "absent", Cause::Initial);
+    monitor.remove(b.path());
+    let _b_lock = lockscope::lock_dir(b.path()).unwrap();
+
+    // A lock taken in this process: the caller tells the engine (cause "action").
+    let lock = lockscope::lock_dir(a.path()).unwrap();
+    monitor.recheck(a.path());
+    let c = next_change(&updates, a.path(), Duration::from_secs(5));
+    assert_eq!(c.new, DirState::HeldByThisProcess);
+    assert!(matches!(c.cause, Cause::Action | Cause::FsEvent), "{c:?}");
+    drop(lock);
+    expect_change(&updates, a.path(), "absent", Cause::FsEvent);
+    std::thread::sleep(Duration::from_millis(200));
+    while let Ok(u) = updates.try_recv() {
+        if let Update::Change(c) = u {
+            assert_ne!(
+                c.dir,
+                b.path(),
+                "removed directories are not reported: {c:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = lockscope()
+        .args(["watch", "--json", "--interval", "200ms"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let first = next();
+    let mut keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "cause",
+            "dir",
+            "error",
+            "holder",
+            "lock_file",
+            "state",
+            "time"
+        ]
+    );
+    assert_eq!(
+        (first["state"].as_str(), first["cause"].as_str()),
+        (Some("absent"), Some("initial"))
+    );
+    let time = first["time"].as_str().unwrap();
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.as_bytes()[19] == b'.',
+        "RFC 3339 with ms: {time}"
+    );
+
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let held = next();
+    assert_eq!(
+        (held["state"].as_str(), held["cause"].as_str()),
+        (Some("held"), Some("fs-event"))
+    );
+    assert_eq!(held["holder"]["pid"], certbot.pid);
+    certbot.release();
+    assert_eq!(next()["state"], "absent");
+
+    Command::new("kill")
+        .args(["-TERM", &watch.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(watch.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn watch_cli_usage_errors_exit_2() {
+    for args in [
+        vec!["watch"],
+        vec!["watch", "--interval", "0s", "/tmp"],
+        vec!["watch", "--interval", "x", "/tmp"],
+    ] {
+        let out = run(lockscope().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
