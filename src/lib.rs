@@ -4,6 +4,8 @@
 //!   [`lock::LockFile`] excludes real certbot processes and is excluded by them.
 //! - [`probe`] reports a lock's state and holder without creating, truncating, writing,
 //!   locking or touching the lock file.
+//! - [`watchlist`] keeps saved, named lists of directories to watch (and the monitor settings)
+//!   in a TOML file in the config directory, written atomically.
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
 
@@ -12,6 +14,7 @@ pub mod lock;
 pub mod monitor;
 pub mod path_error;
 pub mod probe;
+pub mod watchlist;
 
 pub use holder::Holder;
 pub use lock::{LOCK_FILE_NAME, LockError, LockFile, lock_dir, lock_dir_with_name};

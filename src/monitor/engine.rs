@@ -25,6 +25,11 @@ pub(super) struct Engine {
     holders: HashMap<HolderKey, Holder>,
     limit_noticed: bool,
     sent: bool,
+    /// Directories added in this batch beyond `WATCH_BUDGET`, watched after their first probe
+    /// (so the first snapshot does not wait for thousands of watch registrations).
+    new_dirs: Vec<PathBuf>,
+    /// Until when this batch may register watches before probing.
+    watch_deadline: Instant,
     /// Whether probing opens lock files (no kernel lock table on this platform). Then open
     /// events must be ignored, or the engine would feed on its own probes.
     probes_open_files: bool,
@@ -35,7 +40,33 @@ struct Watched {
     state: Option<DirState>,
     watch: Watch,
     follow_up: Option<FollowUp>,
+    /// Local filesystem: no lock file can appear without an event (see `needs_pass`).
+    events_complete: bool,
 }
+
+impl Watched {
+    /// Whether the periodic pass must probe this directory. An absent lock file in an actively
+    /// watched directory on a local filesystem cannot appear without a create or rename event,
+    /// so only a full pass (every `FULL_PASS_EVERY`) looks at it. Everything else (a file that
+    /// exists and may be locked or unlocked silently, a missing or unwatched directory, a
+    /// network filesystem) is probed on every pass.
+    fn needs_pass(&self) -> bool {
+        !(self.watch == Watch::Active
+            && self.events_complete
+            && self.state == Some(DirState::Absent))
+    }
+}
+
+/// Every this many passes, probe every directory regardless (a safety net for changes no event
+/// reports, e.g. a bind mount over a watched directory).
+const FULL_PASS_EVERY: u64 = 60;
+
+/// How long one batch of added directories may spend registering watches before their first
+/// probe. notify's inotify backend costs a thread round trip per watch (~0.1 ms here), so a few
+/// hundred directories are watched before they are probed (no gap in which an event could be
+/// missed), and a list of thousands reports its first snapshot at once and is watched right
+/// after, with a catch-up probe.
+const WATCH_BUDGET: Duration = Duration::from_millis(50);
 
 /// Re-probes shortly after a lock-file event. An event comes just BEFORE the change it
 /// announces: certbot creates or opens the file, then locks it; a dying OFD holder's close
@@ -95,6 +126,8 @@ impl Engine {
             holders: HashMap::new(),
             limit_noticed: false,
             sent: false,
+            new_dirs: Vec::new(),
+            watch_deadline: Instant::now(),
             probes_open_files: LockTable::read().is_none(),
         };
         match notify::recommended_watcher(handler) {
@@ -121,6 +154,7 @@ impl Engine {
             };
             // Everything already queued is one batch: a burst of events re-probes a directory once.
             let mut dirty: BTreeMap<PathBuf, (Cause, Option<Trigger>)> = BTreeMap::new();
+            self.watch_deadline = Instant::now() + WATCH_BUDGET;
             for cmd in first
                 .into_iter()
                 .chain(std::iter::from_fn(|| inbox.try_recv().ok()))
@@ -142,6 +176,9 @@ impl Engine {
             self.take_due_follow_ups(&mut dirty);
             if !dirty.is_empty() {
                 self.probe_batch(dirty);
+            }
+            if !self.new_dirs.is_empty() {
+                self.watch_new_dirs();
             }
             if Instant::now() >= next_pass {
                 self.pass();
@@ -195,6 +232,19 @@ impl Engine {
         }
     }
 
+    /// Watches the directories whose first state was just reported, then probes them once more:
+    /// a change between that first probe and the watch would otherwise wait for the pass.
+    fn watch_new_dirs(&mut self) {
+        let new_dirs = std::mem::take(&mut self.new_dirs);
+        for dir in &new_dirs {
+            self.try_watch(dir);
+        }
+        let table = LockTable::read();
+        for dir in &new_dirs {
+            self.refresh(dir, Cause::Poll, table.as_ref(), false);
+        }
+    }
+
     fn next_follow_up(&self) -> Option<Instant> {
         self.dirs
             .values()
@@ -224,9 +274,14 @@ impl Engine {
                 state: None,
                 watch: Watch::Retry,
                 follow_up: None,
+                events_complete: super::sys::events_are_complete(&dir),
             },
         );
-        self.try_watch(&dir);
+        if Instant::now() < self.watch_deadline {
+            self.try_watch(&dir);
+        } else {
+            self.new_dirs.push(dir);
+        }
         true
     }
 
@@ -295,6 +350,13 @@ impl Engine {
     ) {
         let Ok(event) = event else { return };
         self.counters.fs_events.fetch_add(1, Ordering::Relaxed);
+        if event.need_rescan() {
+            // The kernel's event queue overflowed: anything may have changed.
+            for dir in self.dirs.keys() {
+                dirty.insert(dir.clone(), (Cause::FsEvent, None));
+            }
+            return;
+        }
         for path in &event.paths {
             if self.dirs.contains_key(path) {
                 // No follow-ups: a directory's own change is complete when its event arrives.
@@ -334,11 +396,18 @@ impl Engine {
         }
     }
 
-    /// The periodic pass: every directory, from one lock-table snapshot where there is one.
+    /// The periodic pass: every directory that needs it (all of them every `FULL_PASS_EVERY`
+    /// passes), from one lock-table snapshot where there is one.
     fn pass(&mut self) {
-        self.counters.passes.fetch_add(1, Ordering::Relaxed);
+        let full = self.counters.passes.fetch_add(1, Ordering::Relaxed) % FULL_PASS_EVERY
+            == FULL_PASS_EVERY - 1;
         let table = LockTable::read();
-        let dirs: Vec<PathBuf> = self.dirs.keys().cloned().collect();
+        let dirs: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|(_, w)| full || w.needs_pass())
+            .map(|(d, _)| d.clone())
+            .collect();
         let mut used = HashSet::new();
         for dir in dirs {
             self.counters.pass_probes.fetch_add(1, Ordering::Relaxed);

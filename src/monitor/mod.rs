@@ -9,6 +9,9 @@
 //! (Linux) and opens no lock file at all.
 
 mod engine;
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "other.rs")]
+mod sys;
 
 use crate::holder::Holder;
 use serde::Serialize;

@@ -8,6 +8,13 @@ reimplementation.
   certbot_peer.py cycle DIR N LOG
                                N times: lock_dir(DIR) (retrying on LockError), append
                                "enter certbot PID I" and "leave certbot PID I" to LOG while holding, release.
+  certbot_peer.py serve        read commands on stdin, one per line, for benchmarks:
+                               "lock DIR"  -> lock_dir(DIR), print "locked T" (T = CLOCK_MONOTONIC
+                                              seconds right after the lock was taken) or "busy";
+                               "release"   -> print "releasing T" (T just before), release, print "released".
+  certbot_peer.py hold-many DIR...
+                               lock_dir each DIR (one process holding many locks), print "locked N",
+                               hold until stdin closes.
   certbot_peer.py version      print certbot's version.
 """
 import os
@@ -55,10 +62,41 @@ def cycle(directory, count, log_path):
     return 0
 
 
+def serve():
+    held = None
+    for line in sys.stdin:
+        words = line.split(maxsplit=1)
+        if words[:1] == ["lock"]:
+            try:
+                held = lock.lock_dir(words[1].rstrip("\n"))
+                print("locked", time.monotonic(), flush=True)
+            except errors.LockError:
+                print("busy", flush=True)
+        elif words[:1] == ["release"] and held is not None:
+            print("releasing", time.monotonic(), flush=True)
+            held.release()
+            held = None
+            print("released", flush=True)
+    return 0
+
+
+def hold_many(directories):
+    held = [lock.lock_dir(d) for d in directories]
+    print("locked", len(held), flush=True)
+    sys.stdin.read()
+    for h in held:
+        h.release()
+    return 0
+
+
 def main(argv):
     if argv[1:2] == ["version"]:
         print(certbot.__version__)
         return 0
+    if argv[1:2] == ["serve"]:
+        return serve()
+    if argv[1:2] == ["hold-many"]:
+        return hold_many(argv[2:])
     if argv[1:2] == ["hold"] and len(argv) == 3:
         return hold(argv[2])
     if argv[1:2] == ["cycle"] and len(argv) == 5:

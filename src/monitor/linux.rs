@@ -1,0 +1,33 @@
+//! Linux: which filesystems deliver inotify events for every change.
+
+use std::path::Path;
+
+/// Filesystems whose changes may come from elsewhere (another NFS client, a FUSE daemon), so
+/// inotify can miss a lock file appearing. `statfs` f_type magic numbers from linux/magic.h.
+const REMOTE_OR_USERSPACE: &[i64] = &[
+    0x6969,                // NFS
+    0x517B,                // SMB
+    0xFF534D42_u32 as i64, // CIFS
+    0xFE534D42_u32 as i64, // SMB2
+    0x65735546,            // FUSE
+    0x00C36400,            // Ceph
+    0x01021997,            // 9P
+    0x5346414F,            // AFS
+    0x6B414653,            // kAFS
+    0x47504653,            // GPFS
+    0x0BD00BD0,            // Lustre
+];
+
+/// Whether inotify on `dir` sees every create, delete and rename in it. Unknown: false.
+pub(super) fn events_are_complete(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs is plain C data; valid NUL-terminated path and out-pointer.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c_path.as_ptr(), &mut fs) } != 0 {
+        return false;
+    }
+    !REMOTE_OR_USERSPACE.contains(&(fs.f_type as i64))
+}
