@@ -95,9 +95,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// A lock name is a plain file name: no separators, not `.` or `..`.
 fn parse_lock_name(text: &str) -> Result<String, String> {
-    let plain =
-        Path::new(text).file_name().is_some_and(|n| n == text) && !text.contains(['/', '\\']);
-    if plain {
+    if lockscope::lock::is_plain_lock_name(text) {
         Ok(text.to_string())
     } else {
         Err(format!(

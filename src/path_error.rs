@@ -18,6 +18,8 @@ pub enum PathError {
     IsDirectory(PathBuf),
     #[error("lock path {0} is a special file (FIFO, socket or device), not a lock file")]
     SpecialFile(PathBuf),
+    #[error("{0:?} is not a plain file name for a lock file (like .certbot.lock)")]
+    BadLockName(String),
     #[error("read-only file system: {0}")]
     ReadOnly(PathBuf),
     #[error("{path}: {source}")]

@@ -128,6 +128,7 @@ impl fmt::Display for DirProblem {
     }
 }
 
+/// What went wrong with a watch list, the settings, or their files.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchListError {
     #[error("a watch list needs a name")]
@@ -247,14 +248,8 @@ impl Settings {
         if self.interval < MIN_INTERVAL {
             return Err(WatchListError::IntervalTooShort(self.interval));
         }
-        let name = &self.lock_name;
-        let plain = Path::new(name)
-            .file_name()
-            .is_some_and(|n| n == name.as_str())
-            && !name.contains(['/', '\\'])
-            && !name.chars().any(char::is_control);
-        if !plain {
-            return Err(WatchListError::BadLockName(name.clone()));
+        if !crate::lock::is_plain_lock_name(&self.lock_name) {
+            return Err(WatchListError::BadLockName(self.lock_name.clone()));
         }
         Ok(())
     }
@@ -726,12 +721,17 @@ fn one_line(e: &toml::de::Error, text: &str) -> String {
 /// The whole file, or `None` if it is larger than [`MAX_FILE_SIZE`] (without reading it all).
 fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
     let file = File::open(path)?;
-    if file.metadata()?.is_dir() {
+    let meta = file.metadata()?;
+    if meta.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
             "is a directory",
         ));
     }
+    if meta.len() > MAX_FILE_SIZE {
+        return Ok(None);
+    }
+    // The length can lie (special files report 0) or grow meanwhile: read at most one byte more.
     let mut bytes = Vec::new();
     file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
@@ -829,7 +829,7 @@ fn create_temp(target: &Path) -> io::Result<(PathBuf, File)> {
     let name = target
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    loop {
+    for _ in 0..1000 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
@@ -842,10 +842,14 @@ fn create_temp(target: &Path) -> io::Result<(PathBuf, File)> {
         {
             Ok(file) => return Ok((tmp_path, file)),
             // Left by a crashed process that had our pid: try the next number.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < u64::MAX => continue,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
     }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary file name",
+    ))
 }
 
 /// Removes `.<file_name>.*.tmp` files in `dir` older than [`STALE_TEMP_AGE`]. Best effort.
@@ -1373,7 +1377,15 @@ name = "  "
     fn import_export_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shared.toml");
-        let list = WatchList::new("my sites", [abs("/srv/a"), abs("/srv/b \"quoted\"")]).unwrap();
+        let list = WatchList::new(
+            "my sites",
+            [
+                abs("/srv/a"),
+                abs("/srv/b \"quoted\""),
+                abs("/srv/new\nline\t'ü"),
+            ],
+        )
+        .unwrap();
         export(&list, &path).unwrap();
         assert_eq!(import(&path).unwrap(), list);
         // Export replaces an existing file.

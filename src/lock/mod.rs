@@ -92,8 +92,19 @@ pub fn lock_dir(dir: impl AsRef<Path>) -> Result<LockFile, LockError> {
     lock_dir_with_name(dir, LOCK_FILE_NAME)
 }
 
-/// Like [`lock_dir`] with another lock-file name.
+/// Whether `name` can name a lock file inside a directory: a plain file name, no separators,
+/// not `.` or `..`, no control characters.
+pub fn is_plain_lock_name(name: &str) -> bool {
+    Path::new(name).file_name().is_some_and(|n| n == name)
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+/// Like [`lock_dir`] with another lock-file name (which must be [plain](is_plain_lock_name)).
 pub fn lock_dir_with_name(dir: impl AsRef<Path>, name: &str) -> Result<LockFile, LockError> {
+    if !is_plain_lock_name(name) {
+        return Err(PathError::BadLockName(name.to_string()).into());
+    }
     let mut lock = LockFile::new(dir.as_ref().join(name));
     lock.acquire()?;
     Ok(lock)

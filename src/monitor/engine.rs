@@ -203,8 +203,10 @@ impl Engine {
             let now = Instant::now();
             let defer_free = match (trigger, watched.follow_up.take()) {
                 // A new event restarts the follow-ups.
-                (Some(t), old) => {
-                    let defer = t == Trigger::Arrival || old.is_some_and(|f| f.defer_free);
+                // Only an arrival defers `free`: a close or delete right after a lock was taken
+                // (a holder killed at once) must show `free` immediately.
+                (Some(t), _) => {
+                    let defer = t == Trigger::Arrival;
                     watched.follow_up = Some(FollowUp {
                         due: now + FOLLOW_UPS[0],
                         step: 0,
@@ -369,12 +371,12 @@ impl Engine {
                 && self.dirs.contains_key(dir)
                 && let Some(trigger) = self.lock_file_trigger(&event.kind)
             {
+                // The latest event decides: create + open + close in one batch is a holder that
+                // already went away, not one about to lock.
                 let entry = dirty
                     .entry(dir.to_path_buf())
-                    .or_insert((Cause::FsEvent, Some(trigger)));
-                if trigger == Trigger::Arrival {
-                    entry.1 = Some(Trigger::Arrival);
-                }
+                    .or_insert((Cause::FsEvent, None));
+                entry.1 = Some(trigger);
             }
         }
     }
