@@ -157,6 +157,54 @@ mod linux {
         }
     }
 
+    /// A process that opened the lock file before the watch started and locks / unlocks it with
+    /// fcntl on that same fd on command: a change inotify cannot see.
+    struct RawLocker {
+        child: Child,
+        stdin: ChildStdin,
+        stdout: BufReader<std::process::ChildStdout>,
+    }
+
+    impl RawLocker {
+        const SCRIPT: &str = "import fcntl, os, sys, time\n\
+            fd = os.open(sys.argv[1], os.O_WRONLY)\n\
+            for line in sys.stdin:\n\
+            \x20   fcntl.lockf(fd, fcntl.LOCK_EX if line.strip() == 'lock' else fcntl.LOCK_UN)\n\
+            \x20   print(time.monotonic(), flush=True)\n";
+
+        fn start(lock: &Path) -> RawLocker {
+            let mut child = Command::new("python3")
+                .args(["-c", Self::SCRIPT])
+                .arg(lock)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start raw locker");
+            let stdin = child.stdin.take().expect("stdin");
+            let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+            RawLocker {
+                child,
+                stdin,
+                stdout,
+            }
+        }
+
+        /// Sends "lock" or "unlock"; returns the moment it was done.
+        fn command(&mut self, what: &str) -> f64 {
+            writeln!(self.stdin, "{what}").expect("write");
+            let mut line = String::new();
+            self.stdout.read_line(&mut line).expect("read");
+            line.trim().parse().expect("timestamp")
+        }
+    }
+
+    impl Drop for RawLocker {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
     struct Summary {
         name: &'static str,
         ms: Vec<f64>,
@@ -181,7 +229,7 @@ mod linux {
         }
     }
 
-    fn latency(trials: usize) {
+    fn latency(trials: usize, poll_trials: usize) {
         let root = tempfile::tempdir().expect("tempdir");
         let dir = root.path().to_path_buf();
         let lock = dir.join(LOCK);
@@ -237,6 +285,22 @@ mod linux {
             std::fs::remove_file(&lock).expect("remove the stale file");
             watch.until("absent");
         }
+        // A lock taken and dropped on an fd opened long before: no filesystem event at all, so
+        // only the periodic pass (1 s) can see it. Expected: spread over [0, interval].
+        let mut silent = Summary {
+            name: "free <-> held with no event (pre-opened fd)",
+            ms: vec![],
+        };
+        std::fs::write(&lock, b"").expect("stale file");
+        watch.until("free");
+        let mut raw = RawLocker::start(&lock);
+        for _ in 0..poll_trials {
+            let locked = raw.command("lock");
+            silent.ms.push((watch.until("held") - locked) * 1e3);
+            let unlocked = raw.command("unlock");
+            silent.ms.push((watch.until("free") - unlocked) * 1e3);
+        }
+        drop(raw);
         watch.stop();
 
         println!(
@@ -248,7 +312,7 @@ mod linux {
         println!(
             "|----------------------------------------------|-------:|---------:|---------:|---------:|"
         );
-        for s in [&new_file, &release, &existing, &killed] {
+        for s in [&new_file, &release, &existing, &killed, &silent] {
             s.print();
         }
     }
@@ -341,7 +405,7 @@ mod linux {
             .collect();
         let all = args.is_empty();
         if all || args.iter().any(|a| a == "latency") {
-            latency(200);
+            latency(200, 25);
         }
         if all || args.iter().any(|a| a == "scale") {
             scale(&[10, 1_000, 10_000], 10);
