@@ -169,37 +169,79 @@ fn deleted_directory_is_missing_and_recreated_one_is_watched_again() {
 }
 
 #[test]
-fn lost_permission_is_an_error_state_that_recovers() {
-    if !is_root() {
-        // As a normal user, chmod 000 on our own directory is enough.
-    }
+fn renamed_or_replaced_directory_is_reported_and_recovers() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join(LOCK), b"").unwrap();
-    // A file in place of the directory: the closest hostile change root cannot bypass.
     let (monitor, updates) = start(150);
     monitor.add(&dir);
     expect_change(&updates, &dir, "free", Cause::Initial);
-    std::fs::remove_file(dir.join(LOCK)).unwrap();
-    expect_change(&updates, &dir, "absent", Cause::FsEvent);
-    std::fs::remove_dir(&dir).unwrap();
+
+    // Renamed away: the path is gone (the watch followed the old inode and is dropped).
+    std::fs::rename(&dir, root.path().join("moved")).unwrap();
+    expect_change(&updates, &dir, "missing", Cause::FsEvent);
+    // A file in its place: a clear error.
     std::fs::write(&dir, b"not a directory").unwrap();
     let c = next_change(&updates, &dir, Duration::from_secs(5));
     assert!(
-        matches!(c.new, DirState::Missing | DirState::Error(_)),
+        c.new.error().is_some_and(|e| e.contains("not a directory")),
         "{c:?}"
     );
-    let c = if c.new == DirState::Missing {
-        next_change(&updates, &dir, Duration::from_secs(5))
-    } else {
-        c
-    };
-    assert!(c.new.error().unwrap().contains("not a directory"), "{c:?}");
+    // A directory again: watched again, events flow.
     std::fs::remove_file(&dir).unwrap();
     std::fs::create_dir(&dir).unwrap();
-    let c = next_change(&updates, &dir, Duration::from_secs(5));
-    assert_eq!(c.new, DirState::Absent);
+    expect_change(&updates, &dir, "absent", Cause::Poll);
+    std::thread::sleep(Duration::from_millis(400));
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    expect_change(&updates, &dir, "held", Cause::FsEvent);
+    certbot.release();
+}
+
+/// Run as an unprivileged user (when the tests run as root) so that permissions apply.
+#[test]
+fn lost_permission_is_an_error_state_that_recovers() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(env!("CARGO_BIN_EXE_lockscope"));
+        c
+    } else {
+        lockscope()
+    };
+    let mut watch = cmd
+        .args(["watch", "--json", "--interval", "100ms"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    assert_eq!(next()["state"], "absent");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if !is_root() {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let denied = next();
+    assert_eq!(denied["state"], "error");
+    assert!(
+        denied["error"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied"),
+        "{denied}"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(next()["state"], "absent", "recovers");
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
 
 #[test]
