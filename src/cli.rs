@@ -48,6 +48,16 @@ enum Command {
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Open the desktop app (also what `lockscope` alone does).
+    #[cfg(feature = "gui")]
+    Gui {
+        /// A saved watch list to open, by name, or a watch-list file to import and open.
+        #[arg(long, value_name = "NAME|FILE")]
+        watchlist: Option<String>,
+        /// Where watch lists and settings are kept (default: the platform config directory).
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
     /// Print each directory's state, then one line per change, until SIGINT/SIGTERM.
     Watch {
         /// Print JSON lines instead of text.
@@ -132,7 +142,15 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        #[cfg(feature = "gui")]
+        None => gui(None, None),
+        #[cfg(not(feature = "gui"))]
         None => print_help(),
+        #[cfg(feature = "gui")]
+        Some(Command::Gui {
+            watchlist,
+            config_dir,
+        }) => gui(watchlist, config_dir),
         Some(Command::Status {
             json,
             lock_name,
@@ -154,6 +172,21 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+#[cfg(feature = "gui")]
+fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
+    match lockscope::gui::run(lockscope::gui::GuiOptions {
+        config_dir,
+        watchlist,
+    }) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("lockscope: {e:#}");
+            exit::ERROR
+        }
+    }
+}
+
+#[cfg_attr(feature = "gui", allow(dead_code))]
 fn print_help() -> u8 {
     use clap::CommandFactory;
     let _ = Cli::command().print_help();

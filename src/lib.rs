@@ -9,6 +9,8 @@
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
 
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod holder;
 pub mod lock;
 pub mod monitor;

@@ -200,7 +200,7 @@ fn hold_wait_takes_the_lock_when_released_and_sigterm_stops_a_wait() {
 }
 
 #[test]
-fn usage_errors_exit_2_and_no_subcommand_prints_help() {
+fn usage_errors_exit_2_and_no_subcommand_opens_the_app() {
     for args in [
         vec!["bogus"],
         vec!["status"],
@@ -214,10 +214,26 @@ fn usage_errors_exit_2_and_no_subcommand_prints_help() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?} explains itself");
     }
-    let out = run(&mut lockscope());
+    let out = run(lockscope().arg("help"));
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("status") && help.contains("hold"), "{help}");
+    assert!(
+        help.contains("status") && help.contains("hold") && help.contains("watch"),
+        "{help}"
+    );
+
+    // Without a subcommand lockscope opens the app; with no display it says so and exits 2.
+    let out = run(lockscope()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "gui") {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot open the window"), "{err}");
+    } else {
+        assert_eq!(out.status.code(), Some(0));
+    }
 }
 
 #[test]

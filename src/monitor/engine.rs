@@ -1,6 +1,6 @@
 //! The monitor's worker thread: owns the watcher, the directory table and the holder cache.
 
-use super::{Cause, Change, Command, Counters, DirState, MonitorError, MonitorOptions, Update};
+use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update};
 use crate::holder::Holder;
 use crate::path_error::PathError;
 use crate::probe::{self, LockState, LockTable, RawState};
@@ -112,7 +112,7 @@ impl Engine {
         updates: Sender<Update>,
         wake: Box<dyn Fn() + Send>,
         counters: Arc<Counters>,
-    ) -> Result<Engine, MonitorError> {
+    ) -> Engine {
         let handler = move |event| {
             let _ = commands.send(Command::Fs(event));
         };
@@ -132,11 +132,10 @@ impl Engine {
         };
         match notify::recommended_watcher(handler) {
             Ok(w) => engine.watcher = Some(w),
-            // Out of inotify instances: every directory is polled.
-            Err(e) if is_limit(&e) => engine.notice_limit(&e),
-            Err(e) => return Err(e.into()),
+            // Out of inotify instances, or no event API at all: every directory is polled.
+            Err(e) => engine.notice_limit(&e),
         }
-        Ok(engine)
+        engine
     }
 
     pub(super) fn run(mut self, inbox: Receiver<Command>) {
@@ -320,7 +319,7 @@ impl Engine {
     fn notice_limit(&mut self, err: &notify::Error) {
         if !std::mem::replace(&mut self.limit_noticed, true) {
             self.send(Update::Notice(format!(
-                "filesystem watch limit reached ({err}); further directories are polled every {}",
+                "filesystem events unavailable or watch limit reached ({err}); directories without a watch are polled every {}",
                 humantime::format_duration(self.options.interval)
             )));
         }

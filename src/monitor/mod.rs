@@ -135,8 +135,6 @@ pub struct Stats {
 /// Why the monitor could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
-    #[error("cannot start the filesystem watcher: {0}")]
-    Watcher(#[from] notify::Error),
     #[error("cannot start the monitor thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -172,7 +170,7 @@ impl Monitor {
             updates_tx,
             Box::new(wake),
             counters.clone(),
-        )?;
+        );
         let worker = std::thread::Builder::new()
             .name("lockscope-monitor".into())
             .spawn(move || engine.run(inbox))?;

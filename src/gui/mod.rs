@@ -1,0 +1,64 @@
+//! The desktop app (eframe/egui, glow renderer): live lock state for watched directories, with
+//! buttons to acquire, hold and release locks for manual testing, and saved watch lists.
+//!
+//! The UI thread only paints and routes messages. The monitor, the lock holder, the watch-list
+//! store and dialogs each run on their own thread and wake the UI when something changed, so an
+//! idle window does not repaint (only a running hold countdown asks for one repaint a second).
+
+mod app;
+pub mod icon;
+pub mod model;
+mod views;
+pub mod workers;
+
+pub use app::{AppConfig, LockscopeApp};
+
+use std::path::PathBuf;
+
+/// How `lockscope gui` was started.
+#[derive(Debug, Clone, Default)]
+pub struct GuiOptions {
+    /// Where watch lists live (default: the platform config directory).
+    pub config_dir: Option<PathBuf>,
+    /// A list to open: the name of a saved list, or a watch-list file to import.
+    pub watchlist: Option<String>,
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(options: GuiOptions) -> anyhow::Result<()> {
+    let config_dir = match options.config_dir {
+        Some(dir) => dir,
+        None => crate::watchlist::default_config_dir().ok_or_else(|| {
+            anyhow::anyhow!("no config directory on this system; pass --config-dir")
+        })?,
+    };
+    let icon = egui::IconData {
+        rgba: icon::icon_rgba(64),
+        width: 64,
+        height: 64,
+    };
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("lockscope")
+            .with_app_id("lockscope")
+            .with_inner_size([1100.0, 700.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(icon)
+            .with_drag_and_drop(true),
+        persist_window: true,
+        ..Default::default()
+    };
+    let config = AppConfig {
+        config_dir,
+        open_list: options.watchlist,
+        picker: std::sync::Arc::new(workers::NativePicker),
+    };
+    eframe::run_native(
+        "lockscope",
+        native,
+        Box::new(move |cc| Ok(Box::new(LockscopeApp::new(cc, config)?))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+use eframe::egui;

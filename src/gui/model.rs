@@ -1,0 +1,454 @@
+//! What the window shows, as plain data: rows, selection, sort and filter, the event log and each
+//! row's state history (for the timeline). No egui, no filesystem: tested on its own.
+
+use crate::monitor::{Cause, Change, DirState};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How many transitions the event log keeps (oldest dropped first).
+pub const LOG_CAPACITY: usize = 10_000;
+/// How much state history each row keeps for the timeline.
+pub const HISTORY_SPAN: Duration = Duration::from_secs(60 * 60);
+
+/// This app's own lock on a row's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnLock {
+    None,
+    /// Asked the worker; no answer yet.
+    Pending,
+    /// Held until released, or until `until` (a timed hold).
+    Held {
+        until: Option<Instant>,
+    },
+}
+
+/// A stretch of time a directory spent in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub start: SystemTime,
+    pub state: DirState,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub dir: PathBuf,
+    /// `None` until the monitor's first report.
+    pub state: Option<DirState>,
+    /// When the current state was first seen.
+    pub since: Option<SystemTime>,
+    pub own: OwnLock,
+    /// Why the last acquire failed ("held by pid 4563: certbot renew").
+    pub refusal: Option<String>,
+    /// Past states, oldest first, trimmed to `HISTORY_SPAN`.
+    pub history: VecDeque<Span>,
+}
+
+impl Row {
+    fn new(dir: PathBuf) -> Row {
+        Row {
+            dir,
+            state: None,
+            since: None,
+            own: OwnLock::None,
+            refusal: None,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// Acquire / Hold can work: nobody holds it and it can be probed.
+    pub fn can_acquire(&self) -> bool {
+        self.own == OwnLock::None && matches!(self.state, Some(DirState::Absent | DirState::Free))
+    }
+
+    pub fn can_release(&self) -> bool {
+        matches!(self.own, OwnLock::Held { .. })
+    }
+}
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub at: SystemTime,
+    pub dir: PathBuf,
+    pub old: Option<DirState>,
+    pub new: DirState,
+    pub cause: Cause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SortKey {
+    Dir,
+    State,
+    Pid,
+    Since,
+}
+
+/// The table's rows and everything derived from them.
+#[derive(Debug)]
+pub struct Model {
+    rows: Vec<Row>,
+    index: HashMap<PathBuf, usize>,
+    pub log: VecDeque<LogEntry>,
+    pub selection: HashSet<PathBuf>,
+    sort: (SortKey, bool),
+    filter: String,
+    /// Row indices in display order; rebuilt when rows, sort or filter change.
+    visible: Option<Vec<usize>>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            rows: Vec::new(),
+            index: HashMap::new(),
+            log: VecDeque::new(),
+            selection: HashSet::new(),
+            sort: (SortKey::Dir, true),
+            filter: String::new(),
+            visible: None,
+        }
+    }
+}
+
+impl Model {
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    pub fn row(&self, dir: &Path) -> Option<&Row> {
+        self.index.get(dir).map(|&i| &self.rows[i])
+    }
+
+    pub fn row_mut(&mut self, dir: &Path) -> Option<&mut Row> {
+        self.index.get(dir).map(|&i| &mut self.rows[i])
+    }
+
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.rows.iter().map(|r| r.dir.clone()).collect()
+    }
+
+    /// Adds a row; false if the directory is already shown.
+    pub fn add(&mut self, dir: PathBuf) -> bool {
+        if self.index.contains_key(&dir) {
+            return false;
+        }
+        self.index.insert(dir.clone(), self.rows.len());
+        self.rows.push(Row::new(dir));
+        self.visible = None;
+        true
+    }
+
+    pub fn remove(&mut self, dir: &Path) -> Option<Row> {
+        let i = self.index.remove(dir)?;
+        let row = self.rows.remove(i);
+        for (j, r) in self.rows.iter().enumerate().skip(i) {
+            self.index.insert(r.dir.clone(), j);
+        }
+        self.selection.remove(dir);
+        self.visible = None;
+        Some(row)
+    }
+
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.index.clear();
+        self.selection.clear();
+        self.visible = None;
+    }
+
+    /// Applies a monitor change: row state, history, log.
+    pub fn apply(&mut self, change: Change) {
+        let Some(row) = self.row_mut(&change.dir) else {
+            return; // a change for a row removed meanwhile
+        };
+        row.state = Some(change.new.clone());
+        row.since = Some(change.at);
+        if !matches!(change.new, DirState::Absent | DirState::Free) {
+            row.refusal = None;
+        }
+        row.history.push_back(Span {
+            start: change.at,
+            state: change.new.clone(),
+        });
+        trim_history(&mut row.history, change.at);
+        self.log.push_back(LogEntry {
+            at: change.at,
+            dir: change.dir,
+            old: change.old,
+            new: change.new,
+            cause: change.cause,
+        });
+        while self.log.len() > LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since) {
+            self.visible = None;
+        }
+    }
+
+    pub fn sort(&self) -> (SortKey, bool) {
+        self.sort
+    }
+
+    /// Sorts by `key`; the same key again flips the direction.
+    pub fn sort_by(&mut self, key: SortKey) {
+        self.sort = if self.sort.0 == key {
+            (key, !self.sort.1)
+        } else {
+            (key, true)
+        };
+        self.visible = None;
+    }
+
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    pub fn set_filter(&mut self, filter: &str) {
+        if self.filter != filter {
+            self.filter = filter.to_string();
+            self.visible = None;
+        }
+    }
+
+    /// Row indices to show, in order (filtered by directory, state word or holder command).
+    pub fn visible(&mut self) -> &[usize] {
+        if self.visible.is_none() {
+            let needle = self.filter.to_lowercase();
+            let mut shown: Vec<usize> = (0..self.rows.len())
+                .filter(|&i| needle.is_empty() || matches_filter(&self.rows[i], &needle))
+                .collect();
+            let (key, ascending) = self.sort;
+            shown.sort_by(|&a, &b| {
+                let ord = compare(&self.rows[a], &self.rows[b], key);
+                if ascending { ord } else { ord.reverse() }
+            });
+            self.visible = Some(shown);
+        }
+        self.visible.as_deref().unwrap_or(&[])
+    }
+
+    /// Click on a row: plain click selects only it, ctrl/cmd toggles it, shift extends from the
+    /// last selected visible row.
+    pub fn click(&mut self, dir: &Path, toggle: bool, extend: bool) {
+        if extend {
+            let visible = self.visible().to_vec();
+            let order: Vec<PathBuf> = visible.iter().map(|&i| self.rows[i].dir.clone()).collect();
+            let anchor = order.iter().position(|d| self.selection.contains(d));
+            if let (Some(a), Some(b)) = (anchor, order.iter().position(|d| d == dir)) {
+                let (lo, hi) = (a.min(b), a.max(b));
+                self.selection.extend(order[lo..=hi].iter().cloned());
+                return;
+            }
+        }
+        if toggle {
+            if !self.selection.remove(dir) {
+                self.selection.insert(dir.to_path_buf());
+            }
+        } else {
+            self.selection.clear();
+            self.selection.insert(dir.to_path_buf());
+        }
+    }
+
+    /// The selected rows' directories, in table order.
+    pub fn selected_dirs(&mut self) -> Vec<PathBuf> {
+        let visible: Vec<usize> = self.visible().to_vec();
+        visible
+            .into_iter()
+            .map(|i| self.rows[i].dir.clone())
+            .filter(|d| self.selection.contains(d))
+            .collect()
+    }
+}
+
+fn trim_history(history: &mut VecDeque<Span>, now: SystemTime) {
+    // Keep one span that started before the horizon: it covers the horizon's start.
+    while history.len() > 1 && history[1].start + HISTORY_SPAN < now {
+        history.pop_front();
+    }
+}
+
+fn matches_filter(row: &Row, needle: &str) -> bool {
+    let dir = row.dir.to_string_lossy().to_lowercase();
+    let state = row.state.as_ref().map_or("", state_word).to_lowercase();
+    let command = row
+        .state
+        .as_ref()
+        .and_then(DirState::holder)
+        .and_then(|h| h.command)
+        .unwrap_or_default()
+        .to_lowercase();
+    dir.contains(needle) || state.contains(needle) || command.contains(needle)
+}
+
+fn compare(a: &Row, b: &Row, key: SortKey) -> std::cmp::Ordering {
+    let by_dir = a.dir.cmp(&b.dir);
+    let primary = match key {
+        SortKey::Dir => std::cmp::Ordering::Equal,
+        SortKey::State => state_rank(a).cmp(&state_rank(b)),
+        SortKey::Pid => pid(a).cmp(&pid(b)),
+        SortKey::Since => a.since.cmp(&b.since),
+    };
+    primary.then(by_dir)
+}
+
+fn state_rank(row: &Row) -> u8 {
+    match &row.state {
+        Some(DirState::Held(_)) => 0,
+        Some(DirState::HeldByThisProcess) => 1,
+        Some(DirState::Error(_)) => 2,
+        Some(DirState::Missing) => 3,
+        Some(DirState::Free) => 4,
+        Some(DirState::Absent) => 5,
+        None => 6,
+    }
+}
+
+fn pid(row: &Row) -> Option<u32> {
+    row.state
+        .as_ref()
+        .and_then(DirState::holder)
+        .and_then(|h| h.pid)
+}
+
+/// The state's word in the table's badge.
+pub fn state_word(state: &DirState) -> &'static str {
+    match state {
+        DirState::Held(_) => "Held",
+        DirState::HeldByThisProcess => "Held by this app",
+        DirState::Free => "Free (stale file)",
+        DirState::Absent => "Absent",
+        DirState::Missing => "Missing",
+        DirState::Error(_) => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::holder::Holder;
+
+    fn change(dir: &str, new: DirState, secs: u64) -> Change {
+        Change {
+            dir: dir.into(),
+            lock_file: Path::new(dir).join(".certbot.lock"),
+            old: None,
+            new,
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            cause: Cause::FsEvent,
+        }
+    }
+
+    fn held(pid: u32, cmd: &str) -> DirState {
+        DirState::Held(Holder {
+            pid: Some(pid),
+            command: Some(cmd.into()),
+        })
+    }
+
+    #[test]
+    fn rows_follow_changes_and_log_them() {
+        let mut m = Model::default();
+        assert!(m.add("/a".into()));
+        assert!(!m.add("/a".into()), "no duplicates");
+        m.apply(change("/a", DirState::Absent, 1));
+        m.apply(change("/a", held(7, "certbot renew"), 2));
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.state, Some(held(7, "certbot renew")));
+        assert_eq!(row.history.len(), 2);
+        assert_eq!(m.log.len(), 2);
+        m.apply(change("/gone", DirState::Absent, 3));
+        assert_eq!(m.log.len(), 2, "changes for unknown rows are ignored");
+    }
+
+    #[test]
+    fn sort_filter_and_remove() {
+        let mut m = Model::default();
+        for d in ["/c", "/a", "/b"] {
+            m.add(d.into());
+        }
+        m.apply(change("/b", held(9, "certbot renew"), 1));
+        m.apply(change("/a", DirState::Absent, 1));
+        m.apply(change("/c", DirState::Free, 1));
+        let dirs = |m: &mut Model| -> Vec<String> {
+            let v = m.visible().to_vec();
+            v.iter()
+                .map(|&i| m.rows()[i].dir.display().to_string())
+                .collect()
+        };
+        assert_eq!(dirs(&mut m), ["/a", "/b", "/c"]);
+        m.sort_by(SortKey::Dir);
+        assert_eq!(dirs(&mut m), ["/c", "/b", "/a"], "same key flips");
+        m.sort_by(SortKey::State);
+        assert_eq!(dirs(&mut m), ["/b", "/c", "/a"], "held first");
+        m.set_filter("RENEW");
+        assert_eq!(
+            dirs(&mut m),
+            ["/b"],
+            "filter matches the holder's command, any case"
+        );
+        m.set_filter("free");
+        assert_eq!(dirs(&mut m), ["/c"]);
+        m.set_filter("");
+        m.remove(Path::new("/b"));
+        assert_eq!(dirs(&mut m), ["/c", "/a"]);
+        assert!(m.row(Path::new("/a")).is_some() && m.row(Path::new("/c")).is_some());
+    }
+
+    #[test]
+    fn click_toggle_and_shift_select() {
+        let mut m = Model::default();
+        for d in ["/a", "/b", "/c", "/d"] {
+            m.add(d.into());
+        }
+        m.click(Path::new("/b"), false, false);
+        m.click(Path::new("/d"), false, true);
+        assert_eq!(
+            m.selected_dirs(),
+            [PathBuf::from("/b"), "/c".into(), "/d".into()]
+        );
+        m.click(Path::new("/c"), true, false);
+        assert_eq!(m.selected_dirs(), [PathBuf::from("/b"), "/d".into()]);
+        m.click(Path::new("/a"), false, false);
+        assert_eq!(m.selected_dirs(), [PathBuf::from("/a")]);
+    }
+
+    #[test]
+    fn buttons_are_enabled_only_when_they_can_work() {
+        let mut m = Model::default();
+        m.add("/a".into());
+        assert!(
+            !m.row(Path::new("/a")).unwrap().can_acquire(),
+            "unknown state"
+        );
+        m.apply(change("/a", DirState::Free, 1));
+        assert!(m.row(Path::new("/a")).unwrap().can_acquire());
+        m.apply(change("/a", held(3, "x"), 2));
+        assert!(!m.row(Path::new("/a")).unwrap().can_acquire());
+        m.row_mut(Path::new("/a")).unwrap().own = OwnLock::Held { until: None };
+        assert!(m.row(Path::new("/a")).unwrap().can_release());
+    }
+
+    #[test]
+    fn log_and_history_are_bounded() {
+        let mut m = Model::default();
+        m.add("/a".into());
+        for i in 0..(LOG_CAPACITY as u64 + 50) {
+            let state = if i % 2 == 0 {
+                DirState::Absent
+            } else {
+                DirState::Free
+            };
+            m.apply(change("/a", state, i));
+        }
+        assert_eq!(m.log.len(), LOG_CAPACITY);
+        let history = &m.row(Path::new("/a")).unwrap().history;
+        assert!(
+            history.len() <= HISTORY_SPAN.as_secs() as usize + 2,
+            "{}",
+            history.len()
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! Everything the window asks for that touches the filesystem runs here, on threads of its own:
+//! taking and releasing locks, loading and saving watch lists, the folder dialog. Results come
+//! back on channels and wake the UI; the UI thread never blocks on any of it.
+
+use crate::lock::{LockError, LockFile};
+use crate::watchlist::{self, Loaded, State, Store, WatchList, WatchListError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Wakes the UI (egui's `Context::request_repaint` in the app, a no-op in some tests).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+// ---- locks ----------------------------------------------------------------------------------
+
+enum LockCommand {
+    /// Take DIR/NAME; hold until released, or for the duration.
+    Acquire {
+        dir: PathBuf,
+        lock_name: String,
+        hold_for: Option<Duration>,
+    },
+    Release(PathBuf),
+}
+
+/// What became of a lock request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockOutcome {
+    Held {
+        dir: PathBuf,
+        until: Option<Instant>,
+    },
+    /// Busy, or the path cannot be locked: the message says why.
+    Refused {
+        dir: PathBuf,
+        reason: String,
+    },
+    Released {
+        dir: PathBuf,
+        error: Option<String>,
+    },
+}
+
+/// The thread that owns every lock this app holds. Dropping the handle releases them all.
+pub struct Locks {
+    commands: Option<Sender<LockCommand>>,
+    pub outcomes: Receiver<LockOutcome>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Locks {
+    /// Outcomes arrive on `outcomes`; the app then asks the monitor to recheck (cause "action").
+    pub fn start(wake: Waker) -> Locks {
+        let (commands, inbox) = mpsc::channel();
+        let (outcome_tx, outcomes) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("lockscope-locks".into())
+            .spawn(move || run_locks(inbox, outcome_tx, wake))
+            .ok();
+        Locks {
+            commands: Some(commands),
+            outcomes,
+            worker,
+        }
+    }
+
+    pub fn acquire(&self, dir: &Path, lock_name: &str, hold_for: Option<Duration>) {
+        self.send(LockCommand::Acquire {
+            dir: dir.to_path_buf(),
+            lock_name: lock_name.to_string(),
+            hold_for,
+        });
+    }
+
+    pub fn release(&self, dir: &Path) {
+        self.send(LockCommand::Release(dir.to_path_buf()));
+    }
+
+    fn send(&self, command: LockCommand) {
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(command);
+        }
+    }
+}
+
+impl Drop for Locks {
+    fn drop(&mut self) {
+        drop(self.commands.take()); // the worker sees the channel close, releases all, exits
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+struct HeldLock {
+    lock: LockFile,
+    until: Option<Instant>,
+}
+
+fn run_locks(inbox: Receiver<LockCommand>, outcomes: Sender<LockOutcome>, wake: Waker) {
+    let mut held: HashMap<PathBuf, HeldLock> = HashMap::new();
+    let report = |outcome: LockOutcome| {
+        let _ = outcomes.send(outcome);
+        wake();
+    };
+    loop {
+        let next_expiry = held.values().filter_map(|h| h.until).min();
+        let command = match next_expiry {
+            Some(t) => inbox.recv_timeout(t.saturating_duration_since(Instant::now())),
+            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match command {
+            Ok(LockCommand::Acquire {
+                dir,
+                lock_name,
+                hold_for,
+            }) => {
+                report(acquire(&mut held, &dir, &lock_name, hold_for));
+            }
+            Ok(LockCommand::Release(dir)) => {
+                if let Some(h) = held.remove(&dir) {
+                    report(release(dir, h.lock));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                let expired: Vec<PathBuf> = held
+                    .iter()
+                    .filter(|(_, h)| h.until.is_some_and(|u| u <= now))
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                for dir in expired {
+                    if let Some(h) = held.remove(&dir) {
+                        report(release(dir, h.lock));
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // The app is closing: every lock it holds is released (unlink, then close) on drop here.
+    drop(held);
+}
+
+fn acquire(
+    held: &mut HashMap<PathBuf, HeldLock>,
+    dir: &Path,
+    lock_name: &str,
+    hold_for: Option<Duration>,
+) -> LockOutcome {
+    if held.contains_key(dir) {
+        return LockOutcome::Refused {
+            dir: dir.to_path_buf(),
+            reason: "already held by this app".into(),
+        };
+    }
+    match crate::lock::lock_dir_with_name(dir, lock_name) {
+        Ok(lock) => {
+            let until = hold_for.and_then(|d| Instant::now().checked_add(d));
+            held.insert(dir.to_path_buf(), HeldLock { lock, until });
+            LockOutcome::Held {
+                dir: dir.to_path_buf(),
+                until,
+            }
+        }
+        Err(e) => LockOutcome::Refused {
+            dir: dir.to_path_buf(),
+            reason: refusal(&e),
+        },
+    }
+}
+
+/// "held by pid 4563: certbot renew", or the path problem.
+fn refusal(err: &LockError) -> String {
+    match err {
+        LockError::Busy {
+            holder: Some(h), ..
+        } => format!("held by {h}"),
+        LockError::Busy { holder: None, .. } => "held by another process".into(),
+        other => other.to_string(),
+    }
+}
+
+fn release(dir: PathBuf, mut lock: LockFile) -> LockOutcome {
+    let error = lock.release().err().map(|e| e.to_string());
+    LockOutcome::Released { dir, error }
+}
+
+// ---- watch lists ----------------------------------------------------------------------------
+
+enum StoreCommand {
+    Load,
+    Save(State),
+    Import(PathBuf),
+    Export(WatchList, PathBuf),
+}
+
+#[derive(Debug)]
+pub enum StoreOutcome {
+    Loaded(Result<Loaded, WatchListError>),
+    Saved(Result<(), WatchListError>),
+    Imported(Result<WatchList, WatchListError>),
+    Exported(PathBuf, Result<(), WatchListError>),
+}
+
+/// The thread that reads and writes watch lists. Saves are applied in order; the last wins.
+pub struct StoreWorker {
+    commands: Option<Sender<StoreCommand>>,
+    pub outcomes: Receiver<StoreOutcome>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl StoreWorker {
+    pub fn start(store: Store, wake: Waker) -> StoreWorker {
+        let (commands, inbox) = mpsc::channel::<StoreCommand>();
+        let (tx, outcomes) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("lockscope-store".into())
+            .spawn(move || {
+                for command in inbox {
+                    let outcome = match command {
+                        StoreCommand::Load => StoreOutcome::Loaded(store.load()),
+                        StoreCommand::Save(state) => StoreOutcome::Saved(store.save(&state)),
+                        StoreCommand::Import(path) => {
+                            StoreOutcome::Imported(watchlist::import(&path))
+                        }
+                        StoreCommand::Export(list, path) => {
+                            let result = watchlist::export(&list, &path);
+                            StoreOutcome::Exported(path, result)
+                        }
+                    };
+                    let _ = tx.send(outcome);
+                    wake();
+                }
+            })
+            .ok();
+        let me = StoreWorker {
+            commands: Some(commands),
+            outcomes,
+            worker,
+        };
+        me.send(StoreCommand::Load);
+        me
+    }
+
+    pub fn save(&self, state: &State) {
+        self.send(StoreCommand::Save(state.clone()));
+    }
+
+    pub fn import(&self, path: PathBuf) {
+        self.send(StoreCommand::Import(path));
+    }
+
+    pub fn export(&self, list: WatchList, path: PathBuf) {
+        self.send(StoreCommand::Export(list, path));
+    }
+
+    fn send(&self, command: StoreCommand) {
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(command);
+        }
+    }
+}
+
+impl Drop for StoreWorker {
+    fn drop(&mut self) {
+        drop(self.commands.take()); // pending saves finish first
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+// ---- folder dialog --------------------------------------------------------------------------
+
+/// Picks folders for the user. The app's is rfd's native dialog; tests inject their own.
+pub trait FolderPicker: Send + Sync {
+    /// Blocks until the user picks (Some, maybe several) or cancels (None).
+    fn pick_folders(&self) -> Option<Vec<PathBuf>>;
+    /// Blocks until the user picks a file to import (Some) or cancels.
+    fn pick_file(&self) -> Option<PathBuf>;
+    /// Blocks until the user names a file to export to (Some) or cancels.
+    fn save_file(&self, suggested_name: &str) -> Option<PathBuf>;
+}
+
+/// rfd's dialogs (GTK or the desktop portal on Linux).
+pub struct NativePicker;
+
+impl FolderPicker for NativePicker {
+    fn pick_folders(&self) -> Option<Vec<PathBuf>> {
+        rfd::FileDialog::new()
+            .set_title("Directories to watch")
+            .pick_folders()
+    }
+
+    fn pick_file(&self) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .add_filter("watch list", &["toml"])
+            .pick_file()
+    }
+
+    fn save_file(&self, suggested_name: &str) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .add_filter("watch list", &["toml"])
+            .set_file_name(suggested_name)
+            .save_file()
+    }
+}
+
+/// What a dialog run on its thread produced, and how fast: an answer within a few
+/// milliseconds means no dialog could be shown at all (no portal, no zenity).
+pub enum DialogOutcome {
+    Folders(Option<Vec<PathBuf>>, Duration),
+    ImportFile(Option<PathBuf>),
+    ExportFile(String, Option<PathBuf>),
+}
+
+/// Runs one dialog on a thread of its own.
+pub fn run_dialog(
+    picker: Arc<dyn FolderPicker>,
+    wake: Waker,
+    job: impl FnOnce(&dyn FolderPicker) -> DialogOutcome + Send + 'static,
+) -> Receiver<DialogOutcome> {
+    let (tx, rx) = mpsc::channel();
+    // If no thread can be spawned the channel closes at once and the app shows its hint.
+    let _ = std::thread::Builder::new()
+        .name("lockscope-dialog".into())
+        .spawn(move || {
+            let _ = tx.send(job(picker.as_ref()));
+            wake();
+        });
+    rx
+}
+
+/// How fast an empty dialog answer must be to mean "no dialog was shown".
+pub const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
