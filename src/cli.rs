@@ -174,6 +174,15 @@ pub fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
+    use lockscope::gui::OpenList;
+    // An existing file is imported; anything else names a saved list.
+    let watchlist = watchlist.map(|w| {
+        if Path::new(&w).is_file() {
+            OpenList::File(w.into())
+        } else {
+            OpenList::Name(w)
+        }
+    });
     match lockscope::gui::run(lockscope::gui::GuiOptions {
         config_dir,
         watchlist,

@@ -15,9 +15,20 @@ use std::time::{Duration, Instant};
 /// How the app is set up (the binary passes the native dialog; tests pass their own).
 pub struct AppConfig {
     pub config_dir: PathBuf,
-    /// A saved list's name, or a watch-list file to import and open.
-    pub open_list: Option<String>,
+    /// A list to open at start instead of the last active one.
+    pub open_list: Option<OpenList>,
     pub picker: Arc<dyn FolderPicker>,
+    /// Frame timing for benchmarks (`LOCKSCOPE_GUI_STATS`); `None` normally.
+    pub stats: Option<super::stats::FrameStats>,
+}
+
+/// `--watchlist NAME|FILE`, decided by the caller (the UI thread does not stat paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenList {
+    /// A saved list's name.
+    Name(String),
+    /// A watch-list file to import and open.
+    File(PathBuf),
 }
 
 /// Which optional panels are open (kept across runs).
@@ -59,7 +70,7 @@ pub struct LockscopeApp {
     pub(crate) lists: Option<State>,
     /// Saving is off when the lists file could not be read (never overwrite what we could not load).
     saving_disabled: bool,
-    open_list: Option<String>,
+    open_list: Option<OpenList>,
     pub(crate) settings: Settings,
     pub(crate) messages: Vec<Message>,
     pub(crate) path_input: String,
@@ -72,6 +83,7 @@ pub struct LockscopeApp {
     pub(crate) list_name_input: String,
     pub(crate) interval_input: String,
     pub(crate) lock_name_input: String,
+    stats: Option<super::stats::FrameStats>,
 }
 
 const PANELS_KEY: &str = "lockscope.panels";
@@ -114,6 +126,7 @@ impl LockscopeApp {
             timeline_minutes: 5,
             log_filter: String::new(),
             list_name_input: String::new(),
+            stats: config.stats,
         })
     }
 
@@ -217,12 +230,14 @@ impl LockscopeApp {
             // First run: one empty list to add directories to.
             let _ = state.create("default");
         }
-        if let Some(wanted) = self.open_list.take() {
-            if Path::new(&wanted).is_file() {
-                self.store.import(PathBuf::from(&wanted));
-            } else if state.switch(&wanted).is_err() {
-                self.tell(format!("no saved watch list named {wanted:?}"), true);
+        match self.open_list.take() {
+            Some(OpenList::File(path)) => self.store.import(path),
+            Some(OpenList::Name(name)) => {
+                if state.switch(&name).is_err() {
+                    self.tell(format!("no saved watch list named {name:?}"), true);
+                }
             }
+            None => {}
         }
         let settings = state.settings().clone();
         self.lists = Some(state);
@@ -573,8 +588,12 @@ impl LockscopeApp {
 
 impl eframe::App for LockscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_start = Instant::now();
         self.pump();
         super::views::show(self, ui);
+        if let Some(stats) = self.stats.as_mut() {
+            stats.record(frame_start, frame_start.elapsed());
+        }
         if let Some(left) = self.next_countdown() {
             // A countdown is on screen: repaint when its seconds digit changes.
             let to_next_second = Duration::from_nanos(left.subsec_nanos() as u64 + 1_000_000);

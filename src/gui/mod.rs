@@ -8,10 +8,11 @@
 mod app;
 pub mod icon;
 pub mod model;
+mod stats;
 mod views;
 pub mod workers;
 
-pub use app::{AppConfig, LockscopeApp};
+pub use app::{AppConfig, LockscopeApp, OpenList};
 
 use std::path::PathBuf;
 
@@ -20,12 +21,13 @@ use std::path::PathBuf;
 pub struct GuiOptions {
     /// Where watch lists live (default: the platform config directory).
     pub config_dir: Option<PathBuf>,
-    /// A list to open: the name of a saved list, or a watch-list file to import.
-    pub watchlist: Option<String>,
+    /// A list to open: a saved list's name, or a watch-list file to import.
+    pub watchlist: Option<OpenList>,
 }
 
 /// Opens the window and runs until it is closed.
 pub fn run(options: GuiOptions) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let config_dir = match options.config_dir {
         Some(dir) => dir,
         None => crate::watchlist::default_config_dir().ok_or_else(|| {
@@ -52,13 +54,30 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         config_dir,
         open_list: options.watchlist,
         picker: std::sync::Arc::new(workers::NativePicker),
+        stats: stats::FrameStats::from_env(started),
     };
     eframe::run_native(
         "lockscope",
         native,
-        Box::new(move |cc| Ok(Box::new(LockscopeApp::new(cc, config)?))),
+        Box::new(move |cc| {
+            close_on_signals(&cc.egui_ctx);
+            Ok(Box::new(LockscopeApp::new(cc, config)?))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// SIGINT/SIGTERM close the window like its close button, so locks are released (unlink, then
+/// close) instead of being dropped by the kernel with their files left behind.
+fn close_on_signals(ctx: &egui::Context) {
+    let ctx = ctx.clone();
+    let installed = ctrlc::set_handler(move || {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        ctx.request_repaint();
+    });
+    if let Err(e) = installed {
+        eprintln!("lockscope: SIGTERM will not release locks cleanly: {e}");
+    }
 }
 
 use eframe::egui;

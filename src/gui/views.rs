@@ -13,6 +13,9 @@ const ROW_HEIGHT: f32 = 22.0;
 
 pub(super) fn show(app: &mut LockscopeApp, ui: &mut Ui) {
     take_dropped_folders(app, ui);
+    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+    }
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.add_space(4.0);
         lists_bar(app, ui);
@@ -544,32 +547,6 @@ fn holder_color(pid: Option<u32>) -> Color32 {
 }
 
 fn log_panel(app: &mut LockscopeApp, ui: &mut Ui) {
-    ui.horizontal(|ui| {
-        ui.strong("Event log");
-        ui.add(
-            egui::TextEdit::singleline(&mut app.log_filter)
-                .hint_text("filter by directory")
-                .desired_width(220.0),
-        );
-        let needle = app.log_filter.to_lowercase();
-        let shown: Vec<String> = app
-            .model
-            .log
-            .iter()
-            .filter(|e| {
-                needle.is_empty() || e.dir.to_string_lossy().to_lowercase().contains(&needle)
-            })
-            .map(log_line)
-            .collect();
-        if ui
-            .button("Copy")
-            .on_hover_text("Copy the shown lines")
-            .clicked()
-        {
-            ui.ctx().copy_text(shown.join("\n"));
-        }
-        ui.label(format!("{} events", shown.len()));
-    });
     let needle = app.log_filter.to_lowercase();
     let entries: Vec<&super::model::LogEntry> = app
         .model
@@ -577,6 +554,25 @@ fn log_panel(app: &mut LockscopeApp, ui: &mut Ui) {
         .iter()
         .filter(|e| needle.is_empty() || e.dir.to_string_lossy().to_lowercase().contains(&needle))
         .collect();
+    let mut copy = false;
+    let mut filter = app.log_filter.clone();
+    ui.horizontal(|ui| {
+        ui.strong("Event log");
+        ui.add(
+            egui::TextEdit::singleline(&mut filter)
+                .hint_text("filter by directory")
+                .desired_width(220.0),
+        );
+        copy = ui
+            .button("Copy")
+            .on_hover_text("Copy the shown lines")
+            .clicked();
+        ui.label(format!("{} events", entries.len()));
+    });
+    if copy {
+        let text: Vec<String> = entries.iter().map(|e| log_line(e)).collect();
+        ui.ctx().copy_text(text.join("\n"));
+    }
     egui::ScrollArea::vertical()
         .stick_to_bottom(true)
         .auto_shrink(false)
@@ -585,6 +581,7 @@ fn log_panel(app: &mut LockscopeApp, ui: &mut Ui) {
                 ui.label(RichText::new(log_line(e)).monospace());
             }
         });
+    app.log_filter = filter;
 }
 
 fn log_line(e: &super::model::LogEntry) -> String {
