@@ -232,12 +232,10 @@ impl LockscopeApp {
         }
         match self.open_list.take() {
             Some(OpenList::File(path)) => self.store.import(path),
-            Some(OpenList::Name(name)) => {
-                if state.switch(&name).is_err() {
-                    self.tell(format!("no saved watch list named {name:?}"), true);
-                }
+            Some(OpenList::Name(name)) if state.switch(&name).is_err() => {
+                self.tell(format!("no saved watch list named {name:?}"), true);
             }
-            None => {}
+            Some(OpenList::Name(_)) | None => {}
         }
         let settings = state.settings().clone();
         self.lists = Some(state);

@@ -313,6 +313,20 @@ fn pid(row: &Row) -> Option<u32> {
         .and_then(|h| h.pid)
 }
 
+/// A command line made readable in a narrow column: absolute paths shortened to their file name
+/// ("/usr/bin/python3 /usr/bin/certbot renew" → "python3 certbot renew"). The full line is
+/// shown on hover.
+pub fn short_command(command: &str) -> String {
+    command
+        .split(' ')
+        .map(|word| match word.rsplit_once('/') {
+            Some((_, name)) if word.starts_with('/') && !name.is_empty() => name,
+            _ => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The state's word in the table's badge.
 pub fn state_word(state: &DirState) -> &'static str {
     match state {
@@ -429,6 +443,19 @@ mod tests {
         assert!(!m.row(Path::new("/a")).unwrap().can_acquire());
         m.row_mut(Path::new("/a")).unwrap().own = OwnLock::Held { until: None };
         assert!(m.row(Path::new("/a")).unwrap().can_release());
+    }
+
+    #[test]
+    fn commands_are_shortened_for_the_table() {
+        assert_eq!(
+            short_command("/usr/bin/python3 /usr/bin/certbot renew"),
+            "python3 certbot renew"
+        );
+        assert_eq!(
+            short_command("certbot --config-dir /etc/le/ x"),
+            "certbot --config-dir /etc/le/ x"
+        );
+        assert_eq!(short_command(""), "");
     }
 
     #[test]

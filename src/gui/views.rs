@@ -2,7 +2,7 @@
 //! Only reads the app's state and calls its methods; never touches the filesystem.
 
 use super::app::LockscopeApp;
-use super::model::{OwnLock, Row, SortKey, Span, state_word};
+use super::model::{OwnLock, Row, SortKey, Span, short_command, state_word};
 use crate::monitor::{Cause, DirState};
 use eframe::egui::{self, Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -386,7 +386,7 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                     );
                 });
                 row_ui.col(|ui| {
-                    let text = match (&row.state, &row.refusal) {
+                    let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.clone(),
                         (_, Some(refusal)) => format!("refused: {refusal}"),
                         _ => holder
@@ -394,7 +394,8 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                             .and_then(|h| h.command.clone())
                             .unwrap_or_default(),
                     };
-                    ui.label(&text).on_hover_text(&text);
+                    ui.add(egui::Label::new(short_command(&full)).truncate())
+                        .on_hover_text(&full);
                 });
                 row_ui.col(|ui| {
                     if let Some(since) = row.since {
@@ -451,6 +452,11 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         (_, None) => "state not known yet".to_string(),
         _ => String::new(),
     };
+    if let OwnLock::Held { until: Some(t) } = row.own {
+        let left = t.saturating_duration_since(Instant::now()).as_secs() + 1;
+        ui.label(RichText::new(format!("{left:>3} s")).monospace())
+            .on_hover_text("held by this app for this many more seconds");
+    }
     let can_acquire = row.can_acquire();
     if ui
         .add_enabled(can_acquire, egui::Button::new("Acquire"))
@@ -471,10 +477,6 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         .clicked()
     {
         act = Some(Act::Release);
-    }
-    if let OwnLock::Held { until: Some(t) } = row.own {
-        let left = t.saturating_duration_since(Instant::now()).as_secs();
-        ui.label(RichText::new(format!("{left} s left")).monospace());
     }
     act
 }
@@ -578,7 +580,9 @@ fn log_panel(app: &mut LockscopeApp, ui: &mut Ui) {
         .auto_shrink(false)
         .show_rows(ui, 18.0, entries.len(), |ui, range| {
             for e in &entries[range] {
-                ui.label(RichText::new(log_line(e)).monospace());
+                let line = log_line(e);
+                ui.add(egui::Label::new(RichText::new(&line).monospace()).truncate())
+                    .on_hover_text(line);
             }
         });
     app.log_filter = filter;
