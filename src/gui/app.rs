@@ -22,6 +22,18 @@ pub struct AppConfig {
     pub stats: Option<super::stats::FrameStats>,
 }
 
+impl AppConfig {
+    /// The usual setup: the last active list, no frame stats.
+    pub fn new(config_dir: impl Into<PathBuf>, picker: Arc<dyn FolderPicker>) -> AppConfig {
+        AppConfig {
+            config_dir: config_dir.into(),
+            open_list: None,
+            picker,
+            stats: None,
+        }
+    }
+}
+
 /// `--watchlist NAME|FILE`, decided by the caller (the UI thread does not stat paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenList {
@@ -84,6 +96,8 @@ pub struct LockscopeApp {
     pub(crate) interval_input: String,
     pub(crate) lock_name_input: String,
     stats: Option<super::stats::FrameStats>,
+    /// Directories added before the lists finished loading; merged into the loaded list.
+    pending_dirs: Vec<PathBuf>,
 }
 
 const PANELS_KEY: &str = "lockscope.panels";
@@ -127,6 +141,7 @@ impl LockscopeApp {
             log_filter: String::new(),
             list_name_input: String::new(),
             stats: config.stats,
+            pending_dirs: Vec::new(),
         })
     }
 
@@ -241,6 +256,10 @@ impl LockscopeApp {
         self.lists = Some(state);
         self.apply_settings(settings);
         self.show_active_list();
+        let pending = std::mem::take(&mut self.pending_dirs);
+        if !pending.is_empty() {
+            self.add_dirs(pending);
+        }
     }
 
     /// Rows become the active list's directories.
@@ -320,6 +339,12 @@ impl LockscopeApp {
 
     /// Adds directories (typed, dropped, picked). Relative paths are made absolute, `~` expanded.
     pub(crate) fn add_dirs(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+        if self.lists.is_none() {
+            // Still loading (a slow config directory): keep them for the list being loaded.
+            self.pending_dirs
+                .extend(dirs.into_iter().map(|d| normalize(&d)));
+            return;
+        }
         let mut added = false;
         for dir in dirs {
             let dir = normalize(&dir);

@@ -72,7 +72,7 @@ fn take_dropped_folders(app: &mut LockscopeApp, ui: &Ui) {
 
 fn lists_bar(app: &mut LockscopeApp, ui: &mut Ui) {
     ui.horizontal(|ui| {
-        ui.label("Watch list:");
+        let label = ui.label("Watch list:");
         let names: Vec<String> = app
             .lists
             .as_ref()
@@ -89,7 +89,9 @@ fn lists_bar(app: &mut LockscopeApp, ui: &mut Ui) {
                 for name in &names {
                     ui.selectable_value(&mut chosen, name.clone(), name);
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         if chosen != active {
             app.switch_list(&chosen);
         }
@@ -171,7 +173,7 @@ fn add_bar(app: &mut LockscopeApp, ui: &mut Ui) {
     if let Some(hint) = app.hint.clone() {
         ui.horizontal(|ui| {
             ui.label(RichText::new(hint).italics());
-            if ui.small_button("✕").clicked() {
+            if ui.small_button("🗙").clicked() {
                 app.hint = None;
             }
         });
@@ -199,12 +201,13 @@ fn selection_bar(app: &mut LockscopeApp, ui: &mut Ui) {
         {
             app.acquire(&selected, None);
         }
-        ui.label("Hold for");
+        let label = ui.label("Hold for");
         ui.add(
             egui::DragValue::new(&mut app.hold_secs)
                 .range(1..=86_400)
                 .suffix(" s"),
-        );
+        )
+        .labelled_by(label.id);
         if ui
             .add_enabled(any_acquire, egui::Button::new("Hold selected"))
             .on_hover_text("Take the lock and release it after that many seconds")
@@ -251,7 +254,7 @@ fn messages(app: &mut LockscopeApp, ui: &mut Ui) {
             };
             ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
             ui.label(&m.text);
-            if ui.small_button("✕").clicked() {
+            if ui.small_button("🗙").clicked() {
                 dismissed = Some(i);
             }
         });

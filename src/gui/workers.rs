@@ -7,6 +7,7 @@ use crate::watchlist::{self, Loaded, State, Store, WatchList, WatchListError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -211,19 +212,27 @@ pub struct StoreWorker {
     commands: Option<Sender<StoreCommand>>,
     pub outcomes: Receiver<StoreOutcome>,
     worker: Option<JoinHandle<()>>,
+    /// Saves queued or running: quitting waits for these (briefly), never for a load.
+    saves_pending: Arc<AtomicUsize>,
 }
 
 impl StoreWorker {
     pub fn start(store: Store, wake: Waker) -> StoreWorker {
         let (commands, inbox) = mpsc::channel::<StoreCommand>();
         let (tx, outcomes) = mpsc::channel();
+        let saves_pending = Arc::new(AtomicUsize::new(0));
+        let pending = saves_pending.clone();
         let worker = std::thread::Builder::new()
             .name("lockscope-store".into())
             .spawn(move || {
                 for command in inbox {
                     let outcome = match command {
                         StoreCommand::Load => StoreOutcome::Loaded(store.load()),
-                        StoreCommand::Save(state) => StoreOutcome::Saved(store.save(&state)),
+                        StoreCommand::Save(state) => {
+                            let saved = store.save(&state);
+                            pending.fetch_sub(1, Ordering::SeqCst);
+                            StoreOutcome::Saved(saved)
+                        }
                         StoreCommand::Import(path) => {
                             StoreOutcome::Imported(watchlist::import(&path))
                         }
@@ -241,12 +250,14 @@ impl StoreWorker {
             commands: Some(commands),
             outcomes,
             worker,
+            saves_pending,
         };
         me.send(StoreCommand::Load);
         me
     }
 
     pub fn save(&self, state: &State) {
+        self.saves_pending.fetch_add(1, Ordering::SeqCst);
         self.send(StoreCommand::Save(state.clone()));
     }
 
@@ -265,12 +276,28 @@ impl StoreWorker {
     }
 }
 
+/// How long quitting waits for pending saves. A config directory on a hung network mount must
+/// not keep the window from closing; a save cut short leaves the old file intact (atomic rename).
+const SAVE_GRACE: Duration = Duration::from_secs(3);
+
 impl Drop for StoreWorker {
     fn drop(&mut self) {
-        drop(self.commands.take()); // pending saves finish first
-        if let Some(worker) = self.worker.take() {
+        drop(self.commands.take()); // the worker finishes what is queued, then exits
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        let deadline = Instant::now() + SAVE_GRACE;
+        while !worker.is_finished()
+            && self.saves_pending.load(Ordering::SeqCst) > 0
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if worker.is_finished() {
             let _ = worker.join();
         }
+        // Otherwise it is stuck in the filesystem (a load, or a save past the grace time): leave
+        // it; the process exit ends it. Saves queued behind a stuck load are lost, as they must be.
     }
 }
 

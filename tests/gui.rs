@@ -1,0 +1,1101 @@
+//! The desktop app, driven headless through egui_kittest: what a user types and clicks, what the
+//! window then shows (read from its AccessKit tree), and, for locks, what ANOTHER process sees
+//! (`lockscope status --json`). No display, no GPU, no image snapshots.
+//!
+//! The app works on background threads (monitor, lock worker, watch-list store, dialogs), so every
+//! wait steps the harness until a condition holds, with a deadline ([`run_until`]); a fixed sleep
+//! is never the synchronization. Each test has its own config directory and a fake folder picker:
+//! the real rfd dialog never opens.
+#![cfg(all(unix, feature = "gui"))]
+
+mod common;
+
+use common::{LOCK, certbot_lock_dir, lockscope, lockscope_hold};
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::{Harness, Node};
+use lockscope::gui::workers::FolderPicker;
+use lockscope::gui::{AppConfig, LockscopeApp, OpenList};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type App = Harness<'static, LockscopeApp>;
+
+/// How long any one wait may take. Generous: the test machine has 2 noisy cores.
+const DEADLINE: Duration = Duration::from_secs(10);
+const PATH_HINT: &str = "type or paste a directory, Enter to add";
+const STATE_WORDS: [&str; 6] = [
+    "Held",
+    "Held by this app",
+    "Free (stale file)",
+    "Absent",
+    "Missing",
+    "Error",
+];
+
+// ---- a fake folder dialog -------------------------------------------------------------------
+
+/// Canned dialog answers, in order; a folder answer comes after its delay (a real user takes
+/// time, an unavailable dialog answers at once). Counts the calls, so a test can check that every
+/// dialog it expected was asked for and no other ([`FakePicker::assert_all_used`]).
+#[derive(Default)]
+struct FakePicker {
+    folders: Mutex<VecDeque<(Duration, Option<Vec<PathBuf>>)>>,
+    file: Mutex<VecDeque<Option<PathBuf>>>,
+    save: Mutex<VecDeque<Option<PathBuf>>>,
+    calls: AtomicUsize,
+    unexpected: AtomicUsize,
+}
+
+impl FakePicker {
+    fn new() -> Arc<FakePicker> {
+        Arc::new(FakePicker::default())
+    }
+
+    fn answer_folders(&self, after: Duration, answer: Option<Vec<PathBuf>>) {
+        self.folders.lock().unwrap().push_back((after, answer));
+    }
+
+    fn answer_pick_file(&self, answer: Option<PathBuf>) {
+        self.file.lock().unwrap().push_back(answer);
+    }
+
+    fn answer_save_file(&self, answer: Option<PathBuf>) {
+        self.save.lock().unwrap().push_back(answer);
+    }
+
+    fn next<T>(&self, queue: &Mutex<VecDeque<T>>) -> Option<T> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let next = queue.lock().unwrap().pop_front();
+        if next.is_none() {
+            self.unexpected.fetch_add(1, Ordering::SeqCst);
+        }
+        next
+    }
+
+    #[track_caller]
+    fn assert_all_used(&self, calls: usize) {
+        assert_eq!(self.calls.load(Ordering::SeqCst), calls, "dialog calls");
+        assert_eq!(
+            self.unexpected.load(Ordering::SeqCst),
+            0,
+            "a dialog was opened that the test did not expect"
+        );
+    }
+}
+
+impl FolderPicker for FakePicker {
+    fn pick_folders(&self) -> Option<Vec<PathBuf>> {
+        let (after, answer) = self.next(&self.folders)?;
+        std::thread::sleep(after);
+        answer
+    }
+
+    fn pick_file(&self) -> Option<PathBuf> {
+        self.next(&self.file).flatten()
+    }
+
+    fn save_file(&self, _suggested_name: &str) -> Option<PathBuf> {
+        self.next(&self.save).flatten()
+    }
+}
+
+// ---- the app ----------------------------------------------------------------------------------
+
+fn app_config(
+    config_dir: &Path,
+    picker: Arc<FakePicker>,
+    open_list: Option<OpenList>,
+) -> AppConfig {
+    AppConfig {
+        config_dir: config_dir.to_path_buf(),
+        open_list,
+        picker,
+        stats: None,
+    }
+}
+
+/// The real app on a window large enough for every table column, with the harness's checks on:
+/// every input widget has an accessible name and every character shown has a glyph.
+fn start_app(config_dir: &Path, picker: Arc<FakePicker>) -> App {
+    let mut h = build_app(app_config(config_dir, picker, None), true);
+    run_until(&mut h, "the watch lists are loaded", lists_loaded);
+    h
+}
+
+/// The app, its first frames run, its watch lists maybe not loaded yet. `strict`: the harness
+/// panics on an unnamed input widget or a character without a glyph.
+fn build_app(config: AppConfig, strict: bool) -> App {
+    let mut builder = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .with_accessibility_check(strict);
+    if !strict {
+        builder = builder.allow_missing_glyphs();
+    }
+    builder.build_eframe(move |cc| LockscopeApp::new(cc, config).expect("start the app"))
+}
+
+fn lists_loaded(h: &App) -> bool {
+    active_list(h).is_some_and(|name| !name.is_empty())
+}
+
+/// Steps the app (a few ms apart, so its threads can work) until `done` holds; panics with what
+/// the window shows after [`DEADLINE`].
+#[track_caller]
+fn run_until(h: &mut App, what: &str, mut done: impl FnMut(&App) -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        h.step();
+        if done(h) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "not within {DEADLINE:?}: {what}\nthe window shows:\n{}",
+                describe(h)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every label and button of the window, one per line (for failure messages).
+fn describe(h: &App) -> String {
+    h.query_all_by(|n| {
+        matches!(
+            n.role(),
+            Role::Label | Role::Button | Role::ComboBox | Role::TextInput | Role::SpinButton
+        )
+    })
+    .map(|n| {
+        let n = n.accesskit_node();
+        let text = n.value().or_else(|| n.label()).unwrap_or_default();
+        let disabled = if n.is_disabled() { " (disabled)" } else { "" };
+        format!("  {:?} {text:?}{disabled}", n.role())
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// Clicks like a mouse does (move, press, release), then takes the pointer away so no tooltip
+/// stays on top of the table.
+fn click(h: &mut App, node: impl for<'a> Fn(&'a App) -> Node<'a>) {
+    let n = node(h);
+    assert!(
+        !n.accesskit_node().is_disabled(),
+        "clicking a disabled widget: {n:?}"
+    );
+    n.click();
+    h.remove_cursor();
+    h.step();
+}
+
+fn button<'a>(h: &'a App, label: &'a str) -> Node<'a> {
+    h.get_by_role_and_label(Role::Button, label)
+}
+
+fn path_field(h: &App) -> Node<'_> {
+    h.get_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some(PATH_HINT))
+}
+
+fn list_name_field(h: &App) -> Node<'_> {
+    h.get_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some("list name"))
+}
+
+/// The "Hold for" seconds (a DragValue; its value reads "30 s").
+fn hold_secs_field(h: &App) -> Node<'_> {
+    h.get_by(|n| n.role() == Role::SpinButton && n.value().is_some_and(|v| v.ends_with(" s")))
+}
+
+/// The watch-list ComboBox shows the active list's name.
+fn active_list(h: &App) -> Option<String> {
+    h.query_by_role(Role::ComboBox)
+        .and_then(|n| n.accesskit_node().value())
+}
+
+/// Focuses the path field, types `text` and presses Enter.
+fn type_path(h: &mut App, text: &str) {
+    path_field(h).focus();
+    h.step();
+    path_field(h).type_text(text);
+    h.key_press(egui::Key::Enter);
+    h.step();
+}
+
+fn is_label(n: &egui_kittest::kittest::AccessKitNode<'_>, text: &str) -> bool {
+    n.role() == Role::Label && n.value().as_deref() == Some(text)
+}
+
+/// The table cells of `dir`'s row, left to right. egui_extras' table puts every cell of every
+/// row side by side in one AccessKit container (there is no row node), so a row is the run of
+/// cells from the one with the path label to the one with the row's buttons.
+fn row<'a>(h: &'a App, dir: &Path) -> Option<Vec<Node<'a>>> {
+    let text = dir.display().to_string();
+    let label = h.query_all_by(move |n| is_label(n, &text)).next()?;
+    let cell = label.parent()?;
+    let cells: Vec<Node<'a>> = cell.parent()?.children().collect();
+    let id = cell.accesskit_node().id();
+    let first = cells.iter().position(|c| c.accesskit_node().id() == id)?;
+    let mut row = Vec::new();
+    for c in cells.into_iter().skip(first) {
+        let last = c.query_all_by_label("Acquire").next().is_some();
+        row.push(c);
+        if last {
+            return Some(row);
+        }
+    }
+    None
+}
+
+/// The texts of `dir`'s row: path, state word, pid, command, since, countdown.
+fn row_texts(h: &App, dir: &Path) -> Vec<String> {
+    row(h, dir).map_or_else(Vec::new, |cells| {
+        cells
+            .iter()
+            .flat_map(|c| c.query_all_by_role(Role::Label))
+            .filter_map(|n| n.accesskit_node().value())
+            .collect()
+    })
+}
+
+/// The seconds a timed hold has left, from its countdown label ("  2 s", or "2 s left").
+fn countdown(row_texts: &[String]) -> Option<u64> {
+    row_texts.iter().find_map(|t| {
+        let t = t.trim();
+        let t = t.strip_suffix(" left").unwrap_or(t);
+        t.strip_suffix(" s")?.trim().parse().ok()
+    })
+}
+
+/// The state badge of `dir`'s row ("Held", "Absent", ...), if the row is shown.
+fn badge(h: &App, dir: &Path) -> Option<String> {
+    row_texts(h, dir)
+        .into_iter()
+        .find(|t| STATE_WORDS.contains(&t.as_str()))
+}
+
+fn has_badge(h: &App, dir: &Path, word: &str) -> bool {
+    badge(h, dir).as_deref() == Some(word)
+}
+
+/// A button of `dir`'s row.
+fn row_button<'a>(h: &'a App, dir: &Path, label: &'a str) -> Node<'a> {
+    let cells = row(h, dir).unwrap_or_else(|| panic!("no row for {}", dir.display()));
+    let actions = cells.last().expect("a row has cells");
+    actions.get_by_role_and_label(Role::Button, label)
+}
+
+fn row_button_enabled(h: &App, dir: &Path, label: &str) -> bool {
+    !row_button(h, dir, label).accesskit_node().is_disabled()
+}
+
+/// Which of `candidates` have a row, in the order given.
+fn shown_dirs(h: &App, candidates: &[&Path]) -> Vec<PathBuf> {
+    candidates
+        .iter()
+        .filter(|d| row(h, d).is_some())
+        .map(|d| d.to_path_buf())
+        .collect()
+}
+
+/// A banner message (or hint) containing `text`.
+fn message_containing(h: &App, text: &str) -> Option<String> {
+    h.query_all_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| v.contains(text)))
+        .next()
+        .and_then(|n| n.accesskit_node().value())
+}
+
+// ---- another process's view -------------------------------------------------------------------
+
+/// `lockscope status --json DIR`, run as a separate process: (state, holder pid).
+fn status(dir: &Path) -> (String, Option<u64>) {
+    let out = common::run(lockscope().args(["status", "--json"]).arg(dir));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let record = &v[0];
+    (
+        record["state"].as_str().unwrap_or_default().to_string(),
+        record["holder"]["pid"].as_u64(),
+    )
+}
+
+/// Steps the app until another process sees `dir` in `state` (held: by `pid`).
+#[track_caller]
+fn run_until_status(h: &mut App, dir: &Path, state: &str, pid: Option<u32>) {
+    let want = (state.to_string(), pid.map(u64::from));
+    run_until(
+        h,
+        &format!("another process sees {} as {want:?}", dir.display()),
+        |_| status(dir) == want,
+    );
+}
+
+/// `lockscope watch --json DIR` as a child process: every change of DIR, as it sees them.
+struct Watch {
+    child: std::process::Child,
+    changes: std::sync::mpsc::Receiver<Seen>,
+}
+
+/// One change `lockscope watch` printed, and when this test read it.
+struct Seen {
+    state: String,
+    pid: Option<u64>,
+    seen: Instant,
+}
+
+impl Watch {
+    /// Returns once the watcher has reported DIR's initial state.
+    fn start(dir: &Path) -> Watch {
+        use std::io::BufRead;
+        let mut child = lockscope()
+            .args(["watch", "--json", "--interval", "100ms"])
+            .arg(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start lockscope watch");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, changes) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+                let seen = Seen {
+                    state: v["state"].as_str().unwrap_or_default().to_string(),
+                    pid: v["holder"]["pid"].as_u64(),
+                    seen: Instant::now(),
+                };
+                if tx.send(seen).is_err() {
+                    break;
+                }
+            }
+        });
+        let watch = Watch { child, changes };
+        let initial = watch
+            .changes
+            .recv_timeout(DEADLINE)
+            .expect("watch's first line");
+        assert_eq!(initial.state, "absent");
+        watch
+    }
+
+    /// The next change, stepping the app meanwhile.
+    #[track_caller]
+    fn next_change(&self, h: &mut App) -> Seen {
+        let mut next = None;
+        run_until(h, "lockscope watch reports a change", |_| {
+            next = self.changes.try_recv().ok();
+            next.is_some()
+        });
+        next.expect("a change")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn me() -> u32 {
+    std::process::id()
+}
+
+fn tempdirs(n: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = (0..n)
+        .map(|i| {
+            let d = root.path().join(format!("d{i}"));
+            std::fs::create_dir(&d).unwrap();
+            d
+        })
+        .collect();
+    (root, dirs)
+}
+
+// ---- the tests -------------------------------------------------------------------------------
+
+#[test]
+fn typed_paths_become_rows_and_the_field_stays_ready_for_the_next() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let missing = dirs[0].with_file_name("not-there");
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    assert!(h.query_by_label_contains("No directories yet").is_some());
+
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the typed directory shows as Absent", |h| {
+        has_badge(h, &dirs[0], "Absent")
+    });
+    assert_eq!(
+        path_field(&h).value().as_deref(),
+        Some(""),
+        "Enter empties the field"
+    );
+    assert!(
+        path_field(&h).is_focused(),
+        "after Enter the field keeps the focus for the next path"
+    );
+
+    // The next path, typed straight away: no click into the field first.
+    path_field(&h).type_text(missing.to_str().unwrap());
+    h.key_press(egui::Key::Enter);
+    run_until(&mut h, "the second path shows as Missing", |h| {
+        has_badge(h, &missing, "Missing")
+    });
+    assert!(has_badge(&h, &dirs[0], "Absent"), "the first row stays");
+    assert!(!row_button_enabled(&h, &missing, "Acquire"));
+
+    // The "Add" button does what Enter does; the same path twice is one row.
+    path_field(&h).type_text(dirs[0].to_str().unwrap());
+    h.step();
+    click(&mut h, |h| button(h, "Add"));
+    run_until(&mut h, "the field is emptied by Add", |h| {
+        path_field(h).value().as_deref() == Some("")
+    });
+    let text = dirs[0].display().to_string();
+    assert_eq!(
+        h.query_all_by(|n| is_label(n, &text)).count(),
+        1,
+        "a path added twice is one row"
+    );
+    assert!(
+        h.query_by_label("2 of 2 shown").is_some(),
+        "{}",
+        describe(&h)
+    );
+}
+
+#[test]
+fn a_lockscope_holder_shows_as_held_with_its_pid_until_it_releases() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+
+    let mut holder = lockscope_hold(&[dir.to_str().unwrap()]);
+    assert!(holder.line.starts_with("held "), "{}", holder.line);
+    let pid = holder.child.id().to_string();
+    run_until(&mut h, "Held by the child, with its pid", |h| {
+        let texts = row_texts(h, dir);
+        texts.iter().any(|t| t == "Held") && texts.contains(&pid)
+    });
+    let texts = row_texts(&h, dir);
+    assert!(
+        texts.iter().any(|t| t.contains("lockscope hold")),
+        "the holder's command is shown: {texts:?}"
+    );
+
+    holder.signal("TERM");
+    assert_eq!(holder.wait_exit(DEADLINE), 0);
+    run_until(&mut h, "Absent after the holder released", |h| {
+        has_badge(h, dir, "Absent")
+    });
+    assert!(!row_texts(&h, dir).contains(&pid), "the pid is gone");
+}
+
+#[test]
+fn real_certbot_shows_as_held_with_its_pid_then_absent_or_stale() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+
+    // certbot's own lock_dir, then its release (unlink, close).
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot, with its pid", |h| {
+        let texts = row_texts(h, dir);
+        texts.iter().any(|t| t == "Held") && texts.contains(&pid)
+    });
+    assert!(!row_button_enabled(&h, dir, "Acquire"));
+    certbot.release();
+    run_until(&mut h, "Absent after certbot released", |h| {
+        has_badge(h, dir, "Absent")
+    });
+
+    // A killed certbot leaves its file: free, and the app may take it.
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by the second certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    certbot.kill();
+    run_until(&mut h, "a stale file after SIGKILL", |h| {
+        has_badge(h, dir, "Free (stale file)")
+    });
+    assert!(dir.join(LOCK).exists());
+    assert!(row_button_enabled(&h, dir, "Acquire"));
+}
+
+#[test]
+fn acquire_and_release_from_the_row_are_seen_by_another_process() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let (dir, other) = (&dirs[0], &dirs[1]);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    type_path(&mut h, other.to_str().unwrap());
+    run_until(&mut h, "both rows Absent", |h| {
+        has_badge(h, dir, "Absent") && has_badge(h, other, "Absent")
+    });
+    assert!(
+        !row_button_enabled(&h, dir, "Release"),
+        "nothing to release"
+    );
+
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until_status(&mut h, dir, "held", Some(me()));
+    run_until(&mut h, "the badge says Held by this app", |h| {
+        has_badge(h, dir, "Held by this app")
+    });
+    assert!(row_button_enabled(&h, dir, "Release"));
+    assert!(!row_button_enabled(&h, dir, "Acquire"));
+    assert!(!row_button_enabled(&h, dir, "Hold"));
+    assert_eq!(status(other), ("absent".into(), None), "only that row");
+    assert!(has_badge(&h, other, "Absent"));
+
+    click(&mut h, |h| row_button(h, dir, "Release"));
+    run_until_status(&mut h, dir, "absent", None);
+    run_until(&mut h, "the badge says Absent again", |h| {
+        has_badge(h, dir, "Absent") && row_button_enabled(h, dir, "Acquire")
+    });
+    assert!(!dir.join(LOCK).exists(), "release removes the lock file");
+    assert!(!row_button_enabled(&h, dir, "Release"));
+}
+
+#[test]
+fn hold_for_n_seconds_takes_the_lock_and_releases_it_by_itself() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    assert_eq!(hold_secs_field(&h).value().as_deref(), Some("30 s"));
+    hold_secs_field(&h).set_value_accesskit(2.0);
+    run_until(&mut h, "Hold for shows 2 s", |h| {
+        hold_secs_field(h).value().as_deref() == Some("2 s")
+    });
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+
+    // Another process records every change, so nothing depends on when this test looks.
+    let watch = Watch::start(dir);
+    let clicked = Instant::now();
+    click(&mut h, |h| row_button(h, dir, "Hold"));
+    run_until(&mut h, "a countdown next to Held by this app", |h| {
+        let texts = row_texts(h, dir);
+        texts.iter().any(|t| t == "Held by this app") && countdown(&texts).is_some()
+    });
+    let left = countdown(&row_texts(&h, dir)).unwrap();
+    assert!(left <= 2, "a 2 s hold shows {left} s left");
+
+    let held = watch.next_change(&mut h);
+    assert_eq!(
+        (held.state.as_str(), held.pid),
+        ("held", Some(u64::from(me()))),
+        "another process sees the app's hold"
+    );
+    let released = watch.next_change(&mut h);
+    assert_eq!(released.state, "absent", "then sees it released");
+    let after = released.seen.duration_since(clicked);
+    assert!(
+        after >= Duration::from_secs(2),
+        "released {after:?} after the click, before the 2 s were up"
+    );
+    assert_eq!(status(dir), ("absent".into(), None));
+    run_until(
+        &mut h,
+        "Absent, no countdown, Acquire possible again",
+        |h| {
+            let texts = row_texts(h, dir);
+            has_badge(h, dir, "Absent")
+                && countdown(&texts).is_none()
+                && row_button_enabled(h, dir, "Acquire")
+                && !row_button_enabled(h, dir, "Release")
+        },
+    );
+}
+
+#[test]
+fn acquire_is_disabled_while_another_process_holds_the_lock() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+    // Selected, so the toolbar's buttons apply to it as well.
+    click(&mut h, |h| {
+        let text = dir.display().to_string();
+        h.get_by(move |n| is_label(n, &text))
+    });
+    run_until(&mut h, "one row selected", |h| {
+        h.query_by_label("Selected: 1").is_some()
+    });
+    assert!(
+        !button(&h, "Acquire selected")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    let mut holder = lockscope_hold(&[dir.to_str().unwrap()]);
+    let pid = holder.child.id();
+    run_until(&mut h, "Held by the child", |h| has_badge(h, dir, "Held"));
+    for label in ["Acquire", "Hold", "Release"] {
+        assert!(
+            !row_button_enabled(&h, dir, label),
+            "{label} must be disabled while pid {pid} holds the lock"
+        );
+    }
+    for label in ["Acquire selected", "Hold selected", "Release selected"] {
+        assert!(
+            button(&h, label).accesskit_node().is_disabled(),
+            "{label} must be disabled while pid {pid} holds the lock"
+        );
+    }
+    // A click on the disabled button does nothing: no request, no refusal, the child keeps it.
+    row_button(&h, dir, "Acquire").click();
+    h.remove_cursor();
+    h.run_steps(10);
+    assert_eq!(status(dir), ("held".into(), Some(u64::from(pid))));
+    assert!(has_badge(&h, dir, "Held"));
+    assert!(
+        message_containing(&h, "refused").is_none(),
+        "{}",
+        describe(&h)
+    );
+
+    holder.signal("TERM");
+    assert_eq!(holder.wait_exit(DEADLINE), 0);
+    run_until(&mut h, "Acquire enabled once the child released", |h| {
+        has_badge(h, dir, "Absent") && row_button_enabled(h, dir, "Acquire")
+    });
+}
+
+#[test]
+fn watch_lists_survive_a_restart_and_can_be_switched() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(3);
+    let all: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    {
+        let mut h = start_app(cfg.path(), FakePicker::new());
+        assert_eq!(active_list(&h).as_deref(), Some("default"));
+        type_path(&mut h, dirs[0].to_str().unwrap());
+        type_path(&mut h, dirs[1].to_str().unwrap());
+        run_until(&mut h, "two rows", |h| shown_dirs(h, &all).len() == 2);
+    } // the window closes: pending saves finish
+
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    run_until(&mut h, "both rows back after the restart", |h| {
+        shown_dirs(h, &all) == dirs[..2]
+    });
+    assert_eq!(active_list(&h).as_deref(), Some("default"));
+
+    // A new list: named in the field, created with "New list", and empty.
+    assert!(
+        button(&h, "New list").accesskit_node().is_disabled(),
+        "no name yet"
+    );
+    list_name_field(&h).focus();
+    h.step();
+    list_name_field(&h).type_text("staging");
+    h.step();
+    click(&mut h, |h| button(h, "New list"));
+    run_until(&mut h, "the new list is active and empty", |h| {
+        active_list(h).as_deref() == Some("staging") && shown_dirs(h, &all).is_empty()
+    });
+    assert_eq!(list_name_field(&h).value().as_deref(), Some(""));
+    type_path(&mut h, dirs[2].to_str().unwrap());
+    run_until(&mut h, "the third dir in the new list", |h| {
+        shown_dirs(h, &all) == dirs[2..]
+    });
+
+    // Back to "default" with the ComboBox.
+    click(&mut h, |h| h.get_by_role(Role::ComboBox));
+    run_until(&mut h, "the list menu opens", |h| {
+        h.query_all_by_label("default").next().is_some()
+    });
+    click(&mut h, |h| h.get_by_label("default"));
+    run_until(&mut h, "default is active with its two rows", |h| {
+        active_list(h).as_deref() == Some("default") && shown_dirs(h, &all) == dirs[..2]
+    });
+    drop(h);
+
+    // Both lists, and which one was active, are saved.
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    run_until(&mut h, "default's rows after the second restart", |h| {
+        shown_dirs(h, &all) == dirs[..2]
+    });
+    assert_eq!(active_list(&h).as_deref(), Some("default"));
+    let saved = std::fs::read_to_string(cfg.path().join("lockscope.toml")).unwrap();
+    assert!(
+        saved.contains("staging") && saved.contains(dirs[2].to_str().unwrap()),
+        "{saved}"
+    );
+}
+
+#[test]
+fn a_corrupt_watch_list_file_is_set_aside_and_reported() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let file = cfg.path().join("lockscope.toml");
+    let backup = cfg.path().join("lockscope.toml.bak");
+    let garbage: &[u8] = b"[[lists]\nname = \"x\"\n\xff\xfe\x00 not toml at all";
+    std::fs::write(&file, garbage).unwrap();
+
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    let shown = message_containing(&h, "moved aside")
+        .unwrap_or_else(|| panic!("no set-aside message:\n{}", describe(&h)));
+    assert!(
+        shown.contains(&backup.display().to_string()),
+        "the message names the backup: {shown}"
+    );
+    assert_eq!(std::fs::read(&backup).unwrap(), garbage, "byte for byte");
+    assert_eq!(active_list(&h).as_deref(), Some("default"), "the app works");
+
+    // The message can be dismissed.
+    click(&mut h, |h| h.get_by_role_and_label(Role::Button, "🗙"));
+    run_until(&mut h, "the message is gone", |h| {
+        message_containing(h, "moved aside").is_none()
+    });
+
+    // Saving still works, into a fresh file; the backup is left alone.
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the new row", |h| has_badge(h, &dirs[0], "Absent"));
+    drop(h);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains(dirs[0].to_str().unwrap()), "{saved}");
+    assert_eq!(std::fs::read(&backup).unwrap(), garbage);
+
+    // A restart does not repeat it.
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    run_until(&mut h, "the saved row", |h| row(h, &dirs[0]).is_some());
+    assert!(message_containing(&h, "moved aside").is_none());
+}
+
+#[test]
+fn the_folder_dialog_adds_what_was_picked_or_hints_when_there_is_none() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let picker = FakePicker::new();
+    let mut h = start_app(cfg.path(), picker.clone());
+
+    // Two folders picked (a user takes a moment).
+    picker.answer_folders(Duration::from_millis(50), Some(dirs.clone()));
+    click(&mut h, |h| button(h, "Add folders…"));
+    run_until(&mut h, "both picked folders as rows", |h| {
+        has_badge(h, &dirs[0], "Absent") && has_badge(h, &dirs[1], "Absent")
+    });
+    assert!(!button(&h, "Add folders…").accesskit_node().is_disabled());
+    assert!(message_containing(&h, "No folder dialog").is_none());
+
+    // Cancelled by the user after a while: nothing happens.
+    picker.answer_folders(Duration::from_millis(600), None);
+    click(&mut h, |h| button(h, "Add folders…"));
+    run_until(&mut h, "the dialog is open", |h| {
+        button(h, "Add folders…").accesskit_node().is_disabled()
+    });
+    run_until(&mut h, "the dialog is closed", |h| {
+        !button(h, "Add folders…").accesskit_node().is_disabled()
+    });
+    h.run_steps(3);
+    assert!(message_containing(&h, "No folder dialog").is_none());
+
+    // No dialog at all (an instant None): a hint to type or drag instead, the field focused.
+    picker.answer_folders(Duration::ZERO, None);
+    click(&mut h, |h| button(h, "Add folders…"));
+    run_until(&mut h, "the no-dialog hint", |h| {
+        message_containing(h, "No folder dialog").is_some()
+    });
+    let hint = message_containing(&h, "No folder dialog").unwrap();
+    assert!(
+        hint.contains("Type or paste a path") && hint.contains("drag folders"),
+        "{hint}"
+    );
+    assert!(
+        path_field(&h).is_focused(),
+        "the hint focuses the path field"
+    );
+    assert_eq!(shown_dirs(&h, &[&dirs[0], &dirs[1]]).len(), 2);
+    picker.assert_all_used(3);
+
+    // Typing a path clears the hint.
+    path_field(&h).type_text(dirs[0].to_str().unwrap());
+    h.key_press(egui::Key::Enter);
+    run_until(&mut h, "the hint is gone", |h| {
+        message_containing(h, "No folder dialog").is_none()
+    });
+}
+
+#[test]
+fn dropped_folders_and_lock_files_become_rows() {
+    #[derive(Debug)]
+    struct Dropped(PathBuf);
+    impl egui::DroppedFile for Dropped {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn bytes(&self) -> Result<Vec<u8>, String> {
+            Err("not read".into())
+        }
+    }
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    std::fs::write(dirs[1].join(LOCK), b"").unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    h.input_mut().dropped_files.extend([
+        Arc::new(Dropped(dirs[0].clone())) as egui::DroppedFileHandle,
+        Arc::new(Dropped(dirs[1].join(LOCK))),
+    ]);
+    run_until(
+        &mut h,
+        "a row per drop, the lock file's as its directory",
+        |h| has_badge(h, &dirs[0], "Absent") && has_badge(h, &dirs[1], "Free (stale file)"),
+    );
+}
+
+#[test]
+fn export_and_import_a_watch_list_through_the_dialogs() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(2);
+    let exchange = root.path().join("exported.toml");
+    let picker = FakePicker::new();
+    let mut h = start_app(cfg.path(), picker.clone());
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    type_path(&mut h, dirs[1].to_str().unwrap());
+    run_until(&mut h, "two rows", |h| {
+        row(h, &dirs[0]).is_some() && row(h, &dirs[1]).is_some()
+    });
+
+    picker.answer_save_file(Some(exchange.clone()));
+    click(&mut h, |h| button(h, "Export…"));
+    run_until(&mut h, "the export is reported", |h| {
+        message_containing(h, "exported to").is_some()
+    });
+    let text = std::fs::read_to_string(&exchange).unwrap();
+    assert!(
+        text.contains(dirs[0].to_str().unwrap()) && text.contains(dirs[1].to_str().unwrap()),
+        "{text}"
+    );
+
+    // Imported under a new name (the list "default" exists), and opened.
+    click(&mut h, |h| button(h, "Delete list"));
+    run_until(&mut h, "no rows after deleting the only list", |h| {
+        row(h, &dirs[0]).is_none() && row(h, &dirs[1]).is_none()
+    });
+    picker.answer_pick_file(Some(exchange.clone()));
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the imported list's rows", |h| {
+        row(h, &dirs[0]).is_some()
+            && row(h, &dirs[1]).is_some()
+            && message_containing(h, "imported watch list").is_some()
+    });
+    assert_ne!(active_list(&h).as_deref(), Some("default"), "a new name");
+    picker.assert_all_used(2);
+}
+
+#[test]
+fn quitting_releases_every_lock_the_app_holds() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let (held, timed) = (&dirs[0], &dirs[1]);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, held.to_str().unwrap());
+    type_path(&mut h, timed.to_str().unwrap());
+    run_until(&mut h, "both Absent", |h| {
+        has_badge(h, held, "Absent") && has_badge(h, timed, "Absent")
+    });
+    click(&mut h, |h| row_button(h, held, "Acquire"));
+    click(&mut h, |h| row_button(h, timed, "Hold")); // 30 s: still held when we quit
+    run_until_status(&mut h, held, "held", Some(me()));
+    run_until_status(&mut h, timed, "held", Some(me()));
+
+    drop(h); // closing the window
+    // Released by the time the app is gone: no waiting.
+    assert_eq!(status(held), ("absent".into(), None));
+    assert_eq!(status(timed), ("absent".into(), None));
+    assert!(!held.join(LOCK).exists() && !timed.join(LOCK).exists());
+}
+
+/// Every input widget must have an accessible name (screen readers; tests find widgets by it),
+/// including the watch-list ComboBox and the hold-duration field.
+#[test]
+fn every_input_widget_has_an_accessible_name() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "a row", |h| has_badge(h, &dirs[0], "Absent"));
+    h.step();
+    let unnamed = h.unnamed_widgets();
+    assert!(unnamed.is_empty(), "unnamed widgets: {unnamed:#?}");
+}
+
+/// Every character the window shows must have a glyph, or it is drawn as an empty box ("tofu").
+/// The harness panics on the first one missing. (A dismiss button once used "✕", U+2715, which
+/// none of egui's fonts has.)
+#[test]
+fn every_symbol_the_window_shows_has_a_glyph() {
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("lockscope.toml"), b"not = [toml").unwrap();
+    let picker = FakePicker::new();
+    picker.answer_folders(Duration::ZERO, None);
+    let mut h = build_app(app_config(cfg.path(), picker, None), true);
+    run_until(&mut h, "a banner message", |h| {
+        message_containing(h, "moved aside").is_some()
+    });
+    click(&mut h, |h| button(h, "Add folders…"));
+    run_until(&mut h, "the no-dialog hint", |h| {
+        message_containing(h, "No folder dialog").is_some()
+    });
+}
+
+#[test]
+fn the_list_asked_for_at_start_is_opened_or_imported() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(2);
+    let all: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    {
+        // Two saved lists; "default" (with dirs[0]) is the active one when the app closes.
+        let mut h = start_app(cfg.path(), FakePicker::new());
+        type_path(&mut h, dirs[0].to_str().unwrap());
+        list_name_field(&h).focus();
+        h.step();
+        list_name_field(&h).type_text("staging");
+        h.step();
+        click(&mut h, |h| button(h, "New list"));
+        run_until(&mut h, "staging is active", |h| {
+            active_list(h).as_deref() == Some("staging")
+        });
+        type_path(&mut h, dirs[1].to_str().unwrap());
+        run_until(&mut h, "staging's row", |h| {
+            shown_dirs(h, &all) == dirs[1..]
+        });
+        click(&mut h, |h| h.get_by_role(Role::ComboBox));
+        run_until(&mut h, "the list menu", |h| {
+            h.query_all_by_label("default").next().is_some()
+        });
+        click(&mut h, |h| h.get_by_label("default"));
+        run_until(&mut h, "default is active", |h| {
+            shown_dirs(h, &all) == dirs[..1]
+        });
+    }
+
+    // `--watchlist staging`
+    let open = Some(OpenList::Name("staging".into()));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "staging opened", |h| {
+        active_list(h).as_deref() == Some("staging") && shown_dirs(h, &all) == dirs[1..]
+    });
+    drop(h);
+
+    // `--watchlist nosuch`: said so, and the last active list opens.
+    let open = Some(OpenList::Name("nosuch".into()));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "an error naming the list", |h| {
+        message_containing(h, "no saved watch list named \"nosuch\"").is_some() && lists_loaded(h)
+    });
+    drop(h);
+
+    // `--watchlist FILE`: imported as a new list and opened.
+    let file = root.path().join("ops.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"ops\"\ndirs = [{:?}]\n", dirs[0].to_str().unwrap()),
+    )
+    .unwrap();
+    let open = Some(OpenList::File(file));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "the imported list opened", |h| {
+        active_list(h).as_deref() == Some("ops") && shown_dirs(h, &all) == dirs[..1]
+    });
+}
+
+/// Makes `<config_dir>/lockscope.toml` a FIFO: the store's load blocks in open() until a writer
+/// comes, like a read from a hung network filesystem.
+fn blocking_watch_list_file(config_dir: &Path) -> PathBuf {
+    let fifo = config_dir.join("lockscope.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("run mkfifo").success());
+    fifo
+}
+
+/// Lets a load blocked on the FIFO finish (it reads an empty file): now, or when dropped.
+struct Unblock(Option<PathBuf>);
+
+impl Unblock {
+    fn now(&mut self) {
+        if let Some(fifo) = self.0.take() {
+            // Opening for writing waits for the reader; never joined.
+            std::thread::spawn(move || std::fs::write(fifo, b""));
+        }
+    }
+}
+
+impl Drop for Unblock {
+    fn drop(&mut self) {
+        self.now();
+    }
+}
+
+/// A path typed (or picked, or dropped) while the watch lists are still loading must not be lost.
+/// (It once was: the load replaced the rows with the loaded list's.) Loading is instant on a local
+/// disk, but not with a config directory on a slow or hung network filesystem; a FIFO makes it
+/// deterministic here.
+#[test]
+fn a_path_typed_while_the_lists_load_is_not_lost() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let fifo = blocking_watch_list_file(cfg.path());
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), None), false);
+    // Declared after `h`, so dropped first: a failing assertion cannot leave the load blocked
+    // (the app's drop would wait for it, see the next test).
+    let mut load = Unblock(Some(fifo));
+    assert!(!lists_loaded(&h));
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    h.run_steps(3);
+    load.now();
+    run_until(&mut h, "the lists are loaded", lists_loaded);
+    h.run_steps(5);
+    let kept_as_row = row(&h, &dirs[0]).is_some();
+    let kept_in_field = path_field(&h).value().as_deref() == dirs[0].to_str();
+    assert!(
+        kept_as_row || kept_in_field,
+        "the typed path is gone:\n{}",
+        describe(&h)
+    );
+}
+
+/// Closing the window must not wait for a watch-list load that does not return (a config
+/// directory on a hung network filesystem): the store thread blocked in open() is left behind
+/// (here a FIFO unblocks it after 3 s; on a hung NFS mount, never).
+#[test]
+fn quitting_does_not_wait_for_a_blocked_watch_list_load() {
+    let cfg = tempfile::tempdir().unwrap();
+    let fifo = blocking_watch_list_file(cfg.path());
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), None), false);
+    h.run_steps(3);
+    assert!(!lists_loaded(&h));
+    // Unblocks the load after 3 s in any case, so no thread stays blocked.
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        std::fs::write(&fifo, b"")
+    });
+    let closing = Instant::now();
+    drop(h);
+    let took = closing.elapsed();
+    writer.join().unwrap().unwrap();
+    assert!(took < Duration::from_secs(1), "closing took {took:?}");
+}
