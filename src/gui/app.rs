@@ -610,12 +610,12 @@ impl LockscopeApp {
 }
 
 impl eframe::App for LockscopeApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
         self.pump();
         super::views::show(self, ui);
         if let Some(stats) = self.stats.as_mut() {
-            stats.record(frame_start, frame_start.elapsed());
+            stats.record(frame_start, frame_start.elapsed(), frame.info().cpu_usage);
         }
         if let Some(left) = self.next_countdown() {
             // A countdown is on screen: repaint when its seconds digit changes.

@@ -43,7 +43,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("lockscope")
             .with_app_id("lockscope")
-            .with_inner_size([1100.0, 700.0])
+            .with_inner_size([1200.0, 720.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(icon)
             .with_drag_and_drop(true),

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 pub struct FrameStats {
     file: PathBuf,
     started: Instant,
-    /// (seconds since start, UI time in milliseconds) per frame.
-    frames: Vec<(f64, f64)>,
+    /// (seconds since start, UI time in ms, the previous frame's whole CPU time in ms as eframe
+    /// measured it: UI, tessellation and painting) per frame.
+    frames: Vec<(f64, f64, f64)>,
 }
 
 impl FrameStats {
@@ -23,9 +24,16 @@ impl FrameStats {
         })
     }
 
-    pub fn record(&mut self, frame_start: Instant, ui_time: Duration) {
+    pub fn record(
+        &mut self,
+        frame_start: Instant,
+        ui_time: Duration,
+        previous_frame_cpu: Option<f32>,
+    ) {
         let at = frame_start.duration_since(self.started).as_secs_f64();
-        self.frames.push((at, ui_time.as_secs_f64() * 1e3));
+        let previous = previous_frame_cpu.map_or(f64::NAN, |s| f64::from(s) * 1e3);
+        self.frames
+            .push((at, ui_time.as_secs_f64() * 1e3, previous));
     }
 }
 

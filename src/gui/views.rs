@@ -455,11 +455,21 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         (_, None) => "state not known yet".to_string(),
         _ => String::new(),
     };
-    if let OwnLock::Held { until: Some(t) } = row.own {
-        let left = t.saturating_duration_since(Instant::now()).as_secs() + 1;
-        ui.label(RichText::new(format!("{left:>3} s")).monospace())
-            .on_hover_text("held by this app for this many more seconds");
-    }
+    // A fixed slot for a hold's countdown, so the buttons never move.
+    let countdown = match row.own {
+        OwnLock::Held { until: Some(t) } => {
+            format!(
+                "{:>3} s",
+                t.saturating_duration_since(Instant::now()).as_secs() + 1
+            )
+        }
+        _ => String::new(),
+    };
+    ui.add_sized(
+        [40.0, ROW_HEIGHT - 4.0],
+        egui::Label::new(RichText::new(countdown).monospace()),
+    )
+    .on_hover_text("a timed hold by this app: seconds left");
     let can_acquire = row.can_acquire();
     if ui
         .add_enabled(can_acquire, egui::Button::new("Acquire"))
