@@ -420,10 +420,20 @@ impl Engine {
             if let Some(key) = self.refresh(&dir, Cause::Poll, table.as_ref(), defer_free) {
                 used.insert(key);
             }
-            let retry = self
-                .dirs
-                .get(&dir)
-                .is_some_and(|w| w.watch == Watch::Retry && w.state != Some(DirState::Missing));
+            // Re-watch only a path that probed as a working directory: inotify would happily
+            // watch a regular file put in its place, or fail again on an unreadable one.
+            let retry = self.dirs.get(&dir).is_some_and(|w| {
+                w.watch == Watch::Retry
+                    && matches!(
+                        w.state,
+                        Some(
+                            DirState::Absent
+                                | DirState::Free
+                                | DirState::Held(_)
+                                | DirState::HeldByThisProcess
+                        )
+                    )
+            });
             if retry {
                 self.try_watch(&dir);
             }

@@ -248,19 +248,22 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Runs `lockscope ARGS` as an unprivileged user (nobody) when the tests run as root, so that
-/// permission checks apply; as a normal user, runs it directly.
-pub fn lockscope_unprivileged(args: &[&OsStr]) -> Output {
-    let mut cmd = if is_root() {
+/// `lockscope`, run as an unprivileged user (nobody) when the tests run as root, so that
+/// permission checks apply; as a normal user, run directly.
+pub fn unprivileged_lockscope() -> Command {
+    if is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
         c.arg(env!("CARGO_BIN_EXE_lockscope"));
         c
     } else {
         lockscope()
-    };
-    cmd.args(args);
-    run(&mut cmd)
+    }
+}
+
+/// Runs `lockscope ARGS` unprivileged (see [`unprivileged_lockscope`]) to completion.
+pub fn lockscope_unprivileged(args: &[&OsStr]) -> Output {
+    run(unprivileged_lockscope().args(args))
 }
 
 pub use std::ffi::OsStr;
