@@ -274,7 +274,7 @@ fn busy(path: &Path, conflict: Option<sys::Conflict>) -> LockError {
 }
 
 /// Whether a `LockFile` of this process holds the file `meta` describes.
-pub(crate) fn held_here(path: &Path, meta: &std::fs::Metadata) -> bool {
+pub(crate) fn held_here(path: &Path, meta: &sys::LockMeta) -> bool {
     registry::lock().contains(&sys::file_key(path, meta))
 }
 
@@ -284,7 +284,7 @@ pub(crate) fn held_here(path: &Path, meta: &std::fs::Metadata) -> bool {
 /// the lock between the check and the probe's close.
 pub(crate) fn query_unless_held_here<T>(
     path: &Path,
-    meta: &std::fs::Metadata,
+    meta: &sys::LockMeta,
     query: impl FnOnce() -> T,
 ) -> Option<T> {
     let registry = registry::lock();

@@ -35,6 +35,14 @@ pub(crate) struct FileKey {
     pub ino: u64,
 }
 
+/// What the probe's lstat returns (Windows has its own, gathered without opening the file).
+pub(crate) type LockMeta = Metadata;
+
+/// The probe's lstat of a lock path.
+pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
+    std::fs::symlink_metadata(path)
+}
+
 pub(crate) fn file_key(_path: &Path, meta: &Metadata) -> FileKey {
     FileKey {
         dev: meta.dev(),
@@ -121,7 +129,7 @@ pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
 /// The probe's one look at a lock file: open it read-only (never creating it), ask the kernel
 /// whether a write lock would conflict, close. `Ok(None)`: the file vanished since the caller's
 /// lstat (a holder released it).
-pub(crate) fn probe_lock(path: &Path) -> io::Result<Option<Conflict>> {
+pub(crate) fn probe_lock(path: &Path, _meta: &LockMeta) -> io::Result<Option<Conflict>> {
     let file = match open_for_probe(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

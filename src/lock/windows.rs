@@ -5,19 +5,24 @@
 //! Byte-range locks belong to the handle, so handles in one process exclude each other and a
 //! probe's separate handle never drops a lock this process holds.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use windows_sys::Wdk::Storage::FileSystem::{
     FileProcessIdsUsingFileInformation, NtQueryInformationFile,
 };
 use windows_sys::Win32::Foundation::{ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION, HANDLE};
 use windows_sys::Win32::Storage::FileSystem::{
+    FILE_ATTRIBUTE_DEVICE, FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT,
     FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, UnlockFile,
+    FILE_SHARE_WRITE, GetFileAttributesExW, GetFileExInfoStandard, LOCKFILE_EXCLUSIVE_LOCK,
+    LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, UnlockFile, WIN32_FILE_ATTRIBUTE_DATA,
 };
 use windows_sys::Win32::System::IO::{IO_STATUS_BLOCK, OVERLAPPED};
 
@@ -29,7 +34,7 @@ pub(crate) const CLOSE_DROPS_LOCKS: bool = false;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct FileKey(String);
 
-pub(crate) fn file_key(path: &Path, _meta: &Metadata) -> FileKey {
+pub(crate) fn file_key<M>(path: &Path, _meta: &M) -> FileKey {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     FileKey(abs.to_string_lossy().to_lowercase())
 }
@@ -69,6 +74,73 @@ fn open_attributes_only(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The probe's lstat, taken WITHOUT opening the file (`GetFileAttributesExW` reads the
+/// directory entry). Any handle on the lock file, even an attribute-only one (which is what
+/// `std::fs::symlink_metadata` opens), can fail a certbot acquire: when certbot's release
+/// deletes the file while that handle is open, the delete stays pending until the handle closes,
+/// and certbot's next create of the file fails (measured under Wine: 86 of 1,000 acquires failed
+/// against a loop of `symlink_metadata` calls, 0 against `GetFileAttributesExW`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockMeta {
+    attributes: u32,
+    /// Last write time, in 100 ns units since 1601 (a FILETIME).
+    written: u64,
+}
+
+impl LockMeta {
+    /// Mirrors `Metadata::file_type()` so the probe reads both platforms' metadata alike.
+    pub(crate) fn file_type(&self) -> LockMeta {
+        *self
+    }
+    pub(crate) fn is_symlink(&self) -> bool {
+        self.attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0
+    }
+    pub(crate) fn is_dir(&self) -> bool {
+        !self.is_symlink() && self.attributes & FILE_ATTRIBUTE_DIRECTORY != 0
+    }
+    pub(crate) fn is_file(&self) -> bool {
+        !self.is_symlink()
+            && self.attributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_DEVICE) == 0
+    }
+    /// How long ago the file was last written (created or truncated), if the clock allows.
+    fn written_ago(&self) -> Option<Duration> {
+        // FILETIME epoch (1601) to Unix epoch (1970), in 100 ns units.
+        const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
+        let since_unix = self.written.checked_sub(UNIX_EPOCH_AS_FILETIME)?;
+        let written = SystemTime::UNIX_EPOCH + Duration::from_nanos(since_unix.saturating_mul(100));
+        SystemTime::now().duration_since(written).ok()
+    }
+}
+
+pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: all-zero is a valid WIN32_FILE_ATTRIBUTE_DATA.
+    let mut data: WIN32_FILE_ATTRIBUTE_DATA = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a buffer of the type GetFileExInfoStandard fills.
+    let ok = unsafe {
+        GetFileAttributesExW(
+            wide.as_ptr(),
+            GetFileExInfoStandard,
+            (&mut data as *mut WIN32_FILE_ATTRIBUTE_DATA).cast(),
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let written = (u64::from(data.ftLastWriteTime.dwHighDateTime) << 32)
+        | u64::from(data.ftLastWriteTime.dwLowDateTime);
+    Ok(LockMeta {
+        attributes: data.dwFileAttributes,
+        written,
+    })
+}
+
+/// Where `FileProcessIdsUsingFileInformation` is missing (Wine 8, Windows before 7/2008 R2),
+/// a lock file written this recently is reported held WITHOUT being opened: certbot writes
+/// (creates or truncates) the file as it acquires and deletes it as it releases, and its
+/// create step is exactly what any handle of ours could make fail.
+pub(crate) const FRESH_LOCK_FILE: Duration = Duration::from_secs(2);
+
 /// The ids of the processes that have the file open (`FileProcessIdsUsingFileInformation`),
 /// other than this one. `None` when the system cannot tell (older Windows, Wine).
 fn other_processes_using(file: &File) -> Option<Vec<u32>> {
@@ -104,25 +176,52 @@ fn other_processes_using(file: &File) -> Option<Vec<u32>> {
     )
 }
 
-/// The probe's look at a lock file, least intrusive first. A lock holder keeps the file open, so
-/// "no other process has it open" (asked through an attributes-only handle) already means free.
-/// Only when another process has it open do we test byte 0 with a data handle and a shared lock
-/// released at once; then certbot's own create would fail on that process's handle anyway.
+/// Whether this system lists a file's users, decided once per process on our own executable
+/// (never on a lock file): Windows 7+ does, Wine 8 does not.
+fn lists_file_users() -> bool {
+    static LISTS: OnceLock<bool> = OnceLock::new();
+    *LISTS.get_or_init(|| {
+        std::env::current_exe()
+            .and_then(|exe| open_attributes_only(&exe))
+            .is_ok_and(|exe| other_processes_using(&exe).is_some())
+    })
+}
+
+/// The probe's look at a lock file, least intrusive first.
+///
+/// Where the system lists a file's users: an attributes-only handle asks which processes have
+/// the file open. A holder keeps it open, so none means free. Only when another process has it
+/// open do we test byte 0 with a data handle and a shared lock released at once; then certbot's
+/// own create would fail on that process's handle anyway.
+///
+/// Where it does not (Wine, old Windows): a file written in the last [`FRESH_LOCK_FILE`] is
+/// reported held, holder unknown, without opening it (it cannot tell a lock being taken or held
+/// right now from a file whose writer died within that time). An older file is tested with a
+/// data handle: for those few microseconds a certbot starting on a stale file, or a long-running
+/// certbot releasing, can fail.
 /// `Ok(None)`: the file vanished.
-pub(crate) fn probe_lock(path: &Path) -> io::Result<Option<Conflict>> {
-    let attributes = match open_attributes_only(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+pub(crate) fn probe_lock(path: &Path, meta: &LockMeta) -> io::Result<Option<Conflict>> {
+    let users = if lists_file_users() {
+        let attributes = match open_attributes_only(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !attributes.metadata()?.is_file() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let users = other_processes_using(&attributes);
+        drop(attributes);
+        if users.as_ref().is_some_and(|u| u.is_empty()) {
+            return Ok(Some(Conflict::None));
+        }
+        users
+    } else {
+        if meta.written_ago().is_none_or(|ago| ago < FRESH_LOCK_FILE) {
+            return Ok(Some(Conflict::Held { pid: None }));
+        }
+        None
     };
-    if !attributes.metadata()?.is_file() {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    let users = other_processes_using(&attributes);
-    drop(attributes);
-    if users.as_ref().is_some_and(|u| u.is_empty()) {
-        return Ok(Some(Conflict::None));
-    }
     let file = match open_for_lock_test(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

@@ -24,14 +24,16 @@ pub(super) fn command_line(pid: u32) -> Option<String> {
 
 /// The process holding an OFD lock on the file at `lock_path`. OFD locks have no owner pid, so
 /// this walks `/proc/<pid>/fd` for descriptors of that file and confirms the lock in the
-/// matching `fdinfo` (`lock:` lines). Processes we may not inspect are skipped.
-pub(super) fn find_lock_owner(lock_path: &Path) -> Option<u32> {
+/// matching `fdinfo` (`lock:` lines). Processes we may not inspect are skipped. (No name beside
+/// the pid: the command line comes from `/proc/<pid>/cmdline`.)
+pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
     let target = fs::metadata(lock_path).ok()?;
     let (dev, ino) = (target.dev(), target.ino());
     fs::read_dir("/proc")
         .ok()?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .find(|&pid| holds_lock_on(pid, dev, ino))
+        .map(|pid| (pid, None))
 }
 
 fn holds_lock_on(pid: u32, dev: u64, ino: u64) -> bool {

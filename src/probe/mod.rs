@@ -7,14 +7,17 @@
 
 mod proc_parse;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
-#[cfg_attr(not(target_os = "linux"), path = "other.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+#[cfg_attr(not(any(target_os = "linux", windows)), path = "other.rs")]
 mod sys;
 
 use crate::holder::Holder;
-use crate::lock::{self, sys::Conflict};
+use crate::lock::{
+    self,
+    sys::{Conflict, LockMeta},
+};
 use crate::path_error::{PathError, parent_problem};
 use serde::Serialize;
-use std::fs::Metadata;
 use std::io;
 use std::path::Path;
 
@@ -122,7 +125,7 @@ pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
     let Some(meta) = lock_file_metadata(path)? else {
         return Ok(LockState::Absent);
     };
-    let queried = lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path));
+    let queried = lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path, &meta));
     let conflict = match queried {
         None => return Ok(LockState::HeldByThisProcess),
         Some(Ok(Some(c))) => c,
@@ -148,9 +151,9 @@ pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
 }
 
 /// lstat of the lock path: `None` when absent, an error when it is not a regular file or its
-/// directory is unusable.
-fn lock_file_metadata(path: &Path) -> Result<Option<Metadata>, PathError> {
-    let meta = match std::fs::symlink_metadata(path) {
+/// directory is unusable. (On Windows without opening the file: see `lock/windows.rs`.)
+fn lock_file_metadata(path: &Path) -> Result<Option<LockMeta>, PathError> {
+    let meta = match lock::sys::lstat(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return absent_or_parent_problem(path).map(|_| None);
@@ -179,10 +182,18 @@ fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
 /// Finds the process behind a conflicting lock: `pid` as the kernel reported it (classic
 /// locks), or, for locks without an owner pid (OFD), through the platform's process tables.
 pub fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
-    let pid = pid.or_else(|| sys::find_lock_owner(lock_path));
+    let (pid, name) = match pid {
+        Some(pid) => (Some(pid), None),
+        None => match sys::find_lock_owner(lock_path) {
+            Some((pid, name)) => (Some(pid), name),
+            None => (None, None),
+        },
+    };
     Holder {
         pid,
-        command: pid.and_then(command_line),
+        // The lookup's own name for the process (Windows: the Restart Manager's app name)
+        // when its command line cannot be read.
+        command: pid.and_then(command_line).or(name),
     }
 }
 

@@ -8,7 +8,7 @@ pub(super) fn command_line(_pid: u32) -> Option<String> {
     None
 }
 
-pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<u32> {
+pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)> {
     None
 }
 
