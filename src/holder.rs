@@ -13,11 +13,6 @@ pub struct Holder {
 }
 
 impl Holder {
-    pub const UNKNOWN: Holder = Holder {
-        pid: None,
-        command: None,
-    };
-
     /// This process, as other processes would see it.
     pub fn this_process() -> Holder {
         let pid = std::process::id();

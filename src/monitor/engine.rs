@@ -452,7 +452,15 @@ impl Engine {
     ) -> Option<HolderKey> {
         let lock_file = self.dirs.get(dir)?.lock_file.clone();
         let (state, key) = match table {
-            Some(t) => self.state_from_table(t, &lock_file),
+            Some(t) => {
+                let was_held = self.dirs.get(dir).is_some_and(|w| {
+                    matches!(
+                        w.state,
+                        Some(DirState::Held(_) | DirState::HeldByThisProcess)
+                    )
+                });
+                self.state_from_table(t, &lock_file, was_held)
+            }
             None => (dir_state(probe::probe(&lock_file)), None),
         };
         let watched = self.dirs.get_mut(dir)?;
@@ -471,13 +479,34 @@ impl Engine {
         key
     }
 
+    /// A held lock the snapshot shows gone: read the table twice more before believing it (see
+    /// `state_from_table`). Not a direct lock query: opening the file would cause an open event,
+    /// whose follow-ups would confirm again, for ever.
+    fn confirm_free(&mut self, lock_file: &Path) -> (DirState, Option<HolderKey>) {
+        for _ in 0..2 {
+            let Some(table) = LockTable::read() else {
+                break;
+            };
+            if let Ok(RawState::Held { .. }) = table.probe(lock_file) {
+                return self.state_from_table(&table, lock_file, false);
+            }
+        }
+        (DirState::Free, None)
+    }
+
+    /// The state from the lock-table snapshot. `/proc/locks` comes in page-sized reads, each
+    /// consistent on its own; between two reads rows can shift and a lock held throughout can
+    /// be skipped (seen under load with a few hundred locks on the system). So a held lock that
+    /// the table shows gone is confirmed by fresh snapshots before it is reported free.
     fn state_from_table(
         &mut self,
         table: &LockTable,
         lock_file: &Path,
+        was_held: bool,
     ) -> (DirState, Option<HolderKey>) {
         match table.probe(lock_file) {
             Ok(RawState::Absent) => (DirState::Absent, None),
+            Ok(RawState::Free) if was_held => self.confirm_free(lock_file),
             Ok(RawState::Free) => (DirState::Free, None),
             Ok(RawState::HeldByThisProcess) => (DirState::HeldByThisProcess, None),
             Ok(RawState::Held { pid, file_id }) => {
