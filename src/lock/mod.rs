@@ -188,7 +188,7 @@ impl LockFile {
             return Ok(());
         };
         let mut registry = registry::lock();
-        let result = sys::release(&self.path, held.file);
+        let result = sys::release(&self.path, held.file, &held.key);
         registry.remove(&held.key);
         result.map_err(|e| PathError::from_io(&self.path, e).into())
     }
@@ -205,15 +205,7 @@ impl Drop for LockFile {
 fn acquire_once(path: &Path) -> Result<Held, LockError> {
     loop {
         let mut registry = registry::lock();
-        refuse_unusable_path(path, &registry)?;
-        let file = match sys::open_for_lock(path) {
-            Ok(f) => f,
-            Err(e) if sys::open_error_means_busy(&e) => {
-                drop(registry);
-                return Err(busy(path, None));
-            }
-            Err(e) => return Err(PathError::from_io(path, e).into()),
-        };
+        let file = open_checked(path, &registry)?;
         let meta = file.metadata().map_err(|e| PathError::from_io(path, e))?;
         if !meta.is_file() {
             return Err(PathError::SpecialFile(path.to_path_buf()).into());
@@ -224,8 +216,8 @@ fn acquire_once(path: &Path) -> Result<Held, LockError> {
             drop(registry);
             return Err(busy(path, conflict));
         }
-        if sys::still_names(path, &file).map_err(|e| PathError::from_io(path, e))? {
-            let key = sys::file_key(path, &meta);
+        let key = sys::file_key(path, &meta);
+        if sys::still_names(path, &key).map_err(|e| PathError::from_io(path, e))? {
             registry.insert(key.clone());
             return Ok(Held { file, key });
         }
@@ -234,11 +226,32 @@ fn acquire_once(path: &Path) -> Result<Held, LockError> {
     }
 }
 
+/// Opens the lock file for locking. Usually it is absent (every release unlinks it), and then
+/// creating it exclusively needs no look first: a file we just created is a regular file no
+/// handle of this process can hold. Only an existing path is checked before it is opened.
+fn open_checked(path: &Path, registry: &registry::HeldLocks) -> Result<File, LockError> {
+    let opened = match sys::create_new_for_lock(path) {
+        Ok(Some(file)) => return Ok(file),
+        Ok(None) => {
+            refuse_unusable_path(path, registry)?;
+            sys::open_for_lock(path)
+        }
+        Err(e) => Err(e),
+    };
+    opened.map_err(|e| {
+        if sys::open_error_means_busy(&e) {
+            busy(path, None)
+        } else {
+            PathError::from_io(path, e).into()
+        }
+    })
+}
+
 /// Checks the path before opening it: the lock must be a regular file (or absent), and not
 /// one this process already holds. Opening a held file would let a classic-lock platform drop
 /// the lock on close, and would make two handles in one process both "hold" it.
 fn refuse_unusable_path(path: &Path, registry: &registry::HeldLocks) -> Result<(), LockError> {
-    let meta = match std::fs::symlink_metadata(path) {
+    let meta = match sys::lstat(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(PathError::from_io(path, e).into()),

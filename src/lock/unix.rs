@@ -53,12 +53,26 @@ pub(crate) fn file_key(_path: &Path, meta: &Metadata) -> FileKey {
 /// Opens (creating, mode 0600) the lock file for locking, as certbot does, but never through a
 /// symlink and never blocking on a FIFO.
 pub(crate) fn open_for_lock(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    lock_open_options().create(true).open(path)
+}
+
+/// Creates the lock file for locking only if nothing is at the path (`O_EXCL`, which never
+/// follows a symlink). `Ok(None)`: something exists there.
+pub(crate) fn create_new_for_lock(path: &Path) -> io::Result<Option<File>> {
+    match lock_open_options().create_new(true).open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn lock_open_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options
         .write(true)
-        .create(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    options
 }
 
 /// Opens an existing lock file read-only for a lock query: no create, no truncate, no write.
@@ -142,24 +156,23 @@ pub(crate) fn probe_lock(path: &Path, _meta: &LockMeta) -> io::Result<Option<Con
     query_lock(&file).map(Some)
 }
 
-/// certbot's "did we lock the file that the path still names?" check (st_dev and st_ino).
-/// Uses lstat: a symlink swapped in after our O_NOFOLLOW open is not our file.
-pub(crate) fn still_names(path: &Path, file: &File) -> io::Result<bool> {
-    let on_disk = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let ours = file.metadata()?;
-    Ok(on_disk.dev() == ours.dev() && on_disk.ino() == ours.ino())
+/// certbot's "did we lock the file that the path still names?" check (st_dev and st_ino of the
+/// path against those of our open file, `key`, taken by fstat). Uses lstat: a symlink swapped in
+/// after our O_NOFOLLOW open is not our file.
+pub(crate) fn still_names(path: &Path, key: &FileKey) -> io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(on_disk) => Ok(on_disk.dev() == key.dev && on_disk.ino() == key.ino),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// certbot's release order: unlink the path FIRST, then close. Closing first would let a third
 /// process lock the old file while a new file at the same path is locked by someone else.
 /// The unlink is skipped when the path no longer names our file (someone replaced it): we must
 /// not delete another holder's lock file.
-pub(crate) fn release(path: &Path, file: File) -> io::Result<()> {
-    let unlinked = match still_names(path, &file) {
+pub(crate) fn release(path: &Path, file: File, key: &FileKey) -> io::Result<()> {
+    let unlinked = match still_names(path, key) {
         Ok(true) => std::fs::remove_file(path).or_else(ignore_not_found),
         Ok(false) => Ok(()),
         Err(e) => Err(e),

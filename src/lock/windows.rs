@@ -54,6 +54,12 @@ pub(crate) fn open_for_lock(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The Unix fast path (create exclusively, skip the look before opening) buys nothing here: the
+/// look is `GetFileAttributesExW`, which opens no handle. Always take the checked path.
+pub(crate) fn create_new_for_lock(_path: &Path) -> io::Result<Option<File>> {
+    Ok(None)
+}
+
 /// Opens an existing lock file for a lock query: read access, everything shared, no create.
 /// A handle with data access conflicts with certbot's share-mode-0 create: keep it rare.
 fn open_for_lock_test(path: &Path) -> io::Result<File> {
@@ -293,13 +299,13 @@ pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
 
 /// Windows needs no inode re-check: certbot's file cannot be deleted while it is open without
 /// delete sharing, so there is no unlink race to detect.
-pub(crate) fn still_names(_path: &Path, _file: &File) -> io::Result<bool> {
+pub(crate) fn still_names(_path: &Path, _key: &FileKey) -> io::Result<bool> {
     Ok(true)
 }
 
 /// certbot's Windows release: unlock, close, then remove the file, ignoring removal errors
 /// (another process may be opening it to acquire the lock we just released).
-pub(crate) fn release(path: &Path, file: File) -> io::Result<()> {
+pub(crate) fn release(path: &Path, file: File, _key: &FileKey) -> io::Result<()> {
     let unlocked = unlock_byte_zero(&file);
     drop(file);
     let _ = std::fs::remove_file(path);
