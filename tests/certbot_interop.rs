@@ -147,51 +147,6 @@ fn cli_status_and_hold_against_certbot() {
     certbot_lock_dir(dir.path()).expect_busy();
 }
 
-/// Several certbot processes and several lockscope processes (two threads each) cycle on one
-/// directory. Every holder logs enter/leave while holding; the log must never show two holders
-/// inside at once. This exercises certbot's unlink-then-close release racing with acquirers that
-/// opened the old file (the st_dev/st_ino re-check).
-#[test]
-fn certbot_and_lockscope_processes_racing_never_overlap() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("critical.log");
-    let lock_dir_path = dir.path().join("locked");
-    std::fs::create_dir(&lock_dir_path).unwrap();
-    const ROUNDS: usize = 150;
-
-    let contender = example_bin("contender");
-    let mut children: Vec<_> = (0..2)
-        .map(|_| {
-            Command::new(&contender)
-                .arg(&lock_dir_path)
-                .arg(ROUNDS.to_string())
-                .arg(&log)
-                .arg("2")
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children.extend((0..2).map(|_| {
-        Command::new(certbot_python())
-            .arg(peer_script())
-            .arg("cycle")
-            .arg(&lock_dir_path)
-            .arg(ROUNDS.to_string())
-            .arg(&log)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap()
-    }));
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
-    }
-
-    let counts = check_no_overlap(&std::fs::read_to_string(&log).unwrap());
-    assert_eq!(counts.get("lockscope"), Some(&(2 * 2 * ROUNDS)));
-    assert_eq!(counts.get("certbot"), Some(&(2 * ROUNDS)));
-    assert_eq!(probe(lock_dir_path.join(LOCK)).unwrap(), LockState::Absent);
-}
-
 #[test]
 fn a_waiting_acquire_gets_the_lock_when_certbot_releases() {
     let dir = tempfile::tempdir().unwrap();

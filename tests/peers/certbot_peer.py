@@ -6,8 +6,10 @@ reimplementation.
   certbot_peer.py hold DIR     lock_dir(DIR) once; print "locked PID" or "busy MESSAGE"; when locked,
                                wait for "release" (or EOF) on stdin, release, print "released".
   certbot_peer.py cycle DIR N LOG
-                               N times: lock_dir(DIR) (retrying on LockError), append
-                               "enter certbot PID I" and "leave certbot PID I" to LOG while holding, release.
+                               print "ready", then N times: lock_dir(DIR) (retrying every 0.5 ms on
+                               LockError), append "enter certbot PID I" and "leave certbot PID I" to
+                               LOG while holding (0.2 ms), release, pause 0.3 ms (so the lock changes
+                               hands instead of going straight back to the releaser).
   certbot_peer.py serve        read commands on stdin, one per line, for benchmarks:
                                "lock DIR"  -> lock_dir(DIR), print "locked T" (T = CLOCK_MONOTONIC
                                               seconds right after the lock was taken) or "busy";
@@ -45,6 +47,7 @@ def cycle(directory, count, log_path):
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     pid = os.getpid()
     busy = 0
+    print("ready", flush=True)
     for i in range(count):
         while True:
             try:
@@ -57,6 +60,7 @@ def cycle(directory, count, log_path):
         time.sleep(0.0002)
         os.write(log, f"leave certbot {pid} {i}\n".encode())
         held.release()
+        time.sleep(0.0003)
     os.close(log)
     print("done", count, "busy", busy, flush=True)
     return 0
