@@ -3,9 +3,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Why a lock path cannot be locked or probed. Every variant names the path it is about.
+/// Why a lock path cannot be locked or probed. Every variant but `EmptyDir` names its path.
 #[derive(Debug, thiserror::Error)]
 pub enum PathError {
+    /// An empty directory path. certbot would lock `./.certbot.lock`; lockscope asks instead.
+    #[error("the directory path is empty (use \".\" for the current directory)")]
+    EmptyDir,
     #[error("directory {0} does not exist")]
     DirMissing(PathBuf),
     #[error("{0} is not a directory")]

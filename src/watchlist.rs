@@ -53,7 +53,11 @@
 //!   dropped or renamed, each with a [`Warning::Repaired`] naming it. The file itself is only
 //!   rewritten by the next save.
 //! - Only I/O failures that leave nothing sensible to do are errors: the file exists but cannot
-//!   be read (permissions, it is a directory), or a corrupt file cannot be moved aside.
+//!   be read (permissions, it is a directory, a FIFO, a socket or a device: only regular files
+//!   are opened for reading, and a FIFO never blocks the load), or a corrupt file cannot be
+//!   moved aside.
+//! - Repairs take time linear in the file's size, however many lists share a name, and at most
+//!   [`MAX_REPAIR_WARNINGS`] are listed one by one; one more warning counts the rest.
 //!
 //! # Writes are atomic
 //!
@@ -64,7 +68,9 @@
 //! such leftovers in the config directory once they are an hour old (a younger one may belong to
 //! a save in progress in another process). On Windows the directory is not synced (it cannot be
 //! opened as a file); the rename is still atomic. If the target is a symlink (a config kept in a
-//! dotfiles repository), the file it points to is replaced and the link is kept.
+//! dotfiles repository), the file it points to is replaced and the link is kept. A target that
+//! is a directory or a special file (FIFO, socket, device such as `/dev/null`) is refused
+//! before anything is written.
 //!
 //! Permissions: a watch list is not secret. A new file gets the process's default mode (0666
 //! minus the umask, typically 0644); a save over an existing file keeps that file's permissions,
@@ -75,7 +81,7 @@
 
 use crate::LOCK_FILE_NAME;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -90,6 +96,9 @@ pub const FILE_NAME: &str = "lockscope.toml";
 /// directories take about 5 MB), and reading an arbitrary huge file into memory would hang the
 /// app.
 pub const MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// [`Store::load`] lists at most this many repairs one by one; one more warning counts the rest.
+pub const MAX_REPAIR_WARNINGS: usize = 100;
 
 /// The smallest poll interval, as `lockscope watch --interval`.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -617,23 +626,29 @@ impl StateFile {
     /// The state this file describes, with every broken rule repaired and reported.
     fn into_state(self, file: &Path) -> Loaded {
         let mut warnings = Vec::new();
+        let mut unlisted = 0usize;
         let mut warn = |what: String| {
-            warnings.push(Warning::Repaired {
-                file: file.to_path_buf(),
-                what,
-            })
+            if warnings.len() < MAX_REPAIR_WARNINGS {
+                warnings.push(Warning::Repaired {
+                    file: file.to_path_buf(),
+                    what,
+                })
+            } else {
+                unlisted += 1;
+            }
         };
         let mut state = State::default();
+        let mut names = NameSet::default();
         for raw in self.lists {
             let name = match check_name(&raw.name) {
                 Ok(name) => name,
                 Err(e) => {
-                    let name = state.unused_name("unnamed");
+                    let name = names.unused("unnamed");
                     warn(format!("{e}; the list is now named {name:?}"));
                     name
                 }
             };
-            let name = match state.unused_name(&name) {
+            let name = match names.unused(&name) {
                 unused if unused != name => {
                     warn(format!(
                         "two watch lists are named {name:?}; the second is now {unused:?}"
@@ -653,13 +668,14 @@ impl StateFile {
             }
             // Cannot fail: the name and every directory were checked above.
             if let Ok(list) = WatchList::new(&name, dirs) {
+                names.insert(&list.name);
                 state.lists.push(list);
             }
         }
         state.active = match self.active {
             None => None,
             Some(name) => {
-                let found = state.lists.iter().position(|l| l.name == name);
+                let found = state.lists.iter().position(|l| l.name == name.trim());
                 if found.is_none() && !state.lists.is_empty() {
                     warn(format!(
                         "the active watch list {name:?} does not exist; {:?} is active instead",
@@ -691,7 +707,44 @@ impl StateFile {
                 Err(e) => warn(format!("{e}; using {LOCK_FILE_NAME}")),
             }
         }
+        if unlisted > 0 {
+            warnings.push(Warning::Repaired {
+                file: file.to_path_buf(),
+                what: format!("{unlisted} more problems were repaired (not listed)"),
+            });
+        }
         Loaded { state, warnings }
+    }
+}
+
+/// The list names taken so far while loading, for [`State::unused_name`]'s naming in constant
+/// time per list: a file with thousands of lists of one name must not take cubic time.
+#[derive(Default)]
+struct NameSet {
+    taken: HashSet<String>,
+    /// Per base name, the number below which every `base (n)` is taken.
+    next: HashMap<String, u64>,
+}
+
+impl NameSet {
+    /// `base` if free, else the first free `base (n)`, n >= 2 (as [`State::unused_name`]).
+    fn unused(&mut self, base: &str) -> String {
+        let base = base.trim();
+        if !self.taken.contains(base) {
+            return base.to_string();
+        }
+        let n = self.next.entry(base.to_string()).or_insert(2);
+        loop {
+            let candidate = format!("{base} ({n})");
+            *n += 1;
+            if !self.taken.contains(&candidate) {
+                return candidate;
+            }
+        }
+    }
+
+    fn insert(&mut self, name: &str) {
+        self.taken.insert(name.to_string());
     }
 }
 
@@ -719,13 +772,29 @@ fn one_line(e: &toml::de::Error, text: &str) -> String {
 // ---- I/O -------------------------------------------------------------------------------------
 
 /// The whole file, or `None` if it is larger than [`MAX_FILE_SIZE`] (without reading it all).
+/// Only regular files are read: a FIFO would block until some writer appeared (so it is opened
+/// non-blocking, then refused), and a device like `/dev/zero` would be read to the size limit.
 fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = File::open(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No effect on a regular file's reads; lets open() of a FIFO return at once.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
             "is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device)",
         ));
     }
     if meta.len() > MAX_FILE_SIZE {
@@ -804,7 +873,25 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WatchListError> {
         }
         _ => target.to_path_buf(),
     };
-    let keep_permissions = fs::metadata(&target).ok().map(|m| m.permissions());
+    let existing = fs::metadata(&target).ok();
+    // Refused before a temporary file is made, so a failed save leaves the directory untouched
+    // (and a rename never replaces a directory or a device node such as /dev/null).
+    match &existing {
+        Some(m) if m.is_dir() => {
+            return Err(write_error(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory",
+            )));
+        }
+        Some(m) if !m.is_file() => {
+            return Err(write_error(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a special file (FIFO, socket or device), not a regular file",
+            )));
+        }
+        _ => {}
+    }
+    let keep_permissions = existing.map(|m| m.permissions());
     let (tmp_path, mut tmp) = create_temp(&target).map_err(write_error)?;
     let result = (|| {
         tmp.write_all(bytes)?;
@@ -1343,6 +1430,47 @@ name = "  "
         let again = store.load().unwrap();
         assert_eq!(again.warnings, []);
         assert_eq!(&again.state, s);
+    }
+
+    #[test]
+    fn active_name_is_trimmed_like_list_names() {
+        // Found by tests/fuzz_watchlist.rs: a padded name matched its list only once trimmed.
+        let (_dir, _store, loaded) =
+            load_bytes(b"active = \" b \"\n[[list]]\nname = \"a\"\n[[list]]\nname = \" b \"\n");
+        assert_eq!(loaded.warnings, []);
+        assert_eq!(loaded.state.active().unwrap().name, "b");
+    }
+
+    #[test]
+    fn many_lists_of_one_name_load_in_linear_time_with_bounded_warnings() {
+        let text = "[[list]]\nname = \"a\"\n".repeat(5000);
+        let start = std::time::Instant::now();
+        let (_dir, _store, loaded) = load_bytes(text.as_bytes());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        let names = names(&loaded.state);
+        assert_eq!(names[..3], ["a", "a (2)", "a (3)"]);
+        assert_eq!(names.last(), Some(&"a (5000)"));
+        assert_eq!(loaded.warnings.len(), MAX_REPAIR_WARNINGS + 1);
+        assert!(
+            loaded.warnings[MAX_REPAIR_WARNINGS]
+                .to_string()
+                .contains("4899 more problems were repaired (not listed)")
+        );
+    }
+
+    #[test]
+    fn repaired_names_skip_names_taken_later_like_unused_name() {
+        // "a (2)" is taken by the second list, so the third "a" becomes "a (3)"; the fourth,
+        // explicitly "a (2)" again, is then "a (2) (2)".
+        let (_dir, _store, loaded) = load_bytes(
+            b"[[list]]\nname = \"a\"\n[[list]]\nname = \"a (2)\"\n[[list]]\nname = \"a\"\n\
+              [[list]]\nname = \"a (2)\"\n",
+        );
+        assert_eq!(names(&loaded.state), ["a", "a (2)", "a (3)", "a (2) (2)"]);
     }
 
     #[test]

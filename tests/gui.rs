@@ -115,6 +115,7 @@ fn app_config(
         open_list,
         picker,
         stats: None,
+        before_load: None,
     }
 }
 
@@ -214,6 +215,30 @@ fn hold_secs_field(h: &App) -> Node<'_> {
 fn active_list(h: &App) -> Option<String> {
     h.query_by_role(Role::ComboBox)
         .and_then(|n| n.accesskit_node().value())
+}
+
+/// Names a new watch list in the field and clicks "New list"; waits until it is active.
+fn create_list(h: &mut App, name: &str) {
+    list_name_field(h).focus();
+    h.step();
+    list_name_field(h).type_text(name);
+    h.step();
+    click(h, |h| button(h, "New list"));
+    run_until(h, &format!("{name} is the active list"), |h| {
+        active_list(h).as_deref() == Some(name)
+    });
+}
+
+/// Picks watch list `name` in the ComboBox; waits until it is active.
+fn switch_list(h: &mut App, name: &'static str) {
+    click(h, |h| h.get_by_role(Role::ComboBox));
+    run_until(h, "the list menu opens", |h| {
+        h.query_all_by_label(name).next().is_some()
+    });
+    click(h, |h| h.get_by_label(name));
+    run_until(h, &format!("{name} is the active list"), |h| {
+        active_list(h).as_deref() == Some(name)
+    });
 }
 
 /// Focuses the path field, types `text` and presses Enter.
@@ -708,13 +733,9 @@ fn watch_lists_survive_a_restart_and_can_be_switched() {
         button(&h, "New list").accesskit_node().is_disabled(),
         "no name yet"
     );
-    list_name_field(&h).focus();
-    h.step();
-    list_name_field(&h).type_text("staging");
-    h.step();
-    click(&mut h, |h| button(h, "New list"));
-    run_until(&mut h, "the new list is active and empty", |h| {
-        active_list(h).as_deref() == Some("staging") && shown_dirs(h, &all).is_empty()
+    create_list(&mut h, "staging");
+    run_until(&mut h, "the new list is empty", |h| {
+        shown_dirs(h, &all).is_empty()
     });
     assert_eq!(list_name_field(&h).value().as_deref(), Some(""));
     type_path(&mut h, dirs[2].to_str().unwrap());
@@ -723,13 +744,9 @@ fn watch_lists_survive_a_restart_and_can_be_switched() {
     });
 
     // Back to "default" with the ComboBox.
-    click(&mut h, |h| h.get_by_role(Role::ComboBox));
-    run_until(&mut h, "the list menu opens", |h| {
-        h.query_all_by_label("default").next().is_some()
-    });
-    click(&mut h, |h| h.get_by_label("default"));
-    run_until(&mut h, "default is active with its two rows", |h| {
-        active_list(h).as_deref() == Some("default") && shown_dirs(h, &all) == dirs[..2]
+    switch_list(&mut h, "default");
+    run_until(&mut h, "default's two rows", |h| {
+        shown_dirs(h, &all) == dirs[..2]
     });
     drop(h);
 
@@ -971,24 +988,13 @@ fn the_list_asked_for_at_start_is_opened_or_imported() {
         // Two saved lists; "default" (with dirs[0]) is the active one when the app closes.
         let mut h = start_app(cfg.path(), FakePicker::new());
         type_path(&mut h, dirs[0].to_str().unwrap());
-        list_name_field(&h).focus();
-        h.step();
-        list_name_field(&h).type_text("staging");
-        h.step();
-        click(&mut h, |h| button(h, "New list"));
-        run_until(&mut h, "staging is active", |h| {
-            active_list(h).as_deref() == Some("staging")
-        });
+        create_list(&mut h, "staging");
         type_path(&mut h, dirs[1].to_str().unwrap());
         run_until(&mut h, "staging's row", |h| {
             shown_dirs(h, &all) == dirs[1..]
         });
-        click(&mut h, |h| h.get_by_role(Role::ComboBox));
-        run_until(&mut h, "the list menu", |h| {
-            h.query_all_by_label("default").next().is_some()
-        });
-        click(&mut h, |h| h.get_by_label("default"));
-        run_until(&mut h, "default is active", |h| {
+        switch_list(&mut h, "default");
+        run_until(&mut h, "default's row", |h| {
             shown_dirs(h, &all) == dirs[..1]
         });
     }
@@ -1023,50 +1029,57 @@ fn the_list_asked_for_at_start_is_opened_or_imported() {
     });
 }
 
-/// Makes `<config_dir>/lockscope.toml` a FIFO: the store's load blocks in open() until a writer
-/// comes, like a read from a hung network filesystem.
-fn blocking_watch_list_file(config_dir: &Path) -> PathBuf {
-    let fifo = config_dir.join("lockscope.toml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    assert!(made.expect("run mkfifo").success());
-    fifo
-}
+/// A watch-list load that blocks until released: what a config directory on a hung network
+/// filesystem does (the store opens even a FIFO without blocking, so nothing local can).
+/// Dropping the gate releases it, so a failing test never leaves the store thread blocked.
+#[derive(Clone, Default)]
+struct LoadGate(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
 
-/// Lets a load blocked on the FIFO finish (it reads an empty file): now, or when dropped.
-struct Unblock(Option<PathBuf>);
+impl LoadGate {
+    fn config(&self, config_dir: &Path) -> AppConfig {
+        let gate = self.clone();
+        let mut config = app_config(config_dir, FakePicker::new(), None);
+        config.before_load = Some(Arc::new(move || {
+            let (open, changed) = &*gate.0;
+            let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+            while !*open {
+                open = changed.wait(open).unwrap_or_else(|p| p.into_inner());
+            }
+        }));
+        config
+    }
 
-impl Unblock {
-    fn now(&mut self) {
-        if let Some(fifo) = self.0.take() {
-            // Opening for writing waits for the reader; never joined.
-            std::thread::spawn(move || std::fs::write(fifo, b""));
-        }
+    fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        changed.notify_all();
     }
 }
 
-impl Drop for Unblock {
+struct OpenOnDrop(LoadGate);
+
+impl Drop for OpenOnDrop {
     fn drop(&mut self) {
-        self.now();
+        self.0.open();
     }
 }
 
 /// A path typed (or picked, or dropped) while the watch lists are still loading must not be lost.
 /// (It once was: the load replaced the rows with the loaded list's.) Loading is instant on a local
-/// disk, but not with a config directory on a slow or hung network filesystem; a FIFO makes it
-/// deterministic here.
+/// disk, but not with a config directory on a slow or hung network filesystem; a gated load
+/// makes it deterministic here.
 #[test]
 fn a_path_typed_while_the_lists_load_is_not_lost() {
     let cfg = tempfile::tempdir().unwrap();
     let (_root, dirs) = tempdirs(1);
-    let fifo = blocking_watch_list_file(cfg.path());
-    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), None), false);
-    // Declared after `h`, so dropped first: a failing assertion cannot leave the load blocked
-    // (the app's drop would wait for it, see the next test).
-    let mut load = Unblock(Some(fifo));
+    let gate = LoadGate::default();
+    let mut h = build_app(gate.config(cfg.path()), false);
+    // Declared after `h`, so dropped first: a failing assertion cannot leave the load blocked.
+    let load = OpenOnDrop(gate);
     assert!(!lists_loaded(&h));
     type_path(&mut h, dirs[0].to_str().unwrap());
     h.run_steps(3);
-    load.now();
+    load.0.open();
     run_until(&mut h, "the lists are loaded", lists_loaded);
     h.run_steps(5);
     let kept_as_row = row(&h, &dirs[0]).is_some();
@@ -1079,23 +1092,22 @@ fn a_path_typed_while_the_lists_load_is_not_lost() {
 }
 
 /// Closing the window must not wait for a watch-list load that does not return (a config
-/// directory on a hung network filesystem): the store thread blocked in open() is left behind
-/// (here a FIFO unblocks it after 3 s; on a hung NFS mount, never).
+/// directory on a hung network filesystem): the store thread blocked in the load is left behind
+/// (here the gate opens after 3 s; on a hung NFS mount, never).
 #[test]
 fn quitting_does_not_wait_for_a_blocked_watch_list_load() {
     let cfg = tempfile::tempdir().unwrap();
-    let fifo = blocking_watch_list_file(cfg.path());
-    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), None), false);
+    let gate = LoadGate::default();
+    let mut h = build_app(gate.config(cfg.path()), false);
     h.run_steps(3);
     assert!(!lists_loaded(&h));
-    // Unblocks the load after 3 s in any case, so no thread stays blocked.
-    let writer = std::thread::spawn(move || {
+    let opener = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(3));
-        std::fs::write(&fifo, b"")
+        gate.open();
     });
     let closing = Instant::now();
     drop(h);
     let took = closing.elapsed();
-    writer.join().unwrap().unwrap();
+    opener.join().unwrap();
     assert!(took < Duration::from_secs(1), "closing took {took:?}");
 }

@@ -178,3 +178,14 @@ fn probe_of_an_absent_lock_creates_nothing() {
     assert_eq!(probe(dir.path().join(LOCK)).unwrap(), LockState::Absent);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn an_empty_directory_path_is_refused_not_taken_as_the_current_directory() {
+    let err = lockscope::lock_dir("").unwrap_err();
+    assert!(
+        matches!(err, LockError::Path(lockscope::PathError::EmptyDir)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("empty"), "{err}");
+    assert!(!std::path::Path::new(LOCK).exists());
+}

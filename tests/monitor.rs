@@ -241,15 +241,12 @@ fn lost_permission_is_an_error_state_that_recovers() {
     let dir = root.path().join("d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut watch = unprivileged_lockscope()
-        .args(["watch", "--json", "--interval", "100ms"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let mut next =
-        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let mut watch = WatchJson::spawn(
+        unprivileged_lockscope()
+            .args(["watch", "--json", "--interval", "100ms"])
+            .arg(&dir),
+    );
+    let mut next = || watch.next_line();
     assert_eq!(next()["state"], "absent");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     if !is_root() {
@@ -266,8 +263,6 @@ fn lost_permission_is_an_error_state_that_recovers() {
     );
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(next()["state"], "absent", "recovers");
-    let _ = watch.kill();
-    let _ = watch.wait();
 }
 
 #[test]
@@ -412,15 +407,12 @@ fn remove_stops_reports_and_recheck_reports_an_action() {
 #[test]
 fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut watch = lockscope()
-        .args(["watch", "--json", "--interval", "60s"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let mut next =
-        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let mut watch = WatchJson::spawn(
+        lockscope()
+            .args(["watch", "--json", "--interval", "60s"])
+            .arg(dir.path()),
+    );
+    let mut next = || watch.next_line();
     let first = next();
     let mut keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
     keys.sort();
@@ -457,10 +449,10 @@ fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
     assert_eq!(next()["state"], "absent");
 
     Command::new("kill")
-        .args(["-TERM", &watch.id().to_string()])
+        .args(["-TERM", &watch.child.id().to_string()])
         .status()
         .unwrap();
-    assert_eq!(watch.wait().unwrap().code(), Some(0));
+    assert_eq!(watch.child.wait().unwrap().code(), Some(0));
 }
 
 #[test]

@@ -20,7 +20,14 @@ pub struct AppConfig {
     pub picker: Arc<dyn FolderPicker>,
     /// Frame timing for benchmarks (`LOCKSCOPE_GUI_STATS`); `None` normally.
     pub stats: Option<super::stats::FrameStats>,
+    /// Runs on the store thread before every watch-list load; `None` normally. Tests block in it
+    /// to stand in for a config directory on a hung network filesystem, which nothing local
+    /// reproduces (the store opens even a FIFO without blocking).
+    pub before_load: Option<LoadHook>,
 }
+
+/// See [`AppConfig::before_load`].
+pub type LoadHook = Arc<dyn Fn() + Send + Sync>;
 
 impl AppConfig {
     /// The usual setup: the last active list, no frame stats.
@@ -30,6 +37,7 @@ impl AppConfig {
             open_list: None,
             picker,
             stats: None,
+            before_load: None,
         }
     }
 }
@@ -120,7 +128,11 @@ impl LockscopeApp {
             monitor,
             updates,
             locks: Locks::start(wake.clone()),
-            store: StoreWorker::start(Store::new(config.config_dir), wake.clone()),
+            store: StoreWorker::start(
+                Store::new(config.config_dir),
+                config.before_load,
+                wake.clone(),
+            ),
             picker: config.picker,
             dialog: None,
             dialog_started: Instant::now(),

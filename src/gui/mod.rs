@@ -12,7 +12,7 @@ mod stats;
 mod views;
 pub mod workers;
 
-pub use app::{AppConfig, LockscopeApp, OpenList};
+pub use app::{AppConfig, LoadHook, LockscopeApp, OpenList};
 
 use std::path::PathBuf;
 
@@ -55,6 +55,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         open_list: options.watchlist,
         picker: std::sync::Arc::new(workers::NativePicker),
         stats: stats::FrameStats::from_env(started),
+        before_load: None,
     };
     eframe::run_native(
         "lockscope",

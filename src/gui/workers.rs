@@ -217,7 +217,11 @@ pub struct StoreWorker {
 }
 
 impl StoreWorker {
-    pub fn start(store: Store, wake: Waker) -> StoreWorker {
+    pub fn start(
+        store: Store,
+        before_load: Option<super::app::LoadHook>,
+        wake: Waker,
+    ) -> StoreWorker {
         let (commands, inbox) = mpsc::channel::<StoreCommand>();
         let (tx, outcomes) = mpsc::channel();
         let saves_pending = Arc::new(AtomicUsize::new(0));
@@ -227,7 +231,12 @@ impl StoreWorker {
             .spawn(move || {
                 for command in inbox {
                     let outcome = match command {
-                        StoreCommand::Load => StoreOutcome::Loaded(store.load()),
+                        StoreCommand::Load => {
+                            if let Some(hook) = &before_load {
+                                hook();
+                            }
+                            StoreOutcome::Loaded(store.load())
+                        }
                         StoreCommand::Save(state) => {
                             let saved = store.save(&state);
                             pending.fetch_sub(1, Ordering::SeqCst);

@@ -105,6 +105,9 @@ pub fn lock_dir_with_name(dir: impl AsRef<Path>, name: &str) -> Result<LockFile,
     if !is_plain_lock_name(name) {
         return Err(PathError::BadLockName(name.to_string()).into());
     }
+    if dir.as_ref().as_os_str().is_empty() {
+        return Err(PathError::EmptyDir.into());
+    }
     let mut lock = LockFile::new(dir.as_ref().join(name));
     lock.acquire()?;
     Ok(lock)

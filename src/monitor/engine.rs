@@ -68,6 +68,9 @@ const FULL_PASS_EVERY: u64 = 60;
 /// after, with a catch-up probe.
 const WATCH_BUDGET: Duration = Duration::from_millis(50);
 
+/// The longest period of the pass: about a century. Longer ones are cut to it.
+const MAX_INTERVAL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Re-probes shortly after a lock-file event. An event comes just BEFORE the change it
 /// announces: certbot creates or opens the file, then locks it; a dying OFD holder's close
 /// event fires before the kernel drops its lock. So the first probe may see the old state.
@@ -139,7 +142,9 @@ impl Engine {
     }
 
     pub(super) fn run(mut self, inbox: Receiver<Command>) {
-        let interval = self.options.interval;
+        // Capped so that deadlines never overflow an Instant (which panics): a pass a century
+        // away is as good as never, which is what such an interval asks for.
+        let interval = self.options.interval.min(MAX_INTERVAL);
         let mut next_pass = Instant::now() + interval;
         loop {
             let wake_at = self

@@ -99,7 +99,8 @@ pub enum Update {
 
 #[derive(Debug, Clone)]
 pub struct MonitorOptions {
-    /// Period of the pass that catches what no filesystem event shows.
+    /// Period of the pass that catches what no filesystem event shows. Longer than a century
+    /// counts as a century (`u64::MAX` seconds cannot be added to an `Instant`).
     pub interval: Duration,
     /// The lock file's name inside each directory.
     pub lock_name: String,

@@ -136,3 +136,221 @@ mod tests {
         assert_eq!(dev_major_minor(dev), (0x123, 0x45678));
     }
 }
+
+/// Fuzzing with proptest, bounded for CI: `PROPTEST_CASES=N` runs N cases per property.
+/// (proptest is a Unix-only dev-dependency: the Windows test build runs under Wine.)
+#[cfg(all(test, unix))]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(default: u32) -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default);
+        ProptestConfig {
+            cases,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// One row as the kernel could print it, and what it must parse to.
+    #[derive(Debug, Clone)]
+    struct Row {
+        text: String,
+        expected: ProcLock,
+        /// Where the fields after the file id (start and end of the range) begin.
+        range_at: usize,
+    }
+
+    /// glibc's `makedev`.
+    fn makedev(major: u32, minor: u32) -> u64 {
+        let (major, minor) = (major as u64, minor as u64);
+        ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12)
+    }
+
+    fn separator() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[ \t]{1,3}").unwrap()
+    }
+
+    fn hex(n: u32, style: u8) -> String {
+        match style % 3 {
+            0 => format!("{n:02x}"),
+            1 => format!("{n:x}"),
+            _ => format!("{n:08X}"),
+        }
+    }
+
+    prop_compose! {
+        fn row()(
+            number in 1u32..1_000_000,
+            kind in prop_oneof![
+                Just("POSIX".to_string()),
+                Just("OFDLCK".to_string()),
+                Just("FLOCK".to_string()),
+                Just("LEASE".to_string()),
+                proptest::string::string_regex("[A-Z]{1,8}").unwrap(),
+            ].prop_filter("not a waiter arrow", |k| k != "->"),
+            mode in prop::sample::select(&["ADVISORY", "MANDATORY", "ACTIVE", "BREAKING"][..]),
+            access in prop::sample::select(&["READ", "WRITE", "UNLCK", "NONE"][..]),
+            pid in prop_oneof![
+                Just(-1i64),
+                Just(0i64),
+                1i64..=4_194_304,
+                1i64..=u32::MAX as i64,
+                (u32::MAX as i64 + 1)..=i64::MAX,
+            ],
+            major in any::<u32>(),
+            minor in any::<u32>(),
+            inode in any::<u64>(),
+            start in any::<u64>(),
+            end in prop_oneof![Just("EOF".to_string()), any::<u64>().prop_map(|e| e.to_string())],
+            hex_style in any::<u8>(),
+            seps in prop::collection::vec(separator(), 8),
+            prefix in prop_oneof![Just(""), Just("lock:\t"), Just("lock: "), Just("  ")],
+            suffix in prop_oneof![Just(""), Just("\n"), Just(" \n"), Just("\r\n")],
+        ) -> Row {
+            let id = format!("{}:{}:{inode}", hex(major, hex_style), hex(minor, hex_style / 3));
+            let head = format!(
+                "{prefix}{number}:{}{kind}{}{mode}{}{access}{}{pid}{}{id}{}",
+                seps[0], seps[1], seps[2], seps[3], seps[4], seps[5]
+            );
+            let range_at = head.len();
+            let text = format!("{head}{start}{}{end}{suffix}", seps[6]);
+            let expected = ProcLock {
+                kind,
+                write: access == "WRITE",
+                pid: u32::try_from(pid).ok().filter(|&p| p > 0),
+                major,
+                minor,
+                inode,
+            };
+            Row { text, expected, range_at }
+        }
+    }
+
+    /// Edits on a line: delete, insert or replace a character (any Unicode), or cut it short.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Delete(prop::sample::Index),
+        Insert(prop::sample::Index, char),
+        Replace(prop::sample::Index, char),
+        Truncate(prop::sample::Index),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        use prop::sample::Index;
+        let interesting = prop_oneof![
+            prop::sample::select(
+                &[
+                    ':',
+                    '-',
+                    '>',
+                    ' ',
+                    '\t',
+                    '\n',
+                    '0',
+                    'f',
+                    'x',
+                    '\u{0}',
+                    'é',
+                    '\u{1F512}'
+                ][..]
+            ),
+            any::<char>(),
+        ];
+        prop_oneof![
+            any::<Index>().prop_map(Edit::Delete),
+            (any::<Index>(), interesting.clone()).prop_map(|(i, c)| Edit::Insert(i, c)),
+            (any::<Index>(), interesting).prop_map(|(i, c)| Edit::Replace(i, c)),
+            any::<Index>().prop_map(Edit::Truncate),
+        ]
+    }
+
+    fn apply(line: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = line.chars().collect();
+        for e in edits {
+            let len = chars.len();
+            match e {
+                Edit::Delete(i) if len > 0 => {
+                    chars.remove(i.index(len));
+                }
+                Edit::Insert(i, c) => chars.insert(i.index(len + 1), *c),
+                Edit::Replace(i, c) if len > 0 => chars[i.index(len)] = *c,
+                Edit::Truncate(i) => chars.truncate(i.index(len + 1)),
+                _ => {}
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(config(5000))]
+
+        /// Anything at all: `None` or a row, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(line in any::<String>()) {
+            let _ = ProcLock::parse(&line);
+        }
+
+        /// Text made of the characters rows are made of, so more of it gets deep.
+        #[test]
+        fn rowlike_text_never_panics(line in "(lock:)?[ \t0-9a-fA-FEOF:>PSIXOLCKRDWTEVA-]{0,80}") {
+            let _ = ProcLock::parse(&line);
+        }
+
+        /// A well-formed row parses to exactly the values it was made from.
+        #[test]
+        fn well_formed_rows_parse_exactly(row in row()) {
+            prop_assert_eq!(ProcLock::parse(&row.text), Some(row.expected));
+        }
+
+        /// fdinfo's `lock:` lines are /proc/locks rows with a prefix.
+        #[test]
+        fn fdinfo_prefix_changes_nothing(row in row()) {
+            let bare = row.text.trim_start().strip_prefix("lock:").unwrap_or(&row.text);
+            prop_assert_eq!(ProcLock::parse(&format!("lock:\t{bare}")), ProcLock::parse(bare));
+        }
+
+        /// A waiter (`->`) row is never a lock.
+        #[test]
+        fn waiter_rows_are_skipped(row in row()) {
+            let text = row.text.trim_start().strip_prefix("lock:").unwrap_or(&row.text);
+            let (number, rest) = text.trim_start().split_once(':').expect("N: prefix");
+            let waiter = format!("{number}: -> {}", rest.trim_start());
+            prop_assert_eq!(ProcLock::parse(&waiter), None);
+        }
+
+        /// The byte range after the file id is not read: anything there parses the same.
+        #[test]
+        fn range_fields_are_ignored(row in row(), junk in "[^ \t\n]{1,20}") {
+            let text = format!("{}{junk}", &row.text[..row.range_at]);
+            prop_assert_eq!(ProcLock::parse(&text), Some(row.expected));
+        }
+
+        /// Real-looking rows, damaged: never a panic; an untouched row still parses.
+        #[test]
+        fn mutated_rows_never_panic(row in row(), edits in prop::collection::vec(edit(), 0..6)) {
+            let text = apply(&row.text, &edits);
+            let parsed = ProcLock::parse(&text);
+            if edits.is_empty() {
+                prop_assert_eq!(parsed, Some(row.expected));
+            }
+        }
+
+        /// The device numbers of any `st_dev` glibc can make come back as they went in, and a
+        /// parsed row blocks certbot on exactly its own file, for fcntl kinds only.
+        #[test]
+        fn device_numbers_round_trip(row in row(), other_inode in any::<u64>()) {
+            let lock = row.expected;
+            let dev = makedev(lock.major, lock.minor);
+            prop_assert_eq!(dev_major_minor(dev), (lock.major, lock.minor));
+            let fcntl = matches!(lock.kind.as_str(), "POSIX" | "OFDLCK");
+            prop_assert_eq!(lock.blocks_certbot_on(dev, lock.inode), fcntl);
+            if other_inode != lock.inode {
+                prop_assert!(!lock.blocks_certbot_on(dev, other_inode));
+            }
+        }
+    }
+}

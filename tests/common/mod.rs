@@ -206,8 +206,57 @@ impl Drop for LockscopeHolder {
     }
 }
 
-/// Everything observable about a tree on disk: type, mode, size, mtime, content, link target.
-pub type Snapshot = BTreeMap<PathBuf, String>;
+/// A `lockscope watch --json` child and its output, one JSON value per line.
+pub struct WatchJson {
+    pub child: Child,
+    lines: std::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl WatchJson {
+    /// Starts `cmd` (a `watch --json` command line) with its stdout piped.
+    pub fn spawn(cmd: &mut Command) -> WatchJson {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start watch");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        WatchJson { child, lines }
+    }
+
+    /// The next line, parsed (blocks until the watcher prints it).
+    pub fn next_line(&mut self) -> serde_json::Value {
+        let line = self.lines.next().expect("watch ended").expect("read watch");
+        serde_json::from_str(&line).expect("watch printed JSON")
+    }
+}
+
+impl Drop for WatchJson {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything observable about one entry on disk, except its access time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `file`, `dir`, `symlink`, `fifo`, `socket`, `char`, `block`.
+    pub kind: &'static str,
+    /// Permission bits, including setuid/setgid/sticky.
+    pub mode: u32,
+    pub size: u64,
+    /// A hash of a regular file's content (`None` for other kinds).
+    pub content: Option<u64>,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+    pub ino: u64,
+    pub nlink: u64,
+    pub uid: u32,
+    /// A symlink's target.
+    pub link: Option<PathBuf>,
+}
+
+/// Every entry of a tree (the root included), by path: type, mode, size, content hash, times,
+/// inode, link count, owner, symlink target. Symlinks are not followed; FIFOs, sockets and
+/// devices are not opened.
+pub type Snapshot = BTreeMap<PathBuf, Entry>;
 
 pub fn snapshot(root: &Path) -> Snapshot {
     let mut out = Snapshot::new();
@@ -216,31 +265,66 @@ pub fn snapshot(root: &Path) -> Snapshot {
 }
 
 fn snapshot_into(path: &Path, out: &mut Snapshot) {
+    use std::os::unix::fs::FileTypeExt;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return;
     };
-    let kind = meta.file_type();
-    let mut desc = format!(
-        "mode={:o} size={} mtime={}.{} ino={}",
-        meta.mode(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ino()
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        "file"
+    } else if t.is_dir() {
+        "dir"
+    } else if t.is_symlink() {
+        "symlink"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "char"
+    } else {
+        "block"
+    };
+    out.insert(
+        path.to_path_buf(),
+        Entry {
+            kind,
+            mode: meta.mode() & 0o7777,
+            size: meta.size(),
+            content: t.is_file().then(|| content_hash(path)),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+            nlink: meta.nlink(),
+            uid: meta.uid(),
+            link: std::fs::read_link(path).ok(),
+        },
     );
-    if kind.is_symlink() {
-        desc += &format!(" link={:?}", std::fs::read_link(path).ok());
-    } else if kind.is_file() {
-        desc += &format!(" content={:?}", std::fs::read(path).ok());
-    }
-    out.insert(path.to_path_buf(), desc);
-    if kind.is_dir()
+    if t.is_dir()
         && let Ok(entries) = std::fs::read_dir(path)
     {
         for e in entries.flatten() {
             snapshot_into(&e.path(), out);
         }
     }
+}
+
+/// SipHash of a file's bytes, streamed (files of many MB are hashed, not held in memory).
+fn content_hash(path: &Path) -> u64 {
+    use std::hash::Hasher;
+    use std::io::Read;
+    let mut hasher = std::hash::DefaultHasher::new();
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return 0;
+    };
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => hasher.write(&buf[..n]),
+        }
+    }
+    hasher.finish()
 }
 
 pub fn is_root() -> bool {
