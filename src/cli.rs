@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lockscope::probe::probe;
+use lockscope::probe::ProbeBatch;
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::Write;
@@ -213,37 +213,35 @@ struct StatusRecord {
     error: Option<String>,
 }
 
-/// A PATH is a directory (its lock file is PATH/NAME) unless it names the lock file itself:
-/// its file name is NAME, or it exists and is not a directory.
-fn lock_file_for(path: &Path, lock_name: &str) -> (PathBuf, PathBuf) {
-    let names_lock = path.file_name().is_some_and(|n| n == lock_name);
-    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
-    let exists = std::fs::symlink_metadata(path).is_ok();
-    if names_lock || (exists && !is_dir) {
-        let dir = lockscope::path_error::parent_dir(path).to_path_buf();
-        (dir, path.to_path_buf())
-    } else {
-        (path.to_path_buf(), path.join(lock_name))
-    }
-}
-
-fn status_of(path: &Path, lock_name: &str) -> StatusRecord {
-    let (dir, lock_file) = lock_file_for(path, lock_name);
-    let (state, holder, error) = match probe(&lock_file) {
+fn status_of(path: &Path, lock_name: &str, batch: &mut ProbeBatch) -> StatusRecord {
+    let probed = batch.probe_path(path, lock_name);
+    let (state, holder, error) = match probed.state {
         Ok(state) => (state.name(), state.holder(), None),
         Err(e) => ("error", None, Some(e.to_string())),
     };
     StatusRecord {
-        dir: dir.to_string_lossy().into_owned(),
-        lock_file: lock_file.to_string_lossy().into_owned(),
+        dir: lossy_string(probed.dir),
+        lock_file: lossy_string(probed.lock_file),
         state,
         holder,
         error,
     }
 }
 
+/// The path as a string, U+FFFD in place of bytes that are not UTF-8 (no copy when all are).
+fn lossy_string(path: PathBuf) -> String {
+    path.into_os_string()
+        .into_string()
+        .unwrap_or_else(|raw| raw.to_string_lossy().into_owned())
+}
+
 fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
-    let records: Vec<StatusRecord> = paths.iter().map(|p| status_of(p, lock_name)).collect();
+    // One batch: each holder's command line is read once, however many locks it holds.
+    let mut batch = ProbeBatch::new();
+    let records: Vec<StatusRecord> = paths
+        .iter()
+        .map(|p| status_of(p, lock_name, &mut batch))
+        .collect();
     let printed = if json {
         print_json(&records)
     } else {
@@ -260,10 +258,16 @@ fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
     }
 }
 
+/// Standard output in large writes: stdout alone is line-buffered, one write(2) per line.
+fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
 fn print_json(records: &[StatusRecord]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     serde_json::to_writer_pretty(&mut out, records).context("JSON output")?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -293,7 +297,7 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
             .unwrap_or(0)
     };
     let (w0, w1, w2) = (width(0), width(1), width(2));
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     for row in std::iter::once(&header).chain(&rows) {
         writeln!(
             out,
@@ -301,6 +305,7 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
             row[0], row[1], row[2], row[3]
         )?;
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -1,77 +1,273 @@
 //! Linux process tables: who holds a lock, from `/proc`. Reading `/proc` causes no inotify
 //! events and touches no lock file.
 
-use super::proc_parse::ProcLock;
+use super::proc_parse::{ProcLock, dev_major_minor};
 use crate::lock::sys::Conflict;
-use std::fs::{self, Metadata};
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::fs::{self, File, Metadata};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 /// The command line of `pid` from `/proc/<pid>/cmdline`, or `[comm]` for a process without one.
 pub(super) fn command_line(pid: u32) -> Option<String> {
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    if !args.is_empty() {
-        return Some(args.join(" "));
+    let raw = read_proc_file(&format!("/proc/{pid}/cmdline"), 1024)?;
+    // Arguments are NUL-terminated; empty ones are dropped, the rest joined by spaces.
+    let mut line = String::new();
+    for arg in raw.split(|&b| b == 0).filter(|a| !a.is_empty()) {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&String::from_utf8_lossy(arg));
     }
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if !line.is_empty() {
+        return Some(line);
+    }
+    let comm = String::from_utf8(read_proc_file(&format!("/proc/{pid}/comm"), 64)?).ok()?;
     Some(format!("[{}]", comm.trim_end()))
 }
 
+/// A whole `/proc/<pid>/cmdline`, `comm` or `fdinfo/<fd>` file. Each is produced whole by every
+/// read (`cmdline` fills the buffer up to its end; the others are single-record seq files), so
+/// a read that leaves room in the buffer has reached the end: no extra read to see 0 bytes.
+/// (`fs::read` would also fstat and lseek the file for a size hint, which `/proc` does not
+/// give: two more syscalls for nothing.)
+fn read_proc_file(path: &str, capacity: usize) -> Option<Vec<u8>> {
+    let mut file = File::open(path).ok()?;
+    let mut buf = vec![0; capacity.max(64)];
+    let mut len = 0;
+    loop {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+        if len < buf.len() {
+            break;
+        }
+        buf.resize(len * 2, 0);
+    }
+    buf.truncate(len);
+    Some(buf)
+}
+
 /// The process holding an OFD lock on the file at `lock_path`. OFD locks have no owner pid, so
-/// this walks `/proc/<pid>/fd` for descriptors of that file and confirms the lock in the
+/// this finds descriptors of that file in `/proc/<pid>/fd` and confirms the lock in the
 /// matching `fdinfo` (`lock:` lines). Processes we may not inspect are skipped. (No name beside
 /// the pid: the command line comes from `/proc/<pid>/cmdline`.)
+///
+/// Walking every process's descriptors costs about a millisecond per few hundred descriptors,
+/// so where an owner was found is remembered (see [`OWNERS`]) and re-checked with one `fdinfo`
+/// read, and one walk records the owners of every OFD-locked file it can see, not only this one.
 pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
     let target = fs::metadata(lock_path).ok()?;
-    let (dev, ino) = (target.dev(), target.ino());
-    fs::read_dir("/proc")
+    let file = FileId::of(target.dev(), target.ino());
+    if let Some(pid) = remembered_owner(file) {
+        return Some((pid, None));
+    }
+    scan_for_owners(file).map(|pid| (pid, None))
+}
+
+/// A file: `st_dev` and inode, as `stat` gives them ([`FileId::table_key`]: as the kernel's
+/// lock tables print them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(dev: u64, ino: u64) -> FileId {
+        FileId { dev, ino }
+    }
+
+    fn table_key(self) -> (u32, u32, u64) {
+        let (major, minor) = dev_major_minor(self.dev);
+        (major, minor, self.ino)
+    }
+}
+
+/// Where the owners of OFD-locked files were last found: file -> (pid, fd). An entry is only a
+/// hint: it is used after `/proc/<pid>/fdinfo/<fd>` shows that descriptor still holding a lock
+/// on that very file (the `lock:` line names the device and inode), so a released lock, an
+/// exited process or a reused pid or fd can never produce a wrong answer, only a new walk.
+static OWNERS: Mutex<Option<HashMap<FileId, (u32, u32)>>> = Mutex::new(None);
+
+/// More entries than this and the hints are dropped (they are only a cache).
+const MAX_OWNERS: usize = 4096;
+
+fn owners() -> MutexGuard<'static, Option<HashMap<FileId, (u32, u32)>>> {
+    OWNERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn remembered_owner(file: FileId) -> Option<u32> {
+    let (pid, fd) = owners().as_ref()?.get(&file).copied()?;
+    if fdinfo_has_lock(pid, fd, file) {
+        return Some(pid);
+    }
+    if let Some(map) = owners().as_mut()
+        && map.get(&file) == Some(&(pid, fd))
+    {
+        map.remove(&file);
+    }
+    None
+}
+
+/// Walks `/proc/<pid>/fd` of every process, in `/proc` order, for descriptors holding a lock on
+/// `target`, and on the way on every other file `/proc/locks` lists with an owner-less lock
+/// (OFD). Stops once all of them are found. Returns the first process holding `target`.
+fn scan_for_owners(target: FileId) -> Option<u32> {
+    let mut wanted: HashSet<(u32, u32, u64)> = ownerless_locked_files();
+    wanted.insert(target.table_key());
+    let mut found: Vec<(FileId, (u32, u32))> = Vec::new();
+    let mut target_owner = None;
+    let pids = fs::read_dir("/proc")
         .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|&pid| holds_lock_on(pid, dev, ino))
-        .map(|pid| (pid, None))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    'walk: for pid in pids {
+        let Some(fds) = FdDir::open(pid) else {
+            continue;
+        };
+        for (fd, file) in fds {
+            if !wanted.contains(&file.table_key()) || !fdinfo_has_lock(pid, fd, file) {
+                continue;
+            }
+            wanted.remove(&file.table_key());
+            found.push((file, (pid, fd)));
+            if file == target {
+                target_owner = Some(pid);
+            }
+            if wanted.is_empty() {
+                break 'walk;
+            }
+        }
+    }
+    let mut owners = owners();
+    let map = owners.get_or_insert_with(HashMap::new);
+    if map.len() + found.len() > MAX_OWNERS {
+        map.clear();
+    }
+    map.extend(found);
+    target_owner
 }
 
-fn holds_lock_on(pid: u32, dev: u64, ino: u64) -> bool {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.filter_map(Result::ok).any(|fd| {
-        let same_file = fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino);
-        same_file && fdinfo_has_lock(pid, &fd.file_name().to_string_lossy(), dev, ino)
-    })
+/// Files with a certbot-conflicting lock whose owner pid the kernel does not show (OFD locks;
+/// `/proc/locks` prints -1), keyed as the table prints them. Empty if `/proc/locks` is unreadable.
+fn ownerless_locked_files() -> HashSet<(u32, u32, u64)> {
+    lock_rows()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.pid.is_none() && matches!(l.kind.as_str(), "POSIX" | "OFDLCK"))
+        .map(|l| (l.major, l.minor, l.inode))
+        .collect()
 }
 
-fn fdinfo_has_lock(pid: u32, fd: &str, dev: u64, ino: u64) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).is_ok_and(|info| {
-        info.lines()
-            .filter(|l| l.starts_with("lock:"))
-            .filter_map(ProcLock::parse)
-            .any(|l| l.blocks_certbot_on(dev, ino))
-    })
+/// The open descriptors of one process, each with the device and inode of the file it refers
+/// to: `/proc/<pid>/fd` read once, each entry stat'ed relative to that directory (no path walk
+/// through `/proc` per descriptor).
+struct FdDir {
+    dir: std::ptr::NonNull<libc::DIR>,
+}
+
+impl FdDir {
+    fn open(pid: u32) -> Option<FdDir> {
+        let path = CString::new(format!("/proc/{pid}/fd")).ok()?;
+        // SAFETY: a valid NUL-terminated path; a null result is handled.
+        let dir = unsafe { libc::opendir(path.as_ptr()) };
+        std::ptr::NonNull::new(dir).map(|dir| FdDir { dir })
+    }
+}
+
+impl Iterator for FdDir {
+    type Item = (u32, FileId);
+
+    fn next(&mut self) -> Option<(u32, FileId)> {
+        loop {
+            // SAFETY: `dir` is an open DIR stream owned by this struct; the entry returned is
+            // valid until the next readdir on it, and is only read before that.
+            let entry = unsafe { libc::readdir(self.dir.as_ptr()) };
+            if entry.is_null() {
+                return None;
+            }
+            // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated.
+            let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+            let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
+                continue; // "." and ".."
+            };
+            // SAFETY: plain C struct, filled by fstatat below.
+            let mut st: large_file::Stat = unsafe { std::mem::zeroed() };
+            // SAFETY: dirfd of the open stream, a NUL-terminated name, a live stat buffer.
+            // Flags 0: follow the fd's magic link to the file it refers to, as stat(2) does.
+            let ok = unsafe {
+                large_file::fstatat(libc::dirfd(self.dir.as_ptr()), name.as_ptr(), &mut st, 0)
+            } == 0;
+            if ok {
+                return Some((fd, FileId::of(st.st_dev, st.st_ino)));
+            }
+        }
+    }
+}
+
+/// fstatat with 64-bit inode numbers and sizes also on 32-bit glibc targets (where plain
+/// `fstatat` fails with EOVERFLOW for such files); musl's `stat` is always 64-bit.
+mod large_file {
+    #[cfg(not(target_env = "gnu"))]
+    pub(super) use libc::{fstatat, stat as Stat};
+    #[cfg(target_env = "gnu")]
+    pub(super) use libc::{fstatat64 as fstatat, stat64 as Stat};
+}
+
+impl Drop for FdDir {
+    fn drop(&mut self) {
+        // SAFETY: closes the stream opened in `FdDir::open`, exactly once.
+        unsafe { libc::closedir(self.dir.as_ptr()) };
+    }
+}
+
+/// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on `file`: its `fdinfo`
+/// lists only locks taken through that descriptor, each naming its file's device and inode.
+fn fdinfo_has_lock(pid: u32, fd: u32, file: FileId) -> bool {
+    read_proc_file(&format!("/proc/{pid}/fdinfo/{fd}"), 512)
+        .and_then(|info| String::from_utf8(info).ok())
+        .is_some_and(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("lock:"))
+                .filter_map(ProcLock::parse)
+                .any(|l| l.blocks_certbot_on(file.dev, file.ino))
+        })
+}
+
+/// Every row of `/proc/locks`, from one read.
+pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
+    let table = fs::read_to_string("/proc/locks").ok()?;
+    Some(table.lines().filter_map(ProcLock::parse).collect())
+}
+
+/// What the lock table `rows` says of the file `meta` describes (see [`query_without_opening`]).
+pub(super) fn conflict_in(rows: &[ProcLock], meta: &Metadata) -> Conflict {
+    match rows
+        .iter()
+        .find(|l| l.blocks_certbot_on(meta.dev(), meta.ino()))
+    {
+        Some(l) => Conflict::Held { pid: l.pid },
+        None => Conflict::None,
+    }
 }
 
 /// For a lock file we may not open (mode 0600, another user's): the kernel's lock table says
 /// whether a certbot-conflicting lock is on it, without opening the file.
 pub(super) fn query_without_opening(meta: &Metadata) -> Option<Conflict> {
-    let table = fs::read_to_string("/proc/locks").ok()?;
-    let row = table
-        .lines()
-        .filter_map(ProcLock::parse)
-        .find(|l| l.blocks_certbot_on(meta.dev(), meta.ino()));
-    Some(match row {
-        Some(l) => Conflict::Held { pid: l.pid },
-        None => Conflict::None,
-    })
+    lock_rows().map(|rows| conflict_in(&rows, meta))
 }
 
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
-pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {
+pub(super) fn lock_table() -> Option<HashMap<(u32, u32, u64), Option<u32>>> {
     let table = fs::read_to_string("/proc/locks").ok()?;
     Some(
         table
@@ -84,6 +280,6 @@ pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), 
 }
 
 pub(super) fn file_id(meta: &Metadata) -> (u32, u32, u64) {
-    let (major, minor) = super::proc_parse::dev_major_minor(meta.dev());
+    let (major, minor) = dev_major_minor(meta.dev());
     (major, minor, meta.ino())
 }

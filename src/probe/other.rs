@@ -1,5 +1,6 @@
 //! Platforms without `/proc`: the lock query's pid is all we learn about a holder.
 
+use super::proc_parse::ProcLock;
 use crate::lock::sys::Conflict;
 use std::fs::Metadata;
 use std::path::Path;
@@ -14,6 +15,15 @@ pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)
 
 pub(super) fn query_without_opening(_meta: &Metadata) -> Option<Conflict> {
     None
+}
+
+/// No lock table to read.
+pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
+    None
+}
+
+pub(super) fn conflict_in(_rows: &[ProcLock], _meta: &Metadata) -> Conflict {
+    Conflict::None
 }
 
 pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {

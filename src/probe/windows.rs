@@ -2,6 +2,7 @@
 //! using a file, with an application name), and a process's executable path. Windows has no
 //! lock table and no F_GETLK: a lock query learns only "held", never by whom.
 
+use super::proc_parse::ProcLock;
 use crate::lock::sys::{Conflict, LockMeta};
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
@@ -120,6 +121,15 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
 /// No lock table to consult without opening the file.
 pub(super) fn query_without_opening(_meta: &LockMeta) -> Option<Conflict> {
     None
+}
+
+/// No lock table to read.
+pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
+    None
+}
+
+pub(super) fn conflict_in(_rows: &[ProcLock], _meta: &LockMeta) -> Conflict {
+    Conflict::None
 }
 
 pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {
