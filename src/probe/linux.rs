@@ -1,7 +1,7 @@
 //! Linux process tables: who holds a lock, from `/proc`. Reading `/proc` causes no inotify
 //! events and touches no lock file.
 
-use super::proc_parse::{ProcLock, dev_major_minor};
+use super::proc_parse::{self, ProcLock, dev_major_minor};
 use crate::lock::sys::Conflict;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -14,15 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 /// The command line of `pid` from `/proc/<pid>/cmdline`, or `[comm]` for a process without one.
 pub(super) fn command_line(pid: u32) -> Option<String> {
     let raw = read_proc_file(&format!("/proc/{pid}/cmdline"), 1024)?;
-    // Arguments are NUL-terminated; empty ones are dropped, the rest joined by spaces.
-    let mut line = String::new();
-    for arg in raw.split(|&b| b == 0).filter(|a| !a.is_empty()) {
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&String::from_utf8_lossy(arg));
-    }
-    if !line.is_empty() {
+    if let Some(line) = proc_parse::join_cmdline(&raw) {
         return Some(line);
     }
     let comm = String::from_utf8(read_proc_file(&format!("/proc/{pid}/comm"), 64)?).ok()?;

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use proc_parse::{ProcLock, dev_major_minor};
+pub use proc_parse::{ProcLock, dev_major_minor, join_cmdline};
 
 /// What a probe found at a lock path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
-//! Parsers for Linux's lock tables: rows of `/proc/locks` and `lock:` lines of
-//! `/proc/<pid>/fdinfo/<fd>`. Pure functions, so they are tested (and fuzzed) anywhere.
+//! Parsers for what the probe reads from `/proc`: rows of `/proc/locks`, `lock:` lines of
+//! `/proc/<pid>/fdinfo/<fd>`, and `/proc/<pid>/cmdline`. Pure functions, so they are tested (and
+//! fuzzed) anywhere.
 
 /// One lock as the kernel lists it, e.g. `1: OFDLCK ADVISORY WRITE -1 08:01:1234 0 EOF`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,20 @@ impl ProcLock {
             && self.minor == minor
             && matches!(self.kind.as_str(), "POSIX" | "OFDLCK")
     }
+}
+
+/// A `/proc/<pid>/cmdline` as one line: the arguments are NUL-terminated; empty ones are
+/// dropped, the rest joined by spaces (invalid UTF-8 replaced). `None` when there is none (a
+/// kernel thread or a zombie: the caller falls back to `comm`).
+pub fn join_cmdline(raw: &[u8]) -> Option<String> {
+    let mut line = String::new();
+    for arg in raw.split(|&b| b == 0).filter(|a| !a.is_empty()) {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&String::from_utf8_lossy(arg));
+    }
+    (!line.is_empty()).then_some(line)
 }
 
 /// glibc's `major()`/`minor()` of an `st_dev`, the numbers the kernel prints in its lock tables.
@@ -351,6 +366,25 @@ mod fuzz {
             if other_inode != lock.inode {
                 prop_assert!(!lock.blocks_certbot_on(dev, other_inode));
             }
+        }
+
+        /// Any bytes: a line or `None`, never a panic, never a NUL in the line.
+        #[test]
+        fn arbitrary_cmdline_never_panics(raw in prop::collection::vec(any::<u8>(), 0..300)) {
+            if let Some(line) = join_cmdline(&raw) {
+                prop_assert!(!line.is_empty() && !line.contains('\0'));
+            }
+        }
+
+        /// Arguments as the kernel stores them come back joined by single spaces.
+        #[test]
+        fn cmdline_arguments_are_joined(args in prop::collection::vec("[^\0]{1,12}", 1..6)) {
+            let mut raw = Vec::new();
+            for arg in &args {
+                raw.extend_from_slice(arg.as_bytes());
+                raw.push(0);
+            }
+            prop_assert_eq!(join_cmdline(&raw), Some(args.join(" ")));
         }
     }
 }
