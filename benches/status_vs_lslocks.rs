@@ -18,7 +18,8 @@
 //!
 //! The lockscope under test is the one cargo builds for this bench (`cargo bench` builds the
 //! `lockscope` binary with the release profile: target/release/lockscope, via
-//! CARGO_BIN_EXE_lockscope). Set LOCKSCOPE_BASELINE_BIN=/path/to/an/older/lockscope to time an
+//! CARGO_BIN_EXE_lockscope), and the same built without the desktop app (`--no-default-features`,
+//! into target/cli-only). Set LOCKSCOPE_BASELINE_BIN=/path/to/an/older/lockscope to time an
 //! older build side by side (BENCHMARKS.md's before/after).
 //!
 //!     cargo bench --bench status_vs_lslocks     (needs real certbot: see scripts/test; lslocks
@@ -52,6 +53,28 @@ mod linux {
     const LOCKSCOPE_HOLDERS: usize = 10;
     const FREE: usize = 100;
     const ROUNDS: usize = 31;
+
+    /// The same `lockscope` built with `--no-default-features` (library + CLI, no desktop app),
+    /// as on a headless server: the app's code makes every process start slower. Built into its
+    /// own target directory beside this bench's.
+    fn cli_only_binary() -> PathBuf {
+        let bench = std::env::current_exe().expect("current_exe");
+        let target = bench
+            .ancestors()
+            .nth(3)
+            .expect("target dir")
+            .join("cli-only");
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--release", "--no-default-features"])
+            .args(["--bin", "lockscope", "--target-dir"])
+            .arg(&target)
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .status()
+            .expect("run cargo");
+        assert!(built.success(), "building the CLI-only lockscope failed");
+        target.join("release/lockscope")
+    }
 
     struct Contender {
         name: String,
@@ -222,6 +245,11 @@ mod linux {
             PathBuf::from(env!("CARGO_BIN_EXE_lockscope")),
             &dirs,
         )];
+        contenders.push(lockscope_contender(
+            "… built without the app",
+            cli_only_binary(),
+            &dirs,
+        ));
         if let Some(base) = std::env::var_os("LOCKSCOPE_BASELINE_BIN") {
             contenders.push(lockscope_contender(
                 "baseline lockscope status --json",
