@@ -52,6 +52,26 @@ mod linux {
 
     /// open + F_OFD_GETLK + close: whether a write lock would conflict, and the l_pid.
     fn raw_query(lock: &CString) -> i32 {
+        query_opened(lock, |_| {})
+    }
+
+    /// lstat + open + fstat + F_OFD_GETLK + close: the syscalls the probe's rules require.
+    fn raw_checked_query(lock: &CString) -> i32 {
+        let is_regular = |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        // SAFETY: a valid NUL-terminated path; stat is plain C data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::lstat(lock.as_ptr(), &mut st) }, 0);
+        assert!(is_regular(&st));
+        query_opened(lock, |fd| {
+            // SAFETY: a valid fd and a stat struct to fill.
+            assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0);
+            assert!(is_regular(&st));
+        })
+    }
+
+    /// Opens `lock` read-only, runs `check` on the fd, asks F_OFD_GETLK, closes: the l_pid of a
+    /// conflicting lock (-1 for OFD locks), 0 when none.
+    fn query_opened(lock: &CString, check: impl FnOnce(libc::c_int)) -> i32 {
         // SAFETY: plain libc calls on a valid NUL-terminated path and a zeroed flock struct.
         unsafe {
             let fd = libc::open(
@@ -59,33 +79,7 @@ mod linux {
                 libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
             );
             assert!(fd >= 0);
-            let mut fl: libc::flock = std::mem::zeroed();
-            fl.l_type = libc::F_WRLCK as _;
-            fl.l_whence = libc::SEEK_SET as _;
-            assert_eq!(libc::fcntl(fd, libc::F_OFD_GETLK, &mut fl), 0);
-            libc::close(fd);
-            if fl.l_type == libc::F_UNLCK as libc::c_short {
-                0
-            } else {
-                fl.l_pid
-            }
-        }
-    }
-
-    /// lstat + open + fstat + F_OFD_GETLK + close: the syscalls the probe's rules require.
-    fn raw_checked_query(lock: &CString) -> i32 {
-        // SAFETY: as above; stat structs are plain C data.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            assert_eq!(libc::lstat(lock.as_ptr(), &mut st), 0);
-            assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFREG);
-            let fd = libc::open(
-                lock.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            );
-            assert!(fd >= 0);
-            assert_eq!(libc::fstat(fd, &mut st), 0);
-            assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFREG);
+            check(fd);
             let mut fl: libc::flock = std::mem::zeroed();
             fl.l_type = libc::F_WRLCK as _;
             fl.l_whence = libc::SEEK_SET as _;
