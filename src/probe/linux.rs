@@ -110,17 +110,21 @@ fn remembered_owner(file: FileId) -> Option<u32> {
     None
 }
 
-/// Walks `/proc/<pid>/fd` of every process, in `/proc` order, for descriptors holding a lock on
-/// `target`, and on the way on every other file `/proc/locks` lists with an owner-less lock
-/// (OFD). Stops once all of them are found. Returns the first process holding `target`.
+/// Walks `/proc/<pid>/fd` of every process, newest pid first, for descriptors holding a lock on
+/// `target`, and on the way remembers the owners of every other file `/proc/locks` lists with
+/// an owner-less lock (OFD). Stops at `target`'s owner. Newest first because the holders of OFD
+/// locks on lock files are lockscope processes started for the test at hand, rarely the oldest
+/// processes on the system: measured, this ends most walks after a few processes instead of all.
 fn scan_for_owners(target: FileId) -> Option<u32> {
     let mut wanted: HashSet<(u32, u32, u64)> = ownerless_locked_files();
     wanted.insert(target.table_key());
     let mut found: Vec<(FileId, (u32, u32))> = Vec::new();
     let mut target_owner = None;
-    let pids = fs::read_dir("/proc")
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
         .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect();
+    pids.sort_unstable_by(|a, b| b.cmp(a));
     'walk: for pid in pids {
         let Some(fds) = FdDir::open(pid) else {
             continue;
@@ -133,8 +137,6 @@ fn scan_for_owners(target: FileId) -> Option<u32> {
             found.push((file, (pid, fd)));
             if file == target {
                 target_owner = Some(pid);
-            }
-            if wanted.is_empty() {
                 break 'walk;
             }
         }
@@ -236,8 +238,21 @@ fn fdinfo_has_lock(pid: u32, fd: u32, file: FileId) -> bool {
 
 /// Every row of `/proc/locks`, from one read.
 pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
-    let table = fs::read_to_string("/proc/locks").ok()?;
+    let table = read_lock_table()?;
     Some(table.lines().filter_map(ProcLock::parse).collect())
+}
+
+/// `/proc/locks`, whole: open, page-sized reads until the end, close. `fs::read_to_string` would
+/// add an fstat + lseek for a size `/proc` does not give, then a 32-byte first read and regrowing
+/// reads; reading through `Take` into a large spare buffer skips all of that.
+fn read_lock_table() -> Option<String> {
+    let mut table = String::with_capacity(64 * 1024);
+    File::open("/proc/locks")
+        .ok()?
+        .take(u64::MAX)
+        .read_to_string(&mut table)
+        .ok()?;
+    Some(table)
 }
 
 /// What the lock table `rows` says of the file `meta` describes (see [`query_without_opening`]).
@@ -260,7 +275,7 @@ pub(super) fn query_without_opening(meta: &Metadata) -> Option<Conflict> {
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
 pub(super) fn lock_table() -> Option<HashMap<(u32, u32, u64), Option<u32>>> {
-    let table = fs::read_to_string("/proc/locks").ok()?;
+    let table = read_lock_table()?;
     Some(
         table
             .lines()
