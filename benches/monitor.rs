@@ -23,7 +23,7 @@ mod common;
 #[cfg(target_os = "linux")]
 mod linux {
 
-    use crate::common::{LOCK, certbot_python, peer_script};
+    use crate::common::{LOCK, ScriptedPeer, certbot_python, peer_script};
     use std::io::{BufRead, BufReader, Write};
     use std::path::{Path, PathBuf};
     use std::process::{Child, ChildStdin, Command, Stdio};
@@ -159,11 +159,7 @@ mod linux {
 
     /// A process that opened the lock file before the watch started and locks / unlocks it with
     /// fcntl on that same fd on command: a change inotify cannot see.
-    struct RawLocker {
-        child: Child,
-        stdin: ChildStdin,
-        stdout: BufReader<std::process::ChildStdout>,
-    }
+    struct RawLocker(ScriptedPeer);
 
     impl RawLocker {
         const SCRIPT: &str = "import fcntl, os, sys, time\n\
@@ -173,35 +169,12 @@ mod linux {
             \x20   print(time.monotonic(), flush=True)\n";
 
         fn start(lock: &Path) -> RawLocker {
-            let mut child = Command::new("python3")
-                .args(["-c", Self::SCRIPT])
-                .arg(lock)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("start raw locker");
-            let stdin = child.stdin.take().expect("stdin");
-            let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-            RawLocker {
-                child,
-                stdin,
-                stdout,
-            }
+            RawLocker(ScriptedPeer::start(Self::SCRIPT, lock))
         }
 
         /// Sends "lock" or "unlock"; returns the moment it was done.
         fn command(&mut self, what: &str) -> f64 {
-            writeln!(self.stdin, "{what}").expect("write");
-            let mut line = String::new();
-            self.stdout.read_line(&mut line).expect("read");
-            line.trim().parse().expect("timestamp")
-        }
-    }
-
-    impl Drop for RawLocker {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.0.ask(what).parse().expect("timestamp")
         }
     }
 

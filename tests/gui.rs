@@ -241,6 +241,16 @@ fn switch_list(h: &mut App, name: &'static str) {
     });
 }
 
+/// Types each directory into the path field and waits until every row shows Absent.
+fn add_absent_rows(h: &mut App, dirs: &[&Path]) {
+    for dir in dirs {
+        type_path(h, dir.to_str().unwrap());
+    }
+    run_until(h, "every new row Absent", |h| {
+        dirs.iter().all(|dir| has_badge(h, dir, "Absent"))
+    });
+}
+
 /// Focuses the path field, types `text` and presses Enter.
 fn type_path(h: &mut App, text: &str) {
     path_field(h).focus();
@@ -505,8 +515,7 @@ fn a_lockscope_holder_shows_as_held_with_its_pid_until_it_releases() {
     let (_root, dirs) = tempdirs(1);
     let dir = &dirs[0];
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, dir.to_str().unwrap());
-    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+    add_absent_rows(&mut h, &[dir]);
 
     let mut holder = lockscope_hold(&[dir.to_str().unwrap()]);
     assert!(holder.line.starts_with("held "), "{}", holder.line);
@@ -535,8 +544,7 @@ fn real_certbot_shows_as_held_with_its_pid_then_absent_or_stale() {
     let (_root, dirs) = tempdirs(1);
     let dir = &dirs[0];
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, dir.to_str().unwrap());
-    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+    add_absent_rows(&mut h, &[dir]);
 
     // certbot's own lock_dir, then its release (unlink, close).
     let certbot = certbot_lock_dir(dir).expect_locked();
@@ -571,11 +579,7 @@ fn acquire_and_release_from_the_row_are_seen_by_another_process() {
     let (_root, dirs) = tempdirs(2);
     let (dir, other) = (&dirs[0], &dirs[1]);
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, dir.to_str().unwrap());
-    type_path(&mut h, other.to_str().unwrap());
-    run_until(&mut h, "both rows Absent", |h| {
-        has_badge(h, dir, "Absent") && has_badge(h, other, "Absent")
-    });
+    add_absent_rows(&mut h, &[dir, other]);
     assert!(
         !row_button_enabled(&h, dir, "Release"),
         "nothing to release"
@@ -612,8 +616,7 @@ fn hold_for_n_seconds_takes_the_lock_and_releases_it_by_itself() {
     run_until(&mut h, "Hold for shows 2 s", |h| {
         hold_secs_field(h).value().as_deref() == Some("2 s")
     });
-    type_path(&mut h, dir.to_str().unwrap());
-    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+    add_absent_rows(&mut h, &[dir]);
 
     // Another process records every change, so nothing depends on when this test looks.
     let watch = Watch::start(dir);
@@ -659,8 +662,7 @@ fn acquire_is_disabled_while_another_process_holds_the_lock() {
     let (_root, dirs) = tempdirs(1);
     let dir = &dirs[0];
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, dir.to_str().unwrap());
-    run_until(&mut h, "Absent", |h| has_badge(h, dir, "Absent"));
+    add_absent_rows(&mut h, &[dir]);
     // Selected, so the toolbar's buttons apply to it as well.
     click(&mut h, |h| {
         let text = dir.display().to_string();
@@ -929,11 +931,7 @@ fn quitting_releases_every_lock_the_app_holds() {
     let (_root, dirs) = tempdirs(2);
     let (held, timed) = (&dirs[0], &dirs[1]);
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, held.to_str().unwrap());
-    type_path(&mut h, timed.to_str().unwrap());
-    run_until(&mut h, "both Absent", |h| {
-        has_badge(h, held, "Absent") && has_badge(h, timed, "Absent")
-    });
+    add_absent_rows(&mut h, &[held, timed]);
     click(&mut h, |h| row_button(h, held, "Acquire"));
     click(&mut h, |h| row_button(h, timed, "Hold")); // 30 s: still held when we quit
     run_until_status(&mut h, held, "held", Some(me()));
@@ -953,8 +951,7 @@ fn every_input_widget_has_an_accessible_name() {
     let cfg = tempfile::tempdir().unwrap();
     let (_root, dirs) = tempdirs(1);
     let mut h = start_app(cfg.path(), FakePicker::new());
-    type_path(&mut h, dirs[0].to_str().unwrap());
-    run_until(&mut h, "a row", |h| has_badge(h, &dirs[0], "Absent"));
+    add_absent_rows(&mut h, &[&dirs[0]]);
     h.step();
     let unnamed = h.unnamed_widgets();
     assert!(unnamed.is_empty(), "unnamed widgets: {unnamed:#?}");

@@ -6,9 +6,8 @@ mod common;
 
 use common::*;
 use lockscope::monitor::{Cause, Change, DirState, Monitor, MonitorOptions, Update};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -147,30 +146,20 @@ fn a_lock_without_any_event_is_found_by_the_periodic_pass() {
                   fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
                   print('locked', flush=True)\n\
                   sys.stdin.readline()\n";
-    let mut raw = Command::new("python3")
-        .args(["-c", script])
-        .arg(&lock)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(raw.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "opened", "its open happens before we watch");
+    let mut raw = ScriptedPeer::start(script, &lock);
+    assert_eq!(
+        raw.read_line(),
+        "opened",
+        "its open happens before we watch"
+    );
 
     let (monitor, updates) = start(200);
     monitor.add(dir.path());
     expect_change(&updates, dir.path(), "free", Cause::Initial);
-    let mut stdin = raw.stdin.take().unwrap();
-    writeln!(stdin, "lock").unwrap();
-    line.clear();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "locked");
+    assert_eq!(raw.ask("lock"), "locked");
     let held = expect_change(&updates, dir.path(), "held", Cause::Poll);
-    assert_eq!(held_pid(&held), Some(raw.id()));
-    drop(stdin); // EOF: the process exits, the kernel drops the lock
-    raw.wait().unwrap();
+    assert_eq!(held_pid(&held), Some(raw.child.id()));
+    raw.finish(); // EOF: the process exits, the kernel drops the lock
     let freed = next_change(&updates, dir.path(), Duration::from_secs(5));
     assert_eq!(freed.new, DirState::Free);
 }

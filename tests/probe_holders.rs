@@ -6,20 +6,14 @@
 
 mod common;
 
-use common::{LOCK, certbot_lock_dir, lockscope, lockscope_hold, run};
+use common::{LOCK, ScriptedPeer, certbot_lock_dir, lockscope, lockscope_hold, run};
 use lockscope::probe::{LockState, ProbeBatch, probe};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 /// A process that opens the lock file once and takes / drops an OFD write lock on that same
 /// descriptor on command, keeping the file open in between.
-struct OfdLocker {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
+struct OfdLocker(ScriptedPeer);
 
 impl OfdLocker {
     const SCRIPT: &str = "import fcntl, os, struct, sys\n\
@@ -31,34 +25,15 @@ impl OfdLocker {
         \x20   print('ok', flush=True)\n";
 
     fn start(lock: &Path) -> OfdLocker {
-        let mut child = Command::new("python3")
-            .args(["-c", Self::SCRIPT])
-            .arg(lock)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        OfdLocker {
-            child,
-            stdin,
-            stdout,
-        }
+        OfdLocker(ScriptedPeer::start(Self::SCRIPT, lock))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.child.id()
     }
 
     fn say(&mut self, what: &str) {
-        writeln!(self.stdin, "{what}").expect("write");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read");
-        assert_eq!(line.trim(), "ok");
-    }
-}
-
-impl Drop for OfdLocker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert_eq!(self.0.ask(what), "ok");
     }
 }
 
@@ -80,16 +55,16 @@ fn an_ofd_lock_changing_hands_on_an_open_file_names_the_new_holder() {
     let mut first = OfdLocker::start(&lock);
     let mut second = OfdLocker::start(&lock);
     first.say("lock");
-    assert_held_by(&lock, first.child.id());
-    assert_held_by(&lock, first.child.id()); // the remembered owner, re-checked
+    assert_held_by(&lock, first.pid());
+    assert_held_by(&lock, first.pid()); // the remembered owner, re-checked
     // The first still has the file open on the remembered descriptor, but no longer holds it.
     first.say("unlock");
     assert_eq!(probe(&lock).unwrap(), LockState::Free);
     second.say("lock");
-    assert_held_by(&lock, second.child.id());
+    assert_held_by(&lock, second.pid());
     second.say("unlock");
     first.say("lock");
-    assert_held_by(&lock, first.child.id());
+    assert_held_by(&lock, first.pid());
 }
 
 #[test]

@@ -206,6 +206,60 @@ impl Drop for LockscopeHolder {
     }
 }
 
+/// A `python3 -c SCRIPT LOCK_FILE` child driven line by line: the tests' hand-made fcntl
+/// lockers (a lock taken on a file opened long before, OFD locks changing hands on one file).
+pub struct ScriptedPeer {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ScriptedPeer {
+    pub fn start(script: &str, lock: &Path) -> ScriptedPeer {
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(lock)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        ScriptedPeer {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// The next line it prints, trimmed.
+    pub fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read peer");
+        line.trim().to_string()
+    }
+
+    /// Sends `line` and returns the line it answers.
+    pub fn ask(&mut self, line: &str) -> String {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write peer");
+        self.read_line()
+    }
+
+    /// Closes its stdin (EOF) and waits for it to exit.
+    pub fn finish(mut self) {
+        self.stdin = None;
+        self.child.wait().expect("wait peer");
+    }
+}
+
+impl Drop for ScriptedPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `lockscope watch --json` child and its output, one JSON value per line.
 pub struct WatchJson {
     pub child: Child,
