@@ -156,7 +156,7 @@ fn ownerless_locked_files() -> HashSet<(u32, u32, u64)> {
     lock_rows()
         .unwrap_or_default()
         .into_iter()
-        .filter(|l| l.pid.is_none() && matches!(l.kind.as_str(), "POSIX" | "OFDLCK"))
+        .filter(|l| l.pid.is_none() && l.is_fcntl())
         .map(|l| (l.major, l.minor, l.inode))
         .collect()
 }
@@ -255,7 +255,8 @@ fn read_lock_table() -> Option<String> {
     Some(table)
 }
 
-/// What the lock table `rows` says of the file `meta` describes (see [`query_without_opening`]).
+/// What the lock table `rows` says of the file `meta` describes: how a lock file we may not
+/// open (mode 0600, another user's) is probed, without opening it.
 pub(super) fn conflict_in(rows: &[ProcLock], meta: &Metadata) -> Conflict {
     match rows
         .iter()
@@ -266,21 +267,13 @@ pub(super) fn conflict_in(rows: &[ProcLock], meta: &Metadata) -> Conflict {
     }
 }
 
-/// For a lock file we may not open (mode 0600, another user's): the kernel's lock table says
-/// whether a certbot-conflicting lock is on it, without opening the file.
-pub(super) fn query_without_opening(meta: &Metadata) -> Option<Conflict> {
-    lock_rows().map(|rows| conflict_in(&rows, meta))
-}
-
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
 pub(super) fn lock_table() -> Option<HashMap<(u32, u32, u64), Option<u32>>> {
-    let table = read_lock_table()?;
+    let rows = lock_rows()?;
     Some(
-        table
-            .lines()
-            .filter_map(ProcLock::parse)
-            .filter(|l| matches!(l.kind.as_str(), "POSIX" | "OFDLCK"))
+        rows.into_iter()
+            .filter(ProcLock::is_fcntl)
             .map(|l| ((l.major, l.minor, l.inode), l.pid))
             .collect(),
     )

@@ -126,7 +126,7 @@ pub fn probe_dir(dir: impl AsRef<Path>, name: &str) -> Result<LockState, PathErr
 /// ```
 pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
     let path = lock_path.as_ref();
-    probe_in(path, lock_file_metadata(path), None)
+    ProbeBatch::new().probe(path)
 }
 
 /// Probes many lock files at about one moment, as `lockscope status` does. Each answer is the
@@ -156,7 +156,7 @@ impl ProbeBatch {
     /// Like [`probe`], sharing lookups with the batch's other probes.
     pub fn probe(&mut self, lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
         let path = lock_path.as_ref();
-        probe_in(path, lock_file_metadata(path), Some(self))
+        self.probe_lstat(path, lock_file_metadata(path))
     }
 
     /// Probes a PATH as `lockscope status` takes it: a directory, whose lock file is
@@ -172,7 +172,7 @@ impl ProbeBatch {
             match lock::sys::lstat(&lock_file) {
                 Ok(meta) => {
                     // Only a directory (or a link to one) has entries: PATH is the directory.
-                    let state = probe_in(&lock_file, classify(&lock_file, meta), Some(self));
+                    let state = self.probe_lstat(&lock_file, classify(&lock_file, meta));
                     return PathProbe::new(path.to_path_buf(), lock_file, state);
                 }
                 Err(e)
@@ -187,6 +187,40 @@ impl ProbeBatch {
         let (dir, lock_file) = resolve_path(path, lock_name);
         let state = self.probe(&lock_file);
         PathProbe::new(dir, lock_file, state)
+    }
+
+    /// The probe after its lstat (`lstat`: what [`lock_file_metadata`] says of `path`).
+    fn probe_lstat(
+        &mut self,
+        path: &Path,
+        lstat: Result<Option<LockMeta>, PathError>,
+    ) -> Result<LockState, PathError> {
+        let Some(meta) = lstat? else {
+            return Ok(LockState::Absent);
+        };
+        let queried =
+            lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path, &meta));
+        let conflict = match queried {
+            None => return Ok(LockState::HeldByThisProcess),
+            Some(Ok(Some(c))) => c,
+            // Deleted between lstat and open: a holder released it.
+            Some(Ok(None)) => return absent_or_parent_problem(path),
+            Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => self
+                .query_without_opening(&meta)
+                .ok_or_else(|| PathError::PermissionDenied(path.into()))?,
+            Some(Err(e)) => return Err(PathError::from_io(path, e)),
+        };
+        Ok(match conflict {
+            Conflict::None => LockState::Free,
+            Conflict::Held { pid } => {
+                let holder = holder_of(path, pid, |pid| self.command_line(pid));
+                if holder.is_this_process() {
+                    LockState::HeldByThisProcess
+                } else {
+                    LockState::Held(holder)
+                }
+            }
+        })
     }
 
     fn command_line(&mut self, pid: u32) -> Option<String> {
@@ -243,47 +277,6 @@ pub fn resolve_path(path: &Path, lock_name: &str) -> (PathBuf, PathBuf) {
     } else {
         (path.to_path_buf(), path.join(lock_name))
     }
-}
-
-/// The probe after its lstat (`lstat`: what [`lock_file_metadata`] says of `path`), sharing
-/// lookups with `batch` if there is one.
-fn probe_in(
-    path: &Path,
-    lstat: Result<Option<LockMeta>, PathError>,
-    mut batch: Option<&mut ProbeBatch>,
-) -> Result<LockState, PathError> {
-    let Some(meta) = lstat? else {
-        return Ok(LockState::Absent);
-    };
-    let queried = lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path, &meta));
-    let conflict = match queried {
-        None => return Ok(LockState::HeldByThisProcess),
-        Some(Ok(Some(c))) => c,
-        // Deleted between lstat and open: a holder released it.
-        Some(Ok(None)) => return absent_or_parent_problem(path),
-        Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
-            let table = match batch.as_deref_mut() {
-                Some(b) => b.query_without_opening(&meta),
-                None => sys::query_without_opening(&meta),
-            };
-            table.ok_or_else(|| PathError::PermissionDenied(path.into()))?
-        }
-        Some(Err(e)) => return Err(PathError::from_io(path, e)),
-    };
-    Ok(match conflict {
-        Conflict::None => LockState::Free,
-        Conflict::Held { pid } => {
-            let holder = match batch {
-                Some(b) => holder_of(path, pid, |pid| b.command_line(pid)),
-                None => identify_holder(path, pid),
-            };
-            if holder.is_this_process() {
-                LockState::HeldByThisProcess
-            } else {
-                LockState::Held(holder)
-            }
-        }
-    })
 }
 
 /// lstat of the lock path: `None` when absent, an error when it is not a regular file or its

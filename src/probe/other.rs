@@ -13,10 +13,6 @@ pub(super) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)
     None
 }
 
-pub(super) fn query_without_opening(_meta: &Metadata) -> Option<Conflict> {
-    None
-}
-
 /// No lock table to read.
 pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
     None

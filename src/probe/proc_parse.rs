@@ -52,10 +52,13 @@ impl ProcLock {
     /// POSIX or OFD, not flock) on the file `dev`/`inode`.
     pub fn blocks_certbot_on(&self, dev: u64, inode: u64) -> bool {
         let (major, minor) = dev_major_minor(dev);
-        self.inode == inode
-            && self.major == major
-            && self.minor == minor
-            && matches!(self.kind.as_str(), "POSIX" | "OFDLCK")
+        self.inode == inode && self.major == major && self.minor == minor && self.is_fcntl()
+    }
+
+    /// A classic POSIX or OFD lock: the kinds certbot's fcntl lock conflicts with (not flock,
+    /// not a lease).
+    pub fn is_fcntl(&self) -> bool {
+        matches!(self.kind.as_str(), "POSIX" | "OFDLCK")
     }
 }
 

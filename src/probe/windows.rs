@@ -118,11 +118,6 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
     (len > 0).then(|| String::from_utf16_lossy(&name[..len]))
 }
 
-/// No lock table to consult without opening the file.
-pub(super) fn query_without_opening(_meta: &LockMeta) -> Option<Conflict> {
-    None
-}
-
 /// No lock table to read.
 pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
     None
