@@ -23,6 +23,12 @@ pub enum PathError {
     SpecialFile(PathBuf),
     #[error("{0:?} is not a plain file name for a lock file (like .certbot.lock)")]
     BadLockName(String),
+    /// The lock file cannot be opened and the kernel's lock table cannot vouch that nobody
+    /// holds it (`why`): the probe will not guess "free".
+    #[error(
+        "cannot tell whether {path} is locked: it cannot be opened (permission denied) and {why}"
+    )]
+    Undecidable { path: PathBuf, why: &'static str },
     #[error("read-only file system: {0}")]
     ReadOnly(PathBuf),
     #[error("{path}: {source}")]

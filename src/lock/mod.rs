@@ -280,7 +280,7 @@ fn refuse_unusable_path(path: &Path, registry: &registry::HeldLocks) -> Result<(
 
 fn busy(path: &Path, conflict: Option<sys::Conflict>) -> LockError {
     let holder = match conflict {
-        Some(sys::Conflict::Held { pid }) => Some(crate::probe::identify_holder(path, pid)),
+        Some(sys::Conflict::Held { pid }) => Some(crate::probe::identify_query_holder(path, pid)),
         _ => None,
     };
     LockError::Busy {

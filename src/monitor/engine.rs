@@ -15,13 +15,37 @@ use std::time::{Duration, Instant, SystemTime};
 
 type HolderKey = (Option<u32>, (u32, u32, u64));
 
+/// A directory's identity (device, inode): rows that name one directory under several paths
+/// (a relative and an absolute spelling, a bind mount, a symlinked parent) share one watch.
+/// inotify gives one watch descriptor per inode, so a second watch of the same directory under
+/// another path would steal the first one's events, and unwatching either would end both.
+use super::sys::{DirId, dir_id};
+
+/// One inotify watch and the rows it serves.
+struct WatchGroup {
+    /// The absolute path the watch was registered with: events name their files under it.
+    path: PathBuf,
+    rows: HashSet<PathBuf>,
+    /// When this engine's own probes opened the lock file here (direct queries where the lock
+    /// table cannot tell): the open events they cause are not arrivals.
+    own_opens: Vec<Instant>,
+}
+
+/// How long an own open's event is waited for before the expectation is dropped (events arrive
+/// within milliseconds; a watch that went away meanwhile never delivers one).
+const OWN_OPEN_EVENT_WAIT: Duration = Duration::from_secs(1);
+
 pub(super) struct Engine {
     options: MonitorOptions,
     watcher: Option<notify::RecommendedWatcher>,
     updates: Sender<Update>,
     wake: Box<dyn Fn() + Send>,
     counters: Arc<Counters>,
+    /// The rows, by the directory path as the caller spelled it (that spelling is reported).
     dirs: HashMap<PathBuf, Watched>,
+    groups: HashMap<DirId, WatchGroup>,
+    /// The absolute path of each watch, for routing events to their group.
+    watch_paths: HashMap<PathBuf, DirId>,
     holders: HashMap<HolderKey, Holder>,
     limit_noticed: bool,
     sent: bool,
@@ -36,7 +60,15 @@ pub(super) struct Engine {
 }
 
 struct Watched {
+    /// The directory made absolute once (lexically: `..` and symlinks kept), for the watcher
+    /// and the probe alike: a relative path would follow the process's working directory.
+    abs: PathBuf,
+    /// The lock file as reported: in the caller's spelling of the directory.
     lock_file: PathBuf,
+    /// The lock file as probed: under `abs`.
+    abs_lock_file: PathBuf,
+    /// The watch group this row belongs to while `watch` is `Active`.
+    group: Option<DirId>,
     state: Option<DirState>,
     watch: Watch,
     follow_up: Option<FollowUp>,
@@ -126,6 +158,8 @@ impl Engine {
             wake,
             counters,
             dirs: HashMap::new(),
+            groups: HashMap::new(),
+            watch_paths: HashMap::new(),
             holders: HashMap::new(),
             limit_noticed: false,
             sent: false,
@@ -273,14 +307,18 @@ impl Engine {
             return false;
         }
         let lock_file = dir.join(&self.options.lock_name);
+        let abs = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
         self.dirs.insert(
             dir.clone(),
             Watched {
+                abs_lock_file: abs.join(&self.options.lock_name),
+                events_complete: super::sys::events_are_complete(&abs),
+                abs,
                 lock_file,
+                group: None,
                 state: None,
                 watch: Watch::Retry,
                 follow_up: None,
-                events_complete: super::sys::events_are_complete(&dir),
             },
         );
         if Instant::now() < self.watch_deadline {
@@ -292,21 +330,68 @@ impl Engine {
     }
 
     fn remove(&mut self, dir: &Path) {
-        if let Some(w) = self.dirs.remove(dir)
-            && w.watch == Watch::Active
-            && let Some(watcher) = self.watcher.as_mut()
+        self.leave_group(dir);
+        self.dirs.remove(dir);
+    }
+
+    /// Takes row `dir` out of its watch group; the last row out ends the watch.
+    fn leave_group(&mut self, dir: &Path) {
+        let Some(id) = self.dirs.get_mut(dir).and_then(|w| w.group.take()) else {
+            return;
+        };
+        let Some(group) = self.groups.get_mut(&id) else {
+            return;
+        };
+        group.rows.remove(dir);
+        if group.rows.is_empty()
+            && let Some(group) = self.groups.remove(&id)
         {
-            let _ = watcher.unwatch(dir);
+            self.watch_paths.remove(&group.path);
+            if let Some(watcher) = self.watcher.as_mut() {
+                let _ = watcher.unwatch(&group.path);
+            }
         }
     }
 
+    /// Watches row `dir`'s directory, or joins the watch that already serves that directory
+    /// under another path.
     fn try_watch(&mut self, dir: &Path) {
+        let Some(abs) = self.dirs.get(dir).map(|w| w.abs.clone()) else {
+            return;
+        };
+        self.leave_group(dir);
+        let Some(id) = dir_id(&abs) else {
+            self.set_watch(dir, Watch::Retry);
+            return;
+        };
+        if let Some(group) = self.groups.get_mut(&id) {
+            group.rows.insert(dir.to_path_buf());
+            self.set_watch(dir, Watch::Active);
+            if let Some(w) = self.dirs.get_mut(dir) {
+                w.group = Some(id);
+            }
+            return;
+        }
         let Some(watcher) = self.watcher.as_mut() else {
             self.set_watch(dir, Watch::PollOnly);
             return;
         };
-        match watcher.watch(dir, RecursiveMode::NonRecursive) {
-            Ok(()) => self.set_watch(dir, Watch::Active),
+        match watcher.watch(&abs, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                self.groups.insert(
+                    id,
+                    WatchGroup {
+                        path: abs.clone(),
+                        rows: HashSet::from([dir.to_path_buf()]),
+                        own_opens: Vec::new(),
+                    },
+                );
+                self.watch_paths.insert(abs, id);
+                self.set_watch(dir, Watch::Active);
+                if let Some(w) = self.dirs.get_mut(dir) {
+                    w.group = Some(id);
+                }
+            }
             Err(e) if is_limit(&e) => {
                 self.notice_limit(&e);
                 self.set_watch(dir, Watch::PollOnly);
@@ -364,41 +449,75 @@ impl Engine {
             return;
         }
         for path in &event.paths {
-            if self.dirs.contains_key(path) {
+            if let Some(&id) = self.watch_paths.get(path) {
                 // No follow-ups: a directory's own change is complete when its event arrives.
-                self.on_directory_event(path, &event.kind);
-                dirty.insert(path.clone(), (Cause::FsEvent, None));
+                for dir in self.group_rows(id) {
+                    dirty.insert(dir, (Cause::FsEvent, None));
+                }
+                self.on_directory_event(id, &event.kind);
             } else if path
                 .file_name()
                 .is_some_and(|n| n == self.options.lock_name.as_str())
-                && let Some(dir) = path.parent()
-                && self.dirs.contains_key(dir)
+                && let Some(&id) = path.parent().and_then(|dir| self.watch_paths.get(dir))
                 && let Some(trigger) = self.lock_file_trigger(&event.kind)
             {
+                if trigger == Trigger::Arrival && self.was_own_open(id, &event.kind) {
+                    continue;
+                }
                 // The latest event decides: create + open + close in one batch is a holder that
                 // already went away, not one about to lock.
-                let entry = dirty
-                    .entry(dir.to_path_buf())
-                    .or_insert((Cause::FsEvent, None));
-                entry.1 = Some(trigger);
+                for dir in self.group_rows(id) {
+                    let entry = dirty.entry(dir).or_insert((Cause::FsEvent, None));
+                    entry.1 = Some(trigger);
+                }
             }
         }
     }
 
+    fn group_rows(&self, id: DirId) -> Vec<PathBuf> {
+        self.groups
+            .get(&id)
+            .map(|g| g.rows.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether an open event in group `id` is one of this engine's own direct probes (each
+    /// expected open is used up by one event, or expires).
+    fn was_own_open(&mut self, id: DirId, kind: &EventKind) -> bool {
+        if !matches!(kind, EventKind::Access(AccessKind::Open(_))) {
+            return false;
+        }
+        let Some(group) = self.groups.get_mut(&id) else {
+            return false;
+        };
+        let now = Instant::now();
+        group
+            .own_opens
+            .retain(|at| now.duration_since(*at) < OWN_OPEN_EVENT_WAIT);
+        if group.own_opens.is_empty() {
+            return false;
+        }
+        group.own_opens.remove(0);
+        true
+    }
+
     /// The watched directory itself was deleted or moved: its watch is gone, or follows the old
-    /// inode. Drop it; the pass re-watches whatever the path names later.
-    fn on_directory_event(&mut self, dir: &Path, kind: &EventKind) {
-        if let Some(w) = self.dirs.get_mut(dir) {
-            w.follow_up = None; // the lock-file events they followed are moot now
+    /// inode. Drop it; the pass re-watches whatever the paths name later.
+    fn on_directory_event(&mut self, id: DirId, kind: &EventKind) {
+        let rows = self.group_rows(id);
+        for dir in &rows {
+            if let Some(w) = self.dirs.get_mut(dir) {
+                w.follow_up = None; // the lock-file events they followed are moot now
+            }
         }
         if matches!(
             kind,
             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
         ) {
-            if let Some(watcher) = self.watcher.as_mut() {
-                let _ = watcher.unwatch(dir);
+            for dir in &rows {
+                self.leave_group(dir);
+                self.set_watch(dir, Watch::Retry);
             }
-            self.set_watch(dir, Watch::Retry);
         }
     }
 
@@ -455,18 +574,21 @@ impl Engine {
         table: Option<&LockTable>,
         defer_free: bool,
     ) -> Option<HolderKey> {
-        let lock_file = self.dirs.get(dir)?.lock_file.clone();
+        let watched = self.dirs.get(dir)?;
+        let (lock_file, abs_lock_file, group) = (
+            watched.lock_file.clone(),
+            watched.abs_lock_file.clone(),
+            watched.group,
+        );
         let (state, key) = match table {
             Some(t) => {
-                let was_held = self.dirs.get(dir).is_some_and(|w| {
-                    matches!(
-                        w.state,
-                        Some(DirState::Held(_) | DirState::HeldByThisProcess)
-                    )
-                });
-                self.state_from_table(t, &lock_file, was_held)
+                let was_held = matches!(
+                    watched.state,
+                    Some(DirState::Held(_) | DirState::HeldByThisProcess)
+                );
+                self.state_from_table(t, &abs_lock_file, group, was_held)
             }
-            None => (dir_state(probe::probe(&lock_file)), None),
+            None => (dir_state(probe::probe(&abs_lock_file)), None),
         };
         let watched = self.dirs.get_mut(dir)?;
         if watched.state.as_ref() != Some(&state) && !(defer_free && state == DirState::Free) {
@@ -487,16 +609,36 @@ impl Engine {
     /// A held lock the snapshot shows gone: read the table twice more before believing it (see
     /// `state_from_table`). Not a direct lock query: opening the file would cause an open event,
     /// whose follow-ups would confirm again, for ever.
-    fn confirm_free(&mut self, lock_file: &Path) -> (DirState, Option<HolderKey>) {
+    fn confirm_free(
+        &mut self,
+        lock_file: &Path,
+        group: Option<DirId>,
+    ) -> (DirState, Option<HolderKey>) {
         for _ in 0..2 {
             let Some(table) = LockTable::read() else {
                 break;
             };
             if let Ok(RawState::Held { .. }) = table.probe(lock_file) {
-                return self.state_from_table(&table, lock_file, false);
+                return self.state_from_table(&table, lock_file, group, false);
             }
         }
         (DirState::Free, None)
+    }
+
+    /// Probes the lock file itself (opening it), where the lock table cannot tell. The open
+    /// causes an open event in its directory: remembered, so that it is not taken for an
+    /// arrival (which would probe again, for ever).
+    fn probe_directly(&mut self, lock_file: &Path, group: Option<DirId>) -> DirState {
+        let opens_before = probe::opens_by_probes();
+        let state = dir_state(probe::probe(lock_file));
+        let opened = probe::opens_by_probes().saturating_sub(opens_before);
+        if let Some(group) = group.and_then(|id| self.groups.get_mut(&id)) {
+            let now = Instant::now();
+            group
+                .own_opens
+                .extend(std::iter::repeat_n(now, opened as usize));
+        }
+        state
     }
 
     /// The state from the lock-table snapshot. `/proc/locks` comes in page-sized reads, each
@@ -507,11 +649,13 @@ impl Engine {
         &mut self,
         table: &LockTable,
         lock_file: &Path,
+        group: Option<DirId>,
         was_held: bool,
     ) -> (DirState, Option<HolderKey>) {
         match table.probe(lock_file) {
             Ok(RawState::Absent) => (DirState::Absent, None),
-            Ok(RawState::Free) if was_held => self.confirm_free(lock_file),
+            Ok(RawState::Unsure) => (self.probe_directly(lock_file, group), None),
+            Ok(RawState::Free) if was_held => self.confirm_free(lock_file, group),
             Ok(RawState::Free) => (DirState::Free, None),
             Ok(RawState::HeldByThisProcess) => (DirState::HeldByThisProcess, None),
             Ok(RawState::Held { pid, file_id }) => {

@@ -31,3 +31,15 @@ pub(super) fn events_are_complete(dir: &Path) -> bool {
     }
     !REMOTE_OR_USERSPACE.contains(&(fs.f_type as i64))
 }
+
+/// A directory's identity: (device, inode), as inotify (which watches inodes) sees it.
+pub(super) type DirId = (u64, u64);
+
+/// The identity of the directory at `path`, following symlinks as inotify does.
+pub(super) fn dir_id(path: &Path) -> Option<DirId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
+}

@@ -6,7 +6,7 @@
 //! process holds is answered from the held-locks registry without being opened.
 
 mod proc_parse;
-#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(target_os = "linux", path = "linux/mod.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
 #[cfg_attr(not(any(target_os = "linux", windows)), path = "other.rs")]
 mod sys;
@@ -21,6 +21,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use proc_parse::{ProcLock, dev_major_minor, join_cmdline};
 
@@ -62,21 +63,91 @@ impl LockState {
     }
 }
 
+/// A file as the kernel's lock tables name it: (major, minor, inode). The device is the one of
+/// the file's superblock, which is not always stat's `st_dev` (see `linux/naming.rs`).
+pub(crate) type TableKey = (u32, u32, u64);
+
+/// Whether the lock table's silence about a file means that nobody holds a lock on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableTrust {
+    /// The table names the file by stat's own device: no row, no lock (ext4, xfs, tmpfs, ...).
+    Exact,
+    /// Named by the mount's device, which differs from stat's (btrfs, overlayfs); not yet
+    /// confirmed by a direct query that found a lock the table also shows.
+    Mapped,
+    /// Mapped, and confirmed: a direct query and the table agreed on a held lock.
+    Verified,
+    /// A direct query found a lock the table does not show under this name, or the mount's
+    /// device is unknown (no `STATX_MNT_ID` before Linux 5.8): only direct queries answer.
+    Broken,
+    /// The filesystem's locks are not (all) kept by this kernel: NFS, SMB, FUSE, Ceph, ... keep
+    /// other clients' locks elsewhere, so only a direct query (which asks the server or the
+    /// daemon) can say "free".
+    Remote,
+}
+
+impl TableTrust {
+    /// Whether the table's silence may stand for "free" where a direct query is possible.
+    fn table_says_free(self) -> bool {
+        matches!(self, TableTrust::Exact | TableTrust::Verified)
+    }
+
+    /// Whether the table's silence may stand for "free" when the file cannot be queried
+    /// directly (it cannot be opened): a mapped naming is the kernel's own (measured on btrfs
+    /// and overlayfs, also after a copy-up), so it is believed; a contradicted one, or a
+    /// remote filesystem's table, is not.
+    fn table_says_free_without_query(self) -> bool {
+        matches!(
+            self,
+            TableTrust::Exact | TableTrust::Verified | TableTrust::Mapped
+        )
+    }
+
+    /// Why the table's silence proves nothing for this file.
+    fn why_not(self) -> &'static str {
+        match self {
+            TableTrust::Remote => {
+                "its filesystem keeps locks outside this kernel's lock table (network or FUSE)"
+            }
+            _ => "the kernel's lock table does not name files on its filesystem reliably",
+        }
+    }
+}
+
+/// Which pid namespace `/proc` speaks for, relative to this process (Linux; elsewhere both
+/// are true).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcView {
+    /// `/proc` belongs to this process's own pid namespace: a pid from a lock query names the
+    /// same process in `/proc`.
+    pub same_namespace: bool,
+    /// `/proc` belongs to the initial pid namespace, so its lock table lists every lock (one of
+    /// a child namespace leaves out locks whose owners it cannot see).
+    pub initial_namespace: bool,
+}
+
 /// A snapshot of every fcntl lock on the system (Linux: one read of `/proc/locks`), for probing
 /// many lock files cheaply: each probe is then one lstat, and no lock file is opened (so a
-/// monitor's periodic pass causes no filesystem events of its own).
+/// monitor's periodic pass causes no filesystem events of its own). Where the snapshot cannot
+/// tell (see [`RawState::Unsure`]), the caller probes the file directly.
 pub struct LockTable {
-    locks: std::collections::HashMap<(u32, u32, u64), Option<u32>>,
+    locks: HashMap<TableKey, Option<u32>>,
+    /// The table lists every lock of the system (its pid namespace is the initial one).
+    complete: bool,
 }
 
 impl LockTable {
     /// `None` where the platform has no lock table; use [`probe`] there.
     pub fn read() -> Option<LockTable> {
-        sys::lock_table().map(|locks| LockTable { locks })
+        sys::lock_table().map(|locks| LockTable {
+            locks,
+            complete: sys::proc_view().initial_namespace,
+        })
     }
 
     /// Like [`probe`], answered from this snapshot. The holder's pid is the table's (classic
-    /// locks); for OFD locks it is `None` and the caller may run [`identify_holder`].
+    /// locks, as `/proc` numbers processes); for OFD locks it is `None` and the caller may run
+    /// [`identify_holder`].
     pub fn probe(&self, lock_path: &Path) -> Result<RawState, PathError> {
         let Some(meta) = lock_file_metadata(lock_path)? else {
             return Ok(RawState::Absent);
@@ -84,10 +155,11 @@ impl LockTable {
         if lock::held_here(lock_path, &meta) {
             return Ok(RawState::HeldByThisProcess);
         }
-        let id = sys::file_id(&meta);
-        Ok(match self.locks.get(&id) {
-            None => RawState::Free,
-            Some(&pid) => RawState::Held { pid, file_id: id },
+        let (key, trust) = sys::table_key(lock_path, &meta);
+        Ok(match self.locks.get(&key) {
+            Some(&pid) => RawState::Held { pid, file_id: key },
+            None if self.complete && trust.table_says_free() => RawState::Free,
+            None => RawState::Unsure,
         })
     }
 }
@@ -103,6 +175,18 @@ pub enum RawState {
         pid: Option<u32>,
         file_id: (u32, u32, u64),
     },
+    /// A lock file the table shows no lock on, where its silence proves nothing: a pid
+    /// namespace whose table leaves out other namespaces' locks, a filesystem whose locks
+    /// live elsewhere (NFS, FUSE) or whose naming is not yet confirmed. Probe it directly.
+    Unsure,
+}
+
+/// How many lock files this process's probes have opened (each causes an open event in the
+/// file's directory; the monitor tells its own from others' by this count).
+static PROBE_OPENS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn opens_by_probes() -> u64 {
+    PROBE_OPENS.load(Ordering::Relaxed)
 }
 
 /// Probes `<dir>/<name>`.
@@ -202,25 +286,80 @@ impl ProbeBatch {
             lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path, &meta));
         let conflict = match queried {
             None => return Ok(LockState::HeldByThisProcess),
-            Some(Ok(Some(c))) => c,
+            Some(Ok(Some(c))) => {
+                PROBE_OPENS.fetch_add(1, Ordering::Relaxed);
+                c
+            }
             // Deleted between lstat and open: a holder released it.
             Some(Ok(None)) => return absent_or_parent_problem(path),
-            Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => self
-                .query_without_opening(&meta)
-                .ok_or_else(|| PathError::PermissionDenied(path.into()))?,
+            Some(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return self.probe_without_opening(path, &meta);
+            }
             Some(Err(e)) => return Err(PathError::from_io(path, e)),
         };
         Ok(match conflict {
             Conflict::None => LockState::Free,
             Conflict::Held { pid } => {
-                let holder = holder_of(path, pid, |pid| self.command_line(pid));
-                if holder.is_this_process() {
-                    LockState::HeldByThisProcess
-                } else {
-                    LockState::Held(holder)
-                }
+                self.check_table_naming(path, &meta);
+                // A lock query's pid is in this process's pid namespace: only usable in a
+                // `/proc` of the same namespace (otherwise the holder is looked for in /proc).
+                let pid = pid.filter(|_| sys::proc_view().same_namespace);
+                self.held_by(path, pid)
             }
         })
+    }
+
+    fn held_by(&mut self, path: &Path, pid: Option<u32>) -> LockState {
+        let holder = holder_of(path, pid, |pid| self.command_line(pid));
+        if holder.is_this_process() {
+            LockState::HeldByThisProcess
+        } else {
+            LockState::Held(holder)
+        }
+    }
+
+    /// A direct query found a lock: check that the lock table shows it under the name the
+    /// probe gives this file's device, while that naming is unconfirmed (see `TableTrust`).
+    fn check_table_naming(&mut self, path: &Path, meta: &LockMeta) {
+        let (key, trust) = sys::table_key(path, meta);
+        if trust != TableTrust::Mapped {
+            return;
+        }
+        if let Some(rows) = self.lock_rows() {
+            let row = sys::row_on(rows, key).is_some();
+            sys::record_direct_answer(meta, true, row, sys::proc_view().initial_namespace);
+        }
+    }
+
+    /// A lock file this process may not open (certbot's 0600 file, another user's): the lock
+    /// table answers, where its silence can be believed.
+    fn probe_without_opening(
+        &mut self,
+        path: &Path,
+        meta: &LockMeta,
+    ) -> Result<LockState, PathError> {
+        let (key, trust) = sys::table_key(path, meta);
+        let Some(rows) = self.lock_rows() else {
+            return Err(PathError::PermissionDenied(path.into()));
+        };
+        if let Some(row) = sys::row_on(rows, key) {
+            // The table's pids are `/proc`'s own.
+            let pid = row.pid;
+            return Ok(self.held_by(path, pid));
+        }
+        if !sys::proc_view().initial_namespace {
+            return Err(PathError::Undecidable {
+                path: path.into(),
+                why: "the lock table of this pid namespace does not list locks held outside it",
+            });
+        }
+        if !trust.table_says_free_without_query() {
+            return Err(PathError::Undecidable {
+                path: path.into(),
+                why: trust.why_not(),
+            });
+        }
+        Ok(LockState::Free)
     }
 
     fn command_line(&mut self, pid: u32) -> Option<String> {
@@ -230,12 +369,9 @@ impl ProbeBatch {
             .clone()
     }
 
-    fn query_without_opening(&mut self, meta: &LockMeta) -> Option<Conflict> {
-        let rows = self
-            .lock_rows
-            .get_or_insert_with(sys::lock_rows)
-            .as_deref()?;
-        Some(sys::conflict_in(rows, meta))
+    /// `/proc/locks`, read once per batch.
+    fn lock_rows(&mut self) -> Option<&[ProcLock]> {
+        self.lock_rows.get_or_insert_with(sys::lock_rows).as_deref()
     }
 }
 
@@ -312,9 +448,17 @@ fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
     }
 }
 
-/// Finds the process behind a conflicting lock: `pid` as the kernel reported it (classic
-/// locks), or, for locks without an owner pid (OFD), through the platform's process tables.
+/// Finds the process behind a conflicting lock: `pid` as the kernel's lock table reported it
+/// (classic locks), or, for locks without an owner pid (OFD), through the platform's process
+/// tables.
 pub fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
+    holder_of(lock_path, pid, command_line)
+}
+
+/// Like [`identify_holder`] for the pid a lock query (`F_GETLK`) gave: that pid is in this
+/// process's pid namespace, which `/proc` may not be (then the holder is looked for instead).
+pub(crate) fn identify_query_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
+    let pid = pid.filter(|_| sys::proc_view().same_namespace);
     holder_of(lock_path, pid, command_line)
 }
 

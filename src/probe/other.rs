@@ -1,7 +1,7 @@
 //! Platforms without `/proc`: the lock query's pid is all we learn about a holder.
 
 use super::proc_parse::ProcLock;
-use crate::lock::sys::Conflict;
+use super::{ProcView, TableKey, TableTrust};
 use std::fs::Metadata;
 use std::path::Path;
 
@@ -18,14 +18,24 @@ pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
     None
 }
 
-pub(super) fn conflict_in(_rows: &[ProcLock], _meta: &Metadata) -> Conflict {
-    Conflict::None
+/// No `/proc`: a lock query's pid is this process's namespace's, and there is no lock table.
+pub(super) fn proc_view() -> ProcView {
+    ProcView {
+        same_namespace: true,
+        initial_namespace: true,
+    }
 }
 
-pub(super) fn lock_table() -> Option<std::collections::HashMap<(u32, u32, u64), Option<u32>>> {
+pub(super) fn row_on(_rows: &[ProcLock], _key: TableKey) -> Option<&ProcLock> {
     None
 }
 
-pub(super) fn file_id(_meta: &Metadata) -> (u32, u32, u64) {
-    (0, 0, 0)
+pub(super) fn table_key(_path: &Path, _meta: &Metadata) -> (TableKey, TableTrust) {
+    ((0, 0, 0), TableTrust::Broken)
+}
+
+pub(super) fn record_direct_answer(_meta: &Metadata, _held: bool, _row: bool, _complete: bool) {}
+
+pub(super) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<u32>>> {
+    None
 }

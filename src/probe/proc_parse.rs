@@ -76,6 +76,54 @@ pub fn join_cmdline(raw: &[u8]) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
+/// What the probe needs of one `/proc/<pid>/mountinfo` line: the mount's id, the device its
+/// superblock has (the `MAJ:MIN` the kernel's lock tables print for files on it, which is not
+/// always the `st_dev` stat reports: btrfs subvolumes, overlayfs) and the filesystem type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountLine {
+    pub mount_id: u64,
+    pub major: u32,
+    pub minor: u32,
+    pub fs_type: String,
+}
+
+impl MountLine {
+    /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`: the
+    /// optional fields end at the ` - ` separator, after which the type comes. Paths are
+    /// octal-escaped by the kernel, so no field contains a space.
+    pub fn parse(line: &str) -> Option<MountLine> {
+        let mut fields = line.split(' ');
+        let mount_id = fields.next()?.parse().ok()?;
+        let _parent = fields.next()?;
+        let (major, minor) = fields.next()?.split_once(':')?;
+        let (major, minor) = (major.parse().ok()?, minor.parse().ok()?);
+        let fs_type = fields.skip_while(|f| *f != "-").nth(1)?;
+        if fs_type.is_empty() {
+            return None;
+        }
+        Some(MountLine {
+            mount_id,
+            major,
+            minor,
+            fs_type: fs_type.to_string(),
+        })
+    }
+}
+
+/// The `flags` field (the 9th) of a `/proc/<pid>/stat` line. The command name, in parentheses,
+/// may itself contain spaces and parentheses, so fields are counted after the LAST `)`.
+pub fn stat_flags(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    rest.split_whitespace().nth(6)?.parse().ok()
+}
+
+/// The parent pid (the 4th field) of a `/proc/<pid>/stat` line.
+pub fn stat_ppid(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// glibc's `major()`/`minor()` of an `st_dev`, the numbers the kernel prints in its lock tables.
 pub fn dev_major_minor(dev: u64) -> (u32, u32) {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
@@ -108,6 +156,42 @@ mod tests {
         );
         let flock = ProcLock::parse("3: FLOCK  ADVISORY  READ  77 08:01:5 0 EOF").unwrap();
         assert!(!flock.write);
+    }
+
+    #[test]
+    fn parses_mountinfo_lines() {
+        let btrfs =
+            "46 27 0:40 / /tmp/m/b rw,relatime shared:1 - btrfs /dev/loop0 rw,subvolid=5,subvol=/";
+        assert_eq!(
+            MountLine::parse(btrfs),
+            Some(MountLine {
+                mount_id: 46,
+                major: 0,
+                minor: 40,
+                fs_type: "btrfs".into()
+            })
+        );
+        let spaced = r"49 27 0:44 / /tmp/with\040space rw - overlay overlay rw,lowerdir=a";
+        assert_eq!(MountLine::parse(spaced).unwrap().fs_type, "overlay");
+        for bad in [
+            "",
+            "46 27 0:40 / /x rw",
+            "x 27 0:40 / /x rw - ext4 d rw",
+            "46 27 040 / /x - ext4",
+        ] {
+            assert_eq!(MountLine::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_stat_flags_and_ppid_past_a_hostile_name() {
+        let kthreadd = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0";
+        assert_eq!(stat_flags(kthreadd), Some(2129984));
+        assert_eq!(stat_ppid(kthreadd), Some(0));
+        let hostile = "77 (a) S 1 2 3 4 5 6 (b) R 42 7 7 0 -1 4194560 0";
+        assert_eq!(stat_ppid(hostile), Some(42));
+        assert_eq!(stat_flags(hostile), Some(4194560));
+        assert_eq!(stat_flags("no parens"), None);
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Linux process tables: who holds a lock, from `/proc`. Reading `/proc` causes no inotify
 //! events and touches no lock file.
 
-use super::proc_parse::{self, ProcLock, dev_major_minor};
-use crate::lock::sys::Conflict;
+use super::proc_parse::{self, ProcLock};
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs::{self, File, Metadata};
@@ -46,25 +45,37 @@ fn read_proc_file(path: &str, capacity: usize) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// The process holding an OFD lock on the file at `lock_path`. OFD locks have no owner pid, so
-/// this finds descriptors of that file in `/proc/<pid>/fd` and confirms the lock in the
-/// matching `fdinfo` (`lock:` lines). Processes we may not inspect are skipped. (No name beside
-/// the pid: the command line comes from `/proc/<pid>/cmdline`.)
+mod naming;
+mod pidns;
+
+use super::{TableKey, TableTrust as Trust};
+pub(super) use pidns::proc_view;
+
+/// The process holding a lock on the file at `lock_path` when the lock query gave no pid we
+/// can use: an OFD lock (no owner process), or a classic lock whose owner pid is from another
+/// pid namespace than `/proc`'s. Finds descriptors of that file in `/proc/<pid>/fd` and
+/// confirms the lock in the matching `fdinfo` (`lock:` lines list the locks taken through that
+/// descriptor). Processes we may not inspect are skipped. (No name beside the pid: the command
+/// line comes from `/proc/<pid>/cmdline`.)
 ///
 /// Walking every process's descriptors costs about a millisecond per few hundred descriptors,
 /// so where an owner was found is remembered (see [`OWNERS`]) and re-checked with one `fdinfo`
 /// read, and one walk records the owners of every OFD-locked file it can see, not only this one.
+///
+/// A descriptor inherited by a forked child shares the lock: the oldest ancestor that shares
+/// it is reported, the process that most likely took it.
 pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
     let target = fs::metadata(lock_path).ok()?;
-    let file = FileId::of(target.dev(), target.ino());
-    if let Some(pid) = remembered_owner(file) {
-        return Some((pid, None));
-    }
-    scan_for_owners(file).map(|pid| (pid, None))
+    let (key, _) = naming::table_key(lock_path, target.dev(), target.ino());
+    let file = Target {
+        id: FileId::of(target.dev(), target.ino()),
+        key,
+    };
+    let found = remembered_owner(file).or_else(|| scan_for_owners(file))?;
+    Some((locking_ancestor(found, file), None))
 }
 
-/// A file: `st_dev` and inode, as `stat` gives them ([`FileId::table_key`]: as the kernel's
-/// lock tables print them).
+/// A file as stat sees it (`st_dev`, inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FileId {
     dev: u64,
@@ -75,14 +86,16 @@ impl FileId {
     fn of(dev: u64, ino: u64) -> FileId {
         FileId { dev, ino }
     }
-
-    fn table_key(self) -> (u32, u32, u64) {
-        let (major, minor) = dev_major_minor(self.dev);
-        (major, minor, self.ino)
-    }
 }
 
-/// Where the owners of OFD-locked files were last found: file -> (pid, fd). An entry is only a
+/// A locked file looked for: stat's identity and the lock tables' name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    id: FileId,
+    key: TableKey,
+}
+
+/// Where the owners of locked files were last found: file -> (pid, fd). An entry is only a
 /// hint: it is used after `/proc/<pid>/fdinfo/<fd>` shows that descriptor still holding a lock
 /// on that very file (the `lock:` line names the device and inode), so a released lock, an
 /// exited process or a reused pid or fd can never produce a wrong answer, only a new walk.
@@ -97,15 +110,15 @@ fn owners() -> MutexGuard<'static, Option<HashMap<FileId, (u32, u32)>>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn remembered_owner(file: FileId) -> Option<u32> {
-    let (pid, fd) = owners().as_ref()?.get(&file).copied()?;
-    if fdinfo_has_lock(pid, fd, file) {
+fn remembered_owner(file: Target) -> Option<u32> {
+    let (pid, fd) = owners().as_ref()?.get(&file.id).copied()?;
+    if fdinfo_has_lock(pid, fd, file.key) {
         return Some(pid);
     }
     if let Some(map) = owners().as_mut()
-        && map.get(&file) == Some(&(pid, fd))
+        && map.get(&file.id) == Some(&(pid, fd))
     {
-        map.remove(&file);
+        map.remove(&file.id);
     }
     None
 }
@@ -115,9 +128,12 @@ fn remembered_owner(file: FileId) -> Option<u32> {
 /// an owner-less lock (OFD). Stops at `target`'s owner. Newest first because the holders of OFD
 /// locks on lock files are lockscope processes started for the test at hand, rarely the oldest
 /// processes on the system: measured, this ends most walks after a few processes instead of all.
-fn scan_for_owners(target: FileId) -> Option<u32> {
-    let mut wanted: HashSet<(u32, u32, u64)> = ownerless_locked_files();
-    wanted.insert(target.table_key());
+fn scan_for_owners(target: Target) -> Option<u32> {
+    let mut wanted: HashSet<TableKey> = ownerless_locked_files();
+    wanted.remove(&target.key);
+    // Other files' descriptors are only named (a statx and a mountinfo lookup the first time
+    // a device is seen) when their inode number is one the table lists.
+    let wanted_inodes: HashSet<u64> = wanted.iter().map(|k| k.2).collect();
     let mut found: Vec<(FileId, (u32, u32))> = Vec::new();
     let mut target_owner = None;
     let mut pids: Vec<u32> = fs::read_dir("/proc")
@@ -130,14 +146,21 @@ fn scan_for_owners(target: FileId) -> Option<u32> {
             continue;
         };
         for (fd, file) in fds {
-            if !wanted.contains(&file.table_key()) || !fdinfo_has_lock(pid, fd, file) {
+            if file == target.id {
+                if fdinfo_has_lock(pid, fd, target.key) {
+                    found.push((file, (pid, fd)));
+                    target_owner = Some(pid);
+                    break 'walk;
+                }
                 continue;
             }
-            wanted.remove(&file.table_key());
-            found.push((file, (pid, fd)));
-            if file == target {
-                target_owner = Some(pid);
-                break 'walk;
+            if !wanted_inodes.contains(&file.ino) {
+                continue;
+            }
+            let key = naming::table_key_of_fd(pid, fd, file.dev, file.ino);
+            if wanted.contains(&key) && fdinfo_has_lock(pid, fd, key) {
+                wanted.remove(&key);
+                found.push((file, (pid, fd)));
             }
         }
     }
@@ -150,9 +173,32 @@ fn scan_for_owners(target: FileId) -> Option<u32> {
     target_owner
 }
 
+/// The oldest ancestor of `pid` that shares its lock on `file` (a descriptor inherited across
+/// fork shares the open file description, and so the lock), or `pid` itself.
+fn locking_ancestor(mut pid: u32, file: Target) -> u32 {
+    // A bound: a parent chain is short, and a pid reused meanwhile must not loop forever.
+    for _ in 0..64 {
+        let Some(parent) = read_proc_file(&format!("/proc/{pid}/stat"), 512)
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .and_then(|stat| proc_parse::stat_ppid(&stat))
+            .filter(|&p| p > 1)
+        else {
+            break;
+        };
+        let shares = FdDir::open(parent).is_some_and(|mut fds| {
+            fds.any(|(fd, f)| f == file.id && fdinfo_has_lock(parent, fd, file.key))
+        });
+        if !shares {
+            break;
+        }
+        pid = parent;
+    }
+    pid
+}
+
 /// Files with a certbot-conflicting lock whose owner pid the kernel does not show (OFD locks;
 /// `/proc/locks` prints -1), keyed as the table prints them. Empty if `/proc/locks` is unreadable.
-fn ownerless_locked_files() -> HashSet<(u32, u32, u64)> {
+fn ownerless_locked_files() -> HashSet<TableKey> {
     lock_rows()
         .unwrap_or_default()
         .into_iter()
@@ -223,16 +269,16 @@ impl Drop for FdDir {
     }
 }
 
-/// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on `file`: its `fdinfo`
-/// lists only locks taken through that descriptor, each naming its file's device and inode.
-fn fdinfo_has_lock(pid: u32, fd: u32, file: FileId) -> bool {
+/// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on the file the lock
+/// tables name `key`: its `fdinfo` lists only locks taken through that descriptor.
+fn fdinfo_has_lock(pid: u32, fd: u32, key: TableKey) -> bool {
     read_proc_file(&format!("/proc/{pid}/fdinfo/{fd}"), 512)
         .and_then(|info| String::from_utf8(info).ok())
         .is_some_and(|info| {
             info.lines()
                 .filter(|l| l.starts_with("lock:"))
                 .filter_map(ProcLock::parse)
-                .any(|l| l.blocks_certbot_on(file.dev, file.ino))
+                .any(|l| l.is_fcntl() && (l.major, l.minor, l.inode) == key)
         })
 }
 
@@ -255,21 +301,15 @@ fn read_lock_table() -> Option<String> {
     Some(table)
 }
 
-/// What the lock table `rows` says of the file `meta` describes: how a lock file we may not
-/// open (mode 0600, another user's) is probed, without opening it.
-pub(super) fn conflict_in(rows: &[ProcLock], meta: &Metadata) -> Conflict {
-    match rows
-        .iter()
-        .find(|l| l.blocks_certbot_on(meta.dev(), meta.ino()))
-    {
-        Some(l) => Conflict::Held { pid: l.pid },
-        None => Conflict::None,
-    }
+/// The lock table's row, if any, for a certbot-conflicting lock on the file named `key`.
+pub(super) fn row_on(rows: &[ProcLock], key: TableKey) -> Option<&ProcLock> {
+    rows.iter()
+        .find(|l| l.is_fcntl() && (l.major, l.minor, l.inode) == key)
 }
 
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
-pub(super) fn lock_table() -> Option<HashMap<(u32, u32, u64), Option<u32>>> {
+pub(super) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
     let rows = lock_rows()?;
     Some(
         rows.into_iter()
@@ -279,7 +319,15 @@ pub(super) fn lock_table() -> Option<HashMap<(u32, u32, u64), Option<u32>>> {
     )
 }
 
-pub(super) fn file_id(meta: &Metadata) -> (u32, u32, u64) {
-    let (major, minor) = dev_major_minor(meta.dev());
-    (major, minor, meta.ino())
+/// How the lock tables name the lock file `meta` describes, and how far their silence about it
+/// can be trusted (see `naming`; a table of a pid namespace that is not the initial one leaves
+/// out locks of processes outside it, so its silence proves nothing anywhere).
+pub(super) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
+    naming::table_key(path, meta.dev(), meta.ino())
+}
+
+/// What a direct lock query found on the file `meta` describes, against the lock table: see
+/// `naming::record_direct_answer`.
+pub(super) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {
+    naming::record_direct_answer(meta.dev(), held, row, complete);
 }

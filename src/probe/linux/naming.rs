@@ -1,0 +1,208 @@
+//! How the kernel's lock tables (`/proc/locks`, `fdinfo` `lock:` lines) name a file, and when
+//! their silence may be believed.
+//!
+//! The tables print the device of the file's superblock, which is not always the `st_dev` that
+//! stat reports: btrfs gives each subvolume its own anonymous device (table 0:40, stat 0:41),
+//! overlayfs with its upper layer on another filesystem reports a per-layer device (table 0:44,
+//! stat 0:45). The inode number is stat's in every case measured (btrfs, overlayfs, also after a
+//! copy-up). So a file is named by the device of its mount (`statx` `STATX_MNT_ID`, looked up
+//! in `mountinfo`), per `st_dev`, and that naming is checked against direct lock queries: a
+//! direct query that finds a lock the table does not show under that name marks the device
+//! [`Trust::Broken`], and from then on only direct queries answer for it.
+//!
+//! The mapping is cached per `st_dev` and dropped when the mount table changes (`mountinfo` is
+//! pollable: POLLPRI after any mount or unmount), since anonymous devices are reused.
+
+use super::super::proc_parse::{MountLine, dev_major_minor};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+pub(in crate::probe) use super::super::{TableKey, TableTrust as Trust};
+
+struct Naming {
+    table_dev: (u32, u32),
+    trust: Trust,
+}
+
+struct Namings {
+    by_dev: HashMap<u64, Naming>,
+    /// `/proc/self/mountinfo`, kept open to be polled for mount-table changes.
+    mountinfo: Option<File>,
+}
+
+static NAMINGS: Mutex<Option<Namings>> = Mutex::new(None);
+
+fn namings() -> MutexGuard<'static, Option<Namings>> {
+    NAMINGS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Filesystem types (mountinfo's names) whose locks other hosts or a userspace daemon may hold
+/// without this kernel's lock table knowing.
+fn is_remote(fs_type: &str) -> bool {
+    const REMOTE: &[&str] = &[
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "9p",
+        "afs",
+        "gpfs",
+        "lustre",
+        "fuseblk",
+        "fuse",
+        "glusterfs",
+        "ocfs2",
+        "gfs2",
+        "orangefs",
+        "vboxsf",
+        "virtiofs",
+    ];
+    REMOTE.contains(&fs_type) || fs_type.starts_with("fuse.")
+}
+
+/// How the lock table names the file at `path` (whose lstat gave `st_dev`, `ino`), and how far
+/// its silence about that file can be trusted.
+pub(in crate::probe) fn table_key(path: &Path, st_dev: u64, ino: u64) -> (TableKey, Trust) {
+    naming_of(st_dev, ino, || {
+        mount_of(
+            path,
+            libc::AT_SYMLINK_NOFOLLOW,
+            st_dev,
+            ino,
+            "/proc/self/mountinfo",
+        )
+    })
+}
+
+/// Like [`table_key`] for descriptor `fd` of process `pid` (whose target stat gave `st_dev`,
+/// `ino`), looked up in that process's own mount table.
+pub(in crate::probe) fn table_key_of_fd(pid: u32, fd: u32, st_dev: u64, ino: u64) -> TableKey {
+    let path = format!("/proc/{pid}/fd/{fd}");
+    let mountinfo = format!("/proc/{pid}/mountinfo");
+    naming_of(st_dev, ino, || {
+        mount_of(Path::new(&path), 0, st_dev, ino, &mountinfo)
+    })
+    .0
+}
+
+fn naming_of(
+    st_dev: u64,
+    ino: u64,
+    find_mount: impl FnOnce() -> Option<MountLine>,
+) -> (TableKey, Trust) {
+    let mut guard = namings();
+    let namings = guard.get_or_insert_with(|| Namings {
+        by_dev: HashMap::new(),
+        mountinfo: File::open("/proc/self/mountinfo").ok(),
+    });
+    if mounts_changed(namings.mountinfo.as_ref()) {
+        namings.by_dev.clear();
+    }
+    if let Some(n) = namings.by_dev.get(&st_dev) {
+        return ((n.table_dev.0, n.table_dev.1, ino), n.trust);
+    }
+    let naming = match find_mount() {
+        Some(mount) => {
+            let table_dev = (mount.major, mount.minor);
+            let trust = if is_remote(&mount.fs_type) {
+                Trust::Remote
+            } else if table_dev == dev_major_minor(st_dev) {
+                Trust::Exact
+            } else {
+                Trust::Mapped
+            };
+            Naming { table_dev, trust }
+        }
+        // Not cached: the mount may be found on the next look (a race with an unmount).
+        None => {
+            let (major, minor) = dev_major_minor(st_dev);
+            return ((major, minor, ino), Trust::Broken);
+        }
+    };
+    let answer = ((naming.table_dev.0, naming.table_dev.1, ino), naming.trust);
+    namings.by_dev.insert(st_dev, naming);
+    answer
+}
+
+/// What a direct lock query on a file (stat `st_dev`) found, against what the lock table said:
+/// confirms the device's naming, or marks it broken when the table missed a lock. (`table_complete`:
+/// the table lists every lock of this system, see `pidns`; a table that leaves some out proves
+/// nothing by its silence.)
+pub(in crate::probe) fn record_direct_answer(
+    st_dev: u64,
+    held: bool,
+    table_row: bool,
+    table_complete: bool,
+) {
+    if !held {
+        return;
+    }
+    let mut guard = namings();
+    let Some(naming) = guard.as_mut().and_then(|n| n.by_dev.get_mut(&st_dev)) else {
+        return;
+    };
+    naming.trust = match (naming.trust, table_row) {
+        (Trust::Mapped, true) => Trust::Verified,
+        (Trust::Exact | Trust::Mapped | Trust::Verified, false) if table_complete => Trust::Broken,
+        (trust, _) => trust,
+    };
+}
+
+/// Whether a mount or unmount happened since the last look (a pending POLLPRI on mountinfo;
+/// the poll itself consumes it). No mountinfo to poll: assume it did.
+fn mounts_changed(mountinfo: Option<&File>) -> bool {
+    let Some(file) = mountinfo else {
+        return true;
+    };
+    let mut fds = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, timeout 0 (never blocks).
+    let ready = unsafe { libc::poll(&mut fds, 1, 0) };
+    ready != 0 || fds.revents != 0
+}
+
+/// The mount `path` is on, from `statx` `STATX_MNT_ID` and the `mountinfo` file of the
+/// namespace the path lives in. `None` if the kernel gives no mount id (before Linux 5.8), the
+/// path now names another file than (`st_dev`, `ino`), or the mount is not listed.
+fn mount_of(path: &Path, flags: i32, st_dev: u64, ino: u64, mountinfo: &str) -> Option<MountLine> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statx is plain C data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid NUL-terminated path, a live statx buffer. AT_STATX_DONT_SYNC: never ask a
+    // network filesystem's server for fresh attributes just for the mount id.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            flags | libc::AT_STATX_DONT_SYNC,
+            libc::STATX_INO | libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    if rc != 0 || stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return None;
+    }
+    let same_file =
+        libc::makedev(stx.stx_dev_major, stx.stx_dev_minor) == st_dev && stx.stx_ino == ino;
+    if !same_file {
+        return None;
+    }
+    let mut text = String::new();
+    File::open(mountinfo).ok()?.read_to_string(&mut text).ok()?;
+    text.lines()
+        .filter_map(MountLine::parse)
+        .find(|m| m.mount_id == stx.stx_mnt_id)
+}
