@@ -298,7 +298,7 @@ fn state_rank(row: &Row) -> u8 {
     match &row.state {
         Some(DirState::Held(_)) => 0,
         Some(DirState::HeldByThisProcess) => 1,
-        Some(DirState::Error(_)) => 2,
+        Some(DirState::Error(_) | DirState::NotResponding) => 2,
         Some(DirState::Missing) => 3,
         Some(DirState::Free) => 4,
         Some(DirState::Absent) => 5,
@@ -336,6 +336,7 @@ pub fn state_word(state: &DirState) -> &'static str {
         DirState::Absent => "Absent",
         DirState::Missing => "Missing",
         DirState::Error(_) => "Error",
+        DirState::NotResponding => "Not responding",
     }
 }
 

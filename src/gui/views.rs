@@ -280,6 +280,7 @@ pub fn badge_color(state: &DirState) -> Color32 {
         DirState::Absent => Color32::from_rgb(76, 163, 90),
         DirState::Missing => Color32::from_rgb(130, 130, 130),
         DirState::Error(_) => Color32::from_rgb(160, 60, 150),
+        DirState::NotResponding => Color32::from_rgb(120, 90, 160),
     }
 }
 
@@ -391,6 +392,9 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                 row_ui.col(|ui| {
                     let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.clone(),
+                        (Some(DirState::NotResponding), _) => {
+                            "the filesystem is not responding".to_string()
+                        }
                         (_, Some(refusal)) => format!("refused: {refusal}"),
                         _ => holder
                             .as_ref()
@@ -452,6 +456,7 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         (_, Some(DirState::HeldByThisProcess)) => "held by this app".to_string(),
         (_, Some(DirState::Missing)) => "the directory does not exist".to_string(),
         (_, Some(DirState::Error(e))) => e.clone(),
+        (_, Some(DirState::NotResponding)) => "its filesystem is not responding".to_string(),
         (_, None) => "state not known yet".to_string(),
         _ => String::new(),
     };
@@ -540,7 +545,9 @@ fn strip(ui: &mut Ui, history: &std::collections::VecDeque<Span>, now: SystemTim
         let color = match &s.state {
             DirState::Held(h) => holder_color(h.pid),
             DirState::HeldByThisProcess => badge_color(&s.state),
-            DirState::Error(_) | DirState::Missing => badge_color(&s.state).gamma_multiply(0.6),
+            DirState::Error(_) | DirState::Missing | DirState::NotResponding => {
+                badge_color(&s.state).gamma_multiply(0.6)
+            }
             _ => continue,
         };
         let (x0, x1) = (x_of(s.start), x_of(end).max(x_of(s.start) + 2.0));

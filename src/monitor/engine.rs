@@ -1,5 +1,6 @@
 //! The monitor's worker thread: owns the watcher, the directory table and the holder cache.
 
+use super::fs_pool::{FsPool, StuckKey};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update};
 use crate::holder::Holder;
 use crate::path_error::PathError;
@@ -8,9 +9,9 @@ use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 type HolderKey = (Option<u32>, (u32, u32, u64));
@@ -23,8 +24,9 @@ use super::sys::{DirId, dir_id};
 
 /// One inotify watch and the rows it serves.
 struct WatchGroup {
-    /// The absolute path the watch was registered with: events name their files under it.
-    path: PathBuf,
+    /// The absolute paths the watch was registered with (one per spelling; inotify keeps one
+    /// watch per inode): events name their files under the latest of them.
+    paths: Vec<PathBuf>,
     rows: HashSet<PathBuf>,
     /// When this engine's own probes opened the lock file here (direct queries where the lock
     /// table cannot tell): the open events they cause are not arrivals.
@@ -35,9 +37,27 @@ struct WatchGroup {
 /// within milliseconds; a watch that went away meanwhile never delivers one).
 const OWN_OPEN_EVENT_WAIT: Duration = Duration::from_secs(1);
 
+/// The holder lookups, shared with the filesystem workers that make them.
+type Holders = Arc<Mutex<HashMap<HolderKey, Holder>>>;
+
+/// One watcher per filesystem (stat's device): a watch being registered on a stuck filesystem
+/// blocks that watcher's thread, and only it.
+type Watchers = Arc<Mutex<HashMap<u64, Arc<Mutex<notify::RecommendedWatcher>>>>>;
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub(super) struct Engine {
     options: MonitorOptions,
-    watcher: Option<notify::RecommendedWatcher>,
+    /// Where the watchers' events go (each watcher's handler sends `Command::Fs`).
+    commands: Sender<Command>,
+    watchers: Watchers,
+    /// Every filesystem call for a directory runs here, never on the engine's thread.
+    pool: FsPool,
+    /// Filesystems (or directories) with a call that has not returned: no more calls are made
+    /// for them until it does (`Command::FsRecovered`); their rows say not responding.
+    stuck: HashSet<StuckKey>,
     updates: Sender<Update>,
     wake: Box<dyn Fn() + Send>,
     counters: Arc<Counters>,
@@ -46,14 +66,13 @@ pub(super) struct Engine {
     groups: HashMap<DirId, WatchGroup>,
     /// The absolute path of each watch, for routing events to their group.
     watch_paths: HashMap<PathBuf, DirId>,
-    holders: HashMap<HolderKey, Holder>,
+    holders: Holders,
     limit_noticed: bool,
     sent: bool,
-    /// Directories added in this batch beyond `WATCH_BUDGET`, watched after their first probe
-    /// (so the first snapshot does not wait for thousands of watch registrations).
+    /// Directories added in this batch: the first `WATCH_BUDGET` are watched before their
+    /// first probe, the rest after it (so the first snapshot does not wait for thousands of
+    /// watch registrations).
     new_dirs: Vec<PathBuf>,
-    /// Until when this batch may register watches before probing.
-    watch_deadline: Instant,
     /// Whether probing opens lock files (no kernel lock table on this platform). Then open
     /// events must be ignored, or the engine would feed on its own probes.
     probes_open_files: bool,
@@ -69,6 +88,8 @@ struct Watched {
     abs_lock_file: PathBuf,
     /// The watch group this row belongs to while `watch` is `Active`.
     group: Option<DirId>,
+    /// The directory's filesystem (stat's device), once a watch attempt has seen it.
+    dev: Option<u64>,
     state: Option<DirState>,
     watch: Watch,
     follow_up: Option<FollowUp>,
@@ -77,6 +98,14 @@ struct Watched {
 }
 
 impl Watched {
+    /// What a stuck call for this row quarantines: its filesystem where known.
+    fn stuck_key(&self) -> StuckKey {
+        match self.dev {
+            Some(dev) => StuckKey::Device(dev),
+            None => StuckKey::Dir(self.abs.clone()),
+        }
+    }
+
     /// Whether the periodic pass must probe this directory. An absent lock file in an actively
     /// watched directory on a local filesystem cannot appear without a create or rename event,
     /// so only a full pass (every `FULL_PASS_EVERY`) looks at it. Everything else (a file that
@@ -93,12 +122,12 @@ impl Watched {
 /// reports, e.g. a bind mount over a watched directory).
 const FULL_PASS_EVERY: u64 = 60;
 
-/// How long one batch of added directories may spend registering watches before their first
-/// probe. notify's inotify backend costs a thread round trip per watch (~0.1 ms here), so a few
+/// How many directories of one batch of additions are watched before their first probe.
+/// notify's inotify backend costs a thread round trip per watch (~0.1 ms here), so a few
 /// hundred directories are watched before they are probed (no gap in which an event could be
 /// missed), and a list of thousands reports its first snapshot at once and is watched right
 /// after, with a catch-up probe.
-const WATCH_BUDGET: Duration = Duration::from_millis(50);
+const WATCH_BUDGET: usize = 500;
 
 /// The longest period of the pass: about a century. Longer ones are cut to it.
 const MAX_INTERVAL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -148,31 +177,24 @@ impl Engine {
         wake: Box<dyn Fn() + Send>,
         counters: Arc<Counters>,
     ) -> Engine {
-        let handler = move |event| {
-            let _ = commands.send(Command::Fs(event));
-        };
-        let mut engine = Engine {
+        Engine {
             options,
-            watcher: None,
+            pool: FsPool::new(commands.clone()),
+            commands,
+            watchers: Arc::new(Mutex::new(HashMap::new())),
+            stuck: HashSet::new(),
             updates,
             wake,
             counters,
             dirs: HashMap::new(),
             groups: HashMap::new(),
             watch_paths: HashMap::new(),
-            holders: HashMap::new(),
+            holders: Arc::new(Mutex::new(HashMap::new())),
             limit_noticed: false,
             sent: false,
             new_dirs: Vec::new(),
-            watch_deadline: Instant::now(),
             probes_open_files: LockTable::read().is_none(),
-        };
-        match notify::recommended_watcher(handler) {
-            Ok(w) => engine.watcher = Some(w),
-            // Out of inotify instances, or no event API at all: every directory is polled.
-            Err(e) => engine.notice_limit(&e),
         }
-        engine
     }
 
     pub(super) fn run(mut self, inbox: Receiver<Command>) {
@@ -192,7 +214,6 @@ impl Engine {
             };
             // Everything already queued is one batch: a burst of events re-probes a directory once.
             let mut dirty: BTreeMap<PathBuf, (Cause, Option<Trigger>)> = BTreeMap::new();
-            self.watch_deadline = Instant::now() + WATCH_BUDGET;
             for cmd in first
                 .into_iter()
                 .chain(std::iter::from_fn(|| inbox.try_recv().ok()))
@@ -209,7 +230,20 @@ impl Engine {
                         dirty.insert(dir, (Cause::Action, None));
                     }
                     Command::Fs(event) => self.on_event(event, &mut dirty),
+                    Command::FsRecovered(key) => {
+                        self.stuck.remove(&key);
+                        for (dir, w) in &self.dirs {
+                            if w.stuck_key() == key {
+                                dirty.entry(dir.clone()).or_insert((Cause::Poll, None));
+                            }
+                        }
+                    }
                 }
+            }
+            if !self.new_dirs.is_empty() {
+                let budget = self.new_dirs.len().min(WATCH_BUDGET);
+                let first: Vec<PathBuf> = self.new_dirs.drain(..budget).collect();
+                self.watch_rows(first);
             }
             self.take_due_follow_ups(&mut dirty);
             if !dirty.is_empty() {
@@ -230,7 +264,7 @@ impl Engine {
 
     /// Probes the marked directories, from one lock-table snapshot where there is one.
     fn probe_batch(&mut self, dirty: BTreeMap<PathBuf, (Cause, Option<Trigger>)>) {
-        let table = LockTable::read();
+        let mut probes = Vec::with_capacity(dirty.len());
         for (dir, (cause, trigger)) in dirty {
             if cause != Cause::Initial {
                 self.counters.event_probes.fetch_add(1, Ordering::Relaxed);
@@ -268,21 +302,22 @@ impl Engine {
                     false
                 }
             };
-            self.refresh(&dir, cause, table.as_ref(), defer_free);
+            probes.push((dir, cause, defer_free));
         }
+        self.refresh_many(probes);
     }
 
     /// Watches the directories whose first state was just reported, then probes them once more:
     /// a change between that first probe and the watch would otherwise wait for the pass.
     fn watch_new_dirs(&mut self) {
         let new_dirs = std::mem::take(&mut self.new_dirs);
-        for dir in &new_dirs {
-            self.try_watch(dir);
-        }
-        let table = LockTable::read();
-        for dir in &new_dirs {
-            self.refresh(dir, Cause::Poll, table.as_ref(), false);
-        }
+        self.watch_rows(new_dirs.clone());
+        self.refresh_many(
+            new_dirs
+                .into_iter()
+                .map(|dir| (dir, Cause::Poll, false))
+                .collect(),
+        );
     }
 
     fn next_follow_up(&self) -> Option<Instant> {
@@ -312,20 +347,17 @@ impl Engine {
             dir.clone(),
             Watched {
                 abs_lock_file: abs.join(&self.options.lock_name),
-                events_complete: super::sys::events_are_complete(&abs),
+                events_complete: false,
                 abs,
                 lock_file,
                 group: None,
+                dev: None,
                 state: None,
                 watch: Watch::Retry,
                 follow_up: None,
             },
         );
-        if Instant::now() < self.watch_deadline {
-            self.try_watch(&dir);
-        } else {
-            self.new_dirs.push(dir);
-        }
+        self.new_dirs.push(dir);
         true
     }
 
@@ -343,60 +375,109 @@ impl Engine {
             return;
         };
         group.rows.remove(dir);
-        if group.rows.is_empty()
-            && let Some(group) = self.groups.remove(&id)
-        {
-            self.watch_paths.remove(&group.path);
-            if let Some(watcher) = self.watcher.as_mut() {
-                let _ = watcher.unwatch(&group.path);
+        if !group.rows.is_empty() {
+            return;
+        }
+        let Some(group) = self.groups.remove(&id) else {
+            return;
+        };
+        for path in &group.paths {
+            self.watch_paths.remove(path);
+        }
+        let Some(watcher) = locked(&self.watchers).get(&id.0).cloned() else {
+            return;
+        };
+        // On the pool: the watcher's thread may be stuck registering another watch there.
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let mut watcher = locked(&watcher);
+            for path in &group.paths {
+                let _ = watcher.unwatch(path);
+            }
+        });
+        if !self.stuck.contains(&StuckKey::Device(id.0)) {
+            let answers = self.pool.run(vec![(StuckKey::Device(id.0), job)]);
+            if answers[0].is_none() {
+                self.stuck.insert(StuckKey::Device(id.0));
             }
         }
     }
 
-    /// Watches row `dir`'s directory, or joins the watch that already serves that directory
-    /// under another path.
-    fn try_watch(&mut self, dir: &Path) {
-        let Some(abs) = self.dirs.get(dir).map(|w| w.abs.clone()) else {
-            return;
-        };
-        self.leave_group(dir);
-        let Some(id) = dir_id(&abs) else {
-            self.set_watch(dir, Watch::Retry);
-            return;
-        };
-        if let Some(group) = self.groups.get_mut(&id) {
-            group.rows.insert(dir.to_path_buf());
-            self.set_watch(dir, Watch::Active);
-            if let Some(w) = self.dirs.get_mut(dir) {
-                w.group = Some(id);
+    /// Watches each row's directory, or joins the watch that already serves that directory
+    /// under another path. The registrations run on the filesystem pool.
+    fn watch_rows(&mut self, rows: Vec<PathBuf>) {
+        let mut jobs: Vec<(StuckKey, Box<dyn FnOnce() -> WatchAnswer + Send>)> = Vec::new();
+        let mut asked = Vec::new();
+        for dir in rows {
+            self.leave_group(&dir);
+            let Some(w) = self.dirs.get(&dir) else {
+                continue;
+            };
+            let key = w.stuck_key();
+            if self.stuck.contains(&key) {
+                continue;
             }
-            return;
+            let abs = w.abs.clone();
+            let watchers = self.watchers.clone();
+            let commands = self.commands.clone();
+            jobs.push((key, Box::new(move || watch_dir(&abs, &watchers, commands))));
+            asked.push(dir);
         }
-        let Some(watcher) = self.watcher.as_mut() else {
-            self.set_watch(dir, Watch::PollOnly);
+        let answers = self.pool.run(jobs);
+        for (dir, answer) in asked.into_iter().zip(answers) {
+            let Some(answer) = answer else {
+                self.mark_stuck(&dir);
+                continue;
+            };
+            let abs = match self.dirs.get_mut(&dir) {
+                Some(w) => {
+                    if let Some((id, complete)) = answer.dir {
+                        w.dev = Some(id.0);
+                        w.events_complete = complete;
+                    }
+                    w.abs.clone()
+                }
+                None => continue,
+            };
+            match (answer.dir, answer.watch) {
+                (Some((id, _)), Ok(())) => {
+                    let group = self.groups.entry(id).or_insert_with(|| WatchGroup {
+                        paths: Vec::new(),
+                        rows: HashSet::new(),
+                        own_opens: Vec::new(),
+                    });
+                    group.rows.insert(dir.clone());
+                    if !group.paths.contains(&abs) {
+                        group.paths.push(abs.clone());
+                    }
+                    self.watch_paths.insert(abs, id);
+                    self.set_watch(&dir, Watch::Active);
+                    if let Some(w) = self.dirs.get_mut(&dir) {
+                        w.group = Some(id);
+                    }
+                }
+                (_, Err(WatchError::Limit(message))) => {
+                    self.notice_limit(&message);
+                    self.set_watch(&dir, Watch::PollOnly);
+                }
+                _ => self.set_watch(&dir, Watch::Retry),
+            }
+        }
+    }
+
+    /// A call for row `dir` did not return in time: quarantine its filesystem and say so.
+    fn mark_stuck(&mut self, dir: &Path) {
+        let Some(key) = self.dirs.get(dir).map(Watched::stuck_key) else {
             return;
         };
-        match watcher.watch(&abs, RecursiveMode::NonRecursive) {
-            Ok(()) => {
-                self.groups.insert(
-                    id,
-                    WatchGroup {
-                        path: abs.clone(),
-                        rows: HashSet::from([dir.to_path_buf()]),
-                        own_opens: Vec::new(),
-                    },
-                );
-                self.watch_paths.insert(abs, id);
-                self.set_watch(dir, Watch::Active);
-                if let Some(w) = self.dirs.get_mut(dir) {
-                    w.group = Some(id);
-                }
-            }
-            Err(e) if is_limit(&e) => {
-                self.notice_limit(&e);
-                self.set_watch(dir, Watch::PollOnly);
-            }
-            Err(_) => self.set_watch(dir, Watch::Retry),
+        self.stuck.insert(key.clone());
+        let rows: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|(_, w)| w.stuck_key() == key)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for row in rows {
+            self.report(&row, DirState::NotResponding, Cause::Poll, false);
         }
     }
 
@@ -406,7 +487,7 @@ impl Engine {
         }
     }
 
-    fn notice_limit(&mut self, err: &notify::Error) {
+    fn notice_limit(&mut self, err: &str) {
         if !std::mem::replace(&mut self.limit_noticed, true) {
             self.send(Update::Notice(format!(
                 "filesystem events unavailable or watch limit reached ({err}); directories without a watch are polled every {}",
@@ -526,153 +607,117 @@ impl Engine {
     fn pass(&mut self) {
         let full = self.counters.passes.fetch_add(1, Ordering::Relaxed) % FULL_PASS_EVERY
             == FULL_PASS_EVERY - 1;
-        let table = LockTable::read();
-        let dirs: Vec<PathBuf> = self
+        let probes: Vec<(PathBuf, Cause, bool)> = self
             .dirs
             .iter()
             .filter(|(_, w)| full || w.needs_pass())
-            .map(|(d, _)| d.clone())
+            .map(|(d, w)| {
+                let defer_free = w.follow_up.as_ref().is_some_and(|f| f.defer_free);
+                (d.clone(), Cause::Poll, defer_free)
+            })
             .collect();
-        let mut used = HashSet::new();
-        for dir in dirs {
-            self.counters.pass_probes.fetch_add(1, Ordering::Relaxed);
-            let defer_free = self
-                .dirs
-                .get(&dir)
-                .and_then(|w| w.follow_up.as_ref())
-                .is_some_and(|f| f.defer_free);
-            if let Some(key) = self.refresh(&dir, Cause::Poll, table.as_ref(), defer_free) {
-                used.insert(key);
-            }
-            // Re-watch only a path that probed as a working directory: inotify would happily
-            // watch a regular file put in its place, or fail again on an unreadable one.
-            let retry = self.dirs.get(&dir).is_some_and(|w| {
-                w.watch == Watch::Retry
-                    && matches!(
-                        w.state,
-                        Some(
-                            DirState::Absent
-                                | DirState::Free
-                                | DirState::Held(_)
-                                | DirState::HeldByThisProcess
+        self.counters
+            .pass_probes
+            .fetch_add(probes.len() as u64, Ordering::Relaxed);
+        let dirs: Vec<PathBuf> = probes.iter().map(|(d, _, _)| d.clone()).collect();
+        let used = self.refresh_many(probes);
+        // Re-watch only a path that probed as a working directory: inotify would happily
+        // watch a regular file put in its place, or fail again on an unreadable one.
+        let retry: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|dir| {
+                self.dirs.get(dir).is_some_and(|w| {
+                    w.watch == Watch::Retry
+                        && matches!(
+                            w.state,
+                            Some(
+                                DirState::Absent
+                                    | DirState::Free
+                                    | DirState::Held(_)
+                                    | DirState::HeldByThisProcess
+                            )
                         )
-                    )
-            });
-            if retry {
-                self.try_watch(&dir);
-            }
+                })
+            })
+            .collect();
+        if !retry.is_empty() {
+            self.watch_rows(retry);
         }
-        self.holders.retain(|k, _| used.contains(k));
+        locked(&self.holders).retain(|k, _| used.contains(k));
     }
 
-    /// Probes one directory and reports a change if its state differs (a `free` state is held
-    /// back while `defer_free`). Returns the holder-cache key it used, if any.
-    fn refresh(
-        &mut self,
-        dir: &Path,
-        cause: Cause,
-        table: Option<&LockTable>,
-        defer_free: bool,
-    ) -> Option<HolderKey> {
-        let watched = self.dirs.get(dir)?;
-        let (lock_file, abs_lock_file, group) = (
-            watched.lock_file.clone(),
-            watched.abs_lock_file.clone(),
-            watched.group,
-        );
-        let (state, key) = match table {
-            Some(t) => {
-                let was_held = matches!(
-                    watched.state,
-                    Some(DirState::Held(_) | DirState::HeldByThisProcess)
-                );
-                self.state_from_table(t, &abs_lock_file, group, was_held)
+    /// Probes the rows (dir, cause, defer_free) on the filesystem pool, from one lock-table
+    /// snapshot where there is one, and reports what changed. A row whose filesystem is stuck
+    /// is not probed (it says not responding until its call returns). Returns the holder-cache
+    /// keys used.
+    fn refresh_many(&mut self, rows: Vec<(PathBuf, Cause, bool)>) -> HashSet<HolderKey> {
+        let table = LockTable::read().map(Arc::new);
+        let mut jobs: Vec<(StuckKey, Box<dyn FnOnce() -> Observation + Send>)> = Vec::new();
+        let mut asked = Vec::new();
+        for (dir, cause, defer_free) in rows {
+            let Some(w) = self.dirs.get(&dir) else {
+                continue;
+            };
+            let key = w.stuck_key();
+            if self.stuck.contains(&key) {
+                continue;
             }
-            None => (dir_state(probe::probe(&abs_lock_file)), None),
+            let was_held = matches!(
+                w.state,
+                Some(DirState::Held(_) | DirState::HeldByThisProcess)
+            );
+            let (lock_file, table, holders) =
+                (w.abs_lock_file.clone(), table.clone(), self.holders.clone());
+            jobs.push((
+                key,
+                Box::new(move || observe(table.as_deref(), &lock_file, was_held, &holders)),
+            ));
+            asked.push((dir, cause, defer_free));
+        }
+        let answers = self.pool.run(jobs);
+        let mut used = HashSet::new();
+        for ((dir, cause, defer_free), answer) in asked.into_iter().zip(answers) {
+            let Some(seen) = answer else {
+                self.mark_stuck(&dir);
+                continue;
+            };
+            if seen.opened > 0
+                && let Some(group) = self
+                    .dirs
+                    .get(&dir)
+                    .and_then(|w| w.group)
+                    .and_then(|id| self.groups.get_mut(&id))
+            {
+                let now = Instant::now();
+                group
+                    .own_opens
+                    .extend(std::iter::repeat_n(now, seen.opened as usize));
+            }
+            used.extend(seen.holder_key);
+            self.report(&dir, seen.state, cause, defer_free);
+        }
+        used
+    }
+
+    /// Reports row `dir`'s new state if it differs (a `free` state is held back while
+    /// `defer_free`).
+    fn report(&mut self, dir: &Path, state: DirState, cause: Cause, defer_free: bool) {
+        let Some(watched) = self.dirs.get_mut(dir) else {
+            return;
         };
-        let watched = self.dirs.get_mut(dir)?;
-        if watched.state.as_ref() != Some(&state) && !(defer_free && state == DirState::Free) {
-            let old = watched.state.replace(state.clone());
-            let change = Change {
-                dir: dir.to_path_buf(),
-                lock_file,
-                old,
-                new: state,
-                at: SystemTime::now(),
-                cause,
-            };
-            self.send(Update::Change(change));
+        if watched.state.as_ref() == Some(&state) || (defer_free && state == DirState::Free) {
+            return;
         }
-        key
-    }
-
-    /// A held lock the snapshot shows gone: read the table twice more before believing it (see
-    /// `state_from_table`). Not a direct lock query: opening the file would cause an open event,
-    /// whose follow-ups would confirm again, for ever.
-    fn confirm_free(
-        &mut self,
-        lock_file: &Path,
-        group: Option<DirId>,
-    ) -> (DirState, Option<HolderKey>) {
-        for _ in 0..2 {
-            let Some(table) = LockTable::read() else {
-                break;
-            };
-            if let Ok(RawState::Held { .. }) = table.probe(lock_file) {
-                return self.state_from_table(&table, lock_file, group, false);
-            }
-        }
-        (DirState::Free, None)
-    }
-
-    /// Probes the lock file itself (opening it), where the lock table cannot tell. The open
-    /// causes an open event in its directory: remembered, so that it is not taken for an
-    /// arrival (which would probe again, for ever).
-    fn probe_directly(&mut self, lock_file: &Path, group: Option<DirId>) -> DirState {
-        let opens_before = probe::opens_by_probes();
-        let state = dir_state(probe::probe(lock_file));
-        let opened = probe::opens_by_probes().saturating_sub(opens_before);
-        if let Some(group) = group.and_then(|id| self.groups.get_mut(&id)) {
-            let now = Instant::now();
-            group
-                .own_opens
-                .extend(std::iter::repeat_n(now, opened as usize));
-        }
-        state
-    }
-
-    /// The state from the lock-table snapshot. `/proc/locks` comes in page-sized reads, each
-    /// consistent on its own; between two reads rows can shift and a lock held throughout can
-    /// be skipped (seen under load with a few hundred locks on the system). So a held lock that
-    /// the table shows gone is confirmed by fresh snapshots before it is reported free.
-    fn state_from_table(
-        &mut self,
-        table: &LockTable,
-        lock_file: &Path,
-        group: Option<DirId>,
-        was_held: bool,
-    ) -> (DirState, Option<HolderKey>) {
-        match table.probe(lock_file) {
-            Ok(RawState::Absent) => (DirState::Absent, None),
-            Ok(RawState::Unsure) => (self.probe_directly(lock_file, group), None),
-            Ok(RawState::Free) if was_held => self.confirm_free(lock_file, group),
-            Ok(RawState::Free) => (DirState::Free, None),
-            Ok(RawState::HeldByThisProcess) => (DirState::HeldByThisProcess, None),
-            Ok(RawState::Held { pid, file_id }) => {
-                let key = (pid, file_id);
-                let holder = self
-                    .holders
-                    .entry(key)
-                    .or_insert_with(|| probe::identify_holder(lock_file, pid))
-                    .clone();
-                if holder.is_this_process() {
-                    (DirState::HeldByThisProcess, Some(key))
-                } else {
-                    (DirState::Held(holder), Some(key))
-                }
-            }
-            Err(e) => (path_error_state(e), None),
-        }
+        let old = watched.state.replace(state.clone());
+        let change = Change {
+            dir: dir.to_path_buf(),
+            lock_file: watched.lock_file.clone(),
+            old,
+            new: state,
+            at: SystemTime::now(),
+            cause,
+        };
+        self.send(Update::Change(change));
     }
 
     fn send(&mut self, update: Update) {
@@ -680,6 +725,85 @@ impl Engine {
             self.sent = true;
         }
     }
+}
+
+/// What a filesystem worker found for one row.
+struct Observation {
+    state: DirState,
+    holder_key: Option<HolderKey>,
+    /// How many times the probe opened the lock file (each causes an open event).
+    opened: u64,
+}
+
+/// One row's probe, on a filesystem worker: from the lock-table snapshot where there is one
+/// (no lock file opened), directly where there is none or it cannot tell.
+fn observe(
+    table: Option<&LockTable>,
+    lock_file: &Path,
+    was_held: bool,
+    holders: &Holders,
+) -> Observation {
+    let opens_before = probe::opens_by_probes();
+    let (state, holder_key) = match table {
+        Some(t) => state_from_table(t, lock_file, was_held, holders),
+        None => (dir_state(probe::probe(lock_file)), None),
+    };
+    Observation {
+        state,
+        holder_key,
+        opened: probe::opens_by_probes().saturating_sub(opens_before),
+    }
+}
+
+/// The state from the lock-table snapshot. `/proc/locks` comes in page-sized reads, each
+/// consistent on its own; between two reads rows can shift and a lock held throughout can
+/// be skipped (seen under load with a few hundred locks on the system). So a held lock that
+/// the table shows gone is confirmed by fresh snapshots before it is reported free. Where the
+/// table cannot tell (`RawState::Unsure`), the lock file is probed directly: that open causes
+/// an open event, which the engine then knows is its own.
+fn state_from_table(
+    table: &LockTable,
+    lock_file: &Path,
+    was_held: bool,
+    holders: &Holders,
+) -> (DirState, Option<HolderKey>) {
+    match table.probe(lock_file) {
+        Ok(RawState::Absent) => (DirState::Absent, None),
+        Ok(RawState::Unsure) => (dir_state(probe::probe(lock_file)), None),
+        Ok(RawState::Free) if was_held => confirm_free(lock_file, holders),
+        Ok(RawState::Free) => (DirState::Free, None),
+        Ok(RawState::HeldByThisProcess) => (DirState::HeldByThisProcess, None),
+        Ok(RawState::Held { pid, file_id }) => {
+            let key = (pid, file_id);
+            let cached = locked(holders).get(&key).cloned();
+            let holder = cached.unwrap_or_else(|| {
+                let found = probe::identify_holder(lock_file, pid);
+                locked(holders).insert(key, found.clone());
+                found
+            });
+            if holder.is_this_process() {
+                (DirState::HeldByThisProcess, Some(key))
+            } else {
+                (DirState::Held(holder), Some(key))
+            }
+        }
+        Err(e) => (path_error_state(e), None),
+    }
+}
+
+/// A held lock the snapshot shows gone: read the table twice more before believing it (see
+/// `state_from_table`). Not a direct lock query: opening the file would cause an open event,
+/// whose follow-ups would confirm again, for ever.
+fn confirm_free(lock_file: &Path, holders: &Holders) -> (DirState, Option<HolderKey>) {
+    for _ in 0..2 {
+        let Some(table) = LockTable::read() else {
+            break;
+        };
+        if let Ok(RawState::Held { .. }) = table.probe(lock_file) {
+            return state_from_table(&table, lock_file, false, holders);
+        }
+    }
+    (DirState::Free, None)
 }
 
 fn dir_state(result: Result<LockState, PathError>) -> DirState {
@@ -696,6 +820,63 @@ fn path_error_state(err: PathError) -> DirState {
     match err {
         PathError::DirMissing(_) => DirState::Missing,
         e => DirState::Error(e.to_string()),
+    }
+}
+
+/// What a watch registration found.
+struct WatchAnswer {
+    /// The directory's identity and whether events on its filesystem are complete; `None` if
+    /// the path is not a directory now.
+    dir: Option<(DirId, bool)>,
+    watch: Result<(), WatchError>,
+}
+
+enum WatchError {
+    /// Out of inotify watches or instances: the directory is polled instead.
+    Limit(String),
+    /// Not watchable now (missing, unreadable, not a directory): retried by the pass.
+    Other,
+}
+
+/// Watches the directory at `abs` with its filesystem's watcher (created on first use), on a
+/// filesystem worker: stat, statfs and `inotify_add_watch` all wait for a stuck filesystem.
+fn watch_dir(abs: &Path, watchers: &Watchers, commands: Sender<Command>) -> WatchAnswer {
+    let Some(id) = dir_id(abs) else {
+        return WatchAnswer {
+            dir: None,
+            watch: Err(WatchError::Other),
+        };
+    };
+    let dir = Some((id, super::sys::events_are_complete(abs)));
+    let watcher = {
+        let mut map = locked(watchers);
+        match map.get(&id.0) {
+            Some(w) => w.clone(),
+            None => {
+                let handler = move |event| {
+                    let _ = commands.send(Command::Fs(event));
+                };
+                match notify::recommended_watcher(handler) {
+                    Ok(w) => map.entry(id.0).or_insert(Arc::new(Mutex::new(w))).clone(),
+                    // Out of inotify instances, or no event API at all: polled.
+                    Err(e) => {
+                        return WatchAnswer {
+                            dir,
+                            watch: Err(WatchError::Limit(e.to_string())),
+                        };
+                    }
+                }
+            }
+        }
+    };
+    let watched = locked(&watcher).watch(abs, RecursiveMode::NonRecursive);
+    WatchAnswer {
+        dir,
+        watch: match watched {
+            Ok(()) => Ok(()),
+            Err(e) if is_limit(&e) => Err(WatchError::Limit(e.to_string())),
+            Err(_) => Err(WatchError::Other),
+        },
     }
 }
 

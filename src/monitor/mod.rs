@@ -9,6 +9,7 @@
 //! (Linux) and opens no lock file at all.
 
 mod engine;
+mod fs_pool;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "other.rs")]
 mod sys;
@@ -34,6 +35,9 @@ pub enum DirState {
     Missing,
     /// The directory or lock path cannot be probed; the message says why.
     Error(String),
+    /// A filesystem call for this directory has not returned (a stopped FUSE daemon, a hung
+    /// NFS server): no state is known until it does. Other directories are not held up.
+    NotResponding,
 }
 
 impl DirState {
@@ -45,6 +49,7 @@ impl DirState {
             DirState::Held(_) | DirState::HeldByThisProcess => "held",
             DirState::Missing => "missing",
             DirState::Error(_) => "error",
+            DirState::NotResponding => "not-responding",
         }
     }
 
@@ -59,6 +64,7 @@ impl DirState {
     pub fn error(&self) -> Option<&str> {
         match self {
             DirState::Error(e) => Some(e),
+            DirState::NotResponding => Some("the filesystem is not responding"),
             _ => None,
         }
     }
@@ -145,6 +151,8 @@ pub(crate) enum Command {
     Remove(PathBuf),
     Recheck(PathBuf),
     Fs(notify::Result<notify::Event>),
+    /// A filesystem call the engine gave up waiting for has returned.
+    FsRecovered(fs_pool::StuckKey),
     Stop,
 }
 
