@@ -133,3 +133,28 @@ fn one_status_names_every_holder_of_many_dirs() {
     }
     drop(certbot);
 }
+
+/// A holder that forks a child after locking (a deploy hook started from the process holding
+/// the lock; the child inherits the descriptor and so shares the OFD lock): the report names
+/// the process that took the lock, not the child, whose pid is newer and seen first.
+#[test]
+fn an_ofd_lock_shared_with_a_forked_child_names_the_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(LOCK);
+    let script = "import fcntl, os, struct, sys, time\n\
+        SETLK = getattr(fcntl, 'F_OFD_SETLK', 37)\n\
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n\
+        fcntl.fcntl(fd, SETLK, struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, 0, 0, 0))\n\
+        child = os.fork()\n\
+        if child == 0:\n\
+        \x20   time.sleep(60)\n\
+        \x20   os._exit(0)\n\
+        print(child, flush=True)\n\
+        sys.stdin.read()\n\
+        os.kill(child, 9)\n";
+    let mut parent = ScriptedPeer::start(script, &lock);
+    let child: u32 = parent.read_line().parse().expect("child pid");
+    assert!(child > parent.child.id(), "the test needs the child to be newer");
+    assert_held_by(&lock, parent.child.id());
+    parent.finish();
+}

@@ -369,6 +369,36 @@ impl ProbeBatch {
             .clone()
     }
 
+    /// The processes holding a flock(2) lock on the lock file at `lock_path` (fs4, py-filelock,
+    /// `flock(1)` users). certbot's fcntl lock ignores flock locks, so such a holder does NOT
+    /// exclude certbot; it is still someone using the file, which a report must not hide.
+    /// Empty where the platform has no lock table, or the file is absent.
+    pub fn flock_holders(&mut self, lock_path: &Path) -> Vec<Holder> {
+        let has_flocks = self
+            .lock_rows()
+            .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK"));
+        if !has_flocks {
+            return Vec::new();
+        }
+        let Ok(Some(meta)) = lock_file_metadata(lock_path) else {
+            return Vec::new();
+        };
+        let (key, _) = sys::table_key(lock_path, &meta);
+        let pids: Vec<Option<u32>> = self
+            .lock_rows()
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.kind == "FLOCK" && (r.major, r.minor, r.inode) == key)
+            .map(|r| r.pid)
+            .collect();
+        pids.into_iter()
+            .map(|pid| Holder {
+                pid,
+                command: pid.and_then(|p| self.command_line(p)),
+            })
+            .collect()
+    }
+
     /// `/proc/locks`, read once per batch.
     fn lock_rows(&mut self) -> Option<&[ProcLock]> {
         self.lock_rows.get_or_insert_with(sys::lock_rows).as_deref()
