@@ -3,15 +3,16 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use lockscope::escape::{escape, escape_path};
 use lockscope::probe::ProbeBatch;
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// Exit codes shared by every subcommand.
@@ -189,9 +190,27 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
     }) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("lockscope: {e:#}");
+            report(format!("{e:#}"));
             exit::ERROR
         }
+    }
+}
+
+/// Prints `lockscope: MESSAGE` on stderr, escaped: messages carry paths and holders' command
+/// lines, which local users choose (a newline or an ANSI sequence would forge output).
+pub(crate) fn report(message: impl std::fmt::Display) {
+    eprintln!("lockscope: {}", escape(&message.to_string()));
+}
+
+/// What a failed write to stdout means for the exit code. A reader that went away (`| head -1`)
+/// is not an error: like ripgrep, exit 0 without a message (Rust ignores SIGPIPE, so it arrives
+/// as EPIPE). Any other write error (`> /dev/full`, EIO) is reported and exits 2.
+pub(crate) fn output_failed(e: &io::Error) -> u8 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        exit::OK
+    } else {
+        report(format!("cannot write output: {e}"));
+        exit::ERROR
     }
 }
 
@@ -248,8 +267,7 @@ fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
         print_table(&records)
     };
     if let Err(e) = printed {
-        eprintln!("lockscope: cannot write output: {e:#}");
-        return exit::ERROR;
+        return output_failed(&e);
     }
     if records.iter().any(|r| r.error.is_some()) {
         exit::ERROR
@@ -263,15 +281,18 @@ fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
-fn print_json(records: &[StatusRecord]) -> anyhow::Result<()> {
+fn print_json(records: &[StatusRecord]) -> io::Result<()> {
     let mut out = buffered_stdout();
-    serde_json::to_writer_pretty(&mut out, records).context("JSON output")?;
+    // serde_json's error converts back into the io::Error it wraps (a broken pipe stays one).
+    serde_json::to_writer_pretty(&mut out, records).map_err(io::Error::from)?;
     writeln!(out)?;
     out.flush()?;
     Ok(())
 }
 
-fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
+/// The table. Every cell is escaped before the column widths are measured, so a name with a
+/// control character can neither break the row nor misalign the columns.
+fn print_table(records: &[StatusRecord]) -> io::Result<()> {
     let rows: Vec<[String; 4]> = records
         .iter()
         .map(|r| {
@@ -281,11 +302,19 @@ fn print_table(records: &[StatusRecord]) -> anyhow::Result<()> {
                 .and_then(|h| h.pid)
                 .map_or("-".into(), |p| p.to_string());
             let detail = match (&r.error, &r.holder) {
-                (Some(e), _) => e.clone(),
-                (None, Some(h)) => h.command.clone().unwrap_or_else(|| "-".into()),
+                (Some(e), _) => escape(e).into_owned(),
+                (None, Some(h)) => h
+                    .command
+                    .as_deref()
+                    .map_or("-".into(), |c| escape(c).into_owned()),
                 (None, None) => "-".into(),
             };
-            [r.dir.clone(), r.state.to_string(), pid, detail]
+            [
+                escape(&r.dir).into_owned(),
+                r.state.to_string(),
+                pid,
+                detail,
+            ]
         })
         .collect();
     let header = ["DIR", "STATE", "PID", "COMMAND"].map(String::from);
@@ -322,11 +351,14 @@ pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<
     Ok((rx, stop))
 }
 
+/// How often a running hold checks that its lock file is still there.
+const HOLD_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 {
     let (stop_rx, stop_flag) = match install_stop_handler() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("lockscope: {e:#}");
+            report(format!("{e:#}"));
             return exit::ERROR;
         }
     };
@@ -340,37 +372,73 @@ fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 
         Ok(()) => {}
         Err(e @ LockError::Cancelled(_)) => {
             // Stopped while the lock was still busy: the lock was never ours.
-            eprintln!("lockscope: {e}");
+            report(e);
             return exit::BUSY;
         }
         Err(e) => {
-            eprintln!("lockscope: {e}");
+            report(&e);
             return if e.is_busy() { exit::BUSY } else { exit::ERROR };
         }
     }
     if let Err(e) = announce_held(lock_path) {
-        eprintln!("lockscope: {e:#}");
+        // The `held` line is the caller's only word that the lock is taken (a script waits for
+        // it before starting certbot). If it cannot be delivered (`> /dev/full`, a reader that
+        // is gone), holding on would block every certbot run for the whole duration (without
+        // --for: forever) with nobody told why. Fail loudly instead: release, exit 2.
+        report(format!("cannot write the \"held\" line to stdout: {e}"));
+        if let Err(e) = lock.release() {
+            report(format!("released the lock, but: {e}"));
+        }
+        return exit::ERROR;
     }
-    match hold_for {
-        Some(d) => drop(stop_rx.recv_timeout(d)),
-        None => drop(stop_rx.recv()),
-    }
+    wait_while_held(&lock, hold_for, &stop_rx);
     match lock.release() {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("lockscope: released the lock, but: {e}");
+            report(format!("released the lock, but: {e}"));
             exit::ERROR
         }
     }
 }
 
-fn announce_held(lock_path: &Path) -> anyhow::Result<()> {
+/// Holds until `hold_for` has passed or a stop request arrives, checking about once a second
+/// that the lock path still names the locked file: once someone removes or replaces it, a new
+/// certbot creates a new file and takes its lock, so ours excludes nobody. That is said once;
+/// the hold goes on (the user asked for a duration; the exit code stays 0).
+fn wait_while_held(lock: &LockFile, hold_for: Option<Duration>, stop_rx: &mpsc::Receiver<()>) {
+    let deadline = hold_for.and_then(|d| Instant::now().checked_add(d));
+    let mut warned = false;
+    loop {
+        let tick = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(HOLD_CHECK_EVERY),
+                _ => return,
+            },
+            None => HOLD_CHECK_EVERY,
+        };
+        match stop_rx.recv_timeout(tick) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if !warned && matches!(lock.still_named(), Ok(false)) {
+            warned = true;
+            report(format!(
+                "warning: {} was removed or replaced while held; this lock no longer excludes \
+                 certbot",
+                lock.path().display()
+            ));
+        }
+    }
+}
+
+/// The one `held PATH pid N` line (the path escaped: it must stay one line), flushed.
+fn announce_held(lock_path: &Path) -> io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "held {} pid {}",
-        lock_path.display(),
+        escape_path(lock_path),
         std::process::id()
     )?;
-    out.flush().context("stdout")
+    out.flush()
 }

@@ -6,9 +6,11 @@
 //!   locking or touching the lock file.
 //! - [`watchlist`] keeps saved, named lists of directories to watch (and the monitor settings)
 //!   in a TOML file in the config directory, written atomically.
+//! - [`escape`] makes user-chosen names, paths and command lines safe to print on a terminal.
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
 
+pub mod escape;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod holder;

@@ -1,7 +1,8 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines.
 
-use crate::cli::{exit, install_stop_handler};
+use crate::cli::{exit, install_stop_handler, output_failed, report};
 use lockscope::Holder;
+use lockscope::escape::{escape, escape_path};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
 use serde::Serialize;
 use std::io::Write;
@@ -24,13 +25,15 @@ struct WatchRecord<'a> {
 enum Event {
     Update(Update),
     Stop,
+    /// Standard output's reader went away (`watch | head -1`).
+    OutputClosed,
 }
 
 pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) -> u8 {
     let (stop_rx, _flag) = match install_stop_handler() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("lockscope: {e:#}");
+            report(format!("{e:#}"));
             return exit::ERROR;
         }
     };
@@ -43,7 +46,7 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
     ) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("lockscope: {e}");
+            report(e);
             return exit::ERROR;
         }
     };
@@ -57,6 +60,7 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
             }
         }
     });
+    notice_closed_stdout(events_tx.clone());
     std::thread::spawn(move || {
         if stop_rx.recv().is_ok() {
             let _ = events_tx.send(Event::Stop);
@@ -66,23 +70,58 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
         monitor.add(dir.clone());
     }
     let mut out = std::io::stdout().lock();
+    let mut code = exit::OK;
     for event in events {
         let written = match event {
-            Event::Stop => break,
+            // Nobody reads any more: stop quietly, as after a broken pipe.
+            Event::Stop | Event::OutputClosed => break,
             Event::Update(Update::Notice(text)) => {
-                eprintln!("lockscope: {text}");
+                report(text);
                 Ok(())
             }
             Event::Update(Update::Change(change)) => print_change(&mut out, &change, json),
         };
-        if written.is_err() {
-            // stdout closed (e.g. `| head`): nothing left to report to.
+        if let Err(e) = written {
+            code = output_failed(&e);
             break;
         }
     }
     drop(monitor);
-    exit::OK
+    code
 }
+
+/// Sends [`Event::OutputClosed`] as soon as standard output is a pipe (or socket, or terminal)
+/// whose other end has gone away, without waiting for the next change to fail its write: a
+/// thread blocks in `poll` on fd 1 asking for no events, so only POLLERR (a pipe without
+/// readers) or POLLHUP (a hung-up terminal or socket) wake it. Files and /dev/null never do.
+#[cfg(unix)]
+fn notice_closed_stdout(events: mpsc::Sender<Event>) {
+    std::thread::spawn(move || {
+        loop {
+            let mut fd = libc::pollfd {
+                fd: libc::STDOUT_FILENO,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut fd, 1, -1) } < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            if fd.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+                let _ = events.send(Event::OutputClosed);
+            }
+            // POLLNVAL (no fd 1): the writes will tell.
+            return;
+        }
+    });
+}
+
+/// Elsewhere a closed reader is noticed at the next write.
+#[cfg(not(unix))]
+fn notice_closed_stdout(_events: mpsc::Sender<Event>) {}
 
 fn print_change(out: &mut impl Write, change: &Change, json: bool) -> std::io::Result<()> {
     let time = humantime::format_rfc3339_millis(change.at).to_string();
@@ -99,11 +138,12 @@ fn print_change(out: &mut impl Write, change: &Change, json: bool) -> std::io::R
         serde_json::to_writer(&mut *out, &record)?;
         writeln!(out)
     } else {
+        // Escaped: a newline in a name or command line must not forge a line.
         writeln!(
             out,
             "{time}  {}  {}  ({})",
-            change.dir.display(),
-            describe(&change.new),
+            escape_path(&change.dir),
+            escape(&describe(&change.new)),
             cause_name(change)
         )
     }

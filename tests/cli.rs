@@ -254,3 +254,391 @@ fn custom_lock_name_for_status_and_hold() {
     let v = json_of(&run(lockscope().args(["status", "--json"]).arg(dir.path())));
     assert_eq!(v[0]["state"], "absent", "the default name is another lock");
 }
+
+// ---- text output never carries raw control or bidi characters (names are chosen by users) ----
+
+/// What must never reach a terminal raw: controls (C0, DEL, C1), bidi controls, line/paragraph
+/// separators, zero-width characters. (Independent of lockscope's own list, on purpose.)
+fn is_dangerous(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// The lines of a text output ending in a newline, each checked free of dangerous characters.
+#[track_caller]
+fn clean_lines(what: &str, bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8(bytes.to_vec()).expect("UTF-8 output");
+    let body = text
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("{what}: output does not end in a newline: {text:?}"));
+    let lines: Vec<String> = body.split('\n').map(str::to_string).collect();
+    for line in &lines {
+        assert!(
+            !line.chars().any(is_dangerous),
+            "{what}: a raw control or bidi character in {line:?}"
+        );
+    }
+    lines
+}
+
+/// A process holding a plain `fcntl.lockf` lock on a file, its argv[0] chosen by the test (as
+/// `exec -a` does): how a local user puts anything into the holder's command line.
+struct ArgvHolder {
+    child: std::process::Child,
+}
+
+impl ArgvHolder {
+    fn start(argv0: &str, lock: &std::path::Path) -> ArgvHolder {
+        use std::io::BufRead;
+        let script = "import sys, fcntl\n\
+                      f = open(sys.argv[1], 'w')\n\
+                      fcntl.lockf(f, fcntl.LOCK_EX)\n\
+                      print('locked', flush=True)\n\
+                      sys.stdin.read()\n";
+        let mut child = std::process::Command::new("bash")
+            .args(["-c", r#"exec -a "$0" "$1" -c "$2" "$3""#, argv0])
+            .arg(certbot_python())
+            .arg(script)
+            .arg(lock)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the hostile holder");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "locked\n");
+        ArgvHolder { child }
+    }
+}
+
+impl Drop for ArgvHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn status_table_escapes_a_hostile_holder_command_in_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let argv0 = "\r/x  free  -  -\x1b[K\n/etc/letsencrypt  free\u{202e}";
+    let holder = ArgvHolder::start(argv0, &dir.path().join(LOCK));
+    let out = run(lockscope().arg("status").arg(dir.path()));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = clean_lines("status", &out.stdout);
+    assert_eq!(lines.len(), 2, "a header and exactly one row: {lines:?}");
+    let row = &lines[1];
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        fields[1..3],
+        ["held", &holder.child.id().to_string()],
+        "{row}"
+    );
+    for shown in ["\\r/x", "\\e[K", "\\n/etc/letsencrypt", "\\u{202e}"] {
+        assert!(row.contains(shown), "{shown} visible in {row:?}");
+    }
+    // JSON keeps the raw command line.
+    let v = json_of(&run(lockscope().args(["status", "--json"]).arg(dir.path())));
+    let cmd = v[0]["holder"]["command"].as_str().unwrap();
+    assert!(cmd.starts_with(argv0), "{cmd:?}");
+}
+
+#[test]
+fn a_hostile_directory_name_is_one_escaped_line_everywhere() {
+    use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("evil\nname\x1b[2J\u{202e}");
+    std::fs::create_dir(&dir).unwrap();
+    let shown = format!("{}/evil\\nname\\e[2J\\u{{202e}}", root.path().display());
+
+    // status: one row, and JSON keeps the raw name.
+    let out = run(lockscope().arg("status").arg(&dir));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = clean_lines("status", &out.stdout);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].starts_with(&format!("{shown}  absent")),
+        "{lines:?}"
+    );
+    let v = json_of(&run(lockscope().args(["status", "--json"]).arg(&dir)));
+    assert_eq!(v[0]["dir"], dir.to_str().unwrap());
+
+    // watch: one line per change.
+    let mut watch = lockscope()
+        .arg("watch")
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(watch.stdout.take().unwrap());
+    let mut next_line = || {
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        clean_lines("watch", line.as_bytes()).remove(0)
+    };
+    let initial = next_line();
+    assert!(
+        initial.ends_with(&format!("  {shown}  absent  (initial)")),
+        "{initial:?}"
+    );
+
+    // hold: its one line; a second hold's busy message: one line.
+    let holder = lockscope_hold(&["--for", "60s", dir.to_str().unwrap()]);
+    let held = clean_lines("hold", holder.line.as_bytes());
+    assert_eq!(
+        held,
+        [format!("held {shown}/{LOCK} pid {}", holder.child.id())]
+    );
+    let change = next_line();
+    assert!(
+        change.contains(&format!("  {shown}  held by pid {}", holder.child.id())),
+        "{change:?}"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    let out = run(lockscope().arg("hold").arg(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    let busy = clean_lines("busy message", &out.stderr);
+    assert_eq!(busy.len(), 1, "{busy:?}");
+    assert!(
+        busy[0].starts_with(&format!("lockscope: {shown}/{LOCK} is locked by pid")),
+        "{busy:?}"
+    );
+
+    let mut watch = WatchJson::spawn(lockscope().args(["watch", "--json"]).arg(&dir));
+    assert_eq!(watch.next_line()["dir"], dir.to_str().unwrap());
+}
+
+// ---- pipes and write errors ----
+
+/// Waits for `child` to exit within `limit`; its exit code.
+#[track_caller]
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut text).unwrap();
+    text
+}
+
+#[test]
+fn watch_exits_promptly_when_its_reader_goes_away() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    // `lockscope watch DIR | head -1`: the reader takes one line and leaves; nothing changes.
+    let mut watch = lockscope()
+        .arg("watch")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(watch.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.ends_with("(initial)\n"), "{line:?}");
+    drop(reader);
+    assert_eq!(exit_within(&mut watch, Duration::from_secs(2)), Some(0));
+    assert_eq!(stderr_of(&mut watch), "", "a closed pipe is not an error");
+
+    // A pipe already closed at the first write: quiet, exit 0.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut watch = lockscope()
+        .arg("watch")
+        .arg(dir.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exit_within(&mut watch, Duration::from_secs(5)), Some(0));
+    assert_eq!(stderr_of(&mut watch), "");
+}
+
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full")
+}
+
+#[test]
+fn watch_reports_a_write_error_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = lockscope()
+        .arg("watch")
+        .arg(dir.path())
+        .stdout(dev_full())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exit_within(&mut watch, Duration::from_secs(5)), Some(2));
+    let err = stderr_of(&mut watch);
+    assert!(
+        err.starts_with("lockscope: cannot write output: ") && err.contains("No space left"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn status_into_a_closed_pipe_exits_0_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for json in [false, true] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = lockscope();
+        cmd.arg("status");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "json: {json}");
+        assert_eq!(out.status.code(), Some(0), "json: {json}");
+    }
+    // Other write errors are still errors.
+    let out = lockscope()
+        .arg("status")
+        .arg(dir.path())
+        .stdout(dev_full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("lockscope: cannot write output: "));
+}
+
+#[test]
+fn hold_that_cannot_write_its_held_line_says_so_and_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hold = lockscope()
+        .args(["hold", "--for", "60s"])
+        .arg(dir.path())
+        .stdout(dev_full())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exit_within(&mut hold, Duration::from_secs(5)), Some(2));
+    let err = stderr_of(&mut hold);
+    assert!(
+        err.starts_with("lockscope: cannot write the \"held\" line to stdout: "),
+        "{err:?}"
+    );
+    assert!(!dir.path().join(LOCK).exists(), "released");
+}
+
+#[test]
+fn hold_warns_when_its_lock_file_is_removed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = lockscope_hold(&["--for", "60s", dir.path().to_str().unwrap()]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = holder.child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = tx.send(line);
+        }
+    });
+    std::fs::remove_file(dir.path().join(LOCK)).unwrap();
+    let line = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("a warning within 2 s")
+        .unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "lockscope: warning: {} was removed or replaced while held; this lock no longer \
+             excludes certbot",
+            dir.path().join(LOCK).display()
+        )
+    );
+    // Once, and the hold goes on until signalled, then exits 0.
+    assert!(rx.recv_timeout(Duration::from_millis(1500)).is_err());
+    assert!(holder.child.try_wait().unwrap().is_none(), "still holding");
+    holder.signal("TERM");
+    assert_eq!(holder.wait_exit(Duration::from_secs(5)), 0);
+}
+
+/// A tmpfs mounted for one test, and a read-only bind mount of it; both unmounted on drop.
+struct Mounts(Vec<std::path::PathBuf>);
+
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        for m in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(m)
+                .status();
+        }
+    }
+}
+
+fn mount(args: &[&str], paths: &[&std::path::Path]) {
+    let out = std::process::Command::new("mount")
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mount {args:?} {paths:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hold_on_a_read_only_mount_of_a_held_lock_is_busy() {
+    assert!(
+        is_root(),
+        "this test mounts filesystems and must run as root (CI does)"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let (rw, ro) = (root.path().join("rw"), root.path().join("ro"));
+    std::fs::create_dir(&rw).unwrap();
+    std::fs::create_dir(&ro).unwrap();
+    let mut mounts = Mounts(Vec::new());
+    mount(&["-t", "tmpfs", "tmpfs"], &[&rw]);
+    mounts.0.push(rw.clone());
+    let certbot = certbot_lock_dir(&rw).expect_locked();
+    // certbot keeps its lock file open for writing, so the tmpfs itself cannot be remounted
+    // read-only (EBUSY); a read-only bind mount of it is the same directory, read-only.
+    mount(&["--bind"], &[&rw, &ro]);
+    mounts.0.push(ro.clone());
+    mount(&["-o", "remount,bind,ro"], &[&ro]);
+
+    let out = run(lockscope().arg("hold").arg(&ro));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("is locked by pid {}", certbot.pid)),
+        "{err}"
+    );
+
+    // Not held: the read-only error stays.
+    certbot.release();
+    std::fs::write(rw.join(LOCK), b"").unwrap();
+    let out = run(lockscope().arg("hold").arg(&ro));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("read-only"), "{err}");
+}

@@ -1108,3 +1108,33 @@ fn quitting_does_not_wait_for_a_blocked_watch_list_load() {
     opener.join().unwrap();
     assert!(took < Duration::from_secs(1), "closing took {took:?}");
 }
+
+#[test]
+fn a_hostile_directory_name_is_shown_escaped() {
+    let cfg = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("evil\nname\x1b[2J\u{202e}");
+    std::fs::create_dir(&dir).unwrap();
+    let shown = format!("{}/evil\\nname\\e[2J\\u{{202e}}", root.path().display());
+    // A typed path cannot hold a newline; an imported watch list can (TOML escapes).
+    let file = root.path().join("evil.toml");
+    let toml_dir = format!("{}/evil\\nname\\u001b[2J\\u202e", root.path().display());
+    std::fs::write(&file, format!("name = \"evil\"\ndirs = [\"{toml_dir}\"]\n")).unwrap();
+    let open = Some(OpenList::File(file));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "the escaped directory in the table", |h| {
+        h.query_all_by(|n| is_label(n, &shown)).next().is_some()
+    });
+    run_until(&mut h, "its event-log line, escaped", |h| {
+        message_containing(h, &format!("{shown}  - → absent")).is_some()
+    });
+    let raw: Vec<String> = h
+        .query_all_by(|n| {
+            n.value()
+                .or_else(|| n.label())
+                .is_some_and(|t| t.contains(['\x1b', '\u{202e}']) || t.contains("evil\n"))
+        })
+        .map(|n| format!("{:?}", n.accesskit_node().value()))
+        .collect();
+    assert!(raw.is_empty(), "raw control characters shown: {raw:?}");
+}

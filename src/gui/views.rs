@@ -1,8 +1,13 @@
 //! Painting: the toolbar, the watch table, the event log, the timeline and the settings panel.
 //! Only reads the app's state and calls its methods; never touches the filesystem.
+//!
+//! Every directory, lock path, holder command line, error and message is shown through
+//! [`escape`]: local users choose them, and a newline, ESC or bidi override must not change
+//! what a row or log line appears to say.
 
 use super::app::LockscopeApp;
 use super::model::{OwnLock, Row, SortKey, Span, short_command, state_word};
+use crate::escape::{escape, escape_path};
 use crate::monitor::{Cause, DirState};
 use eframe::egui::{self, Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -84,10 +89,10 @@ fn lists_bar(app: &mut LockscopeApp, ui: &mut Ui) {
             .unwrap_or_default();
         let mut chosen = active.clone();
         egui::ComboBox::from_id_salt("watchlist")
-            .selected_text(&active)
+            .selected_text(escape(&active).into_owned())
             .show_ui(ui, |ui| {
                 for name in &names {
-                    ui.selectable_value(&mut chosen, name.clone(), name);
+                    ui.selectable_value(&mut chosen, name.clone(), escape(name).as_ref());
                 }
             })
             .response
@@ -172,7 +177,7 @@ fn add_bar(app: &mut LockscopeApp, ui: &mut Ui) {
     });
     if let Some(hint) = app.hint.clone() {
         ui.horizontal(|ui| {
-            ui.label(RichText::new(hint).italics());
+            ui.label(RichText::new(escape(&hint)).italics());
             if ui.small_button("🗙").clicked() {
                 app.hint = None;
             }
@@ -253,7 +258,7 @@ fn messages(app: &mut LockscopeApp, ui: &mut Ui) {
                 Color32::from_rgb(190, 140, 30)
             };
             ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
-            ui.label(&m.text);
+            ui.label(escape(&m.text).as_ref());
             if ui.small_button("🗙").clicked() {
                 dismissed = Some(i);
             }
@@ -375,8 +380,8 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                 row_ui.set_selected(app.model.selection.contains(&row.dir));
                 let holder = row.state.as_ref().and_then(DirState::holder);
                 row_ui.col(|ui| {
-                    ui.label(row.dir.display().to_string())
-                        .on_hover_text(row.dir.display().to_string());
+                    let dir = escape_path(&row.dir);
+                    ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
                 });
                 row_ui.col(|ui| {
                     badge(ui, row.state.as_ref());
@@ -401,8 +406,8 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                             .and_then(|h| h.command.clone())
                             .unwrap_or_default(),
                     };
-                    ui.add(egui::Label::new(short_command(&full)).truncate())
-                        .on_hover_text(&full);
+                    ui.add(egui::Label::new(escape(&short_command(&full)).into_owned()).truncate())
+                        .on_hover_text(escape(&full).as_ref());
                 });
                 row_ui.col(|ui| {
                     if let Some(since) = row.since {
@@ -470,6 +475,7 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         }
         _ => String::new(),
     };
+    let why_not = escape(&why_not);
     ui.add_sized(
         [40.0, ROW_HEIGHT - 4.0],
         egui::Label::new(RichText::new(countdown).monospace()),
@@ -478,14 +484,14 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
     let can_acquire = row.can_acquire();
     if ui
         .add_enabled(can_acquire, egui::Button::new("Acquire"))
-        .on_disabled_hover_text(&why_not)
+        .on_disabled_hover_text(why_not.as_ref())
         .clicked()
     {
         act = Some(Act::Acquire);
     }
     if ui
         .add_enabled(can_acquire, egui::Button::new("Hold"))
-        .on_disabled_hover_text(&why_not)
+        .on_disabled_hover_text(why_not.as_ref())
         .clicked()
     {
         act = Some(Act::Hold);
@@ -608,6 +614,7 @@ fn log_panel(app: &mut LockscopeApp, ui: &mut Ui) {
     app.log_filter = filter;
 }
 
+/// One event-log line, as shown and as *Copy* copies it: escaped (one line per event).
 fn log_line(e: &super::model::LogEntry) -> String {
     let old = e.old.as_ref().map_or("-", |s| s.name());
     let cause = match e.cause {
@@ -622,10 +629,11 @@ fn log_line(e: &super::model::LogEntry) -> String {
         .map(|h| format!("  ({h})"))
         .unwrap_or_default();
     format!(
-        "{}  {}  {old} → {}  [{cause}]{holder}",
+        "{}  {}  {old} → {}  [{cause}]{}",
         clock(e.at),
-        e.dir.display(),
-        e.new.name()
+        escape_path(&e.dir),
+        e.new.name(),
+        escape(&holder)
     )
 }
 
@@ -643,7 +651,7 @@ fn settings_panel(app: &mut LockscopeApp, ui: &mut Ui) {
         "Polling every {}",
         humantime::format_duration(app.settings.interval)
     ));
-    ui.label(format!("Lock file: {}", app.settings.lock_name));
+    ui.label(format!("Lock file: {}", escape(&app.settings.lock_name)));
 }
 
 /// Wall-clock time of day, UTC, like the CLI's timestamps.

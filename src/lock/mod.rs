@@ -137,6 +137,18 @@ impl LockFile {
         self.held.is_some()
     }
 
+    /// Whether the lock path still names the file this handle holds locked. `false` once
+    /// someone removed or replaced it (e.g. `rm`): the lock is still ours, but a new certbot
+    /// creates a new file there and takes its lock, so ours no longer excludes it. `false` when
+    /// not held. (On Windows, whether the file is still there: its identity is not compared.)
+    pub fn still_named(&self) -> Result<bool, LockError> {
+        let Some(held) = &self.held else {
+            return Ok(false);
+        };
+        sys::still_names(&self.path, &held.key)
+            .map_err(|e| PathError::from_io(&self.path, e).into())
+    }
+
     /// Takes the lock without waiting. Succeeds at once if this handle already holds it.
     pub fn acquire(&mut self) -> Result<(), LockError> {
         if self.held.is_some() {
@@ -244,10 +256,35 @@ fn open_checked(path: &Path, registry: &registry::HeldLocks) -> Result<File, Loc
     opened.map_err(|e| {
         if sys::open_error_means_busy(&e) {
             busy(path, None)
+        } else if let Some(conflict) = held_though_unwritable(path, &e) {
+            busy(path, Some(conflict))
         } else {
             PathError::from_io(path, e).into()
         }
     })
+}
+
+/// When the lock file cannot be opened for writing (a read-only mount, a file or directory we
+/// may not write) someone may still hold it: certbot on a writable view of the same directory.
+/// Then "busy" is the truth, not "read-only". Asks the kernel through a read-only open (the
+/// probe's own query, which takes nothing); `None` if it is not held or cannot be asked.
+/// (The caller holds the registry, and the path is not a file this process holds, so the
+/// probe's close cannot drop a lock of ours.)
+fn held_though_unwritable(path: &Path, err: &io::Error) -> Option<sys::Conflict> {
+    if !matches!(
+        err.kind(),
+        io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+    ) {
+        return None;
+    }
+    let meta = sys::lstat(path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    match sys::probe_lock(path, &meta) {
+        Ok(Some(conflict @ sys::Conflict::Held { .. })) => Some(conflict),
+        _ => None,
+    }
 }
 
 /// Checks the path before opening it: the lock must be a regular file (or absent), and not

@@ -297,10 +297,19 @@ pub(crate) fn query_lock(file: &File) -> io::Result<Conflict> {
     }
 }
 
-/// Windows needs no inode re-check: certbot's file cannot be deleted while it is open without
-/// delete sharing, so there is no unlink race to detect.
-pub(crate) fn still_names(_path: &Path, _key: &FileKey) -> io::Result<bool> {
-    Ok(true)
+/// Whether a lock file is still at `path`. certbot's own handle (no delete sharing) keeps its
+/// file from being deleted, but ours shares delete so monitors can look: someone can remove it
+/// while we hold it. Stable std has no file index to compare identities, and opening a handle
+/// to get one could fail a certbot acquire (see `lstat`), so this asks the directory entry
+/// (`GetFileAttributesExW`, no handle): gone, or no longer a regular file, is `false`. A file
+/// replaced by another regular file is not detected. Other errors (a delete-pending file answers
+/// "access denied") cannot tell, and keep the answer `true`.
+pub(crate) fn still_names(path: &Path, _key: &FileKey) -> io::Result<bool> {
+    match lstat(path) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(_) => Ok(true),
+    }
 }
 
 /// certbot's Windows release: unlock, close, then remove the file, ignoring removal errors
