@@ -470,3 +470,108 @@ pub fn example_bin(name: &str) -> PathBuf {
     }
     profile_dir.join("examples").join(name)
 }
+
+/// A `lockscope watch --json` child read on a background thread, so that every wait has a
+/// deadline: a watcher that stops printing fails the test instead of hanging it. Every line
+/// read so far is kept in `seen`, in order, for checks over the whole run and failure messages.
+pub struct WatchStream {
+    pub child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl WatchStream {
+    /// Starts `cmd` (a `watch --json` command line) with stdin closed and stdout piped.
+    pub fn spawn(cmd: &mut Command) -> WatchStream {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start watch");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        WatchStream {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines into `seen` until `done(&seen)` is true (returns true) or `limit` has passed
+    /// or the watcher's output ended (returns false).
+    pub fn lines_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&[serde_json::Value]) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if done(&self.seen) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let value = serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("watch printed a non-JSON line {line:?}: {e}"));
+                    self.seen.push(value);
+                }
+                Err(_) => return done(&self.seen),
+            }
+        }
+    }
+
+    /// Sends signal `sig` (e.g. `libc::SIGINT`) to the watcher.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.child.id());
+    }
+
+    /// The exit status if the watcher exits within `limit`.
+    pub fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `seen`, one short line per record (for failure messages).
+    pub fn transcript(&self) -> String {
+        self.seen
+            .iter()
+            .map(|v| {
+                format!(
+                    "  {} {} {} pid={} cause={}",
+                    v["time"].as_str().unwrap_or("?"),
+                    v["dir"],
+                    v["state"],
+                    v["holder"]["pid"],
+                    v["cause"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

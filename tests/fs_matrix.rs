@@ -1,0 +1,1254 @@
+//! Issue 10, "Never say free while certbot holds the lock: every filesystem, path, namespace".
+//!
+//! REAL certbot (certbot._internal.lock, tests/peers/certbot_peer.py) against the `lockscope`
+//! binary on real filesystems mounted inside a fresh tempdir (ext4, xfs, btrfs and a btrfs
+//! subvolume on loop images, overlayfs two ways, tmpfs, FUSE via bindfs), across pid namespaces
+//! (`unshare`), under different spellings of one directory, and with a FUSE daemon that stops
+//! answering. No NFS: this kernel has no nfs/nfsd support, so network filesystems are not covered
+//! here; bindfs stands in for "a filesystem served by a userspace daemon" (sshfs, s3fs, ...).
+//!
+//! These tests mount things, so they need root (CI runs them as root on a disposable machine);
+//! not root, they fail with a message, they never pass silently. Every mount, loop device and
+//! daemon is undone by a Drop guard (also when a test panics): `findmnt` and `losetup -a` show
+//! nothing of ours afterwards.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How fast a watcher must report a certbot lock taken or released.
+const REPORT_WITHIN: Duration = Duration::from_secs(2);
+/// How long a watcher may take to print its initial lines.
+const START_WITHIN: Duration = Duration::from_secs(5);
+const BUSY: &str = "Another instance of Certbot is already running.";
+
+#[track_caller]
+fn require_root() {
+    assert!(
+        is_root(),
+        "tests/fs_matrix.rs mounts filesystems (loop images, overlayfs, tmpfs, FUSE) and enters \
+         pid namespaces: it must run as root (CI does, on a disposable machine). Run it as root, \
+         e.g. `sudo -E cargo test --test fs_matrix`."
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands and mounting.
+
+/// Runs `prog args...` to completion; panics with its stderr unless it succeeds.
+#[track_caller]
+fn sh(prog: &str, args: &[&OsStr]) -> String {
+    let out = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"));
+    assert!(
+        out.status.success(),
+        "{prog} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Whether `path` is a mount point in this process's mount namespace.
+fn is_mount_point(path: &Path) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let path = path.to_str().expect("UTF-8 test path");
+    info.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == path))
+}
+
+/// Something to undo when a fixture is dropped.
+enum Undo {
+    Umount(PathBuf),
+    DetachLoop(String),
+    /// A FUSE daemon running in the foreground as our child: SIGCONT (it may have been
+    /// stopped), unmount, then reap it.
+    Fuse {
+        daemon: Child,
+        mount: PathBuf,
+    },
+}
+
+impl Undo {
+    fn run(self) {
+        match self {
+            Undo::Umount(path) => umount(&path),
+            Undo::DetachLoop(dev) => {
+                let _ = Command::new("losetup").arg("-d").arg(&dev).status();
+            }
+            Undo::Fuse { mut daemon, mount } => {
+                // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+                unsafe { libc::kill(daemon.id() as i32, libc::SIGCONT) };
+                umount(&mount);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = daemon.kill();
+                let _ = daemon.wait();
+            }
+        }
+    }
+}
+
+fn umount(path: &Path) {
+    let quiet = |args: &[&OsStr]| {
+        Command::new("umount")
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !quiet(&[path.as_os_str()]) {
+        // Busy (a process of a failed test still inside): detach it lazily.
+        quiet(&[os("-l"), path.as_os_str()]);
+    }
+}
+
+/// Undo steps, run last-first on drop (panics included).
+#[derive(Default)]
+struct Cleanup(Vec<Undo>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        while let Some(step) = self.0.pop() {
+            step.run();
+        }
+    }
+}
+
+/// A fresh tempdir under /tmp that uid 65534 may traverse.
+fn tempdir() -> tempfile::TempDir {
+    let tmp = tempfile::Builder::new()
+        .prefix("lockscope-fsm-")
+        .tempdir()
+        .expect("tempdir");
+    chmod_755(tmp.path());
+    tmp
+}
+
+fn chmod_755(path: &Path) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod 0755 {}: {e}", path.display()));
+}
+
+fn mkdir(path: &Path) {
+    std::fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+    chmod_755(path);
+}
+
+/// `losetup --find --show IMG`, retried: parallel tests race for the same free device.
+fn attach_loop(img: &Path) -> String {
+    let mut last = String::new();
+    for attempt in 0..20 {
+        let out = Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(img)
+            .output()
+            .expect("run losetup");
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_string();
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(20 * (attempt + 1)));
+    }
+    panic!("losetup --find --show {} failed: {last}", img.display());
+}
+
+/// The filesystems of the matrix. Each one stands for a place where users keep certbot's
+/// directories.
+#[derive(Clone, Copy, Debug)]
+enum Fs {
+    /// The common case: /etc/letsencrypt on an ext4 root or data disk.
+    Ext4,
+    /// RHEL/CentOS-style servers with xfs.
+    Xfs,
+    /// Fedora / openSUSE roots on btrfs (top-level subvolume).
+    Btrfs,
+    /// btrfs with /etc or /var on a subvolume (what distributions install): its own st_dev.
+    BtrfsSubvolume,
+    /// A container whose image layer holds /etc/letsencrypt (overlayfs, upper and work dir on
+    /// the same filesystem as the lower dir, like docker's overlay2).
+    OverlaySameDisk,
+    /// A container or live system with its writable layer in RAM (overlay upper on tmpfs).
+    OverlayTmpfsUpper,
+    /// Directories in /run or /tmp on tmpfs.
+    Tmpfs,
+    /// A userspace filesystem (bindfs stands in for any FUSE fs: sshfs, s3fs, ...).
+    FuseBindfs,
+}
+
+/// A filesystem mounted for one test, with `dir` (owned by root, 0755 down the whole path) on
+/// it. Fields drop in order: the mounts go before the tempdir.
+struct Fixture {
+    _cleanup: Cleanup,
+    dir: PathBuf,
+    /// The FUSE daemon's pid (bindfs only).
+    daemon: Option<u32>,
+    tmp: tempfile::TempDir,
+}
+
+impl Fs {
+    fn mount(self) -> Fixture {
+        require_root();
+        let tmp = tempdir();
+        let root = tmp.path().to_path_buf();
+        let mut cleanup = Cleanup::default();
+        let mut daemon = None;
+        let mnt = root.join("mnt");
+        mkdir(&mnt);
+        let loop_image = |cleanup: &mut Cleanup, size: u64, mkfs: &[&str]| {
+            let img = root.join("fs.img");
+            std::fs::File::create(&img)
+                .and_then(|f| f.set_len(size << 20))
+                .expect("sparse image");
+            let mut args: Vec<&OsStr> = mkfs[1..].iter().map(|a| os(a)).collect();
+            args.push(img.as_os_str());
+            sh(mkfs[0], &args);
+            let dev = attach_loop(&img);
+            cleanup.0.push(Undo::DetachLoop(dev.clone()));
+            sh("mount", &[os(&dev), mnt.as_os_str()]);
+            cleanup.0.push(Undo::Umount(mnt.clone()));
+            chmod_755(&mnt);
+        };
+        let overlay = |cleanup: &mut Cleanup, layers: &Path| {
+            let (lower, upper, work) = (
+                root.join("lower"),
+                layers.join("upper"),
+                layers.join("work"),
+            );
+            mkdir(&lower.join("d")); // the image provides the directory
+            mkdir(&upper);
+            mkdir(&work);
+            let opts = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lower.display(),
+                upper.display(),
+                work.display()
+            );
+            sh(
+                "mount",
+                &[
+                    os("-t"),
+                    os("overlay"),
+                    os("overlay"),
+                    os("-o"),
+                    os(&opts),
+                    mnt.as_os_str(),
+                ],
+            );
+            cleanup.0.push(Undo::Umount(mnt.clone()));
+            chmod_755(&mnt);
+        };
+        let dir = match self {
+            Fs::Ext4 => {
+                loop_image(&mut cleanup, 16, &["mkfs.ext4", "-q", "-F"]);
+                mnt.join("d")
+            }
+            Fs::Xfs => {
+                // mkfs.xfs refuses filesystems under 300 MB.
+                loop_image(&mut cleanup, 300, &["mkfs.xfs", "-q", "-f"]);
+                mnt.join("d")
+            }
+            Fs::Btrfs => {
+                // mkfs.btrfs needs about 114 MB.
+                loop_image(&mut cleanup, 128, &["mkfs.btrfs", "-q", "-f"]);
+                mnt.join("d")
+            }
+            Fs::BtrfsSubvolume => {
+                loop_image(&mut cleanup, 128, &["mkfs.btrfs", "-q", "-f"]);
+                let sv = mnt.join("sv");
+                sh("btrfs", &[os("subvolume"), os("create"), sv.as_os_str()]);
+                chmod_755(&sv);
+                sv.join("d")
+            }
+            Fs::OverlaySameDisk => {
+                overlay(&mut cleanup, &root);
+                mnt.join("d")
+            }
+            Fs::OverlayTmpfsUpper => {
+                let layers = root.join("layers");
+                mkdir(&layers);
+                sh(
+                    "mount",
+                    &[
+                        os("-t"),
+                        os("tmpfs"),
+                        os("-o"),
+                        os("size=16m,mode=0755"),
+                        os("tmpfs"),
+                        layers.as_os_str(),
+                    ],
+                );
+                cleanup.0.push(Undo::Umount(layers.clone()));
+                overlay(&mut cleanup, &layers);
+                mnt.join("d")
+            }
+            Fs::Tmpfs => {
+                sh(
+                    "mount",
+                    &[
+                        os("-t"),
+                        os("tmpfs"),
+                        os("-o"),
+                        os("size=16m,mode=0755"),
+                        os("tmpfs"),
+                        mnt.as_os_str(),
+                    ],
+                );
+                cleanup.0.push(Undo::Umount(mnt.clone()));
+                mnt.join("d")
+            }
+            Fs::FuseBindfs => {
+                let src = root.join("src");
+                mkdir(&src);
+                // In the foreground as our child: we know its pid (to stop it) and reap it.
+                // As root bindfs adds allow_other, so uid 65534 can use the mount.
+                let child = Command::new("bindfs")
+                    .arg("-f")
+                    .arg(&src)
+                    .arg(&mnt)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("start bindfs (apt-get install bindfs)");
+                daemon = Some(child.id());
+                cleanup.0.push(Undo::Fuse {
+                    daemon: child,
+                    mount: mnt.clone(),
+                });
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !is_mount_point(&mnt) {
+                    assert!(
+                        Instant::now() < deadline,
+                        "bindfs did not mount {}",
+                        mnt.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                chmod_755(&mnt);
+                mnt.join("d")
+            }
+        };
+        mkdir(&dir);
+        Fixture {
+            _cleanup: cleanup,
+            dir,
+            daemon,
+            tmp,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading lockscope's answers.
+
+/// `status --json` for one path: the record, after checking the exit code is 0.
+#[track_caller]
+fn status_of(cmd: &mut Command) -> Value {
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status exit code; stdout {stdout} stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("status printed no JSON ({e}): {stdout}"));
+    json[0].clone()
+}
+
+fn is_certbot_command(v: &Value) -> bool {
+    v["holder"]["command"]
+        .as_str()
+        .is_some_and(|c| c.contains("certbot_peer.py hold"))
+}
+
+/// `held` by certbot's pid, with certbot's command line.
+#[track_caller]
+fn assert_held_by_certbot(record: &Value, pid: u32, what: &str) {
+    assert!(
+        record["state"] == "held" && record["holder"]["pid"] == pid && is_certbot_command(record),
+        "{what}: expected held by certbot pid {pid} (command certbot_peer.py hold ...), got {record}"
+    );
+}
+
+/// Inside a pid namespace: `held`, and the holder is certbot or unknown, never another process.
+#[track_caller]
+fn assert_held_by_certbot_or_unknown(record: &Value, host_pid: u32, what: &str) {
+    let holder = &record["holder"];
+    let named_right = holder["pid"] == host_pid && is_certbot_command(record);
+    let unknown =
+        holder["pid"].is_null() && (holder["command"].is_null() || is_certbot_command(record));
+    assert!(
+        record["state"] == "held" && (named_right || unknown),
+        "{what}: expected held by certbot (host pid {host_pid}) or by an unknown holder (pid null), \
+         never another process; got {record}"
+    );
+}
+
+fn watch_cmd(base: Command, dirs: &[&OsStr]) -> Command {
+    let mut cmd = base;
+    cmd.args(["watch", "--json"]).args(dirs);
+    cmd
+}
+
+/// Failed checks of one test, collected so that one failure does not hide the others; the
+/// test panics with all of them at the end.
+#[derive(Default)]
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn check(&mut self, ok: bool, msg: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(msg());
+        }
+    }
+
+    #[track_caller]
+    fn finish(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} check(s) failed:\n- {}",
+            self.0.len(),
+            self.0.join("\n- ")
+        );
+    }
+}
+
+/// Waits (up to `limit`) for a line of `dir` after `seen[from..]` with state `state`. Returns its
+/// index. `free` lines of `dir` before it are failures too: certbot's file never sits unlocked.
+fn wait_state(
+    watch: &mut WatchStream,
+    from: usize,
+    dir: &str,
+    state: &str,
+    limit: Duration,
+) -> Option<usize> {
+    let find = |seen: &[Value]| {
+        (from..seen.len()).find(|&i| seen[i]["dir"] == dir && seen[i]["state"] == state)
+    };
+    watch.lines_until(limit, |seen| find(seen).is_some());
+    find(&watch.seen)
+}
+
+/// The checks of a watcher following one certbot run on `dir`: initial `absent`, then `held` by
+/// certbot within 2 s of the lock, then `absent` within 2 s of the release; nothing else
+/// between (no `free`, no other holder). Then a second watcher started while certbot holds
+/// prints `held` first.
+fn watch_follows_certbot(base: fn() -> Command, dir: &Path) {
+    let mut f = Failures::default();
+    let d = dir.to_str().expect("UTF-8").to_string();
+    let mut watch = WatchStream::spawn(&mut watch_cmd(base(), &[dir.as_os_str()]));
+    watch.lines_until(START_WITHIN, |s| !s.is_empty());
+    let initial_ok = watch.seen.first().is_some_and(|v| {
+        v["dir"] == d.as_str() && v["state"] == "absent" && v["cause"] == "initial"
+    });
+    f.check(initial_ok, || {
+        format!("initial line is not absent:\n{}", watch.transcript())
+    });
+
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let mark = watch.seen.len();
+    let held = wait_state(&mut watch, mark, &d, "held", REPORT_WITHIN);
+    match held {
+        None => f.check(false, || {
+            format!(
+                "certbot (pid {}) locked; no held line within {REPORT_WITHIN:?}:\n{}",
+                certbot.pid,
+                watch.transcript()
+            )
+        }),
+        Some(i) => {
+            let v = watch.seen[i].clone();
+            f.check(
+                v["holder"]["pid"] == certbot.pid && is_certbot_command(&v),
+                || format!("held line does not name certbot pid {}: {v}", certbot.pid),
+            );
+            f.check(v["cause"] == "fs-event" || v["cause"] == "poll", || {
+                format!("held line's cause: {v}")
+            });
+            f.check(i == mark, || {
+                format!("lines between lock and held:\n{}", watch.transcript())
+            });
+        }
+    }
+    let pid = certbot.pid;
+    certbot.release();
+    let mark = watch.seen.len();
+    let absent = wait_state(&mut watch, mark, &d, "absent", REPORT_WITHIN);
+    f.check(absent.is_some(), || {
+        format!(
+            "certbot (pid {pid}) released; no absent line within {REPORT_WITHIN:?}:\n{}",
+            watch.transcript()
+        )
+    });
+    f.check(!watch.seen.iter().any(|v| v["state"] == "free"), || {
+        format!("a free line during a certbot run:\n{}", watch.transcript())
+    });
+    drop(watch);
+
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let mut second = WatchStream::spawn(&mut watch_cmd(base(), &[dir.as_os_str()]));
+    second.lines_until(START_WITHIN, |s| !s.is_empty());
+    let first = second.seen.first().cloned().unwrap_or(Value::Null);
+    f.check(
+        first["state"] == "held"
+            && first["cause"] == "initial"
+            && first["holder"]["pid"] == certbot.pid,
+        || {
+            format!(
+                "a watch started while certbot (pid {}) holds: initial line {first}",
+                certbot.pid
+            )
+        },
+    );
+    certbot.release();
+    f.finish();
+}
+
+fn root_lockscope() -> Command {
+    lockscope()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The filesystem matrix: the same checks on every filesystem.
+
+/// Check 1 (root): certbot is running; the admin asks `lockscope status`.
+fn check_status_root(fs: Fs) {
+    let fx = fs.mount();
+    let certbot = certbot_lock_dir(&fx.dir).expect_locked();
+    let record = status_of(lockscope().args(["status", "--json"]).arg(&fx.dir));
+    assert_held_by_certbot(&record, certbot.pid, &format!("status as root on {fs:?}"));
+    certbot.release();
+}
+
+/// Check 1 (unprivileged): a monitoring user (not root) asks `lockscope status` while certbot
+/// runs. certbot's lock file is 0600 root, so this probe cannot open it; /proc/locks and
+/// /proc/PID/cmdline are world-readable, so the holder is still known.
+fn check_status_unprivileged(fs: Fs) {
+    let fx = fs.mount();
+    let certbot = certbot_lock_dir(&fx.dir).expect_locked();
+    let record = status_of(
+        unprivileged_lockscope()
+            .args(["status", "--json"])
+            .arg(&fx.dir),
+    );
+    assert_held_by_certbot(
+        &record,
+        certbot.pid,
+        &format!("status as uid 65534 on {fs:?}"),
+    );
+    certbot.release();
+}
+
+/// Check 2: a dashboard (`lockscope watch --json`) runs while certbot renews.
+fn check_watch(fs: Fs, base: fn() -> Command) {
+    let fx = fs.mount();
+    watch_follows_certbot(base, &fx.dir);
+}
+
+/// Check 3: lockscope's lock and certbot's exclude each other both ways.
+fn check_hold_vs_certbot(fs: Fs) {
+    let fx = fs.mount();
+    let d = fx.dir.to_str().expect("UTF-8");
+    let mut f = Failures::default();
+    let mut ours = lockscope_hold(&["--for", "60s", d]);
+    f.check(ours.line.starts_with("held "), || {
+        format!("lockscope hold printed {:?}", ours.line)
+    });
+    match certbot_lock_dir(&fx.dir) {
+        CertbotLock::Busy(msg) => f.check(msg == BUSY, || format!("certbot said {msg:?}")),
+        CertbotLock::Locked(c) => {
+            f.check(false, || {
+                format!("certbot (pid {}) took the lock lockscope holds", c.pid)
+            });
+            c.release();
+        }
+    }
+    ours.signal("TERM");
+    f.check(ours.wait_exit(Duration::from_secs(5)) == 0, || {
+        "hold did not exit 0 on SIGTERM".into()
+    });
+
+    let certbot = certbot_lock_dir(&fx.dir).expect_locked();
+    let out = run(lockscope().arg("hold").arg(&fx.dir));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    f.check(
+        out.status.code() == Some(1) && stderr.contains(&format!("pid {}", certbot.pid)),
+        || {
+            format!(
+                "lockscope hold while certbot (pid {}) holds: {} {stderr}",
+                certbot.pid, out.status
+            )
+        },
+    );
+    certbot.release();
+    f.finish();
+}
+
+/// Check 4: someone runs `lockscope hold` (an OFD lock: /proc/locks shows pid -1) to test a
+/// renewal under contention; another shell's `lockscope status` must name that process.
+fn check_ofd_holder(fs: Fs) {
+    let fx = fs.mount();
+    let holder = lockscope_hold(&["--for", "60s", fx.dir.to_str().expect("UTF-8")]);
+    assert!(holder.line.starts_with("held "), "{}", holder.line);
+    let record = status_of(lockscope().args(["status", "--json"]).arg(&fx.dir));
+    assert!(
+        record["state"] == "held" && record["holder"]["pid"] == holder.child.id(),
+        "status while `lockscope hold` (pid {}) holds on {fs:?}: {record}",
+        holder.child.id()
+    );
+}
+
+macro_rules! fs_matrix {
+    ($($name:ident => $fs:expr),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            /// certbot holds; `lockscope status --json` as root: held by certbot's pid.
+            #[test]
+            fn status_as_root_names_certbot() {
+                check_status_root($fs);
+            }
+
+            /// certbot holds; `lockscope status --json` as uid 65534: held by certbot's pid.
+            #[test]
+            fn status_unprivileged_names_certbot() {
+                check_status_unprivileged($fs);
+            }
+
+            /// `watch --json` as root: absent, held (certbot), absent; held when started late.
+            #[test]
+            fn watch_as_root_follows_certbot() {
+                check_watch($fs, root_lockscope);
+            }
+
+            /// The same watch as uid 65534.
+            #[test]
+            fn watch_unprivileged_follows_certbot() {
+                check_watch($fs, unprivileged_lockscope);
+            }
+
+            /// `lockscope hold` vs certbot, both ways.
+            #[test]
+            fn hold_and_certbot_exclude_each_other() {
+                check_hold_vs_certbot($fs);
+            }
+
+            /// `lockscope hold` (OFD lock) holds; `status` in another process names it.
+            #[test]
+            fn status_finds_the_ofd_holder() {
+                check_ofd_holder($fs);
+            }
+        }
+    )*};
+}
+
+fs_matrix! {
+    ext4 => Fs::Ext4,
+    xfs => Fs::Xfs,
+    btrfs => Fs::Btrfs,
+    btrfs_subvolume => Fs::BtrfsSubvolume,
+    overlay_same_fs => Fs::OverlaySameDisk,
+    overlay_tmpfs_upper => Fs::OverlayTmpfsUpper,
+    tmpfs => Fs::Tmpfs,
+    fuse_bindfs => Fs::FuseBindfs,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pid namespaces.
+
+mod pid_namespace {
+    use super::*;
+
+    /// `unshare --pid --fork [--mount-proc] --kill-child PROG ARGS...`: PROG as pid 1 of a new
+    /// pid namespace, killed when unshare dies (our Drop guards kill unshare).
+    fn in_pidns(mount_proc: bool, prog: &OsStr) -> Command {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--kill-child"]);
+        if mount_proc {
+            cmd.arg("--mount-proc");
+        }
+        cmd.arg(prog);
+        cmd
+    }
+
+    fn lockscope_in_pidns(mount_proc: bool) -> Command {
+        in_pidns(mount_proc, OsStr::new(env!("CARGO_BIN_EXE_lockscope")))
+    }
+
+    fn dir() -> (tempfile::TempDir, PathBuf) {
+        require_root();
+        let tmp = tempdir();
+        let dir = tmp.path().join("d");
+        mkdir(&dir);
+        (tmp, dir)
+    }
+
+    /// A container (own pid namespace and /proc) runs lockscope to check the host's certbot
+    /// directory, mounted in: certbot's process is invisible, the lock is not.
+    #[test]
+    fn certbot_outside_lockscope_inside_with_its_own_proc() {
+        let (_tmp, dir) = dir();
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        let record = status_of(
+            lockscope_in_pidns(true)
+                .args(["status", "--json"])
+                .arg(&dir),
+        );
+        assert_held_by_certbot_or_unknown(&record, certbot.pid, "status inside a pid namespace");
+        certbot.release();
+    }
+
+    /// The same container keeps a `lockscope watch` running across host certbot runs.
+    #[test]
+    fn certbot_outside_watch_inside_with_its_own_proc() {
+        let (_tmp, dir) = dir();
+        watch_inside(&dir, true);
+    }
+
+    /// A container whose pid namespace still sees the host's /proc (`unshare --pid --fork`
+    /// without --mount-proc, or a runtime that bind-mounts /proc): pids read from the lock table
+    /// belong to another namespace, so the holder must be certbot or unknown, never the host's
+    /// `pid 2 [kthreadd]`.
+    #[test]
+    fn certbot_outside_lockscope_inside_seeing_the_hosts_proc() {
+        let (_tmp, dir) = dir();
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        let record = status_of(
+            lockscope_in_pidns(false)
+                .args(["status", "--json"])
+                .arg(&dir),
+        );
+        assert_held_by_certbot_or_unknown(
+            &record,
+            certbot.pid,
+            "status in a pid namespace seeing the host's /proc",
+        );
+        certbot.release();
+    }
+
+    /// The same, with `lockscope watch`.
+    #[test]
+    fn certbot_outside_watch_inside_seeing_the_hosts_proc() {
+        let (_tmp, dir) = dir();
+        watch_inside(&dir, false);
+    }
+
+    /// certbot outside runs once while a watch inside runs, then a watch starts inside while
+    /// certbot holds: held every time (holder certbot or unknown), never free/absent meanwhile.
+    fn watch_inside(dir: &Path, mount_proc: bool) {
+        let mut f = Failures::default();
+        let d = dir.to_str().expect("UTF-8");
+        let mut watch = WatchStream::spawn(
+            lockscope_in_pidns(mount_proc)
+                .args(["watch", "--json"])
+                .arg(dir),
+        );
+        watch.lines_until(START_WITHIN, |s| !s.is_empty());
+        f.check(
+            watch.seen.first().is_some_and(|v| v["state"] == "absent"),
+            || format!("initial line:\n{}", watch.transcript()),
+        );
+        let certbot = certbot_lock_dir(dir).expect_locked();
+        let mark = watch.seen.len();
+        match wait_state(&mut watch, mark, d, "held", REPORT_WITHIN) {
+            None => f.check(false, || {
+                format!(
+                    "certbot (host pid {}) locked; no held line within {REPORT_WITHIN:?}:\n{}",
+                    certbot.pid,
+                    watch.transcript()
+                )
+            }),
+            Some(i) => {
+                let v = &watch.seen[i];
+                let named_right = v["holder"]["pid"] == certbot.pid && is_certbot_command(v);
+                let unknown = v["holder"]["pid"].is_null();
+                f.check(named_right || unknown, || {
+                    format!("held line names another process: {v}")
+                });
+            }
+        }
+        let pid = certbot.pid;
+        certbot.release();
+        let mark = watch.seen.len();
+        f.check(
+            wait_state(&mut watch, mark, d, "absent", REPORT_WITHIN).is_some(),
+            || {
+                format!(
+                    "certbot (host pid {pid}) released; no absent line:\n{}",
+                    watch.transcript()
+                )
+            },
+        );
+        f.check(!watch.seen.iter().any(|v| v["state"] == "free"), || {
+            format!("free during a certbot run:\n{}", watch.transcript())
+        });
+        drop(watch);
+
+        let certbot = certbot_lock_dir(dir).expect_locked();
+        let mut second = WatchStream::spawn(
+            lockscope_in_pidns(mount_proc)
+                .args(["watch", "--json"])
+                .arg(dir),
+        );
+        second.lines_until(START_WITHIN, |s| !s.is_empty());
+        let first = second.seen.first().cloned().unwrap_or(Value::Null);
+        let named_right = first["holder"]["pid"] == certbot.pid && is_certbot_command(&first);
+        let unknown = first["holder"]["pid"].is_null() && !first["holder"].is_null();
+        f.check(first["state"] == "held" && (named_right || unknown), || {
+            format!(
+                "watch started inside while certbot (host pid {}) holds: {first}",
+                certbot.pid
+            )
+        });
+        certbot.release();
+        f.finish();
+    }
+
+    /// certbot and lockscope in the same container, which shares the host's /proc (a runtime
+    /// that bind-mounts /proc, or `nsenter --pid` alone): the lock's pid is certbot's pid in
+    /// the namespace (1 here), and `/proc/1` is the host's init. The holder must be certbot
+    /// (its host pid and command) or unknown, never the host process that happens to have the
+    /// namespace pid (`pid 2 [kthreadd]` in the measured case).
+    #[test]
+    fn certbot_and_lockscope_in_one_namespace_seeing_the_hosts_proc() {
+        let (_tmp, dir) = dir();
+        let mut certbot = NamespacedCertbot::lock(&dir);
+        let host_pid = certbot.host_pid;
+        let nsenter = |args: &[&str]| {
+            let mut cmd = Command::new("nsenter");
+            cmd.arg(format!("--target={host_pid}"))
+                .args(["--pid", "--"])
+                .arg(env!("CARGO_BIN_EXE_lockscope"))
+                .args(args)
+                .arg(&dir);
+            cmd
+        };
+        let mut f = Failures::default();
+        let record = status_of(&mut nsenter(&["status", "--json"]));
+        let named_right = record["holder"]["pid"] == host_pid && is_certbot_command(&record);
+        let unknown = record["holder"]["pid"].is_null() && record["holder"]["command"].is_null();
+        f.check(record["state"] == "held" && (named_right || unknown), || {
+            format!("status in certbot's namespace (certbot host pid {host_pid}, ns pid 1): {record}")
+        });
+        let mut watch = WatchStream::spawn(&mut nsenter(&["watch", "--json"]));
+        watch.lines_until(START_WITHIN, |s| !s.is_empty());
+        let first = watch.seen.first().cloned().unwrap_or(Value::Null);
+        let named_right = first["holder"]["pid"] == host_pid && is_certbot_command(&first);
+        let unknown = first["holder"]["pid"].is_null() && first["holder"]["command"].is_null();
+        f.check(first["state"] == "held" && (named_right || unknown), || {
+            format!("watch in certbot's namespace (certbot host pid {host_pid}, ns pid 1): {first}")
+        });
+        drop(watch);
+        certbot.release();
+        f.finish();
+    }
+
+    /// certbot running in a container (own pid namespace), lockscope on the host: the host
+    /// must see the lock held by certbot's HOST pid.
+    #[test]
+    fn certbot_inside_lockscope_outside_names_its_host_pid() {
+        let (_tmp, dir) = dir();
+        let mut certbot = NamespacedCertbot::lock(&dir);
+        let host_pid = certbot.host_pid;
+        let mut f = Failures::default();
+        let record = status_of(lockscope().args(["status", "--json"]).arg(&dir));
+        f.check(
+            record["state"] == "held" && record["holder"]["pid"] == host_pid && is_certbot_command(&record),
+            || format!("status on the host: expected held by certbot's host pid {host_pid}, got {record}"),
+        );
+        let out = run(lockscope().arg("hold").arg(&dir));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        f.check(
+            out.status.code() == Some(1) && stderr.contains(&format!("pid {host_pid}")),
+            || format!("hold on the host: {} {stderr}", out.status),
+        );
+        let mut watch = WatchStream::spawn(lockscope().args(["watch", "--json"]).arg(&dir));
+        watch.lines_until(START_WITHIN, |s| !s.is_empty());
+        let first = watch.seen.first().cloned().unwrap_or(Value::Null);
+        f.check(
+            first["state"] == "held" && first["holder"]["pid"] == host_pid,
+            || format!("watch on the host: expected held by host pid {host_pid}, got {first}"),
+        );
+        certbot.release();
+        f.finish();
+    }
+
+    /// Real certbot as pid 1 of a new pid namespace (with its own /proc).
+    struct NamespacedCertbot {
+        unshare: Child,
+        stdin: ChildStdin,
+        stdout: BufReader<ChildStdout>,
+        host_pid: u32,
+    }
+
+    impl NamespacedCertbot {
+        fn lock(dir: &Path) -> NamespacedCertbot {
+            let mut unshare = in_pidns(true, certbot_python().as_os_str())
+                .arg(peer_script())
+                .arg("hold")
+                .arg(dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start unshare");
+            let stdin = unshare.stdin.take().expect("stdin");
+            let mut stdout = BufReader::new(unshare.stdout.take().expect("stdout"));
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read certbot peer");
+            assert_eq!(line.trim(), "locked 1", "certbot is pid 1 of its namespace");
+            let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+            let children = std::fs::read_to_string(&children).expect("read children");
+            let host_pid: u32 = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("unshare has no child: {children:?}"));
+            let status =
+                std::fs::read_to_string(format!("/proc/{host_pid}/status")).expect("status");
+            let nspid = format!("NSpid: {host_pid} 1");
+            assert!(
+                status
+                    .lines()
+                    .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == nspid),
+                "pid {host_pid} is not pid 1 of a child namespace: {status}"
+            );
+            NamespacedCertbot {
+                unshare,
+                stdin,
+                stdout,
+                host_pid,
+            }
+        }
+
+        fn release(&mut self) {
+            writeln!(self.stdin, "release").expect("tell certbot to release");
+            let mut line = String::new();
+            self.stdout.read_line(&mut line).expect("read certbot peer");
+            assert_eq!(line.trim(), "released");
+        }
+    }
+
+    impl Drop for NamespacedCertbot {
+        fn drop(&mut self) {
+            let _ = self.unshare.kill();
+            let _ = self.unshare.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path spellings.
+
+mod path_spellings {
+    use super::*;
+
+    struct Tree {
+        _cleanup: Cleanup,
+        /// `<tmp>/parent`
+        parent: PathBuf,
+        /// `<tmp>/parent/d`, the directory certbot locks.
+        dir: PathBuf,
+        /// `<tmp>/link` -> `<tmp>/parent`
+        link: PathBuf,
+        /// `<tmp>/bind`, a bind mount of `dir`.
+        bind: PathBuf,
+        _tmp: tempfile::TempDir,
+    }
+
+    fn tree() -> Tree {
+        require_root();
+        let tmp = tempdir();
+        let parent = tmp.path().join("parent");
+        let dir = parent.join("d");
+        mkdir(&dir);
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&parent, &link).expect("symlink");
+        let bind = tmp.path().join("bind");
+        mkdir(&bind);
+        let mut cleanup = Cleanup::default();
+        sh("mount", &[os("--bind"), dir.as_os_str(), bind.as_os_str()]);
+        cleanup.0.push(Undo::Umount(bind.clone()));
+        Tree {
+            _cleanup: cleanup,
+            parent,
+            dir,
+            link,
+            bind,
+            _tmp: tmp,
+        }
+    }
+
+    /// One `watch --json` (run in `cwd`) of the same directory under every spelling in
+    /// `spellings`; then one short certbot run (lock, ~300 ms, release). Every spelling must get
+    /// its own row whose `dir` is exactly the argument as given (the user's spelling, e.g.
+    /// `d/` keeps its slash), the same string in the initial and every later line, and every row
+    /// must show held (certbot) then absent within 2 s.
+    fn every_spelling_follows(cwd: &Path, spellings: &[String], dir: &Path) {
+        let mut f = Failures::default();
+        let mut cmd = lockscope();
+        cmd.current_dir(cwd)
+            .args(["watch", "--json"])
+            .args(spellings);
+        let mut watch = WatchStream::spawn(&mut cmd);
+        let has_initial = |seen: &[Value], s: &str| {
+            seen.iter()
+                .any(|v| v["dir"] == s && v["cause"] == "initial" && v["state"] == "absent")
+        };
+        watch.lines_until(START_WITHIN, |seen| {
+            spellings.iter().all(|s| has_initial(seen, s))
+        });
+        for s in spellings {
+            f.check(has_initial(&watch.seen, s), || {
+                format!("no initial absent line whose dir is exactly {s:?}")
+            });
+        }
+
+        let certbot = certbot_lock_dir(dir).expect_locked();
+        let pid = certbot.pid;
+        let mark = watch.seen.len();
+        // Hold ~300 ms, reading meanwhile.
+        watch.lines_until(Duration::from_millis(300), |_| false);
+        certbot.release();
+        let row_done = |seen: &[Value], s: &str| {
+            let rows: Vec<&Value> = seen[mark..].iter().filter(|v| v["dir"] == s).collect();
+            rows.iter()
+                .position(|v| v["state"] == "held")
+                .is_some_and(|h| rows[h..].iter().any(|v| v["state"] == "absent"))
+        };
+        watch.lines_until(REPORT_WITHIN, |seen| {
+            spellings.iter().all(|s| row_done(seen, s))
+        });
+        for s in spellings {
+            let rows: Vec<&Value> = watch.seen[mark..]
+                .iter()
+                .filter(|v| v["dir"] == s.as_str())
+                .collect();
+            let held = rows.iter().find(|v| v["state"] == "held");
+            f.check(row_done(&watch.seen, s), || {
+                format!(
+                    "{s:?}: no held-then-absent within {REPORT_WITHIN:?} of a 300 ms certbot run"
+                )
+            });
+            if let Some(h) = held {
+                f.check(h["holder"]["pid"] == pid, || {
+                    format!("{s:?}: held line names {h}")
+                });
+            }
+            f.check(!rows.iter().any(|v| v["state"] == "free"), || {
+                format!("{s:?}: a free line")
+            });
+        }
+        for v in &watch.seen {
+            let consistent = v["dir"]
+                .as_str()
+                .is_some_and(|d| spellings.iter().any(|s| s == d));
+            f.check(consistent, || {
+                format!("a line whose dir is none of the arguments: {v}")
+            });
+        }
+        if !f.0.is_empty() {
+            f.0.push(format!(
+                "certbot pid {pid}; transcript:\n{}",
+                watch.transcript()
+            ));
+        }
+        f.finish();
+    }
+
+    /// A user at a shell in certbot's parent directory (`cd /etc; lockscope watch letsencrypt
+    /// letsencrypt/ ./letsencrypt ...`), plus the same directory via a symlinked parent (as
+    /// /etc/letsencrypt -> /srv/le), a bind mount (a container's view) and its real path, all in
+    /// one watcher.
+    #[test]
+    fn every_spelling_from_the_parent_follows_a_short_certbot_run() {
+        let t = tree();
+        let abs = |p: &Path| p.to_str().expect("UTF-8").to_string();
+        let spellings = vec![
+            "d".to_string(),
+            "d/".to_string(),
+            "./d".to_string(),
+            abs(&t.link.join("d")),
+            abs(&t.bind),
+            abs(&t.dir),
+        ];
+        every_spelling_follows(&t.parent, &spellings, &t.dir);
+    }
+
+    /// A user at a shell inside the directory (`cd /etc/letsencrypt; lockscope watch . ../letsencrypt
+    /// /etc/letsencrypt`).
+    #[test]
+    fn every_spelling_from_inside_follows_a_short_certbot_run() {
+        let t = tree();
+        let spellings = vec![
+            ".".to_string(),
+            "../d".to_string(),
+            t.dir.to_str().expect("UTF-8").to_string(),
+        ];
+        every_spelling_follows(&t.dir, &spellings, &t.dir);
+    }
+
+    /// `cd /etc && lockscope watch letsencrypt` while a 1 s certbot run happens: it must be seen.
+    #[test]
+    fn a_one_second_certbot_run_is_seen_via_a_relative_path_alone() {
+        let t = tree();
+        let mut cmd = lockscope();
+        cmd.current_dir(&t.parent).args(["watch", "--json", "d"]);
+        let mut watch = WatchStream::spawn(&mut cmd);
+        watch.lines_until(START_WITHIN, |s| !s.is_empty());
+        assert!(
+            watch
+                .seen
+                .first()
+                .is_some_and(|v| v["dir"] == "d" && v["state"] == "absent"),
+            "initial line:\n{}",
+            watch.transcript()
+        );
+        let certbot = certbot_lock_dir(&t.dir).expect_locked();
+        let pid = certbot.pid;
+        let locked_at = Instant::now();
+        let seen_held = wait_state(&mut watch, 1, "d", "held", Duration::from_secs(1)).is_some();
+        // Hold for the rest of the second.
+        let rest = Duration::from_secs(1).saturating_sub(locked_at.elapsed());
+        watch.lines_until(rest, |_| false);
+        certbot.release();
+        assert!(
+            seen_held,
+            "a 1 s certbot run (pid {pid}) watched as `d` from its parent was never reported held:\n{}",
+            watch.transcript()
+        );
+        let from = watch.seen.len();
+        assert!(
+            wait_state(&mut watch, from, "d", "absent", REPORT_WITHIN).is_some(),
+            "release not reported:\n{}",
+            watch.transcript()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A filesystem that stops answering.
+
+/// A FUSE (or, elsewhere, network) filesystem hangs: its daemon stops answering while
+/// `lockscope watch` follows a directory on it and another on a healthy filesystem. The healthy
+/// row must keep working, Ctrl-C must still stop the watcher, and the hung row must say
+/// `not-responding`. bindfs SIGSTOPped stands in for a hung sshfs or a dead NFS server (no NFS
+/// support in this kernel).
+#[test]
+fn a_hung_fuse_daemon_does_not_stall_other_rows_or_ctrl_c() {
+    let fuse = Fs::FuseBindfs.mount();
+    let healthy = Fs::Tmpfs.mount();
+    let daemon = fuse.daemon.expect("bindfs pid");
+    let (fd, hd) = (
+        fuse.dir.to_str().expect("UTF-8").to_string(),
+        healthy.dir.to_str().expect("UTF-8").to_string(),
+    );
+    let mut f = Failures::default();
+    // A 100 ms pass, so that passes certainly reach the FUSE directory while its daemon is
+    // stopped (FUSE counts as a filesystem without complete events: probed every pass).
+    let mut cmd = lockscope();
+    cmd.args(["watch", "--json", "--interval", "100ms"])
+        .arg(&fuse.dir)
+        .arg(&healthy.dir);
+    let mut watch = WatchStream::spawn(&mut cmd);
+    let initial = |seen: &[Value], d: &str| {
+        seen.iter()
+            .any(|v| v["dir"] == d && v["cause"] == "initial")
+    };
+    assert!(
+        watch.lines_until(START_WITHIN, |s| initial(s, &fd) && initial(s, &hd)),
+        "initial lines:\n{}",
+        watch.transcript()
+    );
+
+    // SAFETY: kill has no memory-safety preconditions; the pid is our bindfs child's. The
+    // fixture's cleanup sends SIGCONT before unmounting, also if this test fails.
+    assert_eq!(unsafe { libc::kill(daemon as i32, libc::SIGSTOP) }, 0);
+    let stopped_at = Instant::now();
+    // Let a few passes run into the stopped daemon before certbot starts (reading meanwhile).
+    watch.lines_until(Duration::from_millis(500), |_| false);
+
+    let certbot = certbot_lock_dir(&healthy.dir).expect_locked();
+    let mark = watch.seen.len();
+    let held = wait_state(&mut watch, mark, &hd, "held", REPORT_WITHIN);
+    f.check(held.is_some_and(|i| watch.seen[i]["holder"]["pid"] == certbot.pid), || {
+        format!("tmpfs row not held by certbot (pid {}) within {REPORT_WITHIN:?} while the FUSE daemon is stopped", certbot.pid)
+    });
+
+    let hung = wait_state(
+        &mut watch,
+        0,
+        &fd,
+        "not-responding",
+        Duration::from_secs(10).saturating_sub(stopped_at.elapsed()),
+    );
+    f.check(hung.is_some(), || {
+        "FUSE row never said not-responding within 10 s of the daemon stopping".into()
+    });
+
+    watch.signal(libc::SIGINT);
+    let exit = watch.exit_within(Duration::from_secs(1));
+    f.check(exit.is_some_and(|s| s.success()), || {
+        format!("watch did not exit 0 within 1 s of SIGINT (exit: {exit:?})")
+    });
+    certbot.release();
+    if !f.0.is_empty() {
+        f.0.push(format!("transcript:\n{}", watch.transcript()));
+    }
+    drop(watch);
+    drop(healthy);
+    drop(fuse);
+    f.finish();
+}
+
+/// The fixtures' own promise: after a fixture is dropped nothing of it stays mounted or
+/// attached (this runs every filesystem once, so a leak shows here, not on the CI machine).
+#[test]
+fn fixtures_leave_no_mount_and_no_loop_device() {
+    for fs in [
+        Fs::Ext4,
+        Fs::Xfs,
+        Fs::Btrfs,
+        Fs::BtrfsSubvolume,
+        Fs::OverlaySameDisk,
+        Fs::OverlayTmpfsUpper,
+        Fs::Tmpfs,
+        Fs::FuseBindfs,
+    ] {
+        let fx = fs.mount();
+        let tmp = fx.tmp.path().to_path_buf();
+        let dev = std::fs::metadata(&fx.dir).expect("stat").dev();
+        assert_ne!(
+            dev,
+            std::fs::metadata(&tmp).expect("stat").dev(),
+            "{fs:?}: dir is on the tempdir's fs"
+        );
+        drop(fx);
+        let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let tmp_s = tmp.to_str().expect("UTF-8");
+        assert!(
+            !info.contains(tmp_s),
+            "{fs:?}: still mounted under {tmp_s}:\n{info}"
+        );
+        let loops = sh("losetup", &[os("-a")]);
+        assert!(!loops.contains(tmp_s), "{fs:?}: loop device left: {loops}");
+    }
+}
