@@ -154,7 +154,10 @@ fn an_ofd_lock_shared_with_a_forked_child_names_the_parent() {
         os.kill(child, 9)\n";
     let mut parent = ScriptedPeer::start(script, &lock);
     let child: u32 = parent.read_line().parse().expect("child pid");
-    assert!(child > parent.child.id(), "the test needs the child to be newer");
+    assert!(
+        child > parent.child.id(),
+        "the test needs the child to be newer"
+    );
     assert_held_by(&lock, parent.child.id());
     parent.finish();
 }
