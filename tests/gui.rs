@@ -1138,3 +1138,32 @@ fn a_hostile_directory_name_is_shown_escaped() {
         .collect();
     assert!(raw.is_empty(), "raw control characters shown: {raw:?}");
 }
+
+/// Someone runs `rm .certbot.lock` while the app holds the lock for a test: the app's lock no
+/// longer excludes certbot (a certbot started now creates a new file and runs). The row and a
+/// message say so, instead of showing "Held by this app" as if all were well.
+#[test]
+fn a_lock_file_removed_while_held_is_reported() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until(&mut h, "the badge says Held by this app", |h| {
+        has_badge(h, dir, "Held by this app")
+    });
+    std::fs::remove_file(dir.join(LOCK)).unwrap();
+    run_until(&mut h, "the row says the lock file was removed", |h| {
+        row_texts(h, dir)
+            .iter()
+            .any(|t| t.contains("lock file removed while held"))
+    });
+    assert!(
+        message_containing(&h, "no longer excludes certbot").is_some(),
+        "{}",
+        describe(&h)
+    );
+    // And certbot can indeed start beside it: the app does not pretend otherwise.
+    certbot_lock_dir(dir).expect_locked().release();
+}

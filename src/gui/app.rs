@@ -193,10 +193,13 @@ impl LockscopeApp {
     }
 
     fn on_lock_outcome(&mut self, outcome: LockOutcome) {
+        const ORPHANED: &str = "the lock file was removed or replaced while this app held it: \
+            the lock no longer excludes certbot (release it)";
         let dir = match &outcome {
             LockOutcome::Held { dir, .. }
             | LockOutcome::Refused { dir, .. }
-            | LockOutcome::Released { dir, .. } => dir.clone(),
+            | LockOutcome::Released { dir, .. }
+            | LockOutcome::Orphaned { dir } => dir.clone(),
         };
         let error = match (&outcome, self.model.row_mut(&dir)) {
             (LockOutcome::Held { until, .. }, Some(row)) => {
@@ -211,7 +214,12 @@ impl LockscopeApp {
             }
             (LockOutcome::Released { error, .. }, Some(row)) => {
                 row.own = OwnLock::None;
+                row.orphaned = false;
                 error.clone()
+            }
+            (LockOutcome::Orphaned { .. }, Some(row)) => {
+                row.orphaned = true;
+                Some(ORPHANED.to_string())
             }
             // A row removed meanwhile: a lock taken for it is not wanted any more.
             (LockOutcome::Held { .. }, None) => {
@@ -220,8 +228,12 @@ impl LockscopeApp {
             }
             _ => None,
         };
-        if let Some(e) = error {
-            self.tell(format!("released {}, but: {e}", dir.display()), true);
+        match (&outcome, error) {
+            (LockOutcome::Orphaned { .. }, Some(e)) => {
+                self.tell(format!("{}: {e}", dir.display()), true);
+            }
+            (_, Some(e)) => self.tell(format!("released {}, but: {e}", dir.display()), true),
+            (_, None) => {}
         }
         self.monitor.recheck(&dir);
     }

@@ -40,6 +40,8 @@ pub struct Row {
     pub own: OwnLock,
     /// Why the last acquire failed ("held by pid 4563: certbot renew").
     pub refusal: Option<String>,
+    /// The app holds this row's lock, but its lock file was removed or replaced meanwhile.
+    pub orphaned: bool,
     /// Past states, oldest first, trimmed to `HISTORY_SPAN`.
     pub history: VecDeque<Span>,
 }
@@ -52,6 +54,7 @@ impl Row {
             since: None,
             own: OwnLock::None,
             refusal: None,
+            orphaned: false,
             history: VecDeque::new(),
         }
     }

@@ -400,6 +400,9 @@ fn table(app: &mut LockscopeApp, ui: &mut Ui) {
                         (Some(DirState::NotResponding), _) => {
                             "the filesystem is not responding".to_string()
                         }
+                        _ if row.orphaned => {
+                            "lock file removed while held: no longer excludes certbot".to_string()
+                        }
                         (_, Some(refusal)) => format!("refused: {refusal}"),
                         _ => holder
                             .as_ref()

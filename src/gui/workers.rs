@@ -43,13 +43,29 @@ pub enum LockOutcome {
         dir: PathBuf,
         error: Option<String>,
     },
+    /// The lock file was removed or replaced while held (someone ran `rm`): the lock this app
+    /// holds is on a file certbot no longer opens, so it excludes nobody. Still held until
+    /// released.
+    Orphaned {
+        dir: PathBuf,
+    },
 }
+
+/// How often the held locks are checked for a removed or replaced lock file.
+const ORPHAN_CHECK: Duration = Duration::from_secs(1);
+
+/// How long quitting waits for the lock thread to release everything. A lock request stuck on
+/// a filesystem that stopped answering must not keep the app from exiting (the kernel drops
+/// the process's locks at exit anyway).
+const RELEASE_ON_QUIT_WAIT: Duration = Duration::from_secs(2);
 
 /// The thread that owns every lock this app holds. Dropping the handle releases them all.
 pub struct Locks {
     commands: Option<Sender<LockCommand>>,
     pub outcomes: Receiver<LockOutcome>,
     worker: Option<JoinHandle<()>>,
+    /// Closed by the worker when it has released everything and exits.
+    finished: Receiver<()>,
 }
 
 impl Locks {
@@ -57,14 +73,19 @@ impl Locks {
     pub fn start(wake: Waker) -> Locks {
         let (commands, inbox) = mpsc::channel();
         let (outcome_tx, outcomes) = mpsc::channel();
+        let (finished_tx, finished) = mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
             .name("lockscope-locks".into())
-            .spawn(move || run_locks(inbox, outcome_tx, wake))
+            .spawn(move || {
+                run_locks(inbox, outcome_tx, wake);
+                drop(finished_tx);
+            })
             .ok();
         Locks {
             commands: Some(commands),
             outcomes,
             worker,
+            finished,
         }
     }
 
@@ -91,7 +112,12 @@ impl Drop for Locks {
     fn drop(&mut self) {
         drop(self.commands.take()); // the worker sees the channel close, releases all, exits
         if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+            // Joined only once it has finished: a worker stuck in a filesystem call is left.
+            if let Err(RecvTimeoutError::Disconnected) =
+                self.finished.recv_timeout(RELEASE_ON_QUIT_WAIT)
+            {
+                let _ = worker.join();
+            }
         }
     }
 }
@@ -99,6 +125,8 @@ impl Drop for Locks {
 struct HeldLock {
     lock: LockFile,
     until: Option<Instant>,
+    /// Its lock file was found removed or replaced (reported once).
+    orphaned: bool,
 }
 
 fn run_locks(inbox: Receiver<LockCommand>, outcomes: Sender<LockOutcome>, wake: Waker) {
@@ -108,7 +136,12 @@ fn run_locks(inbox: Receiver<LockCommand>, outcomes: Sender<LockOutcome>, wake: 
         wake();
     };
     loop {
-        let next_expiry = held.values().filter_map(|h| h.until).min();
+        let next_check = (!held.is_empty()).then(|| Instant::now() + ORPHAN_CHECK);
+        let next_expiry = held
+            .values()
+            .filter_map(|h| h.until)
+            .chain(next_check)
+            .min();
         let command = match next_expiry {
             Some(t) => inbox.recv_timeout(t.saturating_duration_since(Instant::now())),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -138,6 +171,12 @@ fn run_locks(inbox: Receiver<LockCommand>, outcomes: Sender<LockOutcome>, wake: 
                         report(release(dir, h.lock));
                     }
                 }
+                for (dir, h) in held.iter_mut().filter(|(_, h)| !h.orphaned) {
+                    if matches!(h.lock.still_named(), Ok(false)) {
+                        h.orphaned = true;
+                        report(LockOutcome::Orphaned { dir: dir.clone() });
+                    }
+                }
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -161,7 +200,14 @@ fn acquire(
     match crate::lock::lock_dir_with_name(dir, lock_name) {
         Ok(lock) => {
             let until = hold_for.and_then(|d| Instant::now().checked_add(d));
-            held.insert(dir.to_path_buf(), HeldLock { lock, until });
+            held.insert(
+                dir.to_path_buf(),
+                HeldLock {
+                    lock,
+                    until,
+                    orphaned: false,
+                },
+            );
             LockOutcome::Held {
                 dir: dir.to_path_buf(),
                 until,
