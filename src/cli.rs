@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lockscope::escape::{escape, escape_path};
-use lockscope::probe::ProbeBatch;
+use lockscope::probe::{LockState, ProbeBatch};
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -230,13 +230,43 @@ struct StatusRecord {
     state: &'static str,
     holder: Option<Holder>,
     error: Option<String>,
+    /// Present only when there is something to warn about (so the usual row is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
+}
+
+/// Something about a lock that its state alone does not say.
+#[derive(Serialize)]
+struct Warning {
+    /// `flock`: a flock(2) lock on the lock file, which certbot's fcntl lock ignores.
+    kind: &'static str,
+    message: String,
+    holder: Option<Holder>,
+}
+
+fn flock_warning(holder: Holder) -> Warning {
+    Warning {
+        kind: "flock",
+        message: format!(
+            "a flock(2) lock on the lock file by {holder}; it does not exclude certbot"
+        ),
+        holder: Some(holder),
+    }
 }
 
 fn status_of(path: &Path, lock_name: &str, batch: &mut ProbeBatch) -> StatusRecord {
     let probed = batch.probe_path(path, lock_name);
-    let (state, holder, error) = match probed.state {
+    let (state, holder, error) = match &probed.state {
         Ok(state) => (state.name(), state.holder(), None),
         Err(e) => ("error", None, Some(e.to_string())),
+    };
+    let warnings = match &probed.state {
+        Ok(LockState::Free | LockState::Held(_) | LockState::HeldByThisProcess) => batch
+            .flock_holders(&probed.lock_file)
+            .into_iter()
+            .map(flock_warning)
+            .collect(),
+        _ => Vec::new(),
     };
     StatusRecord {
         dir: lossy_string(probed.dir),
@@ -244,6 +274,7 @@ fn status_of(path: &Path, lock_name: &str, batch: &mut ProbeBatch) -> StatusReco
         state,
         holder,
         error,
+        warnings,
     }
 }
 
@@ -309,6 +340,14 @@ fn print_table(records: &[StatusRecord]) -> io::Result<()> {
                     .map_or("-".into(), |c| escape(c).into_owned()),
                 (None, None) => "-".into(),
             };
+            let detail = r.warnings.iter().fold(detail, |detail, w| {
+                let warning = escape(&w.message).into_owned();
+                if detail == "-" {
+                    warning
+                } else {
+                    format!("{detail}; {warning}")
+                }
+            });
             [
                 escape(&r.dir).into_owned(),
                 r.state.to_string(),

@@ -642,3 +642,41 @@ fn hold_on_a_read_only_mount_of_a_held_lock_is_busy() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("read-only"), "{err}");
 }
+
+/// A py-filelock / fs4 / `flock(1)` user holds a flock(2) lock on the lock file: certbot ignores
+/// it, so the file is `free` for certbot, but status must not pretend nobody uses the file.
+#[test]
+fn status_names_a_flock_holder_without_calling_the_lock_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(LOCK);
+    std::fs::write(&lock, b"").unwrap();
+    let mut flock = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["-c", "echo locked; sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(flock.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid = flock.id();
+
+    let out = run(lockscope().args(["status", "--json"]).arg(dir.path()));
+    let v = json_of(&out);
+    let row = &v[0];
+    assert_eq!(row["state"], "free", "certbot is not excluded: {row}");
+    assert_eq!(row["warnings"][0]["kind"], "flock", "{row}");
+    assert_eq!(row["warnings"][0]["holder"]["pid"], pid, "{row}");
+    let table = run(lockscope().arg("status").arg(dir.path()));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!("flock(2) lock on the lock file by pid {pid}"))
+            && text.contains("does not exclude certbot"),
+        "{text}"
+    );
+    let _ = flock.kill();
+    let _ = flock.wait();
+}
