@@ -617,6 +617,52 @@ fn check_ofd_holder(fs: Fs) {
     );
 }
 
+/// Where the lock table cannot vouch for a file (btrfs before its naming is confirmed, FUSE,
+/// a pid namespace), the monitor opens the lock file to probe it, and each open is an inotify
+/// event in the watched directory. If the monitor took its own opens for arrivals it would
+/// re-probe (and re-open) for ever: an idle engine must stay idle.
+fn check_idle_stale_watch(fs: Fs) {
+    use lockscope::monitor::{DirState, Monitor, MonitorOptions, Update};
+    let fx = fs.mount();
+    std::fs::write(fx.dir.join(LOCK), b"").expect("stale lock file");
+    let (monitor, updates) = Monitor::start(
+        MonitorOptions {
+            interval: Duration::from_millis(50),
+            ..MonitorOptions::default()
+        },
+        || {},
+    )
+    .expect("monitor");
+    monitor.add(fx.dir.clone());
+    let next_state = |limit: Duration| loop {
+        match updates
+            .recv_timeout(limit)
+            .expect("a state within the limit")
+        {
+            Update::Change(c) => break c.new,
+            Update::Notice(_) => continue,
+        }
+    };
+    assert_eq!(next_state(START_WITHIN), DirState::Free);
+    let before = monitor.stats();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = monitor.stats();
+    let passes = after.passes - before.passes;
+    assert!(passes >= 10, "{passes} passes in 1.5 s at 50 ms");
+    assert!(
+        after.event_probes - before.event_probes <= 2,
+        "an idle stale file caused {} event probes ({} events) over {passes} passes",
+        after.event_probes - before.event_probes,
+        after.fs_events - before.fs_events,
+    );
+    let certbot = certbot_lock_dir(&fx.dir).expect_locked();
+    match next_state(REPORT_WITHIN) {
+        DirState::Held(h) => assert_eq!(h.pid, Some(certbot.pid), "{h:?}"),
+        other => panic!("certbot took the stale file, the monitor says {other:?}"),
+    }
+    certbot.release();
+}
+
 macro_rules! fs_matrix {
     ($($name:ident => $fs:expr),* $(,)?) => {$(
         mod $name {
@@ -656,6 +702,13 @@ macro_rules! fs_matrix {
             #[test]
             fn status_finds_the_ofd_holder() {
                 check_ofd_holder($fs);
+            }
+
+            /// A stale lock file watched in-process stays quiet (the monitor's own probes cause
+            /// no work), and certbot taking it is still seen.
+            #[test]
+            fn an_idle_watch_of_a_stale_file_does_no_event_work() {
+                check_idle_stale_watch($fs);
             }
         }
     )*};
