@@ -1,12 +1,14 @@
-//! Live lock state for many directories: one filesystem watcher plus a periodic pass.
+//! Live lock state for many directories: filesystem watchers plus a periodic pass.
 //!
-//! Facts that shape it (../shared/notes/certbot-lock-protocol.md): inotify sees no lock
-//! operation, certbot creates and deletes its file on each run, and a killed holder leaves its
-//! file with no event at all. So lock-file events (create, delete, rename) trigger an immediate
-//! re-probe of their directory, and a periodic pass re-probes everything to catch what no event
-//! shows (a lock taken on an existing file, a holder killed). Open/close events are ignored, so
-//! the engine never feeds on its own probes; the periodic pass reads the kernel's lock table
-//! (Linux) and opens no lock file at all.
+//! Facts that shape it (measured, see ARCHITECTURE.md): inotify sees no lock operation, only
+//! the opens, creates, closes and deletes around it; certbot creates and deletes its file on
+//! each run, and a lock can be taken or dropped on a file opened long before. So lock-file
+//! events trigger re-probes of their directory (with follow-ups, since an event comes just
+//! before the change it announces), and a periodic pass re-probes every directory with a lock
+//! file to catch what no event shows. Probes read the kernel's lock table where it can vouch
+//! for a file and query the file directly where it cannot; the engine recognizes the open
+//! events of its own direct queries. Every filesystem call runs on a worker pool, so a stuck
+//! filesystem stalls only its own directories (`not-responding`).
 
 mod engine;
 mod fs_pool;

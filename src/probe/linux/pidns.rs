@@ -1,6 +1,6 @@
 //! Which pid namespace `/proc` speaks for, relative to this process.
 //!
-//! Measured (../shared/notes/certbot-lock-protocol.md): `/proc/locks` prints pids as the pid
+//! Measured (Linux 6.18, real certbot): `/proc/locks` prints pids as the pid
 //! namespace of the `/proc` mount sees them and leaves out locks whose owner that namespace
 //! cannot see; `F_OFD_GETLK` reports the owner as THIS process's namespace sees it (0 when it
 //! cannot). Inside `unshare --pid --fork` without `--mount-proc` the two differ: a lock query's
