@@ -49,8 +49,8 @@ mod linux {
     }
 
     impl Watch {
-        fn start(dirs: &[PathBuf], interval: &str) -> Watch {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_lockscope"))
+        fn start_bin(bin: &Path, dirs: &[PathBuf], interval: &str) -> Watch {
+            let mut child = Command::new(bin)
                 .args(["watch", "--json", "--interval", interval])
                 .args(dirs)
                 .stdout(Stdio::piped())
@@ -190,9 +190,9 @@ mod linux {
             v[((v.len() - 1) as f64 * p).round() as usize]
         }
 
-        fn print(&self) {
+        fn print(&self, build: &str) {
             println!(
-                "| {:<44} | {:>6} | {:>8.2} | {:>8.2} | {:>8.2} |",
+                "| {:<44} | {build:<9} | {:>6} | {:>8.2} | {:>8.2} | {:>8.2} |",
                 self.name,
                 self.ms.len(),
                 self.percentile(0.5),
@@ -202,11 +202,38 @@ mod linux {
         }
     }
 
+    /// This build, and `LOCKSCOPE_BASELINE_BIN` (an older build) when set, in that order.
+    fn contenders() -> Vec<(String, PathBuf)> {
+        let mut contenders = vec![(
+            "lockscope".to_string(),
+            PathBuf::from(env!("CARGO_BIN_EXE_lockscope")),
+        )];
+        if let Some(base) = std::env::var_os("LOCKSCOPE_BASELINE_BIN") {
+            contenders.push(("baseline".to_string(), PathBuf::from(base)));
+        }
+        contenders
+    }
+
     fn latency(trials: usize, poll_trials: usize) {
+        println!(
+            "\n### Latency: certbot action -> `lockscope watch --json` line ({trials} trials each, interval 1 s)\n"
+        );
+        println!(
+            "| transition                                   | build     | trials | p50 (ms) | p99 (ms) | max (ms) |"
+        );
+        println!(
+            "|----------------------------------------------|-----------|-------:|---------:|---------:|---------:|"
+        );
+        for (name, bin) in contenders() {
+            latency_of(&name, &bin, trials, poll_trials);
+        }
+    }
+
+    fn latency_of(build: &str, bin: &Path, trials: usize, poll_trials: usize) {
         let root = tempfile::tempdir().expect("tempdir");
         let dir = root.path().to_path_buf();
         let lock = dir.join(LOCK);
-        let watch = Watch::start(std::slice::from_ref(&dir), "1s");
+        let watch = Watch::start_bin(bin, std::slice::from_ref(&dir), "1s");
         watch.until("absent");
         let mut certbot = Certbot::start();
 
@@ -275,18 +302,8 @@ mod linux {
         }
         drop(raw);
         watch.stop();
-
-        println!(
-            "\n### Latency: certbot action -> `lockscope watch --json` line ({trials} trials each, interval 1 s)\n"
-        );
-        println!(
-            "| transition                                   | trials | p50 (ms) | p99 (ms) | max (ms) |"
-        );
-        println!(
-            "|----------------------------------------------|-------:|---------:|---------:|---------:|"
-        );
         for s in [&new_file, &release, &existing, &killed, &silent] {
-            s.print();
+            s.print(build);
         }
     }
 
@@ -312,13 +329,23 @@ mod linux {
         println!(
             "\n### Scale: `lockscope watch --json --interval 1s DIR...` (1% of directories held by one certbot process)\n"
         );
+        // `LOCKSCOPE_BASELINE_BIN`: an older build, measured right after this one at each size.
+        let contenders = contenders();
         println!(
-            "| dirs   | held | first snapshot (ms) | idle CPU (% of a core) | CPU per pass (ms) | peak RSS (MB) |"
+            "| dirs   | held | build     | first snapshot (ms) | idle CPU (% of a core) | CPU per pass (ms) | peak RSS (MB) |"
         );
         println!(
-            "|-------:|-----:|--------------------:|-----------------------:|------------------:|--------------:|"
+            "|-------:|-----:|-----------|--------------------:|-----------------------:|------------------:|--------------:|"
         );
         for &n in sizes {
+            for (name, bin) in &contenders {
+                scale_one(n, idle_secs, name, bin);
+            }
+        }
+    }
+
+    fn scale_one(n: usize, idle_secs: u64, name: &str, bin: &Path) {
+        {
             let root = tempfile::tempdir().expect("tempdir");
             let dirs: Vec<PathBuf> = (0..n)
                 .map(|i| root.path().join(format!("d{i:05}")))
@@ -341,7 +368,7 @@ mod linux {
                 .expect("locked");
 
             let started = monotonic();
-            let watch = Watch::start(&dirs, "1s");
+            let watch = Watch::start_bin(bin, &dirs, "1s");
             let mut initial = 0;
             while initial < n {
                 let (_, v) = watch
@@ -365,7 +392,7 @@ mod linux {
             drop(holder.stdin.take());
             let _ = holder.wait();
             println!(
-                "| {n:>6} | {:>4} | {snapshot_ms:>19.1} | {idle_share:>22.3} | {per_pass_ms:>17.3} | {rss_mb:>13.1} |",
+                "| {n:>6} | {:>4} | {name:<9} | {snapshot_ms:>19.1} | {idle_share:>22.3} | {per_pass_ms:>17.3} | {rss_mb:>13.1} |",
                 held.len()
             );
         }
