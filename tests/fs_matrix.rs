@@ -1280,6 +1280,38 @@ fn a_hung_fuse_daemon_does_not_stall_other_rows_or_ctrl_c() {
     f.finish();
 }
 
+/// The app holds its locks in a worker thread of the same process that probes and monitors.
+/// An acquire stuck on a FUSE mount whose daemon stopped (the user clicked Acquire on it) must
+/// not stop the probes of every other directory in the process.
+#[test]
+fn an_acquire_stuck_on_a_hung_fuse_mount_does_not_block_other_probes() {
+    let fuse = Fs::FuseBindfs.mount();
+    let healthy = Fs::Tmpfs.mount();
+    let daemon = fuse.daemon.expect("bindfs pid");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our bindfs child's. The
+    // fixture's cleanup sends SIGCONT before unmounting, also if this test fails.
+    assert_eq!(unsafe { libc::kill(daemon as i32, libc::SIGSTOP) }, 0);
+    let stuck_dir = fuse.dir.clone();
+    let stuck = std::thread::spawn(move || lockscope::lock_dir(&stuck_dir).map(drop));
+    std::thread::sleep(Duration::from_millis(300)); // let it get stuck in the kernel
+    let certbot = certbot_lock_dir(&healthy.dir).expect_locked();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lock_file = healthy.dir.join(LOCK);
+    std::thread::spawn(move || {
+        let _ = tx.send(lockscope::probe::probe(&lock_file));
+    });
+    let probed = rx.recv_timeout(Duration::from_secs(2));
+    // SAFETY: as above.
+    unsafe { libc::kill(daemon as i32, libc::SIGCONT) };
+    let _ = stuck.join();
+    match probed {
+        Ok(Ok(lockscope::LockState::Held(h))) => assert_eq!(h.pid, Some(certbot.pid)),
+        Ok(other) => panic!("probe of the healthy dir: {other:?}"),
+        Err(_) => panic!("a probe of a tmpfs dir waited for an acquire stuck on FUSE"),
+    }
+    certbot.release();
+}
+
 /// The fixtures' own promise: after a fixture is dropped nothing of it stays mounted or
 /// attached (this runs every filesystem once, so a leak shows here, not on the CI machine).
 #[test]

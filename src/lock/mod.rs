@@ -202,7 +202,7 @@ impl LockFile {
         let Some(held) = self.held.take() else {
             return Ok(());
         };
-        let mut registry = registry::lock();
+        let mut registry = registry::Session::begin();
         let result = sys::release(&self.path, held.file, &held.key);
         registry.remove(&held.key);
         result.map_err(|e| PathError::from_io(&self.path, e).into())
@@ -219,7 +219,7 @@ impl Drop for LockFile {
 /// and go round again if it does not (the previous holder unlinked it in between).
 fn acquire_once(path: &Path) -> Result<Held, LockError> {
     loop {
-        let mut registry = registry::lock();
+        let mut registry = registry::Session::begin();
         let file = open_checked(path, &registry)?;
         let meta = file.metadata().map_err(|e| PathError::from_io(path, e))?;
         if !meta.is_file() {
@@ -244,7 +244,7 @@ fn acquire_once(path: &Path) -> Result<Held, LockError> {
 /// Opens the lock file for locking. Usually it is absent (every release unlinks it), and then
 /// creating it exclusively needs no look first: a file we just created is a regular file no
 /// handle of this process can hold. Only an existing path is checked before it is opened.
-fn open_checked(path: &Path, registry: &registry::HeldLocks) -> Result<File, LockError> {
+fn open_checked(path: &Path, registry: &registry::Session) -> Result<File, LockError> {
     let opened = match sys::create_new_for_lock(path) {
         Ok(Some(file)) => return Ok(file),
         Ok(None) => {
@@ -268,8 +268,8 @@ fn open_checked(path: &Path, registry: &registry::HeldLocks) -> Result<File, Loc
 /// may not write) someone may still hold it: certbot on a writable view of the same directory.
 /// Then "busy" is the truth, not "read-only". Asks the kernel through a read-only open (the
 /// probe's own query, which takes nothing); `None` if it is not held or cannot be asked.
-/// (The caller holds the registry, and the path is not a file this process holds, so the
-/// probe's close cannot drop a lock of ours.)
+/// (The path is not a file this process holds, and where a close drops classic locks the
+/// caller holds the registry, so the probe's close cannot drop a lock of ours.)
 fn held_though_unwritable(path: &Path, err: &io::Error) -> Option<sys::Conflict> {
     if !matches!(
         err.kind(),
@@ -290,7 +290,7 @@ fn held_though_unwritable(path: &Path, err: &io::Error) -> Option<sys::Conflict>
 /// Checks the path before opening it: the lock must be a regular file (or absent), and not
 /// one this process already holds. Opening a held file would let a classic-lock platform drop
 /// the lock on close, and would make two handles in one process both "hold" it.
-fn refuse_unusable_path(path: &Path, registry: &registry::HeldLocks) -> Result<(), LockError> {
+fn refuse_unusable_path(path: &Path, registry: &registry::Session) -> Result<(), LockError> {
     let meta = match sys::lstat(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -35,3 +35,45 @@ impl HeldLocks {
 pub(crate) fn lock() -> MutexGuard<'static, HeldLocks> {
     HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The registry as one acquire or release uses it. Where closing any descriptor drops the
+/// process's classic locks (`CLOSE_DROPS_LOCKS`), it stays locked across that operation's
+/// filesystem calls, so no probe of this process can open (and close) the file meanwhile. With
+/// OFD locks (Linux) closes drop nothing, so it is only locked for each look or change: an
+/// acquire stuck on a filesystem that stopped answering must not stop every probe in the
+/// process (the monitor's other directories, the app's window).
+pub(crate) enum Session {
+    Serialized(MutexGuard<'static, HeldLocks>),
+    PerCall,
+}
+
+impl Session {
+    pub(crate) fn begin() -> Session {
+        if super::sys::CLOSE_DROPS_LOCKS {
+            Session::Serialized(lock())
+        } else {
+            Session::PerCall
+        }
+    }
+
+    pub(crate) fn contains(&self, key: &FileKey) -> bool {
+        match self {
+            Session::Serialized(held) => held.contains(key),
+            Session::PerCall => lock().contains(key),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: FileKey) {
+        match self {
+            Session::Serialized(held) => held.insert(key),
+            Session::PerCall => lock().insert(key),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &FileKey) {
+        match self {
+            Session::Serialized(held) => held.remove(key),
+            Session::PerCall => lock().remove(key),
+        }
+    }
+}

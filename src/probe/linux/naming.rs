@@ -100,17 +100,21 @@ fn naming_of(
     ino: u64,
     find_mount: impl FnOnce() -> Option<MountLine>,
 ) -> (TableKey, Trust) {
-    let mut guard = namings();
-    let namings = guard.get_or_insert_with(|| Namings {
-        by_dev: HashMap::new(),
-        mountinfo: File::open("/proc/self/mountinfo").ok(),
-    });
-    if mounts_changed(namings.mountinfo.as_ref()) {
-        namings.by_dev.clear();
+    {
+        let mut guard = namings();
+        let namings = guard.get_or_insert_with(|| Namings {
+            by_dev: HashMap::new(),
+            mountinfo: File::open("/proc/self/mountinfo").ok(),
+        });
+        if mounts_changed(namings.mountinfo.as_ref()) {
+            namings.by_dev.clear();
+        }
+        if let Some(n) = namings.by_dev.get(&st_dev) {
+            return ((n.table_dev.0, n.table_dev.1, ino), n.trust);
+        }
     }
-    if let Some(n) = namings.by_dev.get(&st_dev) {
-        return ((n.table_dev.0, n.table_dev.1, ino), n.trust);
-    }
+    // Not under the lock: statx waits for the file's filesystem, which may be stuck, and the
+    // other devices' probes must not wait with it.
     let naming = match find_mount() {
         Some(mount) => {
             let table_dev = (mount.major, mount.minor);
@@ -130,7 +134,11 @@ fn naming_of(
         }
     };
     let answer = ((naming.table_dev.0, naming.table_dev.1, ino), naming.trust);
-    namings.by_dev.insert(st_dev, naming);
+    if let Some(namings) = namings().as_mut() {
+        // A concurrent lookup may have inserted (or a direct query re-rated) it meanwhile:
+        // keep what is there.
+        namings.by_dev.entry(st_dev).or_insert(naming);
+    }
     answer
 }
 
