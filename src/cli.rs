@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lockscope::escape::{escape, escape_path};
-use lockscope::probe::{LockState, ProbeBatch};
+use lockscope::probe::ProbeBatch;
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -260,14 +260,12 @@ fn status_of(path: &Path, lock_name: &str, batch: &mut ProbeBatch) -> StatusReco
         Ok(state) => (state.name(), state.holder(), None),
         Err(e) => ("error", None, Some(e.to_string())),
     };
-    let warnings = match &probed.state {
-        Ok(LockState::Free | LockState::Held(_) | LockState::HeldByThisProcess) => batch
-            .flock_holders(&probed.lock_file)
-            .into_iter()
-            .map(flock_warning)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let warnings = probed
+        .flock_holders()
+        .iter()
+        .cloned()
+        .map(flock_warning)
+        .collect();
     StatusRecord {
         dir: lossy_string(probed.dir),
         lock_file: lossy_string(probed.lock_file),

@@ -11,7 +11,7 @@
 use super::Command;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,20 @@ pub(crate) enum StuckKey {
 }
 
 type Work = Box<dyn FnOnce() + Send>;
+
+/// One batch's answers, filled in by the workers.
+struct Answers<T> {
+    slots: Vec<Slot<T>>,
+    /// Slots still `Pending`.
+    left: usize,
+}
+
+enum Slot<T> {
+    Pending,
+    Done(T),
+    /// Its worker got stuck (or it was dropped with a stuck key): a late answer is ignored.
+    GivenUp,
+}
 
 struct Job {
     id: u64,
@@ -90,52 +104,72 @@ impl FsPool {
         jobs: Vec<(StuckKey, Box<dyn FnOnce() -> T + Send>)>,
     ) -> Vec<Option<T>> {
         let count = jobs.len();
-        let mut answers: Vec<Option<T>> = (0..count).map(|_| None).collect();
-        let mut settled = vec![false; count];
         let first = self.next_id;
         self.next_id += count as u64;
-        let (tx, rx) = mpsc::channel::<(usize, T)>();
+        // Answers go into slots; the engine is woken once, by the last one (not per answer:
+        // a thread round trip per directory would cost more than the probes).
+        let answers = Arc::new((
+            Mutex::new(Answers {
+                slots: (0..count).map(|_| Slot::Pending).collect(),
+                left: count,
+            }),
+            Condvar::new(),
+        ));
         {
             let mut queue = locked(&self.shared.queue);
             for (i, (key, work)) in jobs.into_iter().enumerate() {
-                let tx = tx.clone();
+                let answers = answers.clone();
                 queue.jobs.push_back(Job {
                     id: first + i as u64,
                     key,
                     work: Box::new(move || {
-                        let _ = tx.send((i, work()));
+                        let answer = work();
+                        let (slots, all_in) = &*answers;
+                        let mut a = locked(slots);
+                        if matches!(a.slots[i], Slot::Pending) {
+                            a.slots[i] = Slot::Done(answer);
+                            a.left -= 1;
+                            if a.left == 0 {
+                                all_in.notify_one();
+                            }
+                        }
                     }),
                 });
             }
         }
-        drop(tx);
         self.shared.ready.notify_all();
         self.top_up();
-        let mut left = count;
-        while left > 0 && !self.workers.is_empty() {
-            match rx.recv_timeout(STALL / 4) {
-                Ok((i, answer)) => {
-                    if !std::mem::replace(&mut settled[i], true) {
-                        answers[i] = Some(answer);
-                        left -= 1;
-                    }
+        let (slots, all_in) = &*answers;
+        let mut a = locked(slots);
+        while a.left > 0 && !self.workers.is_empty() {
+            let (guard, waited) = all_in
+                .wait_timeout(a, STALL / 4)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            a = guard;
+            if a.left == 0 || !waited.timed_out() {
+                continue;
+            }
+            drop(a);
+            let given_up = self.abandon_stuck();
+            self.top_up();
+            a = locked(slots);
+            for id in given_up {
+                if let Some(i) = id.checked_sub(first).map(|i| i as usize)
+                    && i < count
+                    && matches!(a.slots[i], Slot::Pending)
+                {
+                    a.slots[i] = Slot::GivenUp;
+                    a.left -= 1;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    for id in self.abandon_stuck() {
-                        if let Some(i) = id.checked_sub(first).map(|i| i as usize)
-                            && i < count
-                            && !std::mem::replace(&mut settled[i], true)
-                        {
-                            left -= 1;
-                        }
-                    }
-                    self.top_up();
-                }
-                // Every job has run (each drops its sender when done, or when dropped).
-                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        answers
+        std::mem::take(&mut a.slots)
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Done(answer) => Some(answer),
+                Slot::Pending | Slot::GivenUp => None,
+            })
+            .collect()
     }
 
     /// Abandons the workers that have been on one job longer than [`STALL`], and drops the

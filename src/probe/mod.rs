@@ -256,21 +256,55 @@ impl ProbeBatch {
             match lock::sys::lstat(&lock_file) {
                 Ok(meta) => {
                     // Only a directory (or a link to one) has entries: PATH is the directory.
-                    let state = self.probe_lstat(&lock_file, classify(&lock_file, meta));
-                    return PathProbe::new(path.to_path_buf(), lock_file, state);
+                    let state = self.probe_lstat(&lock_file, classify(&lock_file, meta.clone()));
+                    let flocks = self.flocks_if_used(&lock_file, &meta, &state);
+                    return PathProbe::new(path.to_path_buf(), lock_file, state, flocks);
                 }
                 Err(e)
                     if e.kind() == io::ErrorKind::NotFound
                         && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) =>
                 {
-                    return PathProbe::new(path.to_path_buf(), lock_file, Ok(LockState::Absent));
+                    return PathProbe::new(
+                        path.to_path_buf(),
+                        lock_file,
+                        Ok(LockState::Absent),
+                        Vec::new(),
+                    );
                 }
                 Err(_) => {}
             }
         }
         let (dir, lock_file) = resolve_path(path, lock_name);
-        let state = self.probe(&lock_file);
-        PathProbe::new(dir, lock_file, state)
+        let meta = lock_file_metadata(&lock_file);
+        let flocks = match &meta {
+            Ok(Some(m)) => m.clone(),
+            _ => {
+                return PathProbe::new(
+                    dir,
+                    lock_file.clone(),
+                    self.probe_lstat(&lock_file, meta),
+                    Vec::new(),
+                );
+            }
+        };
+        let state = self.probe_lstat(&lock_file, Ok(Some(flocks.clone())));
+        let flocks = self.flocks_if_used(&lock_file, &flocks, &state);
+        PathProbe::new(dir, lock_file, state, flocks)
+    }
+
+    /// flock(2) holders, for a lock file that exists and was probed.
+    fn flocks_if_used(
+        &mut self,
+        path: &Path,
+        meta: &LockMeta,
+        state: &Result<LockState, PathError>,
+    ) -> Vec<Holder> {
+        match state {
+            Ok(LockState::Free | LockState::Held(_) | LockState::HeldByThisProcess) => {
+                self.flock_holders(path, meta)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The probe after its lstat (`lstat`: what [`lock_file_metadata`] says of `path`).
@@ -369,21 +403,18 @@ impl ProbeBatch {
             .clone()
     }
 
-    /// The processes holding a flock(2) lock on the lock file at `lock_path` (fs4, py-filelock,
+    /// The processes holding a flock(2) lock on the file `meta` describes (fs4, py-filelock,
     /// `flock(1)` users). certbot's fcntl lock ignores flock locks, so such a holder does NOT
     /// exclude certbot; it is still someone using the file, which a report must not hide.
-    /// Empty where the platform has no lock table, or the file is absent.
-    pub fn flock_holders(&mut self, lock_path: &Path) -> Vec<Holder> {
+    /// Empty where the platform has no lock table.
+    fn flock_holders(&mut self, path: &Path, meta: &LockMeta) -> Vec<Holder> {
         let has_flocks = self
             .lock_rows()
             .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK"));
         if !has_flocks {
             return Vec::new();
         }
-        let Ok(Some(meta)) = lock_file_metadata(lock_path) else {
-            return Vec::new();
-        };
-        let (key, _) = sys::table_key(lock_path, &meta);
+        let (key, _) = sys::table_key(path, meta);
         let pids: Vec<Option<u32>> = self
             .lock_rows()
             .unwrap_or_default()
@@ -412,15 +443,31 @@ pub struct PathProbe {
     pub dir: PathBuf,
     pub lock_file: PathBuf,
     pub state: Result<LockState, PathError>,
+    /// Processes holding a flock(2) lock on the lock file (see [`PathProbe::flock_holders`]).
+    flock_holders: Vec<Holder>,
 }
 
 impl PathProbe {
-    fn new(dir: PathBuf, lock_file: PathBuf, state: Result<LockState, PathError>) -> PathProbe {
+    fn new(
+        dir: PathBuf,
+        lock_file: PathBuf,
+        state: Result<LockState, PathError>,
+        flock_holders: Vec<Holder>,
+    ) -> PathProbe {
         PathProbe {
             dir,
             lock_file,
             state,
+            flock_holders,
         }
+    }
+
+    /// The processes holding a flock(2) lock on the lock file (fs4, py-filelock, `flock(1)`
+    /// users). certbot's fcntl lock ignores flock locks, so they do not make the lock held and
+    /// do NOT exclude certbot; but someone is using the file, which a report must not hide.
+    /// Empty where the platform has no lock table.
+    pub fn flock_holders(&self) -> &[Holder] {
+        &self.flock_holders
     }
 }
 

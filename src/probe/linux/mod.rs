@@ -71,8 +71,8 @@ pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)>
         id: FileId::of(target.dev(), target.ino()),
         key,
     };
-    let found = remembered_owner(file).or_else(|| scan_for_owners(file))?;
-    Some((locking_ancestor(found, file), None))
+    let (pid, fd) = remembered_owner(file).or_else(|| scan_for_owners(file))?;
+    Some((locking_ancestor(pid, fd, file), None))
 }
 
 /// A file as stat sees it (`st_dev`, inode).
@@ -110,10 +110,10 @@ fn owners() -> MutexGuard<'static, Option<HashMap<FileId, (u32, u32)>>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn remembered_owner(file: Target) -> Option<u32> {
+fn remembered_owner(file: Target) -> Option<(u32, u32)> {
     let (pid, fd) = owners().as_ref()?.get(&file.id).copied()?;
     if fdinfo_has_lock(pid, fd, file.key) {
-        return Some(pid);
+        return Some((pid, fd));
     }
     if let Some(map) = owners().as_mut()
         && map.get(&file.id) == Some(&(pid, fd))
@@ -128,7 +128,7 @@ fn remembered_owner(file: Target) -> Option<u32> {
 /// an owner-less lock (OFD). Stops at `target`'s owner. Newest first because the holders of OFD
 /// locks on lock files are lockscope processes started for the test at hand, rarely the oldest
 /// processes on the system: measured, this ends most walks after a few processes instead of all.
-fn scan_for_owners(target: Target) -> Option<u32> {
+fn scan_for_owners(target: Target) -> Option<(u32, u32)> {
     let mut wanted: HashSet<TableKey> = ownerless_locked_files();
     wanted.remove(&target.key);
     // Other files' descriptors are only named (a statx and a mountinfo lookup the first time
@@ -149,7 +149,7 @@ fn scan_for_owners(target: Target) -> Option<u32> {
             if file == target.id {
                 if fdinfo_has_lock(pid, fd, target.key) {
                     found.push((file, (pid, fd)));
-                    target_owner = Some(pid);
+                    target_owner = Some((pid, fd));
                     break 'walk;
                 }
                 continue;
@@ -175,7 +175,7 @@ fn scan_for_owners(target: Target) -> Option<u32> {
 
 /// The oldest ancestor of `pid` that shares its lock on `file` (a descriptor inherited across
 /// fork shares the open file description, and so the lock), or `pid` itself.
-fn locking_ancestor(mut pid: u32, file: Target) -> u32 {
+fn locking_ancestor(mut pid: u32, fd: u32, file: Target) -> u32 {
     // A bound: a parent chain is short, and a pid reused meanwhile must not loop forever.
     for _ in 0..64 {
         let Some(parent) = read_proc_file(&format!("/proc/{pid}/stat"), 512)
@@ -185,9 +185,8 @@ fn locking_ancestor(mut pid: u32, file: Target) -> u32 {
         else {
             break;
         };
-        let shares = FdDir::open(parent).is_some_and(|mut fds| {
-            fds.any(|(fd, f)| f == file.id && fdinfo_has_lock(parent, fd, file.key))
-        });
+        // fork keeps descriptor numbers: the parent's copy, if it still has one, is `fd`.
+        let shares = fd_refers_to(parent, fd, file.id) && fdinfo_has_lock(parent, fd, file.key);
         if !shares {
             break;
         }
@@ -267,6 +266,18 @@ impl Drop for FdDir {
         // SAFETY: closes the stream opened in `FdDir::open`, exactly once.
         unsafe { libc::closedir(self.dir.as_ptr()) };
     }
+}
+
+/// Whether descriptor `fd` of `pid` refers to the file `id` (one fstatat of its `/proc` link).
+fn fd_refers_to(pid: u32, fd: u32, id: FileId) -> bool {
+    let Ok(path) = CString::new(format!("/proc/{pid}/fd/{fd}")) else {
+        return false;
+    };
+    // SAFETY: plain C struct, filled by fstatat below.
+    let mut st: large_file::Stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a live stat buffer; follows the magic link.
+    let ok = unsafe { large_file::fstatat(libc::AT_FDCWD, path.as_ptr(), &mut st, 0) } == 0;
+    ok && FileId::of(st.st_dev, st.st_ino) == id
 }
 
 /// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on the file the lock
