@@ -27,7 +27,8 @@ struct WatchGroup {
     /// The absolute paths the watch was registered with (one per spelling; inotify keeps one
     /// watch per inode): events name their files under the latest of them.
     paths: Vec<PathBuf>,
-    rows: HashSet<PathBuf>,
+    /// Usually one; a few when one directory is watched under several spellings.
+    rows: Vec<PathBuf>,
     /// When this engine's own probes opened the lock file here (direct queries where the lock
     /// table cannot tell): the open events they cause are not arrivals.
     own_opens: Vec<Instant>,
@@ -374,7 +375,7 @@ impl Engine {
         let Some(group) = self.groups.get_mut(&id) else {
             return;
         };
-        group.rows.remove(dir);
+        group.rows.retain(|row| row != dir);
         if !group.rows.is_empty() {
             return;
         }
@@ -442,10 +443,12 @@ impl Engine {
                 (Some((id, _)), Ok(())) => {
                     let group = self.groups.entry(id).or_insert_with(|| WatchGroup {
                         paths: Vec::new(),
-                        rows: HashSet::new(),
+                        rows: Vec::new(),
                         own_opens: Vec::new(),
                     });
-                    group.rows.insert(dir.clone());
+                    if !group.rows.contains(&dir) {
+                        group.rows.push(dir.clone());
+                    }
                     if !group.paths.contains(&abs) {
                         group.paths.push(abs.clone());
                     }
