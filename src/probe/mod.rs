@@ -408,10 +408,13 @@ impl ProbeBatch {
     /// exclude certbot; it is still someone using the file, which a report must not hide.
     /// Empty where the platform has no lock table.
     fn flock_holders(&mut self, path: &Path, meta: &LockMeta) -> Vec<Holder> {
-        let has_flocks = self
+        // Most systems have a few flock rows, none on lock files: compare inode numbers
+        // before naming the file's device.
+        let inode = sys::inode_of(meta);
+        let maybe = self
             .lock_rows()
-            .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK"));
-        if !has_flocks {
+            .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK" && r.inode == inode));
+        if !maybe {
             return Vec::new();
         }
         let (key, _) = sys::table_key(path, meta);

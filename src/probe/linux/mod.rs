@@ -342,3 +342,8 @@ pub(super) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
 pub(super) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {
     naming::record_direct_answer(meta.dev(), held, row, complete);
 }
+
+/// The inode number of the file `meta` describes (the same in stat and the lock tables).
+pub(super) fn inode_of(meta: &Metadata) -> u64 {
+    meta.ino()
+}
