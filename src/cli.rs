@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
 use lockscope::probe::ProbeBatch;
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
@@ -96,14 +97,6 @@ enum Wait {
     Upto(Duration),
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m, 500ms)"))
-}
-
 /// A lock name is a plain file name: no separators, not `.` or `..`.
 fn parse_lock_name(text: &str) -> Result<String, String> {
     if lockscope::lock::is_plain_lock_name(text) {
@@ -115,14 +108,7 @@ fn parse_lock_name(text: &str) -> Result<String, String> {
     }
 }
 
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        d if d < Duration::from_millis(10) => Err("the interval must be at least 10ms".into()),
-        d => Ok(d),
-    }
-}
-
-fn parse_wait(text: &str) -> Result<Wait, String> {
+fn parse_wait(text: &str) -> Result<Wait, DurationError> {
     if text == "forever" {
         Ok(Wait::Forever)
     } else {

@@ -10,6 +10,7 @@
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
 
+pub mod duration;
 pub mod escape;
 #[cfg(feature = "gui")]
 pub mod gui;

@@ -1167,3 +1167,41 @@ fn a_lock_file_removed_while_held_is_reported() {
     // And certbot can indeed start beside it: the app does not pretend otherwise.
     certbot_lock_dir(dir).expect_locked().release();
 }
+
+/// The settings panel reads the poll interval like `lockscope watch --interval` and the
+/// watch-list file do: a bare number is seconds. (It used to refuse `5` with "time unit
+/// needed".)
+#[test]
+fn the_settings_panel_takes_a_bare_number_of_seconds_as_the_interval() {
+    let cfg = tempfile::tempdir().unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    click(&mut h, |h| h.get_by_label("Settings"));
+    // The interval field is the text field showing the default, 1s.
+    fn interval_field(h: &App) -> Node<'_> {
+        h.get_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some("1s"))
+    }
+    run_until(&mut h, "the settings panel shows the interval", |h| {
+        h.query_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some("1s"))
+            .is_some()
+    });
+    interval_field(&h).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    interval_field(&h).type_text("5");
+    h.step();
+    click(&mut h, |h| button(h, "Apply"));
+    run_until(&mut h, "the panel says it polls every 5s", |h| {
+        h.query_by_label("Polling every 5s").is_some()
+    });
+    assert!(
+        message_containing(&h, "poll interval").is_none(),
+        "{}",
+        describe(&h)
+    );
+    let saved_interval = || {
+        std::fs::read_to_string(cfg.path().join("lockscope.toml"))
+            .is_ok_and(|saved| saved.contains("interval = \"5s\""))
+    };
+    run_until(&mut h, "the interval is saved as 5s", |_| saved_interval());
+}

@@ -595,10 +595,12 @@ impl LockscopeApp {
 
     /// Applies the settings panel's fields.
     pub(crate) fn apply_settings_inputs(&mut self) {
-        let interval = match humantime::parse_duration(self.interval_input.trim()) {
+        // Read like `watch --interval` (a bare number is seconds); the 10ms minimum is checked by
+        // set_settings, whose message names the value.
+        let interval = match crate::duration::parse_duration(&self.interval_input) {
             Ok(d) => d,
             Err(e) => {
-                self.tell(format!("poll interval: {e} (e.g. 1s, 500ms)"), true);
+                self.tell(format!("poll interval: {e}"), true);
                 return;
             }
         };
