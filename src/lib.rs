@@ -2,7 +2,7 @@
 //!
 //! - [`lock`] is a faithful port of certbot's lock protocol (`certbot/_internal/lock.py`): a
 //!   [`lock::LockFile`] excludes real certbot processes and is excluded by them.
-//! - [`probe`] reports a lock's state and holder without creating, truncating, writing,
+//! - [`probe`](mod@probe) reports a lock's state and holder without creating, truncating, writing,
 //!   locking or touching the lock file.
 //! - [`watchlist`] keeps saved, named lists of directories to watch (and the monitor settings)
 //!   in a TOML file in the config directory, written atomically.
