@@ -19,6 +19,7 @@ pub mod lock;
 pub mod monitor;
 pub mod path_error;
 pub mod probe;
+mod sys;
 pub mod watchlist;
 
 pub use holder::Holder;

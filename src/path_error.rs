@@ -86,5 +86,5 @@ pub fn parent_dir(lock_path: &Path) -> &Path {
 
 /// `open(O_NOFOLLOW)` on a symlink fails with ELOOP (EMLINK on some BSDs).
 fn is_symlink_refusal(err: &io::Error) -> bool {
-    crate::lock::sys::is_nofollow_error(err)
+    crate::sys::is_nofollow_error(err)
 }

@@ -202,7 +202,7 @@ fn holder_identified_where_the_restart_manager_lists_it() {
     let peer_pid = locked_pid(&line);
     let state = probe(&lock_file).unwrap();
     let busy = lock_dir(dir.path()).unwrap_err();
-    let peer_command = lockscope::probe::command_line(peer_pid);
+    let peer_command = lockscope::holder::command_line(peer_pid);
     peer.release();
 
     let LockState::Held(holder) = state else {

@@ -10,13 +10,11 @@
 //! Beyond certbot: a typed busy error naming the holder, a blocking acquire with a timeout,
 //! refusal to follow symlinks, and exclusion between threads and handles of one process.
 
-mod registry;
-#[cfg_attr(unix, path = "unix.rs")]
-#[cfg_attr(windows, path = "windows.rs")]
-pub(crate) mod sys;
+pub(crate) mod registry;
 
-use crate::holder::Holder;
+use crate::holder::{self, Holder};
 use crate::path_error::PathError;
+use crate::sys;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -317,7 +315,7 @@ fn refuse_unusable_path(path: &Path, registry: &registry::Session) -> Result<(),
 
 fn busy(path: &Path, conflict: Option<sys::Conflict>) -> LockError {
     let holder = match conflict {
-        Some(sys::Conflict::Held { pid }) => Some(crate::probe::identify_query_holder(path, pid)),
+        Some(sys::Conflict::Held { pid }) => Some(holder::identify_query_holder(path, pid)),
         _ => None,
     };
     LockError::Busy {

@@ -4,7 +4,7 @@
 //! a lock file in this process (acquire, release, probe) so that on platforms with classic POSIX
 //! locks no probe's close can silently drop a lock another thread is taking or holds.
 
-use super::sys::FileKey;
+use crate::sys::FileKey;
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
@@ -49,7 +49,7 @@ pub(crate) enum Session {
 
 impl Session {
     pub(crate) fn begin() -> Session {
-        if super::sys::CLOSE_DROPS_LOCKS {
+        if crate::sys::CLOSE_DROPS_LOCKS {
             Session::Serialized(lock())
         } else {
             Session::PerCall

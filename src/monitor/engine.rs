@@ -2,9 +2,8 @@
 
 use super::fs_pool::{FsPool, StuckKey};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update};
-use crate::holder::Holder;
 use crate::path_error::PathError;
-use crate::probe::{self, LockState, LockTable, RawState};
+use crate::probe::{self, HolderCache, HolderKey, LockState, LockTable};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -13,8 +12,6 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
-
-type HolderKey = (Option<u32>, (u32, u32, u64));
 
 /// A directory's identity (device, inode): rows that name one directory under several paths
 /// (a relative and an absolute spelling, a bind mount, a symlinked parent) share one watch.
@@ -37,9 +34,6 @@ struct WatchGroup {
 /// How long an own open's event is waited for before the expectation is dropped (events arrive
 /// within milliseconds; a watch that went away meanwhile never delivers one).
 const OWN_OPEN_EVENT_WAIT: Duration = Duration::from_secs(1);
-
-/// The holder lookups, shared with the filesystem workers that make them.
-type Holders = Arc<Mutex<HashMap<HolderKey, Holder>>>;
 
 /// One watcher per filesystem (stat's device): a watch being registered on a stuck filesystem
 /// blocks that watcher's thread, and only it.
@@ -67,7 +61,8 @@ pub(super) struct Engine {
     groups: HashMap<DirId, WatchGroup>,
     /// The absolute path of each watch, for routing events to their group.
     watch_paths: HashMap<PathBuf, DirId>,
-    holders: Holders,
+    /// The holder lookups, shared with the filesystem workers that make them.
+    holders: Arc<HolderCache>,
     limit_noticed: bool,
     sent: bool,
     /// Directories added in this batch: the first `WATCH_BUDGET` are watched before their
@@ -190,7 +185,7 @@ impl Engine {
             dirs: HashMap::new(),
             groups: HashMap::new(),
             watch_paths: HashMap::new(),
-            holders: Arc::new(Mutex::new(HashMap::new())),
+            holders: Arc::new(HolderCache::default()),
             limit_noticed: false,
             sent: false,
             new_dirs: Vec::new(),
@@ -561,7 +556,7 @@ impl Engine {
     fn group_rows(&self, id: DirId) -> Vec<PathBuf> {
         self.groups
             .get(&id)
-            .map(|g| g.rows.iter().cloned().collect())
+            .map(|g| g.rows.to_vec())
             .unwrap_or_default()
     }
 
@@ -646,7 +641,7 @@ impl Engine {
         if !retry.is_empty() {
             self.watch_rows(retry);
         }
-        locked(&self.holders).retain(|k, _| used.contains(k));
+        self.holders.retain_used(&used);
     }
 
     /// Probes the rows (dir, cause, defer_free) on the filesystem pool, from one lock-table
@@ -744,11 +739,14 @@ fn observe(
     table: Option<&LockTable>,
     lock_file: &Path,
     was_held: bool,
-    holders: &Holders,
+    holders: &HolderCache,
 ) -> Observation {
     let opens_before = probe::opens_by_probes();
     let (state, holder_key) = match table {
-        Some(t) => state_from_table(t, lock_file, was_held, holders),
+        Some(t) => {
+            let (state, key) = t.probe_watched(lock_file, was_held, holders);
+            (dir_state(state), key)
+        }
         None => (dir_state(probe::probe(lock_file)), None),
     };
     Observation {
@@ -756,57 +754,6 @@ fn observe(
         holder_key,
         opened: probe::opens_by_probes().saturating_sub(opens_before),
     }
-}
-
-/// The state from the lock-table snapshot. `/proc/locks` comes in page-sized reads, each
-/// consistent on its own; between two reads rows can shift and a lock held throughout can
-/// be skipped (seen under load with a few hundred locks on the system). So a held lock that
-/// the table shows gone is confirmed by fresh snapshots before it is reported free. Where the
-/// table cannot tell (`RawState::Unsure`), the lock file is probed directly: that open causes
-/// an open event, which the engine then knows is its own.
-fn state_from_table(
-    table: &LockTable,
-    lock_file: &Path,
-    was_held: bool,
-    holders: &Holders,
-) -> (DirState, Option<HolderKey>) {
-    match table.probe(lock_file) {
-        Ok(RawState::Absent) => (DirState::Absent, None),
-        Ok(RawState::Unsure) => (dir_state(probe::probe(lock_file)), None),
-        Ok(RawState::Free) if was_held => confirm_free(lock_file, holders),
-        Ok(RawState::Free) => (DirState::Free, None),
-        Ok(RawState::HeldByThisProcess) => (DirState::HeldByThisProcess, None),
-        Ok(RawState::Held { pid, file_id }) => {
-            let key = (pid, file_id);
-            let cached = locked(holders).get(&key).cloned();
-            let holder = cached.unwrap_or_else(|| {
-                let found = probe::identify_holder(lock_file, pid);
-                locked(holders).insert(key, found.clone());
-                found
-            });
-            if holder.is_this_process() {
-                (DirState::HeldByThisProcess, Some(key))
-            } else {
-                (DirState::Held(holder), Some(key))
-            }
-        }
-        Err(e) => (path_error_state(e), None),
-    }
-}
-
-/// A held lock the snapshot shows gone: read the table twice more before believing it (see
-/// `state_from_table`). Not a direct lock query: opening the file would cause an open event,
-/// whose follow-ups would confirm again, for ever.
-fn confirm_free(lock_file: &Path, holders: &Holders) -> (DirState, Option<HolderKey>) {
-    for _ in 0..2 {
-        let Some(table) = LockTable::read() else {
-            break;
-        };
-        if let Ok(RawState::Held { .. }) = table.probe(lock_file) {
-            return state_from_table(&table, lock_file, false, holders);
-        }
-    }
-    (DirState::Free, None)
 }
 
 fn dir_state(result: Result<LockState, PathError>) -> DirState {

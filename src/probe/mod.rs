@@ -5,25 +5,16 @@
 //! read-only (`O_NOFOLLOW`) for one lock query (`F_OFD_GETLK` on Linux) and closes it. A file this
 //! process holds is answered from the held-locks registry without being opened.
 
-mod proc_parse;
-#[cfg_attr(target_os = "linux", path = "linux/mod.rs")]
-#[cfg_attr(windows, path = "windows.rs")]
-#[cfg_attr(not(any(target_os = "linux", windows)), path = "other.rs")]
-mod sys;
-
-use crate::holder::Holder;
-use crate::lock::{
-    self,
-    sys::{Conflict, LockMeta},
-};
+use crate::holder::{self, Holder, command_line};
+use crate::lock;
 use crate::path_error::{PathError, parent_dir, parent_problem};
+use crate::sys::proc_parse::ProcLock;
+use crate::sys::{self, Conflict, LockMeta, TableTrust};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-pub use proc_parse::{ProcLock, dev_major_minor, join_cmdline};
 
 /// What a probe found at a lock path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,123 +54,9 @@ impl LockState {
     }
 }
 
-/// A file as the kernel's lock tables name it: (major, minor, inode). The device is the one of
-/// the file's superblock, which is not always stat's `st_dev` (see `linux/naming.rs`).
-pub(crate) type TableKey = (u32, u32, u64);
+mod snapshot;
 
-/// Whether the lock table's silence about a file means that nobody holds a lock on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TableTrust {
-    /// The table names the file by stat's own device: no row, no lock (ext4, xfs, tmpfs, ...).
-    Exact,
-    /// Named by the mount's device, which differs from stat's (btrfs, overlayfs); not yet
-    /// confirmed by a direct query that found a lock the table also shows.
-    Mapped,
-    /// Mapped, and confirmed: a direct query and the table agreed on a held lock.
-    Verified,
-    /// A direct query found a lock the table does not show under this name, or the mount's
-    /// device is unknown (no `STATX_MNT_ID` before Linux 5.8): only direct queries answer.
-    Broken,
-    /// The filesystem's locks are not (all) kept by this kernel: NFS, SMB, FUSE, Ceph, ... keep
-    /// other clients' locks elsewhere, so only a direct query (which asks the server or the
-    /// daemon) can say "free".
-    Remote,
-}
-
-impl TableTrust {
-    /// Whether the table's silence may stand for "free" where a direct query is possible.
-    fn table_says_free(self) -> bool {
-        matches!(self, TableTrust::Exact | TableTrust::Verified)
-    }
-
-    /// Whether the table's silence may stand for "free" when the file cannot be queried
-    /// directly (it cannot be opened): a mapped naming is the kernel's own (measured on btrfs
-    /// and overlayfs, also after a copy-up), so it is believed; a contradicted one, or a
-    /// remote filesystem's table, is not.
-    fn table_says_free_without_query(self) -> bool {
-        matches!(
-            self,
-            TableTrust::Exact | TableTrust::Verified | TableTrust::Mapped
-        )
-    }
-
-    /// Why the table's silence proves nothing for this file.
-    fn why_not(self) -> &'static str {
-        match self {
-            TableTrust::Remote => {
-                "its filesystem keeps locks outside this kernel's lock table (network or FUSE)"
-            }
-            _ => "the kernel's lock table does not name files on its filesystem reliably",
-        }
-    }
-}
-
-/// Which pid namespace `/proc` speaks for, relative to this process (Linux; elsewhere both
-/// are true).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ProcView {
-    /// `/proc` belongs to this process's own pid namespace: a pid from a lock query names the
-    /// same process in `/proc`.
-    pub same_namespace: bool,
-    /// `/proc` belongs to the initial pid namespace, so its lock table lists every lock (one of
-    /// a child namespace leaves out locks whose owners it cannot see).
-    pub initial_namespace: bool,
-}
-
-/// A snapshot of every fcntl lock on the system (Linux: one read of `/proc/locks`), for probing
-/// many lock files cheaply: each probe is then one lstat, and no lock file is opened (so a
-/// monitor's periodic pass causes no filesystem events of its own). Where the snapshot cannot
-/// tell (see [`RawState::Unsure`]), the caller probes the file directly.
-pub struct LockTable {
-    locks: HashMap<TableKey, Option<u32>>,
-    /// The table lists every lock of the system (its pid namespace is the initial one).
-    complete: bool,
-}
-
-impl LockTable {
-    /// `None` where the platform has no lock table; use [`probe`] there.
-    pub fn read() -> Option<LockTable> {
-        sys::lock_table().map(|locks| LockTable {
-            locks,
-            complete: sys::proc_view().initial_namespace,
-        })
-    }
-
-    /// Like [`probe`], answered from this snapshot. The holder's pid is the table's (classic
-    /// locks, as `/proc` numbers processes); for OFD locks it is `None` and the caller may run
-    /// [`identify_holder`].
-    pub fn probe(&self, lock_path: &Path) -> Result<RawState, PathError> {
-        let Some(meta) = lock_file_metadata(lock_path)? else {
-            return Ok(RawState::Absent);
-        };
-        if lock::held_here(lock_path, &meta) {
-            return Ok(RawState::HeldByThisProcess);
-        }
-        let (key, trust) = sys::table_key(lock_path, &meta);
-        Ok(match self.locks.get(&key) {
-            Some(&pid) => RawState::Held { pid, file_id: key },
-            None if self.complete && trust.table_says_free() => RawState::Free,
-            None => RawState::Unsure,
-        })
-    }
-}
-
-/// A probe result before the holder's command line is looked up (see [`LockTable::probe`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RawState {
-    Absent,
-    Free,
-    HeldByThisProcess,
-    /// `file_id` is (major, minor, inode): with `pid` a cache key for the holder lookup.
-    Held {
-        pid: Option<u32>,
-        file_id: (u32, u32, u64),
-    },
-    /// A lock file the table shows no lock on, where its silence proves nothing: a pid
-    /// namespace whose table leaves out other namespaces' locks, a filesystem whose locks
-    /// live elsewhere (NFS, FUSE) or whose naming is not yet confirmed. Probe it directly.
-    Unsure,
-}
+pub(crate) use snapshot::{HolderCache, HolderKey, LockTable};
 
 /// How many lock files this process's probes have opened (each causes an open event in the
 /// file's directory; the monitor tells its own from others' by this count).
@@ -253,7 +130,7 @@ impl ProbeBatch {
     pub fn probe_path(&mut self, path: &Path, lock_name: &str) -> PathProbe {
         if path.file_name().is_none_or(|n| n != lock_name) {
             let lock_file = path.join(lock_name);
-            match lock::sys::lstat(&lock_file) {
+            match sys::lstat(&lock_file) {
                 Ok(meta) => {
                     // Only a directory (or a link to one) has entries: PATH is the directory.
                     let state = self.probe_lstat(&lock_file, classify(&lock_file, meta.clone()));
@@ -316,8 +193,7 @@ impl ProbeBatch {
         let Some(meta) = lstat? else {
             return Ok(LockState::Absent);
         };
-        let queried =
-            lock::query_unless_held_here(path, &meta, || lock::sys::probe_lock(path, &meta));
+        let queried = lock::query_unless_held_here(path, &meta, || sys::probe_lock(path, &meta));
         let conflict = match queried {
             None => return Ok(LockState::HeldByThisProcess),
             Some(Ok(Some(c))) => {
@@ -344,7 +220,7 @@ impl ProbeBatch {
     }
 
     fn held_by(&mut self, path: &Path, pid: Option<u32>) -> LockState {
-        let holder = holder_of(path, pid, |pid| self.command_line(pid));
+        let holder = holder::holder_of(path, pid, |pid| self.command_line(pid));
         if holder.is_this_process() {
             LockState::HeldByThisProcess
         } else {
@@ -498,7 +374,7 @@ pub fn resolve_path(path: &Path, lock_name: &str) -> (PathBuf, PathBuf) {
 /// lstat of the lock path: `None` when absent, an error when it is not a regular file or its
 /// directory is unusable. (On Windows without opening the file: see `lock/windows.rs`.)
 fn lock_file_metadata(path: &Path) -> Result<Option<LockMeta>, PathError> {
-    match lock::sys::lstat(path) {
+    match sys::lstat(path) {
         Ok(meta) => classify(path, meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             absent_or_parent_problem(path).map(|_| None)
@@ -526,45 +402,6 @@ fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {
         Some(problem) => Err(problem),
         None => Ok(LockState::Absent),
     }
-}
-
-/// Finds the process behind a conflicting lock: `pid` as the kernel's lock table reported it
-/// (classic locks), or, for locks without an owner pid (OFD), through the platform's process
-/// tables.
-pub fn identify_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
-    holder_of(lock_path, pid, command_line)
-}
-
-/// Like [`identify_holder`] for the pid a lock query (`F_GETLK`) gave: that pid is in this
-/// process's pid namespace, which `/proc` may not be (then the holder is looked for instead).
-pub(crate) fn identify_query_holder(lock_path: &Path, pid: Option<u32>) -> Holder {
-    let pid = pid.filter(|_| sys::proc_view().same_namespace);
-    holder_of(lock_path, pid, command_line)
-}
-
-fn holder_of(
-    lock_path: &Path,
-    pid: Option<u32>,
-    mut command_line: impl FnMut(u32) -> Option<String>,
-) -> Holder {
-    let (pid, name) = match pid {
-        Some(pid) => (Some(pid), None),
-        None => match sys::find_lock_owner(lock_path) {
-            Some((pid, name)) => (Some(pid), name),
-            None => (None, None),
-        },
-    };
-    Holder {
-        pid,
-        // The lookup's own name for the process (Windows: the Restart Manager's app name)
-        // when its command line cannot be read.
-        command: pid.and_then(&mut command_line).or(name),
-    }
-}
-
-/// A process's command line, arguments joined by spaces, when the platform shows it.
-pub fn command_line(pid: u32) -> Option<String> {
-    sys::command_line(pid)
 }
 
 #[cfg(all(test, unix))]

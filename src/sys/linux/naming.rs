@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-pub(in crate::probe) use super::super::{TableKey, TableTrust as Trust};
+use super::super::{TableKey, TableTrust as Trust};
 
 struct Naming {
     table_dev: (u32, u32),
@@ -72,7 +72,7 @@ fn is_remote(fs_type: &str) -> bool {
 
 /// How the lock table names the file at `path` (whose lstat gave `st_dev`, `ino`), and how far
 /// its silence about that file can be trusted.
-pub(in crate::probe) fn table_key(path: &Path, st_dev: u64, ino: u64) -> (TableKey, Trust) {
+pub(crate) fn table_key(path: &Path, st_dev: u64, ino: u64) -> (TableKey, Trust) {
     naming_of(st_dev, ino, || {
         mount_of(
             path,
@@ -86,7 +86,7 @@ pub(in crate::probe) fn table_key(path: &Path, st_dev: u64, ino: u64) -> (TableK
 
 /// Like [`table_key`] for descriptor `fd` of process `pid` (whose target stat gave `st_dev`,
 /// `ino`), looked up in that process's own mount table.
-pub(in crate::probe) fn table_key_of_fd(pid: u32, fd: u32, st_dev: u64, ino: u64) -> TableKey {
+pub(crate) fn table_key_of_fd(pid: u32, fd: u32, st_dev: u64, ino: u64) -> TableKey {
     let path = format!("/proc/{pid}/fd/{fd}");
     let mountinfo = format!("/proc/{pid}/mountinfo");
     naming_of(st_dev, ino, || {
@@ -146,12 +146,7 @@ fn naming_of(
 /// confirms the device's naming, or marks it broken when the table missed a lock. (`table_complete`:
 /// the table lists every lock of this system, see `pidns`; a table that leaves some out proves
 /// nothing by its silence.)
-pub(in crate::probe) fn record_direct_answer(
-    st_dev: u64,
-    held: bool,
-    table_row: bool,
-    table_complete: bool,
-) {
+pub(crate) fn record_direct_answer(st_dev: u64, held: bool, table_row: bool, table_complete: bool) {
     if !held {
         return;
     }

@@ -12,6 +12,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use super::Conflict;
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod cmd {
     pub const SET_LOCK: libc::c_int = libc::F_OFD_SETLK;
@@ -111,17 +113,6 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
         Some(libc::EACCES) | Some(libc::EAGAIN) => Ok(false),
         _ => Err(err),
     }
-}
-
-/// What a lock query found on a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conflict {
-    None,
-    /// A conflicting lock. `pid` is the holder for classic POSIX locks; OFD locks have no owner
-    /// process (the kernel reports -1), so it is `None` for them.
-    Held {
-        pid: Option<u32>,
-    },
 }
 
 /// Asks the kernel whether a whole-file write lock would conflict, without taking one.

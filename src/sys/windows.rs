@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use super::Conflict;
+
 use windows_sys::Wdk::Storage::FileSystem::{
     FileProcessIdsUsingFileInformation, NtQueryInformationFile,
 };
@@ -277,13 +279,6 @@ fn unlock_byte_zero(file: &File) -> io::Result<()> {
 /// Tries to take the certbot lock (byte 0, exclusive) without blocking; `Ok(false)` = busy.
 pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
     lock_byte_zero(file, LOCKFILE_EXCLUSIVE_LOCK)
-}
-
-/// What a lock query found on a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conflict {
-    None,
-    Held { pid: Option<u32> },
 }
 
 /// Tests for an exclusive lock on byte 0 with a shared, fail-immediately lock that is released

@@ -48,11 +48,10 @@ impl ProcLock {
         })
     }
 
-    /// Whether this is a write lock of the kind certbot's fcntl lock conflicts with (classic
-    /// POSIX or OFD, not flock) on the file `dev`/`inode`.
-    pub fn blocks_certbot_on(&self, dev: u64, inode: u64) -> bool {
-        let (major, minor) = dev_major_minor(dev);
-        self.inode == inode && self.major == major && self.minor == minor && self.is_fcntl()
+    /// Whether this is a lock of the kind certbot's fcntl lock conflicts with (classic POSIX or
+    /// OFD, not flock) on the file the lock table names `key` (major, minor, inode).
+    pub fn blocks_certbot_on(&self, key: (u32, u32, u64)) -> bool {
+        (self.major, self.minor, self.inode) == key && self.is_fcntl()
     }
 
     /// A classic POSIX or OFD lock: the kinds certbot's fcntl lock conflicts with (not flock,
@@ -220,11 +219,15 @@ mod tests {
         let row = |kind: &str, ino| {
             ProcLock::parse(&format!("1: {kind} ADVISORY WRITE 9 fd:01:{ino} 0 EOF")).unwrap()
         };
-        assert!(row("POSIX", 10).blocks_certbot_on(dev, 10));
-        assert!(row("OFDLCK", 10).blocks_certbot_on(dev, 10));
-        assert!(!row("FLOCK", 10).blocks_certbot_on(dev, 10));
-        assert!(!row("POSIX", 11).blocks_certbot_on(dev, 10));
-        assert!(!row("POSIX", 10).blocks_certbot_on(dev + 1, 10));
+        let key = |dev: u64, ino: u64| {
+            let (major, minor) = dev_major_minor(dev);
+            (major, minor, ino)
+        };
+        assert!(row("POSIX", 10).blocks_certbot_on(key(dev, 10)));
+        assert!(row("OFDLCK", 10).blocks_certbot_on(key(dev, 10)));
+        assert!(!row("FLOCK", 10).blocks_certbot_on(key(dev, 10)));
+        assert!(!row("POSIX", 11).blocks_certbot_on(key(dev, 10)));
+        assert!(!row("POSIX", 10).blocks_certbot_on(key(dev + 1, 10)));
     }
 
     #[test]
@@ -449,9 +452,10 @@ mod fuzz {
             let dev = makedev(lock.major, lock.minor);
             prop_assert_eq!(dev_major_minor(dev), (lock.major, lock.minor));
             let fcntl = matches!(lock.kind.as_str(), "POSIX" | "OFDLCK");
-            prop_assert_eq!(lock.blocks_certbot_on(dev, lock.inode), fcntl);
+            let (major, minor) = dev_major_minor(dev);
+            prop_assert_eq!(lock.blocks_certbot_on((major, minor, lock.inode)), fcntl);
             if other_inode != lock.inode {
-                prop_assert!(!lock.blocks_certbot_on(dev, other_inode));
+                prop_assert!(!lock.blocks_certbot_on((major, minor, other_inode)));
             }
         }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// The command line of `pid` from `/proc/<pid>/cmdline`, or `[comm]` for a process without one.
-pub(super) fn command_line(pid: u32) -> Option<String> {
+pub(crate) fn command_line(pid: u32) -> Option<String> {
     let raw = read_proc_file(&format!("/proc/{pid}/cmdline"), 1024)?;
     if let Some(line) = proc_parse::join_cmdline(&raw) {
         return Some(line);
@@ -49,7 +49,7 @@ mod naming;
 mod pidns;
 
 use super::{TableKey, TableTrust as Trust};
-pub(super) use pidns::proc_view;
+pub(crate) use pidns::proc_view;
 
 /// The process holding a lock on the file at `lock_path` when the lock query gave no pid we
 /// can use: an OFD lock (no owner process), or a classic lock whose owner pid is from another
@@ -64,7 +64,7 @@ pub(super) use pidns::proc_view;
 ///
 /// A descriptor inherited by a forked child shares the lock: the oldest ancestor that shares
 /// it is reported, the process that most likely took it.
-pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
+pub(crate) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
     let target = fs::metadata(lock_path).ok()?;
     let (key, _) = naming::table_key(lock_path, target.dev(), target.ino());
     let file = Target {
@@ -289,12 +289,12 @@ fn fdinfo_has_lock(pid: u32, fd: u32, key: TableKey) -> bool {
             info.lines()
                 .filter(|l| l.starts_with("lock:"))
                 .filter_map(ProcLock::parse)
-                .any(|l| l.is_fcntl() && (l.major, l.minor, l.inode) == key)
+                .any(|l| l.blocks_certbot_on(key))
         })
 }
 
 /// Every row of `/proc/locks`, from one read.
-pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
+pub(crate) fn lock_rows() -> Option<Vec<ProcLock>> {
     let table = read_lock_table()?;
     Some(table.lines().filter_map(ProcLock::parse).collect())
 }
@@ -313,14 +313,13 @@ fn read_lock_table() -> Option<String> {
 }
 
 /// The lock table's row, if any, for a certbot-conflicting lock on the file named `key`.
-pub(super) fn row_on(rows: &[ProcLock], key: TableKey) -> Option<&ProcLock> {
-    rows.iter()
-        .find(|l| l.is_fcntl() && (l.major, l.minor, l.inode) == key)
+pub(crate) fn row_on(rows: &[ProcLock], key: TableKey) -> Option<&ProcLock> {
+    rows.iter().find(|l| l.blocks_certbot_on(key))
 }
 
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
-pub(super) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
+pub(crate) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
     let rows = lock_rows()?;
     Some(
         rows.into_iter()
@@ -333,17 +332,17 @@ pub(super) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
 /// How the lock tables name the lock file `meta` describes, and how far their silence about it
 /// can be trusted (see `naming`; a table of a pid namespace that is not the initial one leaves
 /// out locks of processes outside it, so its silence proves nothing anywhere).
-pub(super) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
+pub(crate) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
     naming::table_key(path, meta.dev(), meta.ino())
 }
 
 /// What a direct lock query found on the file `meta` describes, against the lock table: see
 /// `naming::record_direct_answer`.
-pub(super) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {
+pub(crate) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {
     naming::record_direct_answer(meta.dev(), held, row, complete);
 }
 
 /// The inode number of the file `meta` describes (the same in stat and the lock tables).
-pub(super) fn inode_of(meta: &Metadata) -> u64 {
+pub(crate) fn inode_of(meta: &Metadata) -> u64 {
     meta.ino()
 }

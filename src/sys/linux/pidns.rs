@@ -17,7 +17,7 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 use super::super::ProcView;
 
 /// Determined once per process (a process does not change its pid namespace).
-pub(in crate::probe) fn proc_view() -> ProcView {
+pub(crate) fn proc_view() -> ProcView {
     static VIEW: OnceLock<ProcView> = OnceLock::new();
     *VIEW.get_or_init(|| ProcView {
         same_namespace: proc_self_pid() == Some(std::process::id()),

@@ -2,9 +2,7 @@
 //! using a file, with an application name), and a process's executable path. Windows has no
 //! lock table and no F_GETLK: a lock query learns only "held", never by whom.
 
-use super::proc_parse::ProcLock;
-use super::{ProcView, TableKey, TableTrust};
-use crate::lock::sys::LockMeta;
+pub(crate) use super::no_lock_table::*;
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
 
@@ -19,7 +17,7 @@ use windows_sys::Win32::System::Threading::{
 
 /// The executable path of `pid` (Windows keeps another process's command line in its memory,
 /// which we do not read).
-pub(super) fn command_line(pid: u32) -> Option<String> {
+pub(crate) fn command_line(pid: u32) -> Option<String> {
     // SAFETY: plain calls; the handle is closed below; the buffer length is passed in and out.
     unsafe {
         let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
@@ -38,7 +36,7 @@ pub(super) fn command_line(pid: u32) -> Option<String> {
 /// The one process other than this one that has the lock file open, per the Restart Manager,
 /// with the application name it reports. `None` when the Restart Manager is unavailable, lists
 /// no process, or lists several (then which one holds the lock is unknown).
-pub(super) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
+pub(crate) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)> {
     let me = std::process::id();
     let mut others = processes_using(lock_path)?
         .into_iter()
@@ -117,35 +115,4 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
     let name = &info.strAppName;
     let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
     (len > 0).then(|| String::from_utf16_lossy(&name[..len]))
-}
-
-/// No lock table to read.
-pub(super) fn lock_rows() -> Option<Vec<ProcLock>> {
-    None
-}
-
-/// No `/proc`: a lock query's pid is this process's namespace's, and there is no lock table.
-pub(super) fn proc_view() -> ProcView {
-    ProcView {
-        same_namespace: true,
-        initial_namespace: true,
-    }
-}
-
-pub(super) fn row_on(_rows: &[ProcLock], _key: TableKey) -> Option<&ProcLock> {
-    None
-}
-
-pub(super) fn table_key(_path: &Path, _meta: &LockMeta) -> (TableKey, TableTrust) {
-    ((0, 0, 0), TableTrust::Broken)
-}
-
-pub(super) fn record_direct_answer(_meta: &LockMeta, _held: bool, _row: bool, _complete: bool) {}
-
-pub(super) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<u32>>> {
-    None
-}
-
-pub(super) fn inode_of(_meta: &LockMeta) -> u64 {
-    0
 }

@@ -1,0 +1,100 @@
+//! The OS layer: everything lockscope asks of the operating system, behind one API that
+//! `lock`, `probe`, `holder` and the monitor share. Nothing above this module knows the OS.
+//!
+//! - `files` (`unix.rs`, `windows.rs`): lock files: lstat, open for locking or probing, take,
+//!   query and release certbot's lock, file identity (`FileKey`).
+//! - `process` (`linux/`, `windows_process.rs`, `no_process_table.rs`): who holds a lock:
+//!   command lines, the holder of a lock without an owner pid, and (Linux) the kernel's lock
+//!   table, how it names files (`linux/naming.rs`) and which pid namespace it speaks for
+//!   (`linux/pidns.rs`). Where there is no lock table, `no_lock_table.rs` says so once.
+//! - `proc_parse`: pure parsers of what Linux's `/proc` prints (fuzzed; built everywhere).
+
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+mod files;
+#[cfg(not(target_os = "linux"))]
+mod no_lock_table;
+pub(crate) mod proc_parse;
+#[cfg_attr(target_os = "linux", path = "linux/mod.rs")]
+#[cfg_attr(windows, path = "windows_process.rs")]
+#[cfg_attr(not(any(target_os = "linux", windows)), path = "no_process_table.rs")]
+mod process;
+
+pub(crate) use files::*;
+pub(crate) use process::*;
+
+/// What a lock query found on a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conflict {
+    None,
+    /// A conflicting lock. `pid` is the holder as the query reports it, in this process's pid
+    /// namespace: classic POSIX locks on Unix. `None` when the query names no process: OFD
+    /// locks (the kernel reports -1), an owner outside this pid namespace (0), and Windows
+    /// (no F_GETLK).
+    Held {
+        pid: Option<u32>,
+    },
+}
+
+/// A file as the kernel's lock tables name it: (major, minor, inode). The device is the one of
+/// the file's superblock, which is not always stat's `st_dev` (see `linux/naming.rs`).
+pub(crate) type TableKey = (u32, u32, u64);
+
+/// Whether the lock table's silence about a file means that nobody holds a lock on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableTrust {
+    /// The table names the file by stat's own device: no row, no lock (ext4, xfs, tmpfs, ...).
+    Exact,
+    /// Named by the mount's device, which differs from stat's (btrfs, overlayfs); not yet
+    /// confirmed by a direct query that found a lock the table also shows.
+    Mapped,
+    /// Mapped, and confirmed: a direct query and the table agreed on a held lock.
+    Verified,
+    /// A direct query found a lock the table does not show under this name, or the mount's
+    /// device is unknown (no `STATX_MNT_ID` before Linux 5.8): only direct queries answer.
+    Broken,
+    /// The filesystem's locks are not (all) kept by this kernel: NFS, SMB, FUSE, Ceph, ... keep
+    /// other clients' locks elsewhere, so only a direct query (which asks the server or the
+    /// daemon) can say "free".
+    Remote,
+}
+
+impl TableTrust {
+    /// Whether the table's silence may stand for "free" where a direct query is possible.
+    pub(crate) fn table_says_free(self) -> bool {
+        matches!(self, TableTrust::Exact | TableTrust::Verified)
+    }
+
+    /// Whether the table's silence may stand for "free" when the file cannot be queried
+    /// directly (it cannot be opened): a mapped naming is the kernel's own (measured on btrfs
+    /// and overlayfs, also after a copy-up), so it is believed; a contradicted one, or a
+    /// remote filesystem's table, is not.
+    pub(crate) fn table_says_free_without_query(self) -> bool {
+        matches!(
+            self,
+            TableTrust::Exact | TableTrust::Verified | TableTrust::Mapped
+        )
+    }
+
+    /// Why the table's silence proves nothing for this file.
+    pub(crate) fn why_not(self) -> &'static str {
+        match self {
+            TableTrust::Remote => {
+                "its filesystem keeps locks outside this kernel's lock table (network or FUSE)"
+            }
+            _ => "the kernel's lock table does not name files on its filesystem reliably",
+        }
+    }
+}
+
+/// Which pid namespace `/proc` speaks for, relative to this process (Linux; elsewhere both
+/// are true).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcView {
+    /// `/proc` belongs to this process's own pid namespace: a pid from a lock query names the
+    /// same process in `/proc`.
+    pub same_namespace: bool,
+    /// `/proc` belongs to the initial pid namespace, so its lock table lists every lock (one of
+    /// a child namespace leaves out locks whose owners it cannot see).
+    pub initial_namespace: bool,
+}

@@ -1,0 +1,38 @@
+//! Where there is no kernel lock table to read (every platform but Linux): the lock query on
+//! the file itself is the only witness, and its pid (if any) is this process's namespace's.
+
+use super::proc_parse::ProcLock;
+use super::{LockMeta, ProcView, TableKey, TableTrust};
+use std::path::Path;
+
+/// No lock table to read.
+pub(crate) fn lock_rows() -> Option<Vec<ProcLock>> {
+    None
+}
+
+/// No `/proc`: a lock query's pid is this process's namespace's.
+pub(crate) fn proc_view() -> ProcView {
+    ProcView {
+        same_namespace: true,
+        initial_namespace: true,
+    }
+}
+
+pub(crate) fn row_on(_rows: &[ProcLock], _key: TableKey) -> Option<&ProcLock> {
+    None
+}
+
+/// No table, so no naming of files in it that could be trusted.
+pub(crate) fn table_key(_path: &Path, _meta: &LockMeta) -> (TableKey, TableTrust) {
+    ((0, 0, 0), TableTrust::Broken)
+}
+
+pub(crate) fn record_direct_answer(_meta: &LockMeta, _held: bool, _row: bool, _complete: bool) {}
+
+pub(crate) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<u32>>> {
+    None
+}
+
+pub(crate) fn inode_of(_meta: &LockMeta) -> u64 {
+    0
+}

@@ -1,0 +1,14 @@
+//! Platforms without `/proc` or another process table we read (macOS, the BSDs): the lock
+//! query's pid is all we learn about a holder.
+
+use std::path::Path;
+
+pub(crate) use super::no_lock_table::*;
+
+pub(crate) fn command_line(_pid: u32) -> Option<String> {
+    None
+}
+
+pub(crate) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)> {
+    None
+}
