@@ -366,12 +366,16 @@ pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || {
+    on_stop(move || {
         flag.store(true, Ordering::SeqCst);
         let _ = tx.send(());
-    })
-    .context("cannot install the SIGINT/SIGTERM handler")?;
+    })?;
     Ok((rx, stop))
+}
+
+/// Calls `stop` on SIGINT/SIGTERM (Ctrl-C / Ctrl-Break on Windows).
+pub(crate) fn on_stop(stop: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
+    ctrlc::set_handler(stop).context("cannot install the SIGINT/SIGTERM handler")
 }
 
 /// How often a running hold checks that its lock file is still there.

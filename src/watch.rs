@@ -1,6 +1,6 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines.
 
-use crate::cli::{exit, install_stop_handler, output_failed, report};
+use crate::cli::{exit, on_stop, output_failed, report};
 use lockscope::Holder;
 use lockscope::escape::{escape, escape_path};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
@@ -30,19 +30,25 @@ enum Event {
 }
 
 pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) -> u8 {
-    let (stop_rx, _flag) = match install_stop_handler() {
-        Ok(s) => s,
-        Err(e) => {
-            report(format!("{e:#}"));
-            return exit::ERROR;
-        }
-    };
-    let (monitor, updates) = match Monitor::start(
+    // Updates, stop requests and a closed stdout meet on one channel, so the main thread
+    // simply blocks on it.
+    let (events_tx, events) = mpsc::channel();
+    let stop_tx = events_tx.clone();
+    if let Err(e) = on_stop(move || {
+        let _ = stop_tx.send(Event::Stop);
+    }) {
+        report(format!("{e:#}"));
+        return exit::ERROR;
+    }
+    let updates_tx = events_tx.clone();
+    let monitor = match Monitor::start_with(
         MonitorOptions {
             interval,
             lock_name,
         },
-        || {},
+        move |update| {
+            let _ = updates_tx.send(Event::Update(update));
+        },
     ) {
         Ok(m) => m,
         Err(e) => {
@@ -50,22 +56,7 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
             return exit::ERROR;
         }
     };
-    // Updates and stop requests meet on one channel, so the main thread simply blocks.
-    let (events_tx, events) = mpsc::channel();
-    let forward = events_tx.clone();
-    std::thread::spawn(move || {
-        for update in updates {
-            if forward.send(Event::Update(update)).is_err() {
-                break;
-            }
-        }
-    });
-    notice_closed_stdout(events_tx.clone());
-    std::thread::spawn(move || {
-        if stop_rx.recv().is_ok() {
-            let _ = events_tx.send(Event::Stop);
-        }
-    });
+    notice_closed_stdout(events_tx);
     for dir in dirs {
         monitor.add(dir.clone());
     }

@@ -1,7 +1,7 @@
 //! The monitor's worker thread: owns the watcher, the directory table and the holder cache.
 
 use super::fs_pool::{FsPool, StuckKey};
-use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update};
+use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update, UpdateHandler};
 use crate::path_error::PathError;
 use crate::probe::{self, HolderCache, HolderKey, LockState, LockTable};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
@@ -53,8 +53,8 @@ pub(super) struct Engine {
     /// Filesystems (or directories) with a call that has not returned: no more calls are made
     /// for them until it does (`Command::FsRecovered`); their rows say not responding.
     stuck: HashSet<StuckKey>,
-    updates: Sender<Update>,
-    wake: Box<dyn Fn() + Send>,
+    /// Where updates go (a closure or a channel, see `UpdateHandler`).
+    handler: Box<dyn UpdateHandler>,
     counters: Arc<Counters>,
     /// The rows, by the directory path as the caller spelled it (that spelling is reported).
     dirs: HashMap<PathBuf, Watched>,
@@ -169,8 +169,7 @@ impl Engine {
     pub(super) fn new(
         options: MonitorOptions,
         commands: Sender<Command>,
-        updates: Sender<Update>,
-        wake: Box<dyn Fn() + Send>,
+        handler: Box<dyn UpdateHandler>,
         counters: Arc<Counters>,
     ) -> Engine {
         Engine {
@@ -179,8 +178,7 @@ impl Engine {
             commands,
             watchers: Arc::new(Mutex::new(HashMap::new())),
             stuck: HashSet::new(),
-            updates,
-            wake,
+            handler,
             counters,
             dirs: HashMap::new(),
             groups: HashMap::new(),
@@ -253,7 +251,7 @@ impl Engine {
                 next_pass = (next_pass + interval).max(Instant::now());
             }
             if std::mem::take(&mut self.sent) {
-                (self.wake)();
+                self.handler.batch_done();
             }
         }
     }
@@ -719,9 +717,8 @@ impl Engine {
     }
 
     fn send(&mut self, update: Update) {
-        if self.updates.send(update).is_ok() {
-            self.sent = true;
-        }
+        self.handler.handle_update(update);
+        self.sent = true;
     }
 }
 

@@ -158,6 +158,44 @@ pub(crate) enum Command {
     Stop,
 }
 
+/// Where a [`Monitor`] delivers its updates, as notify's `EventHandler` does for events: a
+/// closure `FnMut(Update)`, or a channel's `Sender<Update>`. Called on the monitor's thread:
+/// keep it short (send it on, request a repaint).
+pub trait UpdateHandler: Send + 'static {
+    /// One update.
+    fn handle_update(&mut self, update: Update);
+    /// After each batch of updates (a GUI requests one repaint here).
+    fn batch_done(&mut self) {}
+}
+
+impl<F: FnMut(Update) + Send + 'static> UpdateHandler for F {
+    fn handle_update(&mut self, update: Update) {
+        self(update);
+    }
+}
+
+impl UpdateHandler for Sender<Update> {
+    fn handle_update(&mut self, update: Update) {
+        let _ = self.send(update);
+    }
+}
+
+/// [`Monitor::start`]'s handler: the updates into a channel, `wake` after each batch.
+struct ChannelAndWake<W> {
+    updates: Sender<Update>,
+    wake: W,
+}
+
+impl<W: Fn() + Send + 'static> UpdateHandler for ChannelAndWake<W> {
+    fn handle_update(&mut self, update: Update) {
+        let _ = self.updates.send(update);
+    }
+
+    fn batch_done(&mut self) {
+        (self.wake)();
+    }
+}
+
 /// The running engine. Dropping it stops its thread.
 pub struct Monitor {
     commands: Sender<Command>,
@@ -172,27 +210,38 @@ impl Monitor {
         options: MonitorOptions,
         wake: impl Fn() + Send + 'static,
     ) -> Result<(Monitor, Receiver<Update>), MonitorError> {
-        let (commands, inbox) = mpsc::channel();
         let (updates_tx, updates) = mpsc::channel();
+        let monitor = Monitor::start_with(
+            options,
+            ChannelAndWake {
+                updates: updates_tx,
+                wake,
+            },
+        )?;
+        Ok((monitor, updates))
+    }
+
+    /// Starts the engine with updates going to `handler` (a closure or a `Sender<Update>`).
+    pub fn start_with(
+        options: MonitorOptions,
+        handler: impl UpdateHandler,
+    ) -> Result<Monitor, MonitorError> {
+        let (commands, inbox) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let engine = engine::Engine::new(
             options,
             commands.clone(),
-            updates_tx,
-            Box::new(wake),
+            Box::new(handler),
             counters.clone(),
         );
         let worker = std::thread::Builder::new()
             .name("lockscope-monitor".into())
             .spawn(move || engine.run(inbox))?;
-        Ok((
-            Monitor {
-                commands,
-                counters,
-                worker: Some(worker),
-            },
-            updates,
-        ))
+        Ok(Monitor {
+            commands,
+            counters,
+            worker: Some(worker),
+        })
     }
 
     /// Watches `dir` (its first state arrives with cause `initial`). Adding twice is harmless.
