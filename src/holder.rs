@@ -11,7 +11,9 @@ use std::path::Path;
 /// process may exit between the lock query and the command-line lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Holder {
+    /// The process id, as `/proc` (or the OS) numbers processes; `None` when not visible.
     pub pid: Option<u32>,
+    /// Its command line, arguments joined by spaces (Windows: the executable path).
     pub command: Option<String>,
 }
 
@@ -25,6 +27,7 @@ impl Holder {
         }
     }
 
+    /// Whether the holder is the calling process.
     pub fn is_this_process(&self) -> bool {
         self.pid == Some(std::process::id())
     }

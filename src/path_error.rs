@@ -9,18 +9,25 @@ pub enum PathError {
     /// An empty directory path. certbot would lock `./.certbot.lock`; lockscope asks instead.
     #[error("the directory path is empty (use \".\" for the current directory)")]
     EmptyDir,
+    /// The lock file's directory does not exist.
     #[error("directory {0} does not exist")]
     DirMissing(PathBuf),
+    /// What should be the lock file's directory is something else.
     #[error("{0} is not a directory")]
     NotADirectory(PathBuf),
+    /// The path may not be looked at or opened.
     #[error("permission denied: {0}")]
     PermissionDenied(PathBuf),
+    /// The lock path is a symbolic link (never followed).
     #[error("lock path {0} is a symbolic link; lockscope does not follow links for lock files")]
     Symlink(PathBuf),
+    /// The lock path is a directory.
     #[error("lock path {0} is a directory, not a lock file")]
     IsDirectory(PathBuf),
+    /// The lock path is a FIFO, socket or device (never opened).
     #[error("lock path {0} is a special file (FIFO, socket or device), not a lock file")]
     SpecialFile(PathBuf),
+    /// A lock-file name with a separator, `.`, `..` or a control character.
     #[error("{0:?} is not a plain file name for a lock file (like .certbot.lock)")]
     BadLockName(String),
     /// The lock file cannot be opened and the kernel's lock table cannot vouch that nobody
@@ -28,12 +35,21 @@ pub enum PathError {
     #[error(
         "cannot tell whether {path} is locked: it cannot be opened (permission denied) and {why}"
     )]
-    Undecidable { path: PathBuf, why: &'static str },
+    Undecidable {
+        /// The lock file.
+        path: PathBuf,
+        /// Why the lock table cannot vouch for it.
+        why: &'static str,
+    },
+    /// The lock file would have to be created or written on a read-only filesystem.
     #[error("read-only file system: {0}")]
     ReadOnly(PathBuf),
+    /// Any other I/O error.
     #[error("{path}: {source}")]
     Io {
+        /// The path the operation was on.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },

@@ -30,20 +30,26 @@ pub enum LockError {
     /// Someone holds the lock: certbot's "Another instance of Certbot is already running."
     #[error("{path} is locked by {}", holder_text(.holder))]
     Busy {
+        /// The lock file.
         path: PathBuf,
+        /// Who holds it, when that can be found.
         holder: Option<Holder>,
     },
     /// A waiting acquire ran out of time; `holder` is who held the lock at the last try.
     #[error("timed out after {} waiting for {path}, locked by {}",
         humantime::format_duration(*.waited), holder_text(.holder))]
     Timeout {
+        /// The lock file.
         path: PathBuf,
+        /// Who held it at the last try, when that could be found.
         holder: Option<Holder>,
+        /// How long the acquire waited.
         waited: Duration,
     },
     /// A waiting acquire was cancelled by its caller.
     #[error("gave up waiting for {0}: cancelled")]
     Cancelled(PathBuf),
+    /// The lock path cannot be locked at all (missing directory, symlink, ...).
     #[error(transparent)]
     Path(#[from] PathError),
 }
@@ -127,10 +133,12 @@ impl LockFile {
         }
     }
 
+    /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Whether this handle holds the lock now.
     pub fn is_locked(&self) -> bool {
         self.held.is_some()
     }

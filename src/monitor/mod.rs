@@ -29,9 +29,13 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DirState {
+    /// No lock file (certbot deletes it on release).
     Absent,
+    /// A lock file nobody holds.
     Free,
+    /// Another process holds the lock; either holder field may be unknown.
     Held(Holder),
+    /// A lock this process holds.
     HeldByThisProcess,
     /// The directory does not exist (deleted, or not yet created).
     Missing,
@@ -55,6 +59,7 @@ impl DirState {
         }
     }
 
+    /// The holder, if held (this process included).
     pub fn holder(&self) -> Option<Holder> {
         match self {
             DirState::Held(h) => Some(h.clone()),
@@ -63,6 +68,7 @@ impl DirState {
         }
     }
 
+    /// Why the directory cannot be probed, for `error` and `not-responding`.
     pub fn error(&self) -> Option<&str> {
         match self {
             DirState::Error(e) => Some(e),
@@ -89,23 +95,31 @@ pub enum Cause {
 /// A state change of one directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The directory, as the caller spelled it in [`Monitor::add`].
     pub dir: PathBuf,
+    /// Its lock file, under that spelling.
     pub lock_file: PathBuf,
     /// `None` for the initial report.
     pub old: Option<DirState>,
+    /// The state now.
     pub new: DirState,
+    /// When the change was found.
     pub at: SystemTime,
+    /// What made the monitor look.
     pub cause: Cause,
 }
 
 /// What the monitor sends: state changes, and rare notices (e.g. watch limits reached).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
+    /// A directory's state changed (or was found for the first time).
     Change(Change),
+    /// Something the user should know once (e.g. the inotify watch limit was reached).
     Notice(String),
 }
 
 #[derive(Debug, Clone)]
+/// How the monitor works: the period of its pass and the lock file's name.
 pub struct MonitorOptions {
     /// Period of the pass that catches what no filesystem event shows. Longer than a century
     /// counts as a century (`u64::MAX` seconds cannot be added to an `Instant`).
@@ -126,18 +140,26 @@ impl Default for MonitorOptions {
 /// Work counters, for tests and benchmarks: an idle engine only makes periodic passes.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Filesystem events received.
     pub fs_events: AtomicU64,
+    /// Probes made because of events (and their follow-ups) or rechecks.
     pub event_probes: AtomicU64,
+    /// Periodic passes made.
     pub passes: AtomicU64,
+    /// Probes made by the passes.
     pub pass_probes: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
+    /// Filesystem events received.
     pub fs_events: u64,
+    /// Probes made because of events (and their follow-ups) or rechecks.
     pub event_probes: u64,
+    /// Periodic passes made.
     pub passes: u64,
+    /// Probes made by the passes.
     pub pass_probes: u64,
 }
 
@@ -145,6 +167,7 @@ pub struct Stats {
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
     #[error("cannot start the monitor thread: {0}")]
+    /// The engine's thread could not be started.
     Thread(#[from] std::io::Error),
 }
 
@@ -249,6 +272,7 @@ impl Monitor {
         let _ = self.commands.send(Command::Add(dir.into()));
     }
 
+    /// Stops watching `dir` (spelled as it was added).
     pub fn remove(&self, dir: impl Into<PathBuf>) {
         let _ = self.commands.send(Command::Remove(dir.into()));
     }
@@ -259,6 +283,7 @@ impl Monitor {
         let _ = self.commands.send(Command::Recheck(dir.into()));
     }
 
+    /// The work done so far.
     pub fn stats(&self) -> Stats {
         let c = &self.counters;
         Stats {

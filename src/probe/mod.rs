@@ -40,6 +40,7 @@ impl LockState {
         }
     }
 
+    /// Whether someone (this process included) holds the lock.
     pub fn is_held(&self) -> bool {
         matches!(self, LockState::Held(_) | LockState::HeldByThisProcess)
     }
@@ -110,6 +111,7 @@ pub struct ProbeBatch {
 }
 
 impl ProbeBatch {
+    /// An empty batch.
     pub fn new() -> ProbeBatch {
         ProbeBatch::default()
     }
@@ -320,7 +322,9 @@ impl ProbeBatch {
 pub struct PathProbe {
     /// The directory the lock file is in.
     pub dir: PathBuf,
+    /// The lock file probed.
     pub lock_file: PathBuf,
+    /// What the probe found, or why it could not probe.
     pub state: Result<LockState, PathError>,
     /// Processes holding a flock(2) lock on the lock file (see [`PathProbe::flock_holders`]).
     flock_holders: Vec<Holder>,
