@@ -18,7 +18,7 @@
 //!
 //! The lockscope under test is the one cargo builds for this bench (`cargo bench` builds the
 //! `lockscope` binary with the release profile: target/release/lockscope, via
-//! CARGO_BIN_EXE_lockscope), and the same built without the desktop app (`--no-default-features`,
+//! CARGO_BIN_EXE_lockscope), and the same built without the desktop app (`--no-default-features --features cli`,
 //! into target/cli-only). Set LOCKSCOPE_BASELINE_BIN=/path/to/an/older/lockscope to time an
 //! older build side by side (BENCHMARKS.md's before/after).
 //!
@@ -54,7 +54,7 @@ mod linux {
     const FREE: usize = 100;
     const ROUNDS: usize = 31;
 
-    /// The same `lockscope` built with `--no-default-features` (library + CLI, no desktop app),
+    /// The same `lockscope` built with `--no-default-features --features cli` (library + CLI, no desktop app),
     /// as on a headless server: the app's code makes every process start slower. Built into its
     /// own target directory beside this bench's.
     fn cli_only_binary() -> PathBuf {
@@ -65,7 +65,14 @@ mod linux {
             .expect("target dir")
             .join("cli-only");
         let built = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--release", "--no-default-features"])
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--no-default-features",
+                "--features",
+                "cli",
+            ])
             .args(["--bin", "lockscope", "--target-dir"])
             .arg(&target)
             .arg("--manifest-path")
