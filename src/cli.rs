@@ -1,7 +1,7 @@
 //! `lockscope status|hold`: the command-line contract (names, exit codes, JSON keys) that
 //! scripts depend on. See README.md.
 
-use anyhow::Context;
+use crate::output::{exit, on_stop, output_failed, report};
 use clap::{Parser, Subcommand};
 use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
@@ -15,15 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-/// Exit codes shared by every subcommand.
-pub(crate) mod exit {
-    pub const OK: u8 = 0;
-    /// `hold`: the lock is held by someone else (also after `--wait` timed out).
-    pub const BUSY: u8 = 1;
-    /// A path could not be probed or locked, or the command line was wrong.
-    pub const ERROR: u8 = 2;
-}
 
 #[derive(Parser)]
 #[command(
@@ -179,24 +170,6 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
             report(format!("{e:#}"));
             exit::ERROR
         }
-    }
-}
-
-/// Prints `lockscope: MESSAGE` on stderr, escaped: messages carry paths and holders' command
-/// lines, which local users choose (a newline or an ANSI sequence would forge output).
-pub(crate) fn report(message: impl std::fmt::Display) {
-    eprintln!("lockscope: {}", escape(&message.to_string()));
-}
-
-/// What a failed write to stdout means for the exit code. A reader that went away (`| head -1`)
-/// is not an error: like ripgrep, exit 0 without a message (Rust ignores SIGPIPE, so it arrives
-/// as EPIPE). Any other write error (`> /dev/full`, EIO) is reported and exits 2.
-pub(crate) fn output_failed(e: &io::Error) -> u8 {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        exit::OK
-    } else {
-        report(format!("cannot write output: {e}"));
-        exit::ERROR
     }
 }
 
@@ -371,11 +344,6 @@ pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<
         let _ = tx.send(());
     })?;
     Ok((rx, stop))
-}
-
-/// Calls `stop` on SIGINT/SIGTERM (Ctrl-C / Ctrl-Break on Windows).
-pub(crate) fn on_stop(stop: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
-    ctrlc::set_handler(stop).context("cannot install the SIGINT/SIGTERM handler")
 }
 
 /// How often a running hold checks that its lock file is still there.

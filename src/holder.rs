@@ -27,6 +27,14 @@ impl Holder {
         }
     }
 
+    /// A holder nobody can see (its pid and command are unknown).
+    pub fn unknown() -> Holder {
+        Holder {
+            pid: None,
+            command: None,
+        }
+    }
+
     /// Whether the holder is the calling process.
     pub fn is_this_process(&self) -> bool {
         self.pid == Some(std::process::id())

@@ -1,6 +1,11 @@
-//! The `lockscope` command.
+//! The `lockscope` command: a thin layer over the library (argument parsing, output formats,
+//! exit codes). `anyhow` is used only here.
 
 mod cli;
+#[cfg_attr(unix, path = "closed_stdout_unix.rs")]
+#[cfg_attr(not(unix), path = "closed_stdout_other.rs")]
+mod closed_stdout;
+mod output;
 mod watch;
 
 fn main() -> std::process::ExitCode {

@@ -92,6 +92,25 @@ pub(crate) fn parent_problem(lock_path: &Path) -> Option<PathError> {
     }
 }
 
+/// Only a regular file can be a lock file: the error for anything else at a lock path (a
+/// symlink is never followed, a directory or special file never opened). `meta` is what
+/// lstat says is there.
+pub(crate) fn require_regular_file(
+    path: &Path,
+    meta: &crate::sys::LockMeta,
+) -> Result<(), PathError> {
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        Err(PathError::Symlink(path.into()))
+    } else if kind.is_dir() {
+        Err(PathError::IsDirectory(path.into()))
+    } else if !kind.is_file() {
+        Err(PathError::SpecialFile(path.into()))
+    } else {
+        Ok(())
+    }
+}
+
 /// The directory a lock file lives in (`.` for a bare file name).
 pub fn parent_dir(lock_path: &Path) -> &Path {
     match lock_path.parent() {

@@ -1,6 +1,7 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines.
 
-use crate::cli::{exit, on_stop, output_failed, report};
+use crate::closed_stdout;
+use crate::output::{exit, on_stop, output_failed, report};
 use lockscope::Holder;
 use lockscope::escape::{escape, escape_path};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
@@ -56,7 +57,9 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
             return exit::ERROR;
         }
     };
-    notice_closed_stdout(events_tx);
+    closed_stdout::notice(move || {
+        let _ = events_tx.send(Event::OutputClosed);
+    });
     for dir in dirs {
         monitor.add(dir.clone());
     }
@@ -80,39 +83,6 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
     drop(monitor);
     code
 }
-
-/// Sends [`Event::OutputClosed`] as soon as standard output is a pipe (or socket, or terminal)
-/// whose other end has gone away, without waiting for the next change to fail its write: a
-/// thread blocks in `poll` on fd 1 asking for no events, so only POLLERR (a pipe without
-/// readers) or POLLHUP (a hung-up terminal or socket) wake it. Files and /dev/null never do.
-#[cfg(unix)]
-fn notice_closed_stdout(events: mpsc::Sender<Event>) {
-    std::thread::spawn(move || {
-        loop {
-            let mut fd = libc::pollfd {
-                fd: libc::STDOUT_FILENO,
-                events: 0,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for the duration of the call.
-            if unsafe { libc::poll(&mut fd, 1, -1) } < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return;
-            }
-            if fd.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
-                let _ = events.send(Event::OutputClosed);
-            }
-            // POLLNVAL (no fd 1): the writes will tell.
-            return;
-        }
-    });
-}
-
-/// Elsewhere a closed reader is noticed at the next write.
-#[cfg(not(unix))]
-fn notice_closed_stdout(_events: mpsc::Sender<Event>) {}
 
 fn print_change(out: &mut impl Write, change: &Change, json: bool) -> std::io::Result<()> {
     let time = humantime::format_rfc3339_millis(change.at).to_string();

@@ -57,7 +57,7 @@ pub enum LockError {
 fn holder_text(holder: &Option<Holder>) -> String {
     match holder {
         Some(h) => h.to_string(),
-        None => "another process (holder not visible)".to_string(),
+        None => Holder::unknown().to_string(),
     }
 }
 
@@ -302,16 +302,7 @@ fn refuse_unusable_path(path: &Path, registry: &registry::Session) -> Result<(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(PathError::from_io(path, e).into()),
     };
-    let kind = meta.file_type();
-    if kind.is_symlink() {
-        return Err(PathError::Symlink(path.to_path_buf()).into());
-    }
-    if kind.is_dir() {
-        return Err(PathError::IsDirectory(path.to_path_buf()).into());
-    }
-    if !kind.is_file() {
-        return Err(PathError::SpecialFile(path.to_path_buf()).into());
-    }
+    crate::path_error::require_regular_file(path, &meta)?;
     if registry.contains(&sys::file_key(path, &meta)) {
         return Err(LockError::Busy {
             path: path.to_path_buf(),

@@ -7,7 +7,7 @@
 
 use crate::holder::{self, Holder, command_line};
 use crate::lock;
-use crate::path_error::{PathError, parent_dir, parent_problem};
+use crate::path_error::{PathError, parent_dir, parent_problem, require_regular_file};
 use crate::sys::proc_parse::ProcLock;
 use crate::sys::{self, Conflict, LockMeta, TableTrust};
 use serde::Serialize;
@@ -389,16 +389,8 @@ fn lock_file_metadata(path: &Path) -> Result<Option<LockMeta>, PathError> {
 
 /// An existing lock path's metadata: only a regular file can be a lock file.
 fn classify(path: &Path, meta: LockMeta) -> Result<Option<LockMeta>, PathError> {
-    let kind = meta.file_type();
-    if kind.is_symlink() {
-        Err(PathError::Symlink(path.into()))
-    } else if kind.is_dir() {
-        Err(PathError::IsDirectory(path.into()))
-    } else if !kind.is_file() {
-        Err(PathError::SpecialFile(path.into()))
-    } else {
-        Ok(Some(meta))
-    }
+    require_regular_file(path, &meta)?;
+    Ok(Some(meta))
 }
 
 fn absent_or_parent_problem(path: &Path) -> Result<LockState, PathError> {

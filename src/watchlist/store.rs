@@ -7,6 +7,7 @@
 use super::{
     FILE_NAME, Loaded, MAX_FILE_SIZE, State, Warning, WatchList, WatchListError, format, sys,
 };
+use crate::path_error::parent_dir;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -287,13 +288,6 @@ fn remove_stale_temps(dir: &Path, file_name: &str) {
         if old && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
         }
-    }
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
     }
 }
 
