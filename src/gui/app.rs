@@ -1,8 +1,15 @@
 //! The app's state and the routing of messages between the window and the worker threads.
+//!
+//! One frame: [`LockscopeApp::pump`] drains the workers' event channel and the monitor's updates
+//! into the state, the views paint it and push [`Intent`]s, then [`LockscopeApp::apply`] carries
+//! the intents out (after painting, like rerun's `command_handling.rs`).
 
+use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
+use super::state::{Message, Snapshot, UiState};
 use super::workers::{
-    self, DialogOutcome, FolderPicker, LockOutcome, Locks, StoreOutcome, StoreWorker, Waker,
+    self, DialogOutcome, Events, FolderPicker, LoadHook, LockOutcome, Locks, StoreOutcome,
+    StoreWorker, WorkerEvent,
 };
 use crate::monitor::{Monitor, MonitorError, MonitorOptions, Update};
 use crate::watchlist::{self, Settings, State, Store, WatchList};
@@ -26,9 +33,6 @@ pub struct AppConfig {
     pub before_load: Option<LoadHook>,
 }
 
-/// See [`AppConfig::before_load`].
-pub type LoadHook = Arc<dyn Fn() + Send + Sync>;
-
 impl AppConfig {
     /// The usual setup: the last active list, no frame stats.
     pub fn new(config_dir: impl Into<PathBuf>, picker: Arc<dyn FolderPicker>) -> AppConfig {
@@ -51,64 +55,36 @@ pub enum OpenList {
     File(PathBuf),
 }
 
-/// Which optional panels are open (kept across runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Panels {
-    pub log: bool,
-    pub timeline: bool,
-    pub settings: bool,
-}
-
-impl Default for Panels {
-    fn default() -> Self {
-        Panels {
-            log: true,
-            timeline: true,
-            settings: false,
-        }
-    }
-}
-
-/// A message shown in the banner until dismissed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub text: String,
-    pub is_error: bool,
-}
-
 pub struct LockscopeApp {
-    pub(crate) model: Model,
+    model: Model,
+    /// What the views edit in place; partly saved across restarts.
+    ui: UiState,
     monitor: Monitor,
+    /// The monitor's own channel (the library's; replaced with the monitor on new settings).
     updates: Receiver<Update>,
+    /// Every worker's reports (locks, store, dialogs), on one channel.
+    events: Receiver<WorkerEvent>,
+    /// Its sending end, cloned into each dialog's thread.
+    events_tx: Events,
     locks: Locks,
     store: StoreWorker,
     picker: Arc<dyn FolderPicker>,
-    dialog: Option<Receiver<DialogOutcome>>,
-    dialog_started: Instant,
-    wake: Waker,
+    /// A dialog is open (at most one at a time).
+    dialog_open: bool,
+    wake: workers::Waker,
     /// The saved lists; `None` until loaded.
-    pub(crate) lists: Option<State>,
+    lists: Option<State>,
     /// Saving is off when the lists file could not be read (never overwrite what we could not load).
     saving_disabled: bool,
     open_list: Option<OpenList>,
-    pub(crate) settings: Settings,
-    pub(crate) messages: Vec<Message>,
-    pub(crate) path_input: String,
-    pub(crate) focus_path: bool,
-    pub(crate) hint: Option<String>,
-    pub(crate) hold_secs: u32,
-    pub(crate) panels: Panels,
-    pub(crate) timeline_minutes: u32,
-    pub(crate) log_filter: String,
-    pub(crate) list_name_input: String,
-    pub(crate) interval_input: String,
-    pub(crate) lock_name_input: String,
+    settings: Settings,
+    messages: Vec<Message>,
     stats: Option<super::stats::FrameStats>,
     /// Directories added before the lists finished loading; merged into the loaded list.
     pending_dirs: Vec<PathBuf>,
+    /// The intents of the frame being painted (kept to reuse its allocation).
+    intents: Vec<Intent>,
 }
-
-const PANELS_KEY: &str = "lockscope.panels";
 
 impl LockscopeApp {
     pub fn new(
@@ -116,76 +92,123 @@ impl LockscopeApp {
         config: AppConfig,
     ) -> Result<LockscopeApp, MonitorError> {
         let ctx = cc.egui_ctx.clone();
-        let wake: Waker = Arc::new(move || ctx.request_repaint());
-        let panels = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, PANELS_KEY))
-            .unwrap_or_default();
+        let wake: workers::Waker = Arc::new(move || ctx.request_repaint());
+        let mut ui = UiState::load(cc.storage);
+        let mut model = Model::default();
+        model.set_sort(ui.sort, ui.sort_ascending);
         let settings = Settings::default();
+        ui.interval_input = humantime::format_duration(settings.interval).to_string();
+        ui.lock_name_input = settings.lock_name.clone();
         let (monitor, updates) = start_monitor(&settings, wake.clone())?;
+        let (events_tx, events) = Events::channel(wake.clone());
         Ok(LockscopeApp {
-            model: Model::default(),
+            model,
+            ui,
             monitor,
             updates,
-            locks: Locks::start(wake.clone()),
+            events,
+            locks: Locks::start(events_tx.clone()),
             store: StoreWorker::start(
                 Store::new(config.config_dir),
                 config.before_load,
-                wake.clone(),
+                events_tx.clone(),
             ),
+            events_tx,
             picker: config.picker,
-            dialog: None,
-            dialog_started: Instant::now(),
+            dialog_open: false,
             wake,
             lists: None,
             saving_disabled: false,
             open_list: config.open_list,
-            interval_input: humantime::format_duration(settings.interval).to_string(),
-            lock_name_input: settings.lock_name.clone(),
             settings,
             messages: Vec::new(),
-            path_input: String::new(),
-            focus_path: false,
-            hint: None,
-            hold_secs: 30,
-            panels,
-            timeline_minutes: 5,
-            log_filter: String::new(),
-            list_name_input: String::new(),
             stats: config.stats,
             pending_dirs: Vec::new(),
+            intents: Vec::new(),
         })
     }
 
     /// Applies everything the workers reported since the last frame.
-    pub(crate) fn pump(&mut self) {
+    fn pump(&mut self) {
         while let Ok(update) = self.updates.try_recv() {
             match update {
                 Update::Change(change) => self.model.apply(change),
                 Update::Notice(text) => self.tell(text, false),
             }
         }
-        while let Ok(outcome) = self.locks.outcomes.try_recv() {
-            self.on_lock_outcome(outcome);
-        }
-        while let Ok(outcome) = self.store.outcomes.try_recv() {
-            self.on_store_outcome(outcome);
-        }
-        let dialog_done = self.dialog.as_ref().map(|rx| rx.try_recv());
-        match dialog_done {
-            Some(Ok(outcome)) => {
-                self.dialog = None;
-                self.on_dialog(outcome);
+        while let Ok(event) = self.events.try_recv() {
+            match event {
+                WorkerEvent::Lock(outcome) => self.on_lock_outcome(outcome),
+                WorkerEvent::Store(outcome) => self.on_store_outcome(outcome),
+                WorkerEvent::Dialog(answer) => {
+                    self.dialog_open = false;
+                    match answer {
+                        Some(outcome) => self.on_dialog(outcome),
+                        None => self.no_dialog_hint(),
+                    }
+                }
             }
-            Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) => {
-                self.dialog = None;
-                self.no_dialog_hint();
-            }
-            _ => {}
         }
     }
 
-    pub(crate) fn tell(&mut self, text: impl Into<String>, is_error: bool) {
+    /// Carries out what the views asked for this frame.
+    fn apply(&mut self, intent: Intent, ctx: &egui::Context) {
+        match intent {
+            Intent::AddDirs(dirs) => self.add_dirs(dirs),
+            Intent::AddTypedPaths(text) => self.add_typed_paths(&text),
+            Intent::AddCertbotDefaults => self.add_dirs(watchlist::certbot_defaults()),
+            Intent::PickFolders => self.open_folder_dialog(),
+            Intent::RemoveSelected => self.remove_selected(),
+            Intent::Acquire(rows, hold_for) => {
+                let dirs = self.dirs_of(rows);
+                self.acquire(&dirs, hold_for);
+            }
+            Intent::Release(rows) => {
+                let dirs = self.dirs_of(rows);
+                self.release(&dirs);
+            }
+            Intent::Click {
+                dir,
+                toggle,
+                extend,
+            } => self.model.click(&dir, toggle, extend),
+            Intent::SortBy(key) => self.model.sort_by(key),
+            Intent::Filter(text) => self.model.set_filter(&text),
+            Intent::SwitchList(name) => self.switch_list(&name),
+            Intent::CreateList(name) => {
+                self.create_list(&name);
+                self.ui.list_name_input.clear();
+            }
+            Intent::RenameList(name) => {
+                self.rename_active_list(&name);
+                self.ui.list_name_input.clear();
+            }
+            Intent::DeleteList => self.delete_active_list(),
+            Intent::Import => self.open_import_dialog(),
+            Intent::Export => self.open_export_dialog(),
+            Intent::ApplySettings {
+                interval,
+                lock_name,
+            } => self.apply_settings_inputs(&interval, &lock_name),
+            Intent::CopyText(text) => ctx.copy_text(text),
+            Intent::DismissMessage(i) => {
+                if i < self.messages.len() {
+                    self.messages.remove(i);
+                }
+            }
+            Intent::DismissHint => self.ui.hint = None,
+            Intent::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+        }
+    }
+
+    fn dirs_of(&mut self, rows: Rows) -> Vec<PathBuf> {
+        match rows {
+            Rows::Selected => self.model.selected_dirs(),
+            Rows::One(dir) => vec![dir],
+        }
+    }
+
+    fn tell(&mut self, text: impl Into<String>, is_error: bool) {
         self.messages.push(Message {
             text: text.into(),
             is_error,
@@ -317,8 +340,8 @@ impl LockscopeApp {
 
     /// Restarts the monitor when the interval or lock name changed.
     fn apply_settings(&mut self, settings: Settings) {
-        self.interval_input = humantime::format_duration(settings.interval).to_string();
-        self.lock_name_input = settings.lock_name.clone();
+        self.ui.interval_input = humantime::format_duration(settings.interval).to_string();
+        self.ui.lock_name_input = settings.lock_name.clone();
         if settings == self.settings {
             return;
         }
@@ -362,7 +385,7 @@ impl LockscopeApp {
     // ---- what the user can do ----------------------------------------------------------
 
     /// Adds directories (typed, dropped, picked). Relative paths are made absolute, `~` expanded.
-    pub(crate) fn add_dirs(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+    fn add_dirs(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
         if self.lists.is_none() {
             // Still loading (a slow config directory): keep them for the list being loaded.
             self.pending_dirs
@@ -393,13 +416,13 @@ impl LockscopeApp {
     }
 
     /// The path field's text, on Enter or "Add".
-    pub(crate) fn add_typed_path(&mut self) {
-        let text = self.path_input.trim().to_string();
+    fn add_typed_paths(&mut self, text: &str) {
+        let text = text.trim();
         if text.is_empty() {
             return;
         }
-        self.path_input.clear();
-        self.hint = None;
+        self.ui.path_input.clear();
+        self.ui.hint = None;
         self.add_dirs(
             text.lines()
                 .map(|l| PathBuf::from(l.trim()))
@@ -407,18 +430,14 @@ impl LockscopeApp {
         );
     }
 
-    pub(crate) fn add_certbot_defaults(&mut self) {
-        self.add_dirs(watchlist::certbot_defaults());
-    }
-
-    pub(crate) fn remove_selected(&mut self) {
+    fn remove_selected(&mut self) {
         for dir in self.model.selected_dirs() {
             self.drop_row(&dir);
         }
         self.save_rows();
     }
 
-    pub(crate) fn acquire(&mut self, dirs: &[PathBuf], hold_for: Option<Duration>) {
+    fn acquire(&mut self, dirs: &[PathBuf], hold_for: Option<Duration>) {
         for dir in dirs {
             let Some(row) = self.model.row_mut(dir) else {
                 continue;
@@ -432,7 +451,7 @@ impl LockscopeApp {
         }
     }
 
-    pub(crate) fn release(&mut self, dirs: &[PathBuf]) {
+    fn release(&mut self, dirs: &[PathBuf]) {
         for dir in dirs {
             if self.model.row(dir).is_some_and(|r| r.can_release()) {
                 self.locks.release(dir);
@@ -440,50 +459,41 @@ impl LockscopeApp {
         }
     }
 
-    pub(crate) fn open_folder_dialog(&mut self) {
-        if self.dialog.is_some() {
-            return;
-        }
-        self.dialog_started = Instant::now();
-        self.dialog = Some(workers::run_dialog(
-            self.picker.clone(),
-            self.wake.clone(),
-            |p| {
-                let started = Instant::now();
-                let picked = p.pick_folders();
-                DialogOutcome::Folders(picked, started.elapsed())
-            },
-        ));
+    fn open_folder_dialog(&mut self) {
+        self.open_dialog(|p| {
+            let started = Instant::now();
+            let picked = p.pick_folders();
+            DialogOutcome::Folders(picked, started.elapsed())
+        });
     }
 
-    pub(crate) fn open_import_dialog(&mut self) {
-        if self.dialog.is_none() {
-            self.dialog = Some(workers::run_dialog(
-                self.picker.clone(),
-                self.wake.clone(),
-                |p| DialogOutcome::ImportFile(p.pick_file()),
-            ));
-        }
+    fn open_import_dialog(&mut self) {
+        self.open_dialog(|p| DialogOutcome::ImportFile(p.pick_file()));
     }
 
-    pub(crate) fn open_export_dialog(&mut self) {
+    fn open_export_dialog(&mut self) {
         let Some(name) = self.active_list().map(|l| l.name.clone()) else {
             return;
         };
-        if self.dialog.is_none() {
-            self.dialog = Some(workers::run_dialog(
-                self.picker.clone(),
-                self.wake.clone(),
-                move |p| {
-                    let file = p.save_file(&format!("{name}.toml"));
-                    DialogOutcome::ExportFile(name, file)
-                },
-            ));
-        }
+        self.open_dialog(move |p| {
+            let file = p.save_file(&format!("{name}.toml"));
+            DialogOutcome::ExportFile(name, file)
+        });
     }
 
-    pub(crate) fn dialog_open(&self) -> bool {
-        self.dialog.is_some()
+    /// Runs a dialog on its thread unless one is open already.
+    fn open_dialog(
+        &mut self,
+        job: impl FnOnce(&dyn FolderPicker) -> DialogOutcome + Send + 'static,
+    ) {
+        if self.dialog_open {
+            return;
+        }
+        if workers::run_dialog(self.picker.clone(), self.events_tx.clone(), job) {
+            self.dialog_open = true;
+        } else {
+            self.no_dialog_hint();
+        }
     }
 
     fn on_dialog(&mut self, outcome: DialogOutcome) {
@@ -505,21 +515,21 @@ impl LockscopeApp {
     }
 
     fn no_dialog_hint(&mut self) {
-        self.hint = Some(
+        self.ui.hint = Some(
             "No folder dialog is available here (no desktop portal or zenity). Type or paste a path \
              and press Enter, or drag folders onto the window."
                 .into(),
         );
-        self.focus_path = true;
+        self.ui.focus_path = true;
     }
 
     // ---- watch lists -------------------------------------------------------------------
 
-    pub(crate) fn active_list(&self) -> Option<&WatchList> {
+    fn active_list(&self) -> Option<&WatchList> {
         self.lists.as_ref().and_then(State::active)
     }
 
-    pub(crate) fn switch_list(&mut self, name: &str) {
+    fn switch_list(&mut self, name: &str) {
         let Some(state) = self.lists.as_mut() else {
             return;
         };
@@ -531,7 +541,7 @@ impl LockscopeApp {
         self.save();
     }
 
-    pub(crate) fn create_list(&mut self, name: &str) {
+    fn create_list(&mut self, name: &str) {
         let Some(state) = self.lists.as_mut() else {
             return;
         };
@@ -545,7 +555,7 @@ impl LockscopeApp {
         }
     }
 
-    pub(crate) fn rename_active_list(&mut self, to: &str) {
+    fn rename_active_list(&mut self, to: &str) {
         let Some(from) = self.active_list().map(|l| l.name.clone()) else {
             return;
         };
@@ -558,7 +568,7 @@ impl LockscopeApp {
         }
     }
 
-    pub(crate) fn delete_active_list(&mut self) {
+    fn delete_active_list(&mut self) {
         let Some(name) = self.active_list().map(|l| l.name.clone()) else {
             return;
         };
@@ -594,10 +604,10 @@ impl LockscopeApp {
     }
 
     /// Applies the settings panel's fields.
-    pub(crate) fn apply_settings_inputs(&mut self) {
+    fn apply_settings_inputs(&mut self, interval: &str, lock_name: &str) {
         // Read like `watch --interval` (a bare number is seconds); the 10ms minimum is checked by
         // set_settings, whose message names the value.
-        let interval = match crate::duration::parse_duration(&self.interval_input) {
+        let interval = match crate::duration::parse_duration(interval) {
             Ok(d) => d,
             Err(e) => {
                 self.tell(format!("poll interval: {e}"), true);
@@ -606,7 +616,7 @@ impl LockscopeApp {
         };
         let settings = Settings {
             interval,
-            lock_name: self.lock_name_input.trim().to_string(),
+            lock_name: lock_name.trim().to_string(),
         };
         let Some(state) = self.lists.as_mut() else {
             return;
@@ -621,7 +631,7 @@ impl LockscopeApp {
     }
 
     /// Seconds until the nearest timed hold ends, if any (the UI repaints for its countdown).
-    pub(crate) fn next_countdown(&self) -> Option<Duration> {
+    fn next_countdown(&self) -> Option<Duration> {
         self.model
             .rows()
             .iter()
@@ -639,7 +649,24 @@ impl eframe::App for LockscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
         self.pump();
-        super::views::show(self, ui);
+        self.model.refresh();
+        let mut intents = std::mem::take(&mut self.intents);
+        let view = Snapshot {
+            model: &self.model,
+            lists: self.lists.as_ref(),
+            settings: &self.settings,
+            messages: &self.messages,
+            dialog_open: self.dialog_open,
+        };
+        super::views::show(ui, &view, &mut self.ui, &mut intents);
+        if !intents.is_empty() {
+            // Applied after painting: the next frame shows what they changed.
+            ui.ctx().request_repaint();
+        }
+        for intent in intents.drain(..) {
+            self.apply(intent, ui.ctx());
+        }
+        self.intents = intents;
         if let Some(stats) = self.stats.as_mut() {
             stats.record(frame_start, frame_start.elapsed(), frame.info().cpu_usage);
         }
@@ -651,13 +678,14 @@ impl eframe::App for LockscopeApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, PANELS_KEY, &self.panels);
+        (self.ui.sort, self.ui.sort_ascending) = self.model.sort();
+        eframe::set_value(storage, UiState::KEY, &self.ui);
     }
 }
 
 fn start_monitor(
     settings: &Settings,
-    wake: Waker,
+    wake: workers::Waker,
 ) -> Result<(Monitor, Receiver<Update>), MonitorError> {
     let options = MonitorOptions {
         interval: settings.interval,

@@ -5,14 +5,23 @@
 //! store and dialogs each run on their own thread and wake the UI when something changed, so an
 //! idle window does not repaint (only a running hold countdown asks for one repaint a second).
 
+//!
+//! Inside the window: `app` owns the state and routes; `views` paint it from a read-only
+//! [`state::Snapshot`] plus the one [`state::UiState`] they edit in place, and push
+//! [`intent::Intent`]s that `app` applies after painting; `workers` report on one channel
+//! ([`workers::WorkerEvent`]). Neither `views` nor `workers` imports `app`.
+
 mod app;
 pub mod icon;
+pub mod intent;
 pub mod model;
+pub mod state;
 mod stats;
 mod views;
 pub mod workers;
 
-pub use app::{AppConfig, LoadHook, LockscopeApp, OpenList};
+pub use app::{AppConfig, LockscopeApp, OpenList};
+pub use workers::LoadHook;
 
 use std::path::PathBuf;
 

@@ -194,6 +194,14 @@ impl Model {
         self.sort
     }
 
+    /// Sets the sort outright (restoring the one saved with the window's UI state).
+    pub fn set_sort(&mut self, key: SortKey, ascending: bool) {
+        if self.sort != (key, ascending) {
+            self.sort = (key, ascending);
+            self.visible = None;
+        }
+    }
+
     /// Sorts by `key`; the same key again flips the direction.
     pub fn sort_by(&mut self, key: SortKey) {
         self.sort = if self.sort.0 == key {
@@ -230,6 +238,27 @@ impl Model {
             self.visible = Some(shown);
         }
         self.visible.as_deref().unwrap_or(&[])
+    }
+
+    /// Brings the display order up to date; the app calls it before painting, so views can read
+    /// [`Model::shown`] through a shared reference.
+    pub fn refresh(&mut self) {
+        self.visible();
+    }
+
+    /// The display order as last computed by [`Model::refresh`] (empty if it is stale).
+    pub fn shown(&self) -> &[usize] {
+        self.visible.as_deref().unwrap_or(&[])
+    }
+
+    /// The selected rows' directories in the order of [`Model::shown`].
+    pub fn shown_selected(&self) -> Vec<PathBuf> {
+        self.shown()
+            .iter()
+            .map(|&i| &self.rows[i].dir)
+            .filter(|d| self.selection.contains(*d))
+            .cloned()
+            .collect()
     }
 
     /// Click on a row: plain click selects only it, ctrl/cmd toggles it, shift extends from the
@@ -413,6 +442,31 @@ mod tests {
         m.remove(Path::new("/b"));
         assert_eq!(dirs(&mut m), ["/c", "/a"]);
         assert!(m.row(Path::new("/a")).is_some() && m.row(Path::new("/c")).is_some());
+    }
+
+    #[test]
+    fn views_read_the_order_refreshed_before_painting() {
+        let mut m = Model::default();
+        for d in ["/c", "/a", "/b"] {
+            m.add(d.into());
+        }
+        assert!(m.shown().is_empty(), "stale until refreshed");
+        m.set_sort(SortKey::Dir, false);
+        m.refresh();
+        let order: Vec<&str> = m
+            .shown()
+            .iter()
+            .map(|&i| m.rows()[i].dir.to_str().unwrap())
+            .collect();
+        assert_eq!(order, ["/c", "/b", "/a"]);
+        m.click(Path::new("/a"), false, false);
+        m.click(Path::new("/c"), true, false);
+        m.refresh();
+        assert_eq!(
+            m.shown_selected(),
+            [PathBuf::from("/c"), PathBuf::from("/a")]
+        );
+        assert_eq!(m.shown_selected(), m.selected_dirs());
     }
 
     #[test]

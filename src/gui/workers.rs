@@ -1,6 +1,7 @@
 //! Everything the window asks for that touches the filesystem runs here, on threads of its own:
 //! taking and releasing locks, loading and saving watch lists, the folder dialog. Results come
-//! back on channels and wake the UI; the UI thread never blocks on any of it.
+//! back on ONE channel ([`WorkerEvent`], sent through [`Events`], which also wakes the UI); the UI
+//! thread never blocks on any of it. Nothing here knows the app: it only sees [`Events`].
 
 use crate::lock::{LockError, LockFile};
 use crate::watchlist::{self, Loaded, State, Store, WatchList, WatchListError};
@@ -14,6 +15,38 @@ use std::time::{Duration, Instant};
 
 /// Wakes the UI (egui's `Context::request_repaint` in the app, a no-op in some tests).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Runs on the store thread before every watch-list load (tests block in it to stand in for a
+/// config directory on a hung network filesystem).
+pub type LoadHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything a worker reports, on the one channel into the app.
+pub enum WorkerEvent {
+    Lock(LockOutcome),
+    Store(StoreOutcome),
+    /// A dialog's answer; `None` if its thread ended without one (the picker panicked).
+    Dialog(Option<DialogOutcome>),
+}
+
+/// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
+#[derive(Clone)]
+pub struct Events {
+    tx: Sender<WorkerEvent>,
+    wake: Waker,
+}
+
+impl Events {
+    /// The channel: this end for the workers, the receiver for the app to drain each frame.
+    pub fn channel(wake: Waker) -> (Events, Receiver<WorkerEvent>) {
+        let (tx, rx) = mpsc::channel();
+        (Events { tx, wake }, rx)
+    }
+
+    pub fn send(&self, event: WorkerEvent) {
+        let _ = self.tx.send(event);
+        (self.wake)();
+    }
+}
 
 // ---- locks ----------------------------------------------------------------------------------
 
@@ -62,28 +95,26 @@ const RELEASE_ON_QUIT_WAIT: Duration = Duration::from_secs(2);
 /// The thread that owns every lock this app holds. Dropping the handle releases them all.
 pub struct Locks {
     commands: Option<Sender<LockCommand>>,
-    pub outcomes: Receiver<LockOutcome>,
     worker: Option<JoinHandle<()>>,
     /// Closed by the worker when it has released everything and exits.
     finished: Receiver<()>,
 }
 
 impl Locks {
-    /// Outcomes arrive on `outcomes`; the app then asks the monitor to recheck (cause "action").
-    pub fn start(wake: Waker) -> Locks {
+    /// Outcomes arrive as [`WorkerEvent::Lock`]; the app then asks the monitor to recheck (cause
+    /// "action").
+    pub fn start(events: Events) -> Locks {
         let (commands, inbox) = mpsc::channel();
-        let (outcome_tx, outcomes) = mpsc::channel();
         let (finished_tx, finished) = mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
             .name("lockscope-locks".into())
             .spawn(move || {
-                run_locks(inbox, outcome_tx, wake);
+                run_locks(inbox, events);
                 drop(finished_tx);
             })
             .ok();
         Locks {
             commands: Some(commands),
-            outcomes,
             worker,
             finished,
         }
@@ -129,12 +160,9 @@ struct HeldLock {
     orphaned: bool,
 }
 
-fn run_locks(inbox: Receiver<LockCommand>, outcomes: Sender<LockOutcome>, wake: Waker) {
+fn run_locks(inbox: Receiver<LockCommand>, events: Events) {
     let mut held: HashMap<PathBuf, HeldLock> = HashMap::new();
-    let report = |outcome: LockOutcome| {
-        let _ = outcomes.send(outcome);
-        wake();
-    };
+    let report = |outcome: LockOutcome| events.send(WorkerEvent::Lock(outcome));
     loop {
         let next_check = (!held.is_empty()).then(|| Instant::now() + ORPHAN_CHECK);
         let next_expiry = held
@@ -256,20 +284,15 @@ pub enum StoreOutcome {
 /// The thread that reads and writes watch lists. Saves are applied in order; the last wins.
 pub struct StoreWorker {
     commands: Option<Sender<StoreCommand>>,
-    pub outcomes: Receiver<StoreOutcome>,
     worker: Option<JoinHandle<()>>,
     /// Saves queued or running: quitting waits for these (briefly), never for a load.
     saves_pending: Arc<AtomicUsize>,
 }
 
 impl StoreWorker {
-    pub fn start(
-        store: Store,
-        before_load: Option<super::app::LoadHook>,
-        wake: Waker,
-    ) -> StoreWorker {
+    /// Outcomes arrive as [`WorkerEvent::Store`]; the first is the load, which starts at once.
+    pub fn start(store: Store, before_load: Option<LoadHook>, events: Events) -> StoreWorker {
         let (commands, inbox) = mpsc::channel::<StoreCommand>();
-        let (tx, outcomes) = mpsc::channel();
         let saves_pending = Arc::new(AtomicUsize::new(0));
         let pending = saves_pending.clone();
         let worker = std::thread::Builder::new()
@@ -296,14 +319,12 @@ impl StoreWorker {
                             StoreOutcome::Exported(path, result)
                         }
                     };
-                    let _ = tx.send(outcome);
-                    wake();
+                    events.send(WorkerEvent::Store(outcome));
                 }
             })
             .ok();
         let me = StoreWorker {
             commands: Some(commands),
-            outcomes,
             worker,
             saves_pending,
         };
@@ -400,21 +421,22 @@ pub enum DialogOutcome {
     ExportFile(String, Option<PathBuf>),
 }
 
-/// Runs one dialog on a thread of its own.
+/// Runs one dialog on a thread of its own; its answer arrives as [`WorkerEvent::Dialog`].
+/// False if no thread could be started (then no event comes: the app shows its hint at once).
 pub fn run_dialog(
     picker: Arc<dyn FolderPicker>,
-    wake: Waker,
+    events: Events,
     job: impl FnOnce(&dyn FolderPicker) -> DialogOutcome + Send + 'static,
-) -> Receiver<DialogOutcome> {
-    let (tx, rx) = mpsc::channel();
-    // If no thread can be spawned the channel closes at once and the app shows its hint.
-    let _ = std::thread::Builder::new()
+) -> bool {
+    std::thread::Builder::new()
         .name("lockscope-dialog".into())
         .spawn(move || {
-            let _ = tx.send(job(picker.as_ref()));
-            wake();
-        });
-    rx
+            // A panicking picker still ends the dialog (the app then shows its hint).
+            let answer =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(picker.as_ref())));
+            events.send(WorkerEvent::Dialog(answer.ok()));
+        })
+        .is_ok()
 }
 
 /// How fast an empty dialog answer must be to mean "no dialog was shown".

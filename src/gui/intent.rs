@@ -1,0 +1,68 @@
+//! What a view can ask the app to do. Views push intents while painting; the app applies them
+//! after the frame is painted (`LockscopeApp::apply`), the way rerun's `command_handling.rs`
+//! does. An intent carries what the view saw (the text typed, the row clicked); the app decides
+//! what becomes of it.
+
+use super::model::SortKey;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which rows an action is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rows {
+    /// The selected rows, as they are when the intent is applied.
+    Selected,
+    /// One row's directory (its own Acquire/Hold/Release buttons).
+    One(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    // ---- rows
+    /// Folders dropped on the window (a dropped lock file already turned into its directory).
+    AddDirs(Vec<PathBuf>),
+    /// The path field's text on Enter or "Add" (one path a line); the field is cleared.
+    AddTypedPaths(String),
+    AddCertbotDefaults,
+    /// "Add folders…": the folder dialog, on its thread.
+    PickFolders,
+    RemoveSelected,
+    /// Take the lock; with a duration, release it after that long ("Hold").
+    Acquire(Rows, Option<Duration>),
+    Release(Rows),
+    // ---- the table
+    /// A click on a row: plain selects only it, `toggle` (ctrl/cmd) flips it, `extend` (shift)
+    /// selects the range from the last selected row.
+    Click {
+        dir: PathBuf,
+        toggle: bool,
+        extend: bool,
+    },
+    /// A column header: sort by it, or flip the direction if it is the sort already.
+    SortBy(SortKey),
+    /// The table's filter text changed.
+    Filter(String),
+    // ---- watch lists
+    SwitchList(String),
+    /// Create a list with this name and switch to it; the name field is cleared.
+    CreateList(String),
+    /// Rename the active list; the name field is cleared.
+    RenameList(String),
+    DeleteList,
+    /// "Import…" / "Export…": the file dialogs, on their thread.
+    Import,
+    Export,
+    // ---- the rest
+    /// The settings panel's fields, as typed.
+    ApplySettings {
+        interval: String,
+        lock_name: String,
+    },
+    /// Put text on the clipboard (the event log's "Copy").
+    CopyText(String),
+    /// Close message number `i` of the banner.
+    DismissMessage(usize),
+    DismissHint,
+    /// Close the window (Ctrl+Q), which releases every lock.
+    Quit,
+}

@@ -1,0 +1,201 @@
+//! The window's own state, apart from the rows: what views read ([`Snapshot`]) and the one UI
+//! state struct they edit in place ([`UiState`]), of which the part that should survive a
+//! restart is saved in eframe's storage.
+
+use super::model::{Model, SortKey};
+use crate::watchlist::{Settings, State, WatchList};
+use serde::{Deserialize, Serialize};
+
+/// Which optional panels are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Panels {
+    pub log: bool,
+    pub timeline: bool,
+    pub settings: bool,
+}
+
+impl Default for Panels {
+    fn default() -> Self {
+        Panels {
+            log: true,
+            timeline: true,
+            settings: false,
+        }
+    }
+}
+
+/// Everything the views edit in place (egui's widgets take `&mut`), in one place.
+///
+/// Saved across restarts (eframe storage, key [`UiState::KEY`]): the open panels, the table's
+/// sort, the hold seconds and the timeline's span. Not saved (`serde(skip)`): text being typed
+/// (the path, a list name, the log filter), the settings fields (they are refilled from the
+/// watch-list file's settings once it loads) and one-shot hints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    pub panels: Panels,
+    /// "Hold for" seconds (1 to 86,400).
+    pub hold_secs: u32,
+    /// The timeline column's span in minutes (1 to 60).
+    pub timeline_minutes: u32,
+    /// The table's sort as last saved; the model owns the live one.
+    pub sort: SortKey,
+    pub sort_ascending: bool,
+    #[serde(skip)]
+    pub path_input: String,
+    #[serde(skip)]
+    pub list_name_input: String,
+    #[serde(skip)]
+    pub interval_input: String,
+    #[serde(skip)]
+    pub lock_name_input: String,
+    #[serde(skip)]
+    pub log_filter: String,
+    /// Focus the path field on the next frame (after "no folder dialog here").
+    #[serde(skip)]
+    pub focus_path: bool,
+    /// Shown under the path field until dismissed.
+    #[serde(skip)]
+    pub hint: Option<String>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            panels: Panels::default(),
+            hold_secs: 30,
+            timeline_minutes: 5,
+            sort: SortKey::Dir,
+            sort_ascending: true,
+            path_input: String::new(),
+            list_name_input: String::new(),
+            interval_input: String::new(),
+            lock_name_input: String::new(),
+            log_filter: String::new(),
+            focus_path: false,
+            hint: None,
+        }
+    }
+}
+
+impl UiState {
+    /// Its key in eframe's storage.
+    pub const KEY: &'static str = "lockscope.ui";
+    /// Where earlier versions saved only [`Panels`]; read when [`UiState::KEY`] is absent.
+    pub const OLD_PANELS_KEY: &'static str = "lockscope.panels";
+
+    /// The saved state (defaults for anything missing), values kept in their widgets' ranges.
+    pub fn load(storage: Option<&dyn eframe::Storage>) -> UiState {
+        let Some(storage) = storage else {
+            return UiState::default();
+        };
+        let mut state = match eframe::get_value::<UiState>(storage, UiState::KEY) {
+            Some(state) => state,
+            None => UiState {
+                panels: eframe::get_value(storage, UiState::OLD_PANELS_KEY).unwrap_or_default(),
+                ..UiState::default()
+            },
+        };
+        state.hold_secs = state.hold_secs.clamp(1, 86_400);
+        state.timeline_minutes = state.timeline_minutes.clamp(1, 60);
+        state
+    }
+}
+
+/// A message shown in the banner until dismissed (not saved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// What the views read: the app's state, borrowed for one frame.
+pub struct Snapshot<'a> {
+    pub model: &'a Model,
+    /// The saved lists; `None` until loaded.
+    pub lists: Option<&'a State>,
+    /// The settings in effect (the monitor's).
+    pub settings: &'a Settings,
+    pub messages: &'a [Message],
+    /// A dialog is open (its buttons are disabled meanwhile).
+    pub dialog_open: bool,
+}
+
+impl Snapshot<'_> {
+    pub fn active_list(&self) -> Option<&WatchList> {
+        self.lists.and_then(State::active)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eframe::Storage as _;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Memory(HashMap<String, String>);
+
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_string(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    #[test]
+    fn what_is_saved_comes_back_and_what_is_typed_does_not() {
+        let mut saved = UiState {
+            panels: Panels {
+                log: false,
+                timeline: true,
+                settings: true,
+            },
+            hold_secs: 90,
+            timeline_minutes: 12,
+            sort: SortKey::Since,
+            sort_ascending: false,
+            path_input: "/half/typed".into(),
+            hint: Some("a hint".into()),
+            ..UiState::default()
+        };
+        let mut storage = Memory::default();
+        eframe::set_value(&mut storage, UiState::KEY, &saved);
+        let loaded = UiState::load(Some(&storage));
+        saved.path_input.clear();
+        saved.hint = None;
+        assert_eq!(loaded, saved);
+    }
+
+    #[test]
+    fn panels_saved_by_an_earlier_version_are_read() {
+        let panels = Panels {
+            log: false,
+            timeline: false,
+            settings: true,
+        };
+        let mut storage = Memory::default();
+        eframe::set_value(&mut storage, UiState::OLD_PANELS_KEY, &panels);
+        let loaded = UiState::load(Some(&storage));
+        assert_eq!(loaded.panels, panels);
+        assert_eq!(loaded.hold_secs, 30);
+        assert_eq!(UiState::load(None), UiState::default());
+    }
+
+    #[test]
+    fn saved_values_outside_their_widgets_ranges_are_clamped() {
+        let mut storage = Memory::default();
+        storage.set_string(
+            UiState::KEY,
+            "(hold_secs: 0, timeline_minutes: 1000)".into(),
+        );
+        let loaded = UiState::load(Some(&storage));
+        assert_eq!((loaded.hold_secs, loaded.timeline_minutes), (1, 60));
+    }
+}

@@ -1,0 +1,70 @@
+//! The event log panel (bottom): every state change, filterable by directory, copyable.
+
+use super::style::clock;
+use crate::escape::{escape, escape_path};
+use crate::gui::intent::Intent;
+use crate::gui::model::LogEntry;
+use crate::gui::state::{Snapshot, UiState};
+use crate::monitor::Cause;
+use eframe::egui::{self, RichText, Ui};
+
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let needle = state.log_filter.to_lowercase();
+    let entries: Vec<&LogEntry> = view
+        .model
+        .log
+        .iter()
+        .filter(|e| needle.is_empty() || e.dir.to_string_lossy().to_lowercase().contains(&needle))
+        .collect();
+    let mut copy = false;
+    ui.horizontal(|ui| {
+        ui.strong("Event log");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.log_filter)
+                .hint_text("filter by directory")
+                .desired_width(220.0),
+        );
+        copy = ui
+            .button("Copy")
+            .on_hover_text("Copy the shown lines")
+            .clicked();
+        ui.label(format!("{} events", entries.len()));
+    });
+    if copy {
+        let text: Vec<String> = entries.iter().map(|e| log_line(e)).collect();
+        intents.push(Intent::CopyText(text.join("\n")));
+    }
+    egui::ScrollArea::vertical()
+        .stick_to_bottom(true)
+        .auto_shrink(false)
+        .show_rows(ui, 18.0, entries.len(), |ui, range| {
+            for e in &entries[range] {
+                let line = log_line(e);
+                ui.add(egui::Label::new(RichText::new(&line).monospace()).truncate())
+                    .on_hover_text(line);
+            }
+        });
+}
+
+/// One event-log line, as shown and as *Copy* copies it: escaped (one line per event).
+fn log_line(e: &LogEntry) -> String {
+    let old = e.old.as_ref().map_or("-", |s| s.name());
+    let cause = match e.cause {
+        Cause::Initial => "initial",
+        Cause::FsEvent => "fs-event",
+        Cause::Poll => "poll",
+        Cause::Action => "action",
+    };
+    let holder = e
+        .new
+        .holder()
+        .map(|h| format!("  ({h})"))
+        .unwrap_or_default();
+    format!(
+        "{}  {}  {old} → {}  [{cause}]{}",
+        clock(e.at),
+        escape_path(&e.dir),
+        e.new.name(),
+        escape(&holder)
+    )
+}

@@ -1,0 +1,256 @@
+//! The watch table (centre): one row per directory with its state badge, holder, age, timeline
+//! strip and its own Acquire/Hold/Release buttons; click to select, headers sort.
+
+use super::style::{ROW_HEIGHT, ago, badge_color, clock};
+use super::timeline;
+use crate::escape::{escape, escape_path};
+use crate::gui::intent::{Intent, Rows};
+use crate::gui::model::{OwnLock, Row, SortKey, short_command, state_word};
+use crate::gui::state::{Snapshot, UiState};
+use crate::monitor::DirState;
+use eframe::egui::{self, Color32, RichText, Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+use std::time::{Duration, Instant, SystemTime};
+
+pub fn empty_state(ui: &mut Ui) {
+    ui.centered_and_justified(|ui| {
+        ui.label(RichText::new(
+            "No directories yet.\nAdd folders with the dialog, type a path, drag folders here,\nor add certbot's defaults.",
+        ).size(16.0));
+    });
+}
+
+fn badge(ui: &mut Ui, state: Option<&DirState>) {
+    let (word, color) = match state {
+        Some(s) => (state_word(s), badge_color(s)),
+        None => ("…", Color32::GRAY),
+    };
+    egui::Frame::new()
+        .fill(color)
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.label(RichText::new(word).color(Color32::WHITE).strong())
+        });
+}
+
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    // Clicks on cell text select the row; selectable labels would swallow them.
+    ui.style_mut().interaction.selectable_labels = false;
+    let model = view.model;
+    let visible = model.shown();
+    let (sort_key, ascending) = model.sort();
+    let timeline = state.panels.timeline;
+    let span = Duration::from_secs(u64::from(state.timeline_minutes) * 60);
+    let hold_for = Duration::from_secs(state.hold_secs.into());
+    let now = SystemTime::now();
+    let mut clicked: Option<Intent> = None;
+    let mut act: Option<Intent> = None;
+    let mut sort_by = None;
+
+    let mut builder = TableBuilder::new(ui)
+        .striped(true)
+        .sense(Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(
+            Column::initial(220.0)
+                .at_least(120.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::initial(125.0).at_least(90.0))
+        .column(Column::initial(55.0).at_least(40.0))
+        .column(
+            Column::initial(200.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::initial(75.0).at_least(70.0));
+    if timeline {
+        builder = builder.column(Column::initial(150.0).at_least(80.0).resizable(true));
+    }
+    builder
+        .column(Column::remainder().at_least(230.0))
+        .header(ROW_HEIGHT, |mut header| {
+            for (key, title) in [
+                (SortKey::Dir, "Directory"),
+                (SortKey::State, "State"),
+                (SortKey::Pid, "PID"),
+            ] {
+                header.col(|ui| sort_header(ui, title, key, sort_key, ascending, &mut sort_by));
+            }
+            header.col(|ui| {
+                ui.strong("Command");
+            });
+            header.col(|ui| {
+                sort_header(
+                    ui,
+                    "Since",
+                    SortKey::Since,
+                    sort_key,
+                    ascending,
+                    &mut sort_by,
+                )
+            });
+            if timeline {
+                header.col(|ui| timeline::header(ui, &mut state.timeline_minutes));
+            }
+            header.col(|ui| {
+                ui.strong("Actions");
+            });
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, visible.len(), |mut row_ui| {
+                let row = &model.rows()[visible[row_ui.index()]];
+                row_ui.set_selected(model.selection.contains(&row.dir));
+                let holder = row.state.as_ref().and_then(DirState::holder);
+                row_ui.col(|ui| {
+                    let dir = escape_path(&row.dir);
+                    ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
+                });
+                row_ui.col(|ui| {
+                    badge(ui, row.state.as_ref());
+                });
+                row_ui.col(|ui| {
+                    ui.label(
+                        holder
+                            .as_ref()
+                            .and_then(|h| h.pid)
+                            .map_or("-".into(), |p| p.to_string()),
+                    );
+                });
+                row_ui.col(|ui| {
+                    let full = match (&row.state, &row.refusal) {
+                        (Some(DirState::Error(e)), _) => e.clone(),
+                        (Some(DirState::NotResponding), _) => {
+                            "the filesystem is not responding".to_string()
+                        }
+                        _ if row.orphaned => {
+                            "lock file removed while held: no longer excludes certbot".to_string()
+                        }
+                        (_, Some(refusal)) => format!("refused: {refusal}"),
+                        _ => holder
+                            .as_ref()
+                            .and_then(|h| h.command.clone())
+                            .unwrap_or_default(),
+                    };
+                    ui.add(egui::Label::new(escape(&short_command(&full)).into_owned()).truncate())
+                        .on_hover_text(escape(&full).as_ref());
+                });
+                row_ui.col(|ui| {
+                    if let Some(since) = row.since {
+                        ui.label(clock(since))
+                            .on_hover_text(format!("for {}", ago(now, since)));
+                    }
+                });
+                if timeline {
+                    row_ui.col(|ui| timeline::strip(ui, &row.history, now, span));
+                }
+                row_ui.col(|ui| {
+                    if let Some(a) = row_actions(ui, row) {
+                        let one = Rows::One(row.dir.clone());
+                        act = Some(match a {
+                            Act::Acquire => Intent::Acquire(one, None),
+                            Act::Hold => Intent::Acquire(one, Some(hold_for)),
+                            Act::Release => Intent::Release(one),
+                        });
+                    }
+                });
+                if row_ui.response().clicked() {
+                    let mods = row_ui.response().ctx.input(|i| i.modifiers);
+                    clicked = Some(Intent::Click {
+                        dir: row.dir.clone(),
+                        toggle: mods.command,
+                        extend: mods.shift,
+                    });
+                }
+            });
+        });
+
+    intents.extend(sort_by.map(Intent::SortBy));
+    intents.extend(clicked);
+    intents.extend(act);
+}
+
+enum Act {
+    Acquire,
+    Hold,
+    Release,
+}
+
+fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
+    let mut act = None;
+    let why_not = match (&row.own, &row.state) {
+        (OwnLock::Pending, _) => "waiting for the lock…".to_string(),
+        (OwnLock::Held { .. }, _) => "held by this app".to_string(),
+        (_, Some(DirState::Held(h))) => format!("held by {h}"),
+        (_, Some(DirState::HeldByThisProcess)) => "held by this app".to_string(),
+        (_, Some(DirState::Missing)) => "the directory does not exist".to_string(),
+        (_, Some(DirState::Error(e))) => e.clone(),
+        (_, Some(DirState::NotResponding)) => "its filesystem is not responding".to_string(),
+        (_, None) => "state not known yet".to_string(),
+        _ => String::new(),
+    };
+    // A fixed slot for a hold's countdown, so the buttons never move.
+    let countdown = match row.own {
+        OwnLock::Held { until: Some(t) } => {
+            format!(
+                "{:>3} s",
+                t.saturating_duration_since(Instant::now()).as_secs() + 1
+            )
+        }
+        _ => String::new(),
+    };
+    let why_not = escape(&why_not);
+    ui.add_sized(
+        [40.0, ROW_HEIGHT - 4.0],
+        egui::Label::new(RichText::new(countdown).monospace()),
+    )
+    .on_hover_text("a timed hold by this app: seconds left");
+    let can_acquire = row.can_acquire();
+    if ui
+        .add_enabled(can_acquire, egui::Button::new("Acquire"))
+        .on_disabled_hover_text(why_not.as_ref())
+        .clicked()
+    {
+        act = Some(Act::Acquire);
+    }
+    if ui
+        .add_enabled(can_acquire, egui::Button::new("Hold"))
+        .on_disabled_hover_text(why_not.as_ref())
+        .clicked()
+    {
+        act = Some(Act::Hold);
+    }
+    if ui
+        .add_enabled(row.can_release(), egui::Button::new("Release"))
+        .clicked()
+    {
+        act = Some(Act::Release);
+    }
+    act
+}
+
+fn sort_header(
+    ui: &mut Ui,
+    title: &str,
+    key: SortKey,
+    current: SortKey,
+    ascending: bool,
+    sort_by: &mut Option<SortKey>,
+) {
+    let arrow = if key != current {
+        ""
+    } else if ascending {
+        " ⏶"
+    } else {
+        " ⏷"
+    };
+    if ui
+        .add(egui::Button::new(RichText::new(format!("{title}{arrow}")).strong()).frame(false))
+        .clicked()
+    {
+        *sort_by = Some(key);
+    }
+}

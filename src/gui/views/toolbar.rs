@@ -1,0 +1,209 @@
+//! The toolbar (top): watch lists and panel toggles, adding directories, acting on the selection
+//! and the table filter, and the message banner.
+
+use crate::escape::escape;
+use crate::gui::intent::{Intent, Rows};
+use crate::gui::model::Row;
+use crate::gui::state::{Snapshot, UiState};
+use eframe::egui::{self, Color32, RichText, Ui};
+use std::time::Duration;
+
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    ui.add_space(4.0);
+    lists_bar(ui, view, state, intents);
+    ui.separator();
+    add_bar(ui, view, state, intents);
+    selection_bar(ui, view, state, intents);
+    messages(ui, view, intents);
+    ui.add_space(2.0);
+}
+
+fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Watch list:");
+        let names: Vec<String> = view
+            .lists
+            .map(|s| s.lists().iter().map(|l| l.name.clone()).collect())
+            .unwrap_or_default();
+        let active = view
+            .active_list()
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        let mut chosen = active.clone();
+        egui::ComboBox::from_id_salt("watchlist")
+            .selected_text(escape(&active).into_owned())
+            .show_ui(ui, |ui| {
+                for name in &names {
+                    ui.selectable_value(&mut chosen, name.clone(), escape(name).as_ref());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if chosen != active {
+            intents.push(Intent::SwitchList(chosen));
+        }
+        ui.add(
+            egui::TextEdit::singleline(&mut state.list_name_input)
+                .hint_text("list name")
+                .desired_width(120.0),
+        );
+        let name = state.list_name_input.trim().to_string();
+        if ui
+            .add_enabled(!name.is_empty(), egui::Button::new("New list"))
+            .clicked()
+        {
+            intents.push(Intent::CreateList(name.clone()));
+        }
+        if ui
+            .add_enabled(!name.is_empty(), egui::Button::new("Rename"))
+            .on_hover_text("Rename the current list")
+            .clicked()
+        {
+            intents.push(Intent::RenameList(name));
+        }
+        if ui.button("Delete list").clicked() {
+            intents.push(Intent::DeleteList);
+        }
+        ui.separator();
+        if ui
+            .add_enabled(!view.dialog_open, egui::Button::new("Import…"))
+            .clicked()
+        {
+            intents.push(Intent::Import);
+        }
+        if ui
+            .add_enabled(!view.dialog_open, egui::Button::new("Export…"))
+            .clicked()
+        {
+            intents.push(Intent::Export);
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.toggle_value(&mut state.panels.settings, "Settings");
+            ui.toggle_value(&mut state.panels.log, "Event log");
+            ui.toggle_value(&mut state.panels.timeline, "Timeline");
+        });
+    });
+}
+
+fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!view.dialog_open, egui::Button::new("Add folders…"))
+            .clicked()
+        {
+            intents.push(Intent::PickFolders);
+        }
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut state.path_input)
+                .hint_text("type or paste a directory, Enter to add")
+                .desired_width(360.0),
+        );
+        if std::mem::take(&mut state.focus_path) {
+            field.request_focus();
+        }
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Add").clicked() || entered {
+            intents.push(Intent::AddTypedPaths(state.path_input.clone()));
+            // Keep typing: the next path goes into the same field.
+            field.request_focus();
+        }
+        if ui
+            .button("Add certbot defaults")
+            .on_hover_text(defaults_hint())
+            .clicked()
+        {
+            intents.push(Intent::AddCertbotDefaults);
+        }
+    });
+    if let Some(hint) = &state.hint {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(escape(hint)).italics());
+            if ui.small_button("🗙").clicked() {
+                intents.push(Intent::DismissHint);
+            }
+        });
+    }
+}
+
+fn defaults_hint() -> &'static str {
+    if cfg!(windows) {
+        "C:\\Certbot, C:\\Certbot\\lib, C:\\Certbot\\log"
+    } else {
+        "/etc/letsencrypt, /var/lib/letsencrypt, /var/log/letsencrypt, and /etc/nginx, /etc/apache2, /etc/httpd when present"
+    }
+}
+
+fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let selected = view.model.shown_selected();
+    ui.horizontal(|ui| {
+        let rows: Vec<&Row> = selected.iter().filter_map(|d| view.model.row(d)).collect();
+        let any_acquire = rows.iter().any(|r| r.can_acquire());
+        let any_release = rows.iter().any(|r| r.can_release());
+        ui.label(format!("Selected: {}", selected.len()));
+        if ui
+            .add_enabled(any_acquire, egui::Button::new("Acquire selected"))
+            .clicked()
+        {
+            intents.push(Intent::Acquire(Rows::Selected, None));
+        }
+        let label = ui.label("Hold for");
+        ui.add(
+            egui::DragValue::new(&mut state.hold_secs)
+                .range(1..=86_400)
+                .suffix(" s"),
+        )
+        .labelled_by(label.id);
+        if ui
+            .add_enabled(any_acquire, egui::Button::new("Hold selected"))
+            .on_hover_text("Take the lock and release it after that many seconds")
+            .clicked()
+        {
+            let hold_for = Duration::from_secs(state.hold_secs.into());
+            intents.push(Intent::Acquire(Rows::Selected, Some(hold_for)));
+        }
+        if ui
+            .add_enabled(any_release, egui::Button::new("Release selected"))
+            .clicked()
+        {
+            intents.push(Intent::Release(Rows::Selected));
+        }
+        if ui
+            .add_enabled(!selected.is_empty(), egui::Button::new("Remove selected"))
+            .clicked()
+        {
+            intents.push(Intent::RemoveSelected);
+        }
+        ui.separator();
+        let mut filter = view.model.filter().to_string();
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut filter)
+                .hint_text("filter: path, state or command")
+                .desired_width(220.0),
+        );
+        if edit.changed() {
+            intents.push(Intent::Filter(filter));
+        }
+        ui.label(format!(
+            "{} of {} shown",
+            view.model.shown().len(),
+            view.model.rows().len()
+        ));
+    });
+}
+
+fn messages(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+    for (i, m) in view.messages.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let color = if m.is_error {
+                Color32::from_rgb(200, 60, 60)
+            } else {
+                Color32::from_rgb(190, 140, 30)
+            };
+            ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
+            ui.label(escape(&m.text).as_ref());
+            if ui.small_button("🗙").clicked() {
+                intents.push(Intent::DismissMessage(i));
+            }
+        });
+    }
+}
