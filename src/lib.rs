@@ -15,7 +15,6 @@
 pub mod duration;
 pub mod escape;
 #[cfg(feature = "gui")]
-#[allow(missing_docs)] // the app's modules are public for its tests; documented in the GUI split
 pub mod gui;
 pub mod holder;
 pub mod lock;

@@ -14,7 +14,7 @@ use common::{LOCK, certbot_lock_dir, lockscope, lockscope_hold};
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, Node};
-use lockscope::gui::workers::FolderPicker;
+use lockscope::gui::FolderPicker;
 use lockscope::gui::{AppConfig, LockscopeApp, OpenList};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 
 /// How the app is set up (the binary passes the native dialog; tests pass their own).
 pub struct AppConfig {
+    /// Where the watch-list file lives.
     pub config_dir: PathBuf,
     /// A list to open at start instead of the last active one.
     pub open_list: Option<OpenList>,
+    /// The folder and file dialogs (the native one, or a test's).
     pub picker: Arc<dyn FolderPicker>,
     /// Frame timing for benchmarks (`LOCKSCOPE_GUI_STATS`); `None` normally.
     pub stats: Option<super::stats::FrameStats>,
@@ -55,6 +57,7 @@ pub enum OpenList {
     File(PathBuf),
 }
 
+/// The app: its state, the workers it talks to, and the intents its views pushed.
 pub struct LockscopeApp {
     model: Model,
     /// What the views edit in place; partly saved across restarts.
@@ -87,6 +90,7 @@ pub struct LockscopeApp {
 }
 
 impl LockscopeApp {
+    /// Starts the monitor and the workers, and asks the store for the watch lists.
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         config: AppConfig,

@@ -7,21 +7,21 @@
 
 //!
 //! Inside the window: `app` owns the state and routes; `views` paint it from a read-only
-//! [`state::Snapshot`] plus the one [`state::UiState`] they edit in place, and push
-//! [`intent::Intent`]s that `app` applies after painting; `workers` report on one channel
-//! ([`workers::WorkerEvent`]). Neither `views` nor `workers` imports `app`.
+//! `state::Snapshot` plus the one `state::UiState` they edit in place, and push
+//! `intent::Intent`s that `app` applies after painting; `workers` report on one channel
+//! (`workers::WorkerEvent`). Neither `views` nor `workers` imports `app`.
 
 mod app;
 pub mod icon;
-pub mod intent;
-pub mod model;
-pub mod state;
+mod intent;
+mod model;
+mod state;
 mod stats;
 mod views;
-pub mod workers;
+mod workers;
 
 pub use app::{AppConfig, LockscopeApp, OpenList};
-pub use workers::LoadHook;
+pub use workers::{FolderPicker, LoadHook};
 
 use std::path::PathBuf;
 

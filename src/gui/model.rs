@@ -153,13 +153,6 @@ impl Model {
         Some(row)
     }
 
-    pub fn clear(&mut self) {
-        self.rows.clear();
-        self.index.clear();
-        self.selection.clear();
-        self.visible = None;
-    }
-
     /// Applies a monitor change: row state, history, log.
     pub fn apply(&mut self, change: Change) {
         let Some(row) = self.row_mut(&change.dir) else {
