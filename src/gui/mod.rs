@@ -34,14 +34,23 @@ pub struct GuiOptions {
     pub watchlist: Option<OpenList>,
 }
 
+/// Why the app could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum GuiError {
+    /// The platform has no config directory and none was given.
+    #[error("no config directory on this system; pass --config-dir")]
+    NoConfigDir,
+    /// The window could not be opened (no display, no OpenGL, ...).
+    #[error("cannot open the window: {0}")]
+    Window(String),
+}
+
 /// Opens the window and runs until it is closed.
-pub fn run(options: GuiOptions) -> anyhow::Result<()> {
+pub fn run(options: GuiOptions) -> Result<(), GuiError> {
     let started = std::time::Instant::now();
     let config_dir = match options.config_dir {
         Some(dir) => dir,
-        None => crate::watchlist::default_config_dir().ok_or_else(|| {
-            anyhow::anyhow!("no config directory on this system; pass --config-dir")
-        })?,
+        None => crate::watchlist::default_config_dir().ok_or(GuiError::NoConfigDir)?,
     };
     let icon = egui::IconData {
         rgba: icon::icon_rgba(64),
@@ -74,7 +83,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
             Ok(Box::new(LockscopeApp::new(cc, config)?))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| GuiError::Window(e.to_string()))
 }
 
 /// SIGINT/SIGTERM close the window like its close button, so locks are released (unlink, then
