@@ -1,5 +1,9 @@
 //! The monitor engine against real holders (certbot, child `lockscope hold`, a raw fcntl user):
 //! every transition is seen with the right cause, and an idle engine makes no event-driven work.
+//!
+//! Its own test binary, not a module of tests/tests.rs: the engine tells its own lock-file opens
+//! from others' by a process-wide count of probe opens, so another test's in-process `probe` could
+//! make it ignore a real open event here, where no poll pass stands in (tests/tests.rs explains).
 #![cfg(target_os = "linux")]
 
 mod common;

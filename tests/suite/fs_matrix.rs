@@ -11,11 +11,8 @@
 //! not root, they fail with a message, they never pass silently. Every mount, loop device and
 //! daemon is undone by a Drop guard (also when a test panics): `findmnt` and `losetup -a` show
 //! nothing of ours afterwards.
-#![cfg(target_os = "linux")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
