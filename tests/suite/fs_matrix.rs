@@ -30,9 +30,9 @@ const BUSY: &str = "Another instance of Certbot is already running.";
 fn require_root() {
     assert!(
         is_root(),
-        "tests/fs_matrix.rs mounts filesystems (loop images, overlayfs, tmpfs, FUSE) and enters \
-         pid namespaces: it must run as root (CI does, on a disposable machine). Run it as root, \
-         e.g. `sudo -E cargo test --test fs_matrix`."
+        "tests/suite/fs_matrix.rs mounts filesystems (loop images, overlayfs, tmpfs, FUSE) and \
+         enters pid namespaces: it must run as root (CI does, on a disposable machine). Run it as \
+         root, e.g. `sudo -E cargo test --test tests fs_matrix::`."
     );
 }
 
