@@ -1,7 +1,7 @@
 //! Saves two alternating watch-list states to a config directory until killed:
 //! `watchlist_writer CONFIG_DIR`. The crash-safety test SIGKILLs it at random moments and checks
 //! that the file always loads as one of the two complete states. Keep [`state`] in step with
-//! `tests/watchlist.rs`.
+//! `tests/suite/watchlist.rs`.
 
 use lockscope::watchlist::{Settings, State, Store, WatchList};
 use std::path::PathBuf;

@@ -14,7 +14,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a probe found at a lock path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,12 +58,16 @@ mod snapshot;
 
 pub(crate) use snapshot::{HolderCache, HolderKey, LockTable};
 
-/// How many lock files this process's probes have opened (each causes an open event in the
-/// file's directory; the monitor tells its own from others' by this count).
-static PROBE_OPENS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// How many lock files this thread's probes have opened. Each open causes an open event in
+    /// the file's directory; the monitor tells its own from others' by this count, taken
+    /// around a probe on the same thread (so other threads' probes never count as its own).
+    static PROBE_OPENS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
+/// See [`PROBE_OPENS`]: the count for the calling thread.
 pub(crate) fn opens_by_probes() -> u64 {
-    PROBE_OPENS.load(Ordering::Relaxed)
+    PROBE_OPENS.with(|n| n.get())
 }
 
 /// Probes `<dir>/<name>`.
@@ -199,7 +202,7 @@ impl ProbeBatch {
         let conflict = match queried {
             None => return Ok(LockState::HeldByThisProcess),
             Some(Ok(Some(c))) => {
-                PROBE_OPENS.fetch_add(1, Ordering::Relaxed);
+                PROBE_OPENS.with(|n| n.set(n.get() + 1));
                 c
             }
             // Deleted between lstat and open: a holder released it.

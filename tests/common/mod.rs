@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real certbot peers, the `lockscope` binary, and
 //! disk snapshots for "nothing was modified" checks.
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)] // each test binary (tests/tests.rs, tests/monitor.rs) uses a different subset
+
+pub mod proptest_config;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

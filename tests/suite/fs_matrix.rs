@@ -11,11 +11,8 @@
 //! not root, they fail with a message, they never pass silently. Every mount, loop device and
 //! daemon is undone by a Drop guard (also when a test panics): `findmnt` and `losetup -a` show
 //! nothing of ours afterwards.
-#![cfg(target_os = "linux")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -33,9 +30,9 @@ const BUSY: &str = "Another instance of Certbot is already running.";
 fn require_root() {
     assert!(
         is_root(),
-        "tests/fs_matrix.rs mounts filesystems (loop images, overlayfs, tmpfs, FUSE) and enters \
-         pid namespaces: it must run as root (CI does, on a disposable machine). Run it as root, \
-         e.g. `sudo -E cargo test --test fs_matrix`."
+        "tests/suite/fs_matrix.rs mounts filesystems (loop images, overlayfs, tmpfs, FUSE) and \
+         enters pid namespaces: it must run as root (CI does, on a disposable machine). Run it as \
+         root, e.g. `sudo -E cargo test --test tests fs_matrix::`."
     );
 }
 

@@ -2,11 +2,8 @@
 //! owner pid in the kernel's answer, so the probe finds the holder in /proc and remembers where;
 //! these tests change the holder under it and check that a remembered owner is never reported
 //! once it stopped holding.
-#![cfg(target_os = "linux")]
 
-mod common;
-
-use common::{LOCK, ScriptedPeer, certbot_lock_dir, lockscope, lockscope_hold, run};
+use crate::common::{LOCK, ScriptedPeer, certbot_lock_dir, lockscope, lockscope_hold, run};
 use lockscope::probe::{LockState, ProbeBatch, probe};
 use std::path::Path;
 use std::time::Duration;

@@ -1,10 +1,7 @@
 //! The monitor engine against real holders (certbot, child `lockscope hold`, a raw fcntl user):
 //! every transition is seen with the right cause, and an idle engine makes no event-driven work.
-#![cfg(target_os = "linux")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lockscope::monitor::{Cause, Change, DirState, Monitor, MonitorOptions, Update};
 use std::path::Path;
 use std::process::Command;

@@ -1,10 +1,7 @@
 //! lockscope against REAL certbot (certbot._internal.lock from PyPI), in both directions.
 //! These tests fail when certbot is missing (see common::certbot_python).
-#![cfg(unix)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lockscope::probe::{LockState, probe};
 use lockscope::{LockError, LockFile, lock_dir};
 use std::process::{Command, Stdio};

@@ -9,11 +9,8 @@
 //!   `status` nor the live monitor reports `held` once no holder is alive.
 //!
 //! Results are written down in RELIABILITY.md; run with `--nocapture` to see the counts.
-#![cfg(target_os = "linux")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! Saved watch lists across processes: the shipped example file, and saves killed mid-write.
 //! (Single-process behaviour is tested in `src/watchlist.rs`.)
-#![cfg(unix)] // common/ is Unix-only; the kill test sends SIGKILL
 
-mod common;
+use crate::common;
 
 use lockscope::watchlist::{Settings, State, Store, WatchList, export, import};
 use std::os::unix::fs::MetadataExt;

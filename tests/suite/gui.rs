@@ -6,11 +6,10 @@
 //! wait steps the harness until a condition holds, with a deadline ([`run_until`]); a fixed sleep
 //! is never the synchronization. Each test has its own config directory and a fake folder picker:
 //! the real rfd dialog never opens.
-#![cfg(all(unix, feature = "gui"))]
 
-mod common;
+use crate::common;
 
-use common::{LOCK, certbot_lock_dir, lockscope, lockscope_hold};
+use crate::common::{LOCK, certbot_lock_dir, lockscope, lockscope_hold};
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, Node};

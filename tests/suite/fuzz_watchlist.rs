@@ -11,8 +11,8 @@
 //!
 //! Case counts are small enough for a debug build on 2 cores (RELIABILITY.md has the times);
 //! `PROPTEST_CASES=N` runs N cases per property instead.
-#![cfg(unix)] // absolute paths in the generated lists are Unix paths
 
+use crate::common::proptest_config::config;
 use lockscope::watchlist::{
     self, MAX_REPAIR_WARNINGS, State, Store, Warning, WatchList, WatchListError,
 };
@@ -22,18 +22,6 @@ use proptest::test_runner::TestCaseError;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// `default` cases, or `PROPTEST_CASES`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 // ---- The file system side --------------------------------------------------------------------
 

@@ -1,9 +1,6 @@
 //! The CLI contract: subcommand names, output formats, exit codes and JSON keys.
-#![cfg(unix)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 fn json_of(out: &std::process::Output) -> serde_json::Value {

@@ -5,7 +5,6 @@
 //!
 //! Run by `scripts/windows-test` (under Wine on Linux), which builds the peer and points
 //! `LOCKSCOPE_WINDOWS_PEER` at it. Without that variable these tests fail: they never skip.
-#![cfg(windows)]
 
 use lockscope::lock_dir;
 use lockscope::probe::{LockState, probe};

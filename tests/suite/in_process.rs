@@ -1,9 +1,8 @@
 //! Exclusion inside one process (threads, handles) and the blocking acquire.
-#![cfg(unix)]
 
-mod common;
+use crate::common;
 
-use common::LOCK;
+use crate::common::LOCK;
 use lockscope::probe::{LockState, probe};
 use lockscope::{LockError, LockFile, lock_dir, lock_dir_with_name};
 use std::sync::Arc;
