@@ -754,20 +754,7 @@ fn observe(
 }
 
 fn dir_state(result: Result<LockState, PathError>) -> DirState {
-    match result {
-        Ok(LockState::Absent) => DirState::Absent,
-        Ok(LockState::Free) => DirState::Free,
-        Ok(LockState::Held(h)) => DirState::Held(h),
-        Ok(LockState::HeldByThisProcess) => DirState::HeldByThisProcess,
-        Err(e) => path_error_state(e),
-    }
-}
-
-fn path_error_state(err: PathError) -> DirState {
-    match err {
-        PathError::DirMissing(_) => DirState::Missing,
-        e => DirState::Error(e.to_string()),
-    }
+    DirState::from(result)
 }
 
 /// What a watch registration found.

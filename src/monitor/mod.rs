@@ -17,6 +17,7 @@ mod fs_pool;
 mod sys;
 
 use crate::holder::Holder;
+use crate::path_error::PathError;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,9 +26,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-/// A directory's lock state as the monitor reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// A directory's lock state as the monitor reports it: the probe's [`crate::LockState`]s, plus
+/// what only a watched directory can be (missing, not responding), and the probe's typed error.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirState {
     /// No lock file (certbot deletes it on release).
     Absent,
@@ -39,8 +40,8 @@ pub enum DirState {
     HeldByThisProcess,
     /// The directory does not exist (deleted, or not yet created).
     Missing,
-    /// The directory or lock path cannot be probed; the message says why.
-    Error(String),
+    /// The directory or lock path cannot be probed.
+    Error(DirError),
     /// A filesystem call for this directory has not returned (a stopped FUSE daemon, a hung
     /// NFS server): no state is known until it does. Other directories are not held up.
     NotResponding,
@@ -71,10 +72,66 @@ impl DirState {
     /// Why the directory cannot be probed, for `error` and `not-responding`.
     pub fn error(&self) -> Option<&str> {
         match self {
-            DirState::Error(e) => Some(e),
+            DirState::Error(e) => Some(e.message()),
             DirState::NotResponding => Some("the filesystem is not responding"),
             _ => None,
         }
+    }
+}
+
+impl From<Result<crate::LockState, PathError>> for DirState {
+    /// The probe's answer as a directory's state (a missing directory is `Missing`).
+    fn from(probed: Result<crate::LockState, PathError>) -> DirState {
+        use crate::LockState;
+        match probed {
+            Ok(LockState::Absent) => DirState::Absent,
+            Ok(LockState::Free) => DirState::Free,
+            Ok(LockState::Held(h)) => DirState::Held(h),
+            Ok(LockState::HeldByThisProcess) => DirState::HeldByThisProcess,
+            Err(PathError::DirMissing(_)) => DirState::Missing,
+            Err(e) => DirState::Error(DirError::new(e)),
+        }
+    }
+}
+
+/// Why a directory cannot be probed: the probe's typed [`PathError`], shared (states are
+/// cloned to every consumer), compared by what it says.
+#[derive(Debug, Clone)]
+pub struct DirError {
+    error: Arc<PathError>,
+    message: String,
+}
+
+impl DirError {
+    fn new(error: PathError) -> DirError {
+        DirError {
+            message: error.to_string(),
+            error: Arc::new(error),
+        }
+    }
+
+    /// The typed error.
+    pub fn error(&self) -> &PathError {
+        &self.error
+    }
+
+    /// What it says (the error's `Display`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl PartialEq for DirError {
+    fn eq(&self, other: &DirError) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for DirError {}
+
+impl std::fmt::Display for DirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

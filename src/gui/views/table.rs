@@ -122,7 +122,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 });
                 row_ui.col(|ui| {
                     let full = match (&row.state, &row.refusal) {
-                        (Some(DirState::Error(e)), _) => e.clone(),
+                        (Some(DirState::Error(e)), _) => e.to_string(),
                         (Some(DirState::NotResponding), _) => {
                             "the filesystem is not responding".to_string()
                         }
@@ -187,7 +187,7 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
         (_, Some(DirState::Held(h))) => format!("held by {h}"),
         (_, Some(DirState::HeldByThisProcess)) => "held by this app".to_string(),
         (_, Some(DirState::Missing)) => "the directory does not exist".to_string(),
-        (_, Some(DirState::Error(e))) => e.clone(),
+        (_, Some(DirState::Error(e))) => e.to_string(),
         (_, Some(DirState::NotResponding)) => "its filesystem is not responding".to_string(),
         (_, None) => "state not known yet".to_string(),
         _ => String::new(),
