@@ -331,7 +331,7 @@ name = "  "
 
     #[test]
     fn active_name_is_trimmed_like_list_names() {
-        // Found by tests/fuzz_watchlist.rs: a padded name matched its list only once trimmed.
+        // Found by tests/suite/fuzz_watchlist.rs: a padded name matched its list only once trimmed.
         let (_dir, _store, loaded) =
             load_bytes(b"active = \" b \"\n[[list]]\nname = \"a\"\n[[list]]\nname = \" b \"\n");
         assert_eq!(loaded.warnings, []);
