@@ -1,7 +1,7 @@
 //! What the window shows, as plain data: rows, selection, sort and filter, the event log and each
 //! row's state history (for the timeline). No egui, no filesystem: tested on its own.
 
-use crate::monitor::{Cause, Change, DirState};
+use crate::monitor::{Cause, Change, DirState, LockState};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -61,7 +61,11 @@ impl Row {
 
     /// Acquire / Hold can work: nobody holds it and it can be probed.
     pub fn can_acquire(&self) -> bool {
-        self.own == OwnLock::None && matches!(self.state, Some(DirState::Absent | DirState::Free))
+        self.own == OwnLock::None
+            && matches!(
+                self.state,
+                Some(DirState::Lock(LockState::Absent) | DirState::Lock(LockState::Free))
+            )
     }
 
     pub fn can_release(&self) -> bool {
@@ -160,7 +164,10 @@ impl Model {
         };
         row.state = Some(change.new.clone());
         row.since = Some(change.at);
-        if !matches!(change.new, DirState::Absent | DirState::Free) {
+        if !matches!(
+            change.new,
+            DirState::Lock(LockState::Absent) | DirState::Lock(LockState::Free)
+        ) {
             row.refusal = None;
         }
         row.history.push_back(Span {
@@ -321,12 +328,12 @@ fn compare(a: &Row, b: &Row, key: SortKey) -> std::cmp::Ordering {
 
 fn state_rank(row: &Row) -> u8 {
     match &row.state {
-        Some(DirState::Held(_)) => 0,
-        Some(DirState::HeldByThisProcess) => 1,
+        Some(DirState::Lock(LockState::Held(_))) => 0,
+        Some(DirState::Lock(LockState::HeldByThisProcess)) => 1,
         Some(DirState::Error(_) | DirState::NotResponding) => 2,
         Some(DirState::Missing) => 3,
-        Some(DirState::Free) => 4,
-        Some(DirState::Absent) => 5,
+        Some(DirState::Lock(LockState::Free)) => 4,
+        Some(DirState::Lock(LockState::Absent)) => 5,
         None => 6,
     }
 }
@@ -355,10 +362,10 @@ pub fn short_command(command: &str) -> String {
 /// The state's word in the table's badge.
 pub fn state_word(state: &DirState) -> &'static str {
     match state {
-        DirState::Held(_) => "Held",
-        DirState::HeldByThisProcess => "Held by this app",
-        DirState::Free => "Free (stale file)",
-        DirState::Absent => "Absent",
+        DirState::Lock(LockState::Held(_)) => "Held",
+        DirState::Lock(LockState::HeldByThisProcess) => "Held by this app",
+        DirState::Lock(LockState::Free) => "Free (stale file)",
+        DirState::Lock(LockState::Absent) => "Absent",
         DirState::Missing => "Missing",
         DirState::Error(_) => "Error",
         DirState::NotResponding => "Not responding",
@@ -382,10 +389,10 @@ mod tests {
     }
 
     fn held(pid: u32, cmd: &str) -> DirState {
-        DirState::Held(Holder {
+        DirState::Lock(LockState::Held(Holder {
             pid: Some(pid),
             command: Some(cmd.into()),
-        })
+        }))
     }
 
     #[test]
@@ -393,13 +400,13 @@ mod tests {
         let mut m = Model::default();
         assert!(m.add("/a".into()));
         assert!(!m.add("/a".into()), "no duplicates");
-        m.apply(change("/a", DirState::Absent, 1));
+        m.apply(change("/a", DirState::Lock(LockState::Absent), 1));
         m.apply(change("/a", held(7, "certbot renew"), 2));
         let row = m.row(Path::new("/a")).unwrap();
         assert_eq!(row.state, Some(held(7, "certbot renew")));
         assert_eq!(row.history.len(), 2);
         assert_eq!(m.log.len(), 2);
-        m.apply(change("/gone", DirState::Absent, 3));
+        m.apply(change("/gone", DirState::Lock(LockState::Absent), 3));
         assert_eq!(m.log.len(), 2, "changes for unknown rows are ignored");
     }
 
@@ -410,8 +417,8 @@ mod tests {
             m.add(d.into());
         }
         m.apply(change("/b", held(9, "certbot renew"), 1));
-        m.apply(change("/a", DirState::Absent, 1));
-        m.apply(change("/c", DirState::Free, 1));
+        m.apply(change("/a", DirState::Lock(LockState::Absent), 1));
+        m.apply(change("/c", DirState::Lock(LockState::Free), 1));
         let dirs = |m: &mut Model| -> Vec<String> {
             let v = m.visible().to_vec();
             v.iter()
@@ -488,7 +495,7 @@ mod tests {
             !m.row(Path::new("/a")).unwrap().can_acquire(),
             "unknown state"
         );
-        m.apply(change("/a", DirState::Free, 1));
+        m.apply(change("/a", DirState::Lock(LockState::Free), 1));
         assert!(m.row(Path::new("/a")).unwrap().can_acquire());
         m.apply(change("/a", held(3, "x"), 2));
         assert!(!m.row(Path::new("/a")).unwrap().can_acquire());
@@ -515,9 +522,9 @@ mod tests {
         m.add("/a".into());
         for i in 0..(LOG_CAPACITY as u64 + 50) {
             let state = if i % 2 == 0 {
-                DirState::Absent
+                DirState::Lock(LockState::Absent)
             } else {
-                DirState::Free
+                DirState::Lock(LockState::Free)
             };
             m.apply(change("/a", state, i));
         }

@@ -110,7 +110,7 @@ impl Watched {
     fn needs_pass(&self) -> bool {
         !(self.watch == Watch::Active
             && self.events_complete
-            && self.state == Some(DirState::Absent))
+            && self.state == Some(DirState::Lock(LockState::Absent)))
     }
 }
 
@@ -623,16 +623,8 @@ impl Engine {
             .into_iter()
             .filter(|dir| {
                 self.dirs.get(dir).is_some_and(|w| {
-                    w.watch == Watch::Retry
-                        && matches!(
-                            w.state,
-                            Some(
-                                DirState::Absent
-                                    | DirState::Free
-                                    | DirState::Held(_)
-                                    | DirState::HeldByThisProcess
-                            )
-                        )
+                    // Any lock state: the probe could look into the directory.
+                    w.watch == Watch::Retry && matches!(w.state, Some(DirState::Lock(_)))
                 })
             })
             .collect();
@@ -658,10 +650,7 @@ impl Engine {
             if self.stuck.contains(&key) {
                 continue;
             }
-            let was_held = matches!(
-                w.state,
-                Some(DirState::Held(_) | DirState::HeldByThisProcess)
-            );
+            let was_held = w.state.as_ref().is_some_and(DirState::is_held);
             let (lock_file, table, holders) =
                 (w.abs_lock_file.clone(), table.clone(), self.holders.clone());
             jobs.push((
@@ -701,7 +690,9 @@ impl Engine {
         let Some(watched) = self.dirs.get_mut(dir) else {
             return;
         };
-        if watched.state.as_ref() == Some(&state) || (defer_free && state == DirState::Free) {
+        if watched.state.as_ref() == Some(&state)
+            || (defer_free && state == DirState::Lock(LockState::Free))
+        {
             return;
         }
         let old = watched.state.replace(state.clone());

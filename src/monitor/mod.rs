@@ -18,6 +18,7 @@ mod sys;
 
 use crate::holder::Holder;
 use crate::path_error::PathError;
+pub use crate::probe::LockState;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,34 +27,27 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-/// A directory's lock state as the monitor reports it: the probe's [`crate::LockState`]s, plus
-/// what only a watched directory can be (missing, not responding), and the probe's typed error.
+/// A directory's lock state as the monitor reports it: what the probe found (the probe's own
+/// [`LockState`]), or what only a watched directory can be (missing, not responding), or the
+/// probe's typed error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirState {
-    /// No lock file (certbot deletes it on release).
-    Absent,
-    /// A lock file nobody holds.
-    Free,
-    /// Another process holds the lock; either holder field may be unknown.
-    Held(Holder),
-    /// A lock this process holds.
-    HeldByThisProcess,
+    /// What the probe found: absent, free, held, or held by this process.
+    Lock(LockState),
     /// The directory does not exist (deleted, or not yet created).
     Missing,
-    /// The directory or lock path cannot be probed.
-    Error(DirError),
     /// A filesystem call for this directory has not returned (a stopped FUSE daemon, a hung
     /// NFS server): no state is known until it does. Other directories are not held up.
     NotResponding,
+    /// The directory or lock path cannot be probed.
+    Error(DirError),
 }
 
 impl DirState {
     /// The state's name in `lockscope watch` output.
     pub fn name(&self) -> &'static str {
         match self {
-            DirState::Absent => "absent",
-            DirState::Free => "free",
-            DirState::Held(_) | DirState::HeldByThisProcess => "held",
+            DirState::Lock(state) => state.name(),
             DirState::Missing => "missing",
             DirState::Error(_) => "error",
             DirState::NotResponding => "not-responding",
@@ -63,10 +57,14 @@ impl DirState {
     /// The holder, if held (this process included).
     pub fn holder(&self) -> Option<Holder> {
         match self {
-            DirState::Held(h) => Some(h.clone()),
-            DirState::HeldByThisProcess => Some(Holder::this_process()),
+            DirState::Lock(state) => state.holder(),
             _ => None,
         }
+    }
+
+    /// Whether someone (this process included) holds the lock.
+    pub fn is_held(&self) -> bool {
+        matches!(self, DirState::Lock(state) if state.is_held())
     }
 
     /// Why the directory cannot be probed, for `error` and `not-responding`.
@@ -82,12 +80,8 @@ impl DirState {
 impl From<Result<crate::LockState, PathError>> for DirState {
     /// The probe's answer as a directory's state (a missing directory is `Missing`).
     fn from(probed: Result<crate::LockState, PathError>) -> DirState {
-        use crate::LockState;
         match probed {
-            Ok(LockState::Absent) => DirState::Absent,
-            Ok(LockState::Free) => DirState::Free,
-            Ok(LockState::Held(h)) => DirState::Held(h),
-            Ok(LockState::HeldByThisProcess) => DirState::HeldByThisProcess,
+            Ok(state) => DirState::Lock(state),
             Err(PathError::DirMissing(_)) => DirState::Missing,
             Err(e) => DirState::Error(DirError::new(e)),
         }

@@ -619,7 +619,7 @@ fn check_ofd_holder(fs: Fs) {
 /// event in the watched directory. If the monitor took its own opens for arrivals it would
 /// re-probe (and re-open) for ever: an idle engine must stay idle.
 fn check_idle_stale_watch(fs: Fs) {
-    use lockscope::monitor::{DirState, Monitor, MonitorOptions, Update};
+    use lockscope::monitor::{DirState, LockState, Monitor, MonitorOptions, Update};
     let fx = fs.mount();
     std::fs::write(fx.dir.join(LOCK), b"").expect("stale lock file");
     let (monitor, updates) = Monitor::start(
@@ -640,7 +640,7 @@ fn check_idle_stale_watch(fs: Fs) {
             Update::Notice(_) => continue,
         }
     };
-    assert_eq!(next_state(START_WITHIN), DirState::Free);
+    assert_eq!(next_state(START_WITHIN), DirState::Lock(LockState::Free));
     let before = monitor.stats();
     std::thread::sleep(Duration::from_millis(1500));
     let after = monitor.stats();
@@ -654,7 +654,7 @@ fn check_idle_stale_watch(fs: Fs) {
     );
     let certbot = certbot_lock_dir(&fx.dir).expect_locked();
     match next_state(REPORT_WITHIN) {
-        DirState::Held(h) => assert_eq!(h.pid, Some(certbot.pid), "{h:?}"),
+        DirState::Lock(LockState::Held(h)) => assert_eq!(h.pid, Some(certbot.pid), "{h:?}"),
         other => panic!("certbot took the stale file, the monitor says {other:?}"),
     }
     certbot.release();

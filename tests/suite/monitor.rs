@@ -2,7 +2,7 @@
 //! every transition is seen with the right cause, and an idle engine makes no event-driven work.
 
 use crate::common::*;
-use lockscope::monitor::{Cause, Change, DirState, Monitor, MonitorOptions, Update};
+use lockscope::monitor::{Cause, Change, DirState, LockState, Monitor, MonitorOptions, Update};
 use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc::Receiver;
@@ -78,7 +78,7 @@ fn expect_change_with_event(
 
 fn held_pid(change: &Change) -> Option<u32> {
     match &change.new {
-        DirState::Held(h) => h.pid,
+        DirState::Lock(LockState::Held(h)) => h.pid,
         _ => None,
     }
 }
@@ -96,7 +96,7 @@ fn certbot_run_is_absent_held_absent_by_events() {
     let held = expect_change(&updates, dir.path(), "held", Cause::FsEvent);
     assert_eq!(
         held.old,
-        Some(DirState::Absent),
+        Some(DirState::Lock(LockState::Absent)),
         "no transient 'free' between create and lock"
     );
     assert_eq!(held_pid(&held), Some(certbot.pid));
@@ -158,7 +158,7 @@ fn a_lock_without_any_event_is_found_by_the_periodic_pass() {
     assert_eq!(held_pid(&held), Some(raw.child.id()));
     raw.finish(); // EOF: the process exits, the kernel drops the lock
     let freed = next_change(&updates, dir.path(), Duration::from_secs(5));
-    assert_eq!(freed.new, DirState::Free);
+    assert_eq!(freed.new, DirState::Lock(LockState::Free));
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn many_directories_at_once() {
                 d.display()
             );
         } else {
-            assert_eq!(c.new, DirState::Absent);
+            assert_eq!(c.new, DirState::Lock(LockState::Absent));
         }
     }
     // And changes in several directories at once are all reported.
@@ -305,7 +305,7 @@ fn many_directories_at_once() {
         {
             assert_eq!(
                 c.new,
-                DirState::Free,
+                DirState::Lock(LockState::Free),
                 "killed holders leave their files: {c:?}"
             );
             freed += 1;
@@ -371,12 +371,12 @@ fn remove_stops_reports_and_recheck_reports_an_action() {
     let lock = lockscope::lock_dir(a.path()).unwrap();
     monitor.recheck(a.path());
     let c = next_change(&updates, a.path(), Duration::from_secs(5));
-    assert_eq!(c.new, DirState::HeldByThisProcess);
+    assert_eq!(c.new, DirState::Lock(LockState::HeldByThisProcess));
     assert!(matches!(c.cause, Cause::Action | Cause::FsEvent), "{c:?}");
     drop(lock);
     // The delete event, or the recheck if it was still queued when the file went: both true.
     let c = next_change(&updates, a.path(), Duration::from_secs(5));
-    assert_eq!(c.new, DirState::Absent);
+    assert_eq!(c.new, DirState::Lock(LockState::Absent));
     assert!(matches!(c.cause, Cause::Action | Cause::FsEvent), "{c:?}");
     std::thread::sleep(Duration::from_millis(200));
     while let Ok(u) = updates.try_recv() {

@@ -1,6 +1,6 @@
 //! What the panels share: row height, state colours, time formats.
 
-use crate::monitor::DirState;
+use crate::monitor::{DirState, LockState};
 use eframe::egui::Color32;
 use std::time::{Duration, SystemTime};
 
@@ -8,10 +8,10 @@ pub const ROW_HEIGHT: f32 = 22.0;
 
 pub fn badge_color(state: &DirState) -> Color32 {
     match state {
-        DirState::Held(_) => Color32::from_rgb(214, 69, 65),
-        DirState::HeldByThisProcess => Color32::from_rgb(52, 120, 226),
-        DirState::Free => Color32::from_rgb(224, 158, 36),
-        DirState::Absent => Color32::from_rgb(76, 163, 90),
+        DirState::Lock(LockState::Held(_)) => Color32::from_rgb(214, 69, 65),
+        DirState::Lock(LockState::HeldByThisProcess) => Color32::from_rgb(52, 120, 226),
+        DirState::Lock(LockState::Free) => Color32::from_rgb(224, 158, 36),
+        DirState::Lock(LockState::Absent) => Color32::from_rgb(76, 163, 90),
         DirState::Missing => Color32::from_rgb(130, 130, 130),
         DirState::Error(_) => Color32::from_rgb(160, 60, 150),
         DirState::NotResponding => Color32::from_rgb(120, 90, 160),

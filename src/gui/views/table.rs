@@ -7,7 +7,7 @@ use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
 use crate::gui::model::{OwnLock, Row, SortKey, short_command, state_word};
 use crate::gui::state::{Snapshot, UiState};
-use crate::monitor::DirState;
+use crate::monitor::{DirState, LockState};
 use eframe::egui::{self, Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
 use std::time::{Duration, Instant, SystemTime};
@@ -184,8 +184,8 @@ fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
     let why_not = match (&row.own, &row.state) {
         (OwnLock::Pending, _) => "waiting for the lock…".to_string(),
         (OwnLock::Held { .. }, _) => "held by this app".to_string(),
-        (_, Some(DirState::Held(h))) => format!("held by {h}"),
-        (_, Some(DirState::HeldByThisProcess)) => "held by this app".to_string(),
+        (_, Some(DirState::Lock(LockState::Held(h)))) => format!("held by {h}"),
+        (_, Some(DirState::Lock(LockState::HeldByThisProcess))) => "held by this app".to_string(),
         (_, Some(DirState::Missing)) => "the directory does not exist".to_string(),
         (_, Some(DirState::Error(e))) => e.to_string(),
         (_, Some(DirState::NotResponding)) => "its filesystem is not responding".to_string(),

@@ -2,7 +2,7 @@
 
 use super::style::{ROW_HEIGHT, badge_color};
 use crate::gui::model::Span;
-use crate::monitor::DirState;
+use crate::monitor::{DirState, LockState};
 use eframe::egui::{self, Color32, Sense, Ui};
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
@@ -34,8 +34,8 @@ pub fn strip(ui: &mut Ui, history: &VecDeque<Span>, now: SystemTime, span: Durat
             continue;
         }
         let color = match &s.state {
-            DirState::Held(h) => holder_color(h.pid),
-            DirState::HeldByThisProcess => badge_color(&s.state),
+            DirState::Lock(LockState::Held(h)) => holder_color(h.pid),
+            DirState::Lock(LockState::HeldByThisProcess) => badge_color(&s.state),
             DirState::Error(_) | DirState::Missing | DirState::NotResponding => {
                 badge_color(&s.state).gamma_multiply(0.6)
             }
