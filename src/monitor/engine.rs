@@ -1,8 +1,7 @@
 //! The monitor's worker thread: owns the watcher, the directory table and the holder cache.
 
-use super::fs_pool::{FsPool, StuckKey};
+use super::fs_pool::{FsPool, StuckKey, locked};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update, UpdateHandler};
-use crate::path_error::PathError;
 use crate::probe::{self, HolderCache, HolderKey, LockState, LockTable};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
@@ -10,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A directory's identity (device, inode): rows that name one directory under several paths
@@ -38,10 +37,6 @@ const OWN_OPEN_EVENT_WAIT: Duration = Duration::from_secs(1);
 /// One watcher per filesystem (stat's device): a watch being registered on a stuck filesystem
 /// blocks that watcher's thread, and only it.
 type Watchers = Arc<Mutex<HashMap<u64, Arc<Mutex<notify::RecommendedWatcher>>>>>;
-
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 pub(super) struct Engine {
     options: MonitorOptions,
@@ -733,19 +728,15 @@ fn observe(
     let (state, holder_key) = match table {
         Some(t) => {
             let (state, key) = t.probe_watched(lock_file, was_held, holders);
-            (dir_state(state), key)
+            (DirState::from(state), key)
         }
-        None => (dir_state(probe::probe(lock_file)), None),
+        None => (DirState::from(probe::probe(lock_file)), None),
     };
     Observation {
         state,
         holder_key,
         opened: probe::opens_by_probes().saturating_sub(opens_before),
     }
-}
-
-fn dir_state(result: Result<LockState, PathError>) -> DirState {
-    DirState::from(result)
 }
 
 /// What a watch registration found.

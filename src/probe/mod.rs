@@ -157,20 +157,13 @@ impl ProbeBatch {
             }
         }
         let (dir, lock_file) = resolve_path(path, lock_name);
-        let meta = lock_file_metadata(&lock_file);
-        let flocks = match &meta {
-            Ok(Some(m)) => m.clone(),
-            _ => {
-                return PathProbe::new(
-                    dir,
-                    lock_file.clone(),
-                    self.probe_lstat(&lock_file, meta),
-                    Vec::new(),
-                );
-            }
+        let lstat = lock_file_metadata(&lock_file);
+        let meta = lstat.as_ref().ok().and_then(Option::clone);
+        let state = self.probe_lstat(&lock_file, lstat);
+        let flocks = match meta {
+            Some(meta) => self.flocks_if_used(&lock_file, &meta, &state),
+            None => Vec::new(),
         };
-        let state = self.probe_lstat(&lock_file, Ok(Some(flocks.clone())));
-        let flocks = self.flocks_if_used(&lock_file, &flocks, &state);
         PathProbe::new(dir, lock_file, state, flocks)
     }
 
