@@ -1,12 +1,15 @@
 //! `lockscope status|hold`: the command-line contract (names, exit codes, JSON keys) that
 //! scripts depend on. See README.md.
 
+use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
 use clap::{Parser, Subcommand};
+use lockscope::diagnose::{Diagnoser, Diagnosis};
 use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
-use lockscope::probe::ProbeBatch;
-use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
+use lockscope::local_time::{TimeStyle, age_at, format_age};
+use lockscope::probe::{PathProbe, ProbeBatch};
+use lockscope::{LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +44,18 @@ enum Command {
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Say in plain sentences why each lock is (or is not) held, and what to do about it.
+    Explain {
+        /// Show times in UTC instead of the local time zone.
+        #[arg(long)]
+        utc: bool,
+        /// The lock file's name inside each directory.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+        lock_name: String,
+        /// Directories (lock file DIR/NAME) or lock files.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Open the desktop app (also what `lockscope` alone does).
     #[cfg(feature = "gui")]
     Gui {
@@ -56,6 +71,9 @@ enum Command {
         /// Print JSON lines instead of text.
         #[arg(long)]
         json: bool,
+        /// Show times in UTC instead of the local time zone (text output).
+        #[arg(long)]
+        utc: bool,
         /// Period of the pass that catches changes no filesystem event shows.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
         interval: Duration,
@@ -134,12 +152,18 @@ pub fn main() -> ExitCode {
             lock_name,
             paths,
         }) => status(&paths, &lock_name, json),
+        Some(Command::Explain {
+            utc,
+            lock_name,
+            paths,
+        }) => crate::explain::run(&paths, &lock_name, time_style(utc)),
         Some(Command::Watch {
             json,
+            utc,
             interval,
             lock_name,
             dirs,
-        }) => crate::watch::run(&dirs, interval, lock_name, json),
+        }) => crate::watch::run(&dirs, interval, lock_name, json, time_style(utc)),
         Some(Command::Hold {
             hold_for,
             wait,
@@ -148,6 +172,14 @@ pub fn main() -> ExitCode {
         }) => hold(&dir.join(lock_name), hold_for, wait),
     };
     ExitCode::from(code)
+}
+
+fn time_style(utc: bool) -> TimeStyle {
+    if utc {
+        TimeStyle::Utc
+    } else {
+        TimeStyle::Local
+    }
 }
 
 #[cfg(feature = "gui")]
@@ -187,67 +219,58 @@ struct StatusRecord {
     dir: String,
     lock_file: String,
     state: &'static str,
-    holder: Option<Holder>,
+    holder: Option<HolderRecord>,
     error: Option<String>,
-    /// Present only when there is something to warn about (so the usual row is unchanged).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<Warning>,
+    #[serde(flatten)]
+    diagnosis: DiagnosisFields,
+    /// For the table: how long the lock has been held.
+    #[serde(skip)]
+    held_for: Option<Duration>,
 }
 
-/// Something about a lock that its state alone does not say.
-#[derive(Serialize)]
-struct Warning {
-    /// `flock`: a flock(2) lock on the lock file, which certbot's fcntl lock ignores.
-    kind: &'static str,
-    message: String,
-    holder: Option<Holder>,
-}
-
-fn flock_warning(holder: Holder) -> Warning {
-    Warning {
-        kind: "flock",
-        message: format!(
-            "a flock(2) lock on the lock file by {holder}; it does not exclude certbot"
-        ),
-        holder: Some(holder),
-    }
-}
-
-fn status_of(path: &Path, lock_name: &str, batch: &mut ProbeBatch) -> StatusRecord {
-    let probed = batch.probe_path(path, lock_name);
+fn status_record(probed: PathProbe, diagnosis: &Diagnosis, now: jiff::Timestamp) -> StatusRecord {
     let (state, holder, error) = match &probed.state {
         Ok(state) => (state.name(), state.holder(), None),
         Err(e) => ("error", None, Some(e.to_string())),
     };
-    let warnings = probed
-        .flock_holders()
-        .iter()
-        .cloned()
-        .map(flock_warning)
-        .collect();
     StatusRecord {
         dir: lossy_string(probed.dir),
         lock_file: lossy_string(probed.lock_file),
         state,
-        holder,
+        holder: holder_record(holder, diagnosis),
         error,
-        warnings,
+        diagnosis: diagnosis_fields(diagnosis),
+        held_for: diagnosis.held_since.map(|h| age_at(h.time, now)),
     }
 }
 
 /// The path as a string, U+FFFD in place of bytes that are not UTF-8 (no copy when all are).
-fn lossy_string(path: PathBuf) -> String {
+pub(crate) fn lossy_string(path: PathBuf) -> String {
     path.into_os_string()
         .into_string()
         .unwrap_or_else(|raw| raw.to_string_lossy().into_owned())
 }
 
-fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
-    // One batch: each holder's command line is read once, however many locks it holds.
+/// Probes every PATH in one batch (each holder's command line is read once, however many locks
+/// it holds) and diagnoses them together.
+pub(crate) fn probe_and_diagnose(
+    paths: &[PathBuf],
+    lock_name: &str,
+) -> Vec<(PathProbe, Diagnosis)> {
     let mut batch = ProbeBatch::new();
-    let records: Vec<StatusRecord> = paths
+    let probes: Vec<PathProbe> = paths
         .iter()
-        .map(|p| status_of(p, lock_name, &mut batch))
+        .map(|p| batch.probe_path(p, lock_name))
+        .collect();
+    let diagnoses = Diagnoser::new().diagnose_all(&probes);
+    probes.into_iter().zip(diagnoses).collect()
+}
+
+fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+    let now = jiff::Timestamp::now();
+    let records: Vec<StatusRecord> = probe_and_diagnose(paths, lock_name)
+        .into_iter()
+        .map(|(probed, diagnosis)| status_record(probed, &diagnosis, now))
         .collect();
     let printed = if json {
         print_json(&records)
@@ -265,7 +288,7 @@ fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
 }
 
 /// Standard output in large writes: stdout alone is line-buffered, one write(2) per line.
-fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+pub(crate) fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
@@ -281,23 +304,21 @@ fn print_json(records: &[StatusRecord]) -> io::Result<()> {
 /// The table. Every cell is escaped before the column widths are measured, so a name with a
 /// control character can neither break the row nor misalign the columns.
 fn print_table(records: &[StatusRecord]) -> io::Result<()> {
-    let rows: Vec<[String; 4]> = records
+    let rows: Vec<[String; 5]> = records
         .iter()
         .map(|r| {
             let pid = r
                 .holder
                 .as_ref()
-                .and_then(|h| h.pid)
+                .and_then(|h| h.pid())
                 .map_or("-".into(), |p| p.to_string());
             let detail = match (&r.error, &r.holder) {
                 (Some(e), _) => escape(e).into_owned(),
-                (None, Some(h)) => h
-                    .command
-                    .as_deref()
-                    .map_or("-".into(), |c| escape(c).into_owned()),
+                (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
                 (None, None) => "-".into(),
             };
-            let detail = r.warnings.iter().fold(detail, |detail, w| {
+            let held_for = r.held_for.map_or("-".into(), format_age);
+            let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
                 let warning = escape(&w.message).into_owned();
                 if detail == "-" {
                     warning
@@ -309,11 +330,12 @@ fn print_table(records: &[StatusRecord]) -> io::Result<()> {
                 escape(&r.dir).into_owned(),
                 r.state.to_string(),
                 pid,
+                held_for,
                 detail,
             ]
         })
         .collect();
-    let header = ["DIR", "STATE", "PID", "COMMAND"].map(String::from);
+    let header = ["DIR", "STATE", "PID", "HELD FOR", "COMMAND"].map(String::from);
     let width = |col: usize| {
         rows.iter()
             .chain([&header])
@@ -321,13 +343,13 @@ fn print_table(records: &[StatusRecord]) -> io::Result<()> {
             .max()
             .unwrap_or(0)
     };
-    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
     let mut out = buffered_stdout();
     for row in std::iter::once(&header).chain(&rows) {
         writeln!(
             out,
-            "{:<w0$}  {:<w1$}  {:>w2$}  {}",
-            row[0], row[1], row[2], row[3]
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
+            row[0], row[1], row[2], row[3], row[4]
         )?;
     }
     out.flush()?;

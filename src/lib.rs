@@ -12,11 +12,13 @@
 
 #![warn(missing_docs)]
 
+pub mod diagnose;
 pub mod duration;
 pub mod escape;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod holder;
+pub mod local_time;
 pub mod lock;
 pub mod monitor;
 pub mod path_error;

@@ -5,6 +5,8 @@ mod cli;
 #[cfg_attr(unix, path = "closed_stdout_unix.rs")]
 #[cfg_attr(not(unix), path = "closed_stdout_other.rs")]
 mod closed_stdout;
+mod diagnosis_json;
+mod explain;
 mod output;
 mod watch;
 

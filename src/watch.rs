@@ -1,9 +1,10 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines.
 
 use crate::closed_stdout;
+use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
-use lockscope::Holder;
 use lockscope::escape::{escape, escape_path};
+use lockscope::local_time::{TimeStyle, format_time_precise};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
 use serde::Serialize;
 use std::io::Write;
@@ -18,9 +19,11 @@ struct WatchRecord<'a> {
     dir: String,
     lock_file: String,
     state: &'static str,
-    holder: Option<Holder>,
+    holder: Option<HolderRecord>,
     error: Option<&'a str>,
     cause: lockscope::monitor::Cause,
+    #[serde(flatten)]
+    diagnosis: DiagnosisFields,
 }
 
 enum Event {
@@ -30,7 +33,13 @@ enum Event {
     OutputClosed,
 }
 
-pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) -> u8 {
+pub fn run(
+    dirs: &[PathBuf],
+    interval: Duration,
+    lock_name: String,
+    json: bool,
+    style: TimeStyle,
+) -> u8 {
     // Updates, stop requests and a closed stdout meet on one channel, so the main thread
     // simply blocks on it.
     let (events_tx, events) = mpsc::channel();
@@ -73,7 +82,7 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
                 report(text);
                 Ok(())
             }
-            Event::Update(Update::Change(change)) => print_change(&mut out, &change, json),
+            Event::Update(Update::Change(change)) => print_change(&mut out, &change, json, style),
         };
         if let Err(e) = written {
             code = output_failed(&e);
@@ -84,27 +93,42 @@ pub fn run(dirs: &[PathBuf], interval: Duration, lock_name: String, json: bool) 
     code
 }
 
-fn print_change(out: &mut impl Write, change: &Change, json: bool) -> std::io::Result<()> {
-    let time = humantime::format_rfc3339_millis(change.at).to_string();
+fn print_change(
+    out: &mut impl Write,
+    change: &Change,
+    json: bool,
+    style: TimeStyle,
+) -> std::io::Result<()> {
     if json {
         let record = WatchRecord {
-            time,
+            time: humantime::format_rfc3339_millis(change.at).to_string(),
             dir: change.dir.to_string_lossy().into_owned(),
             lock_file: change.lock_file.to_string_lossy().into_owned(),
             state: change.new.name(),
-            holder: change.new.holder(),
+            holder: holder_record(change.new.holder(), &change.diagnosis),
             error: change.new.error(),
             cause: change.cause,
+            diagnosis: diagnosis_fields(&change.diagnosis),
         };
         serde_json::to_writer(&mut *out, &record)?;
         writeln!(out)
     } else {
+        let time = jiff::Timestamp::try_from(change.at)
+            .map(|t| format_time_precise(t, style))
+            .unwrap_or_default();
+        let warnings: String = change
+            .diagnosis
+            .warnings
+            .iter()
+            .map(|w| format!("; warning ({}): {}", w.kind.name(), w.message))
+            .collect();
         // Escaped: a newline in a name or command line must not forge a line.
         writeln!(
             out,
-            "{time}  {}  {}  ({})",
+            "{time}  {}  {}{}  ({})",
             escape_path(&change.dir),
             escape(&describe(&change.new)),
+            escape(&warnings),
             cause_name(change)
         )
     }

@@ -383,6 +383,7 @@ mod tests {
             lock_file: Path::new(dir).join(".certbot.lock"),
             old: None,
             new,
+            diagnosis: Default::default(),
             at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
             cause: Cause::FsEvent,
         }

@@ -2,6 +2,7 @@
 
 use super::fs_pool::{FsPool, StuckKey, locked};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update, UpdateHandler};
+use crate::diagnose::{Diagnoser, Diagnosis};
 use crate::probe::{self, HolderCache, HolderKey, LockState, LockTable};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
@@ -468,7 +469,7 @@ impl Engine {
             .map(|(d, _)| d.clone())
             .collect();
         for row in rows {
-            self.report(&row, DirState::NotResponding, Cause::Poll, false);
+            self.report(&row, DirState::NotResponding, None, Cause::Poll, false);
         }
     }
 
@@ -645,12 +646,24 @@ impl Engine {
             if self.stuck.contains(&key) {
                 continue;
             }
-            let was_held = w.state.as_ref().is_some_and(DirState::is_held);
-            let (lock_file, table, holders) =
-                (w.abs_lock_file.clone(), table.clone(), self.holders.clone());
+            let previous = w.state.clone();
+            let (abs_dir, lock_file, table, holders) = (
+                w.abs.clone(),
+                w.abs_lock_file.clone(),
+                table.clone(),
+                self.holders.clone(),
+            );
             jobs.push((
                 key,
-                Box::new(move || observe(table.as_deref(), &lock_file, was_held, &holders)),
+                Box::new(move || {
+                    observe(
+                        table.as_deref(),
+                        &abs_dir,
+                        &lock_file,
+                        previous.as_ref(),
+                        &holders,
+                    )
+                }),
             ));
             asked.push((dir, cause, defer_free));
         }
@@ -674,14 +687,21 @@ impl Engine {
                     .extend(std::iter::repeat_n(now, seen.opened as usize));
             }
             used.extend(seen.holder_key);
-            self.report(&dir, seen.state, cause, defer_free);
+            self.report(&dir, seen.state, seen.diagnosis, cause, defer_free);
         }
         used
     }
 
     /// Reports row `dir`'s new state if it differs (a `free` state is held back while
     /// `defer_free`).
-    fn report(&mut self, dir: &Path, state: DirState, cause: Cause, defer_free: bool) {
+    fn report(
+        &mut self,
+        dir: &Path,
+        state: DirState,
+        diagnosis: Option<Arc<Diagnosis>>,
+        cause: Cause,
+        defer_free: bool,
+    ) {
         let Some(watched) = self.dirs.get_mut(dir) else {
             return;
         };
@@ -696,6 +716,7 @@ impl Engine {
             lock_file: watched.lock_file.clone(),
             old,
             new: state,
+            diagnosis: diagnosis.unwrap_or_default(),
             at: SystemTime::now(),
             cause,
         };
@@ -711,20 +732,26 @@ impl Engine {
 /// What a filesystem worker found for one row.
 struct Observation {
     state: DirState,
+    /// When the state differs from the row's previous one: its diagnosis.
+    diagnosis: Option<Arc<Diagnosis>>,
     holder_key: Option<HolderKey>,
     /// How many times the probe opened the lock file (each causes an open event).
     opened: u64,
 }
 
 /// One row's probe, on a filesystem worker: from the lock-table snapshot where there is one
-/// (no lock file opened), directly where there is none or it cannot tell.
+/// (no lock file opened), directly where there is none or it cannot tell. A state that differs
+/// from `previous` is diagnosed here too (on the worker: the diagnosis stats the lock file),
+/// so each change carries why.
 fn observe(
     table: Option<&LockTable>,
+    dir: &Path,
     lock_file: &Path,
-    was_held: bool,
+    previous: Option<&DirState>,
     holders: &HolderCache,
 ) -> Observation {
     let opens_before = probe::opens_by_probes();
+    let was_held = previous.is_some_and(DirState::is_held);
     let (state, holder_key) = match table {
         Some(t) => {
             let (state, key) = t.probe_watched(lock_file, was_held, holders);
@@ -732,8 +759,24 @@ fn observe(
         }
         None => (DirState::from(probe::probe(lock_file)), None),
     };
+    let diagnosis = match &state {
+        DirState::Lock(lock) if previous != Some(&state) => {
+            // Taken while watched (not the first look): the monitor saw when.
+            let observed =
+                (previous.is_some() && !was_held && lock.is_held()).then(SystemTime::now);
+            Some(Arc::new(Diagnoser::new().diagnose_lock(
+                dir,
+                lock_file,
+                Some(lock),
+                &[],
+                observed,
+            )))
+        }
+        _ => None,
+    };
     Observation {
         state,
+        diagnosis,
         holder_key,
         opened: probe::opens_by_probes().saturating_sub(opens_before),
     }

@@ -16,6 +16,7 @@ mod fs_pool;
 #[cfg_attr(not(target_os = "linux"), path = "other.rs")]
 mod sys;
 
+use crate::diagnose::Diagnosis;
 use crate::holder::Holder;
 use crate::path_error::PathError;
 pub use crate::probe::LockState;
@@ -154,6 +155,9 @@ pub struct Change {
     pub old: Option<DirState>,
     /// The state now.
     pub new: DirState,
+    /// Why: the holder's details, since when, the lock set, hazards (empty for states that
+    /// are not a lock state: missing, not responding, error).
+    pub diagnosis: Arc<Diagnosis>,
     /// When the change was found.
     pub at: SystemTime,
     /// What made the monitor look.

@@ -14,6 +14,8 @@
 mod files;
 #[cfg(not(target_os = "linux"))]
 mod no_lock_table;
+#[cfg(not(target_os = "linux"))]
+mod no_process_details;
 // Built everywhere (its tests and fuzzing run on every platform); only Linux reads /proc.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) mod proc_parse;
@@ -22,7 +24,9 @@ pub(crate) mod proc_parse;
 #[cfg_attr(not(any(target_os = "linux", windows)), path = "no_process_table.rs")]
 mod process;
 
+mod place_stub;
 pub(crate) use files::*;
+pub(crate) use place_stub::*;
 pub(crate) use process::*;
 
 /// What a lock query found on a file.
@@ -101,4 +105,32 @@ pub(crate) struct ProcView {
     /// `/proc` belongs to the initial pid namespace, so its lock table lists every lock (one of
     /// a child namespace leaves out locks whose owners it cannot see).
     pub initial_namespace: bool,
+}
+
+/// What the OS tells about a process beyond its command line (Linux: `/proc/<pid>/stat`,
+/// `status`, `syscall`). Every field but `state` may be unknown.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessFacts {
+    /// `/proc`'s state letter: R, S, D, T, t, Z, X, I, ...
+    pub state: char,
+    /// The effective uid.
+    pub uid: Option<u32>,
+    pub started: Option<std::time::SystemTime>,
+    /// Its pid inside its own (innermost) pid namespace, when that is not `/proc`'s.
+    pub pid_in_namespace: Option<u32>,
+    /// What it is blocked on, in words ("terminal input on /dev/pts/3"), where the OS tells.
+    pub waiting_for: Option<String>,
+}
+
+/// A lock file a process holds a lock on, through one of its descriptors.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) struct HeldFile {
+    /// The path the descriptor was opened by, as `/proc` shows it now (without the
+    /// ` (deleted)` the kernel appends to a removed file).
+    pub path: std::path::PathBuf,
+    /// The file has no name left (its link count is 0): someone removed it.
+    pub deleted: bool,
+    /// stat's (device, inode) of the file.
+    pub id: (u64, u64),
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 pub(crate) use super::no_lock_table::*;
+pub(crate) use super::no_process_details::*;
 
 pub(crate) fn command_line(_pid: u32) -> Option<String> {
     None

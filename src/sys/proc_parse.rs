@@ -123,6 +123,51 @@ pub fn stat_ppid(stat: &str) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The state letter (the 3rd field) and the start time in clock ticks after boot (the 22nd)
+/// of a `/proc/<pid>/stat` line.
+pub fn stat_state_and_start(stat: &str) -> Option<(char, u64)> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // After the state: ppid .. starttime is the 19th field on.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// From `/proc/<pid>/status`: the effective uid (`Uid:`'s second value) and `NSpid:`, the
+/// process's pid in each pid namespace it is in, outermost first.
+pub fn status_uid_and_nspids(status: &str) -> (Option<u32>, Vec<u32>) {
+    let mut uid = None;
+    let mut nspids = Vec::new();
+    for line in status.lines() {
+        if let Some(values) = line.strip_prefix("Uid:") {
+            uid = values
+                .split_whitespace()
+                .nth(1)
+                .and_then(|u| u.parse().ok());
+        } else if let Some(values) = line.strip_prefix("NSpid:") {
+            nspids = values
+                .split_whitespace()
+                .map_while(|p| p.parse().ok())
+                .take(32)
+                .collect();
+        }
+    }
+    (uid, nspids)
+}
+
+/// `/proc/<pid>/syscall` of a blocked process: the system call's number and its six
+/// arguments. `running` (or `-1 ...`: not in a system call) gives `None`.
+pub fn blocked_syscall(line: &str) -> Option<(u64, [u64; 6])> {
+    let mut fields = line.split_whitespace();
+    let number = fields.next()?.parse().ok()?;
+    let mut args = [0; 6];
+    for arg in &mut args {
+        *arg = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;
+    }
+    Some((number, args))
+}
+
 /// glibc's `major()`/`minor()` of an `st_dev`, the numbers the kernel prints in its lock tables.
 pub fn dev_major_minor(dev: u64) -> (u32, u32) {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
@@ -133,6 +178,29 @@ pub fn dev_major_minor(dev: u64) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_state_start_uid_and_nspids() {
+        // A name with spaces and parentheses (chosen by the process) must not shift fields.
+        let stat = "18245 (cert bot) (x) S 18204 18245 18245 34816 18245 4194560 2871 0 0 0 \
+                    55 8 0 0 20 0 1 0 8812 44244992 9823 18446744073709551615";
+        assert_eq!(stat_state_and_start(stat), Some(('S', 8812)));
+        assert_eq!(stat_state_and_start("1 (x) S 0"), None);
+        let status = "Name:\tcertbot\nUid:\t1000\t0\t0\t0\nNSpid:\t18245\t7\n";
+        assert_eq!(status_uid_and_nspids(status), (Some(0), vec![18245, 7]));
+        assert_eq!(status_uid_and_nspids(""), (None, vec![]));
+    }
+
+    #[test]
+    fn reads_a_blocked_system_call() {
+        let line = "270 0x1 0x7ffc18fe4570 0x0 0x0 0x7ffc18fe44a0 0x0 0x7ffc18fe4490 0x7f18";
+        assert_eq!(
+            blocked_syscall(line),
+            Some((270, [1, 0x7ffc18fe4570, 0, 0, 0x7ffc18fe44a0, 0]))
+        );
+        assert_eq!(blocked_syscall("running"), None);
+        assert_eq!(blocked_syscall("-1 0x7ffc 0x7f18"), None);
+    }
 
     #[test]
     fn parses_classic_ofd_and_flock_rows() {
@@ -397,6 +465,14 @@ mod fuzz {
         #[test]
         fn arbitrary_text_never_panics(line in any::<String>()) {
             let _ = ProcLock::parse(&line);
+        }
+
+        /// The process files' parsers take anything without a panic (a process names itself).
+        #[test]
+        fn process_files_never_panic(text in any::<String>()) {
+            let _ = stat_state_and_start(&text);
+            let _ = status_uid_and_nspids(&text);
+            let _ = blocked_syscall(&text);
         }
 
         /// Text made of the characters rows are made of, so more of it gets deep.

@@ -190,3 +190,11 @@ pub(crate) fn is_nofollow_error(err: &io::Error) -> bool {
 pub(crate) fn open_error_means_busy(_err: &io::Error) -> bool {
     false
 }
+
+/// The (device, inode) of the file at `path` itself (not following a final symlink).
+pub(crate) fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}

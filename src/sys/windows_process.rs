@@ -3,6 +3,7 @@
 //! lock table and no F_GETLK: a lock query learns only "held", never by whom.
 
 pub(crate) use super::no_lock_table::*;
+pub(crate) use super::no_process_details::*;
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
 

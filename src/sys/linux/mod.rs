@@ -47,9 +47,13 @@ fn read_proc_file(path: &str, capacity: usize) -> Option<Vec<u8>> {
 
 mod naming;
 mod pidns;
+mod process_info;
 
 use super::{TableKey, TableTrust as Trust};
 pub(crate) use pidns::proc_view;
+pub(crate) use process_info::{
+    children_of, locked_files_named, other_lockers, process_facts, user_name,
+};
 
 /// The process holding a lock on the file at `lock_path` when the lock query gave no pid we
 /// can use: an OFD lock (no owner process), or a classic lock whose owner pid is from another

@@ -93,3 +93,8 @@ pub(crate) fn holder_of(
 pub fn command_line(pid: u32) -> Option<String> {
     sys::command_line(pid)
 }
+
+mod details;
+
+pub use details::{ChildProcess, Container, ProcessDetails, ProcessState};
+pub(crate) use details::{DetailsCache, timestamp};

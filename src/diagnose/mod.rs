@@ -1,0 +1,308 @@
+//! Why a lock is stuck: who holds it since when and what the holder is doing (its details),
+//! the other certbot locks it holds (the lock set), and hazards the state alone hides
+//! (orphaned locks, flock(2) users, filesystems whose locks other hosts do not see, holders
+//! we cannot see). Built on a probe's answer; costs `/proc` reads only where something is held,
+//! plus one look at the lock table for orphans.
+
+mod explain;
+
+pub use explain::explain;
+
+use crate::holder::{DetailsCache, Holder, ProcessDetails};
+use crate::probe::{LockState, PathProbe};
+use crate::sys::{self, HeldFile, proc_parse::ProcLock};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What lockscope can tell about one lock beyond its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// When the lock was taken, and how that is known.
+    pub held_since: Option<HeldSince>,
+    /// The holder's details, when held by a visible process.
+    pub holder: Option<ProcessDetails>,
+    /// The directories of the other lock files (same name) the holder holds: certbot locks its
+    /// config, work and logs directories and the web server's.
+    pub lock_set: Vec<PathBuf>,
+    /// What the state alone does not say.
+    pub warnings: Vec<Warning>,
+}
+
+/// When a lock was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HeldSince {
+    /// The time.
+    pub time: Timestamp,
+    /// How it is known.
+    pub source: HeldSinceSource,
+}
+
+/// How [`HeldSince`] is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldSinceSource {
+    /// The lock file's birth time (certbot creates the file as it takes the lock).
+    LockFileCreated,
+    /// The holder's start time: the lock file is older than the holder (left by an earlier
+    /// run), so the lock was taken some time after this.
+    HolderStarted,
+    /// The monitor saw the lock being taken.
+    Observed,
+}
+
+impl HeldSinceSource {
+    /// The source in a few words ("when the lock file was created").
+    pub fn describe(self) -> &'static str {
+        match self {
+            HeldSinceSource::LockFileCreated => "when the lock file was created",
+            HeldSinceSource::HolderStarted => "at the latest; when the holder started",
+            HeldSinceSource::Observed => "when lockscope saw it taken",
+        }
+    }
+}
+
+/// A hazard: something about a lock its state alone does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Its kind.
+    pub kind: WarningKind,
+    /// One sentence for a person.
+    pub message: String,
+    /// The process concerned, if any (the flock holder, the orphaned lock's holder).
+    pub holder: Option<Holder>,
+}
+
+/// The kinds of [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// A process holds a lock on a lock file of this directory that was deleted or replaced:
+    /// a certbot is still running here, and another one can start beside it.
+    OrphanedLock,
+    /// A flock(2) lock on the lock file, which certbot's fcntl lock ignores.
+    Flock,
+    /// The filesystem's locks may not exclude other machines (NFS `nolock`, CIFS `nobrl`,
+    /// FUSE, ...).
+    NetworkFilesystem,
+    /// Locked by a process this system's `/proc` does not show.
+    HolderNotVisible,
+}
+
+impl WarningKind {
+    /// The kind's name in JSON (`orphaned-lock`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningKind::OrphanedLock => "orphaned-lock",
+            WarningKind::Flock => "flock",
+            WarningKind::NetworkFilesystem => "network-filesystem",
+            WarningKind::HolderNotVisible => "holder-not-visible",
+        }
+    }
+}
+
+/// Diagnoses many locks at about one moment, sharing what can be shared: each process's
+/// details, the lock table and each locker's lock files are read once. Use a new one per pass.
+#[derive(Debug, Default)]
+pub struct Diagnoser {
+    details: DetailsCache,
+    /// `/proc/locks`, read at the first orphan check.
+    rows: Option<Option<Vec<ProcLock>>>,
+    /// Inodes of lock files this batch knows by name: a lock on one of them is no orphan.
+    known_inodes: HashSet<u64>,
+    /// Per locking pid, the lock files (of the name asked) it holds locks on.
+    held_files: HashMap<(u32, OsString), Vec<HeldFile>>,
+    /// Directories as `/proc` spells paths (canonical), per directory as given.
+    canonical: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Diagnoser {
+    /// An empty diagnoser.
+    pub fn new() -> Diagnoser {
+        Diagnoser::default()
+    }
+
+    /// Diagnoses each probe (like [`Diagnoser::diagnose`]), knowing all their lock files at
+    /// once: only locks on other files are looked at as possible orphans.
+    pub fn diagnose_all(&mut self, probes: &[PathProbe]) -> Vec<Diagnosis> {
+        for probe in probes {
+            self.know(&probe.lock_file);
+        }
+        probes.iter().map(|p| self.diagnose(p, None)).collect()
+    }
+
+    /// Diagnoses one probed lock. `observed_since`: when a monitor saw this lock taken (it
+    /// wins over what the files say).
+    pub fn diagnose(&mut self, probe: &PathProbe, observed_since: Option<SystemTime>) -> Diagnosis {
+        self.diagnose_lock(
+            &probe.dir,
+            &probe.lock_file,
+            probe.state.as_ref().ok(),
+            probe.flock_holders(),
+            observed_since,
+        )
+    }
+
+    /// The diagnosis of the lock file `lock_file` in `dir`, whose probe said `state` (`None`:
+    /// the probe failed) and found `flock_holders`.
+    pub fn diagnose_lock(
+        &mut self,
+        dir: &Path,
+        lock_file: &Path,
+        state: Option<&LockState>,
+        flock_holders: &[Holder],
+        observed_since: Option<SystemTime>,
+    ) -> Diagnosis {
+        let current = self.know(lock_file);
+        let lock_name = lock_file.file_name().unwrap_or_default().to_os_string();
+        let mut diagnosis = Diagnosis::default();
+        let holder = state.and_then(LockState::holder);
+        if let Some(pid) = holder.as_ref().and_then(|h| h.pid) {
+            let details = self.details.details(pid);
+            diagnosis.held_since = held_since(lock_file, details.started, observed_since);
+            diagnosis.lock_set = self.lock_set(pid, dir, &lock_name);
+            diagnosis.holder = Some(details);
+        } else if state.is_some_and(LockState::is_held) {
+            diagnosis.held_since = held_since(lock_file, None, observed_since);
+            diagnosis.warnings.push(Warning {
+                kind: WarningKind::HolderNotVisible,
+                message: "locked by a process this system's /proc does not show (another pid \
+                          namespace, such as a container's, or /proc mounted with hidepid)"
+                    .to_string(),
+                holder: None,
+            });
+        }
+        for orphan in self.orphans(dir, &lock_name, current) {
+            diagnosis.warnings.push(orphan);
+        }
+        for holder in flock_holders {
+            diagnosis.warnings.push(Warning {
+                kind: WarningKind::Flock,
+                message: format!(
+                    "a flock(2) lock on the lock file by {holder}; it does not exclude certbot"
+                ),
+                holder: Some(holder.clone()),
+            });
+        }
+        if let Some(reason) = sys::network_hazard(dir) {
+            diagnosis.warnings.push(Warning {
+                kind: WarningKind::NetworkFilesystem,
+                message: reason,
+                holder: None,
+            });
+        }
+        diagnosis
+    }
+
+    /// Notes the lock file's inode as known; its (device, inode), if it exists.
+    fn know(&mut self, lock_file: &Path) -> Option<(u64, u64)> {
+        let id = sys::file_id(lock_file)?;
+        self.known_inodes.insert(id.1);
+        Some(id)
+    }
+
+    /// The directories of `pid`'s other lock files named `lock_name`.
+    fn lock_set(&mut self, pid: u32, dir: &Path, lock_name: &OsString) -> Vec<PathBuf> {
+        let here = self.canonical(dir);
+        let mut dirs: Vec<PathBuf> = self
+            .held_files(pid, lock_name)
+            .iter()
+            .filter(|f| !f.deleted)
+            .filter_map(|f| f.path.parent())
+            .filter(|d| Some(*d) != here.as_deref())
+            .map(Path::to_path_buf)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Locks on files that were `dir/lock_name` and are no longer (deleted, or replaced by
+    /// the file now `current`).
+    fn orphans(
+        &mut self,
+        dir: &Path,
+        lock_name: &OsString,
+        current: Option<(u64, u64)>,
+    ) -> Vec<Warning> {
+        let rows = self
+            .rows
+            .get_or_insert_with(sys::lock_rows)
+            .as_deref()
+            .unwrap_or_default();
+        let lockers = sys::other_lockers(rows, &self.known_inodes);
+        if lockers.is_empty() {
+            return Vec::new();
+        }
+        let Some(here) = self.canonical(dir) else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for pid in lockers {
+            let orphaned = self.held_files(pid, lock_name).iter().find(|f| {
+                f.path.parent() == Some(here.as_path()) && (f.deleted || Some(f.id) != current)
+            });
+            let Some(file) = orphaned else {
+                continue;
+            };
+            let what = if file.deleted { "deleted" } else { "replaced" };
+            let holder = Holder {
+                pid: Some(pid),
+                command: self.details.command_line(pid),
+            };
+            warnings.push(Warning {
+                kind: WarningKind::OrphanedLock,
+                message: format!(
+                    "{holder} holds a lock on this directory's lock file, which was {what} \
+                     while held: that process is still running here, yet the path no longer \
+                     shows its lock, so another certbot can start beside it"
+                ),
+                holder: Some(holder),
+            });
+        }
+        warnings
+    }
+
+    fn held_files(&mut self, pid: u32, lock_name: &OsString) -> &[HeldFile] {
+        self.held_files
+            .entry((pid, lock_name.clone()))
+            .or_insert_with(|| sys::locked_files_named(pid, lock_name))
+    }
+
+    fn canonical(&mut self, dir: &Path) -> Option<PathBuf> {
+        self.canonical
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(dir).ok())
+            .clone()
+    }
+}
+
+/// When the lock on `lock_file` was taken: what a monitor saw, else the lock file's birth
+/// time if the holder (started `holder_started`) is not younger than the file, else the
+/// holder's start.
+fn held_since(
+    lock_file: &Path,
+    holder_started: Option<Timestamp>,
+    observed: Option<SystemTime>,
+) -> Option<HeldSince> {
+    if let Some(time) = observed.and_then(crate::holder::timestamp) {
+        return Some(HeldSince {
+            time,
+            source: HeldSinceSource::Observed,
+        });
+    }
+    let born = std::fs::symlink_metadata(lock_file)
+        .and_then(|m| m.created())
+        .ok()
+        .and_then(crate::holder::timestamp);
+    let (time, source) = match (born, holder_started) {
+        (Some(born), Some(started)) if born < started => (started, HeldSinceSource::HolderStarted),
+        (Some(born), _) => (born, HeldSinceSource::LockFileCreated),
+        (None, Some(started)) => (started, HeldSinceSource::HolderStarted),
+        (None, None) => return None,
+    };
+    Some(HeldSince { time, source })
+}
