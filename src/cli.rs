@@ -1,4 +1,4 @@
-//! `lockscope status|hold`: the command-line contract (names, exit codes, JSON keys) that
+//! `lockscope status|hold|watch|terminate`: the command-line contract (names, exit codes, JSON keys) that
 //! scripts depend on. See README.md.
 
 use crate::output::{exit, on_stop, output_failed, report};
@@ -6,11 +6,13 @@ use clap::{Parser, Subcommand};
 use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
 use lockscope::probe::ProbeBatch;
+use lockscope::terminate::Signal;
 use lockscope::{Holder, LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -74,6 +76,23 @@ enum Command {
         #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
               default_missing_value = "forever", value_parser = parse_wait)]
         wait: Option<Wait>,
+        /// The lock file's name inside DIR.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+        lock_name: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// End the process holding DIR's lock (asks first unless --yes), then wait for the lock to go.
+    Terminate {
+        /// The signal: TERM, KILL, INT, HUP, QUIT, USR1, USR2 (SIG prefix optional) or a number.
+        #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = Signal::from_str)]
+        signal: Signal,
+        /// How long to wait for the lock to be released after the signal.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        grace: Duration,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
         /// The lock file's name inside DIR.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
@@ -146,6 +165,13 @@ pub fn main() -> ExitCode {
             lock_name,
             dir,
         }) => hold(&dir.join(lock_name), hold_for, wait),
+        Some(Command::Terminate {
+            signal,
+            grace,
+            yes,
+            lock_name,
+            dir,
+        }) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes),
     };
     ExitCode::from(code)
 }

@@ -5,6 +5,7 @@ mod cli;
 #[cfg_attr(unix, path = "closed_stdout_unix.rs")]
 #[cfg_attr(not(unix), path = "closed_stdout_other.rs")]
 mod closed_stdout;
+mod end_holder;
 mod output;
 mod watch;
 

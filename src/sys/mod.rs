@@ -7,6 +7,8 @@
 //!   command lines, the holder of a lock without an owner pid, and (Linux) the kernel's lock
 //!   table, how it names files (`linux/naming.rs`) and which pid namespace it speaks for
 //!   (`linux/pidns.rs`). Where there is no lock table, `no_lock_table.rs` says so once.
+//! - `pidfd` (`linux/pidfd.rs`, `linux/user.rs`, `no_pidfd.rs`): ending a lock's holder: pidfds,
+//!   process start times, the holder's user name; elsewhere "not supported".
 //! - `proc_parse`: pure parsers of what Linux's `/proc` prints (fuzzed; built everywhere).
 
 #[cfg_attr(unix, path = "unix.rs")]
@@ -22,8 +24,19 @@ pub(crate) mod proc_parse;
 #[cfg_attr(not(any(target_os = "linux", windows)), path = "no_process_table.rs")]
 mod process;
 
+// Ending a lock's holder (`terminate`): pidfds, start times, the holder's user. Linux only.
+#[cfg_attr(target_os = "linux", path = "linux/pidfd.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "no_pidfd.rs")]
+mod pidfd;
+#[cfg(target_os = "linux")]
+#[path = "linux/user.rs"]
+mod user;
+
 pub(crate) use files::*;
+pub(crate) use pidfd::*;
 pub(crate) use process::*;
+#[cfg(target_os = "linux")]
+pub(crate) use user::*;
 
 /// What a lock query found on a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
