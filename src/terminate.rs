@@ -43,6 +43,12 @@ use std::time::{Duration, Instant};
 /// How often [`Pinned::wait_released`] probes the lock while the process is alive.
 pub const POLL_EVERY: Duration = Duration::from_millis(50);
 
+/// How long [`Pinned::wait_released`] waits, once the lock is released, for the process to
+/// count as exited. The kernel closes a dying process's files (dropping its locks) a moment
+/// before its pidfd says it has exited; a process that let go of the lock and lives on costs
+/// this much extra.
+const EXIT_AFTER_RELEASE: Duration = Duration::from_millis(100);
+
 /// A signal, by the platform's number. Parsed from a name (`TERM`, `SIGKILL`, `int`: the
 /// `SIG` prefix is optional, case does not matter) or a number (Linux: 1 to 64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -375,7 +381,15 @@ impl Pinned {
         let mut exited = false;
         loop {
             match ProbeBatch::new().probe(&self.target.lock_file)? {
-                LockState::Absent | LockState::Free => return Ok(Outcome::Released { exited }),
+                LockState::Absent | LockState::Free => {
+                    // A dying process drops its locks just before it counts as exited.
+                    let exited = exited
+                        || self
+                            .pidfd
+                            .wait_exit(EXIT_AFTER_RELEASE)
+                            .map_err(|e| system("poll", pid, e))?;
+                    return Ok(Outcome::Released { exited });
+                }
                 // After the exit a holder with the same pid is a new process (recycled pid).
                 LockState::Held(holder) if holder.pid != Some(pid) || exited => {
                     return Ok(Outcome::PassedOn(holder));
