@@ -9,7 +9,7 @@
 //!    is the identified one (same start time: the pid was not recycled since step 1) and that a
 //!    fresh probe still names that pid as the holder. A pidfd reaches the process it was opened
 //!    for or nobody, so from here on no recycled pid can receive the signal.
-//! 3. [`Pinned::signal`]: `pidfd_send_signal`.
+//! 3. [`Pinned::signal`] sends the signal with `pidfd_send_signal`.
 //! 4. [`Pinned::wait_released`]: poll the lock (every ~50 ms, and at once when the process
 //!    exits) until it is released or the grace period is over: an [`Outcome`].
 //!
