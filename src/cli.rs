@@ -1,5 +1,5 @@
-//! `lockscope status|hold`: the command-line contract (names, exit codes, JSON keys) that
-//! scripts depend on. See README.md.
+//! `lockscope status|explain|hold|watch|terminate`: the command-line contract (names, exit
+//! codes, JSON keys) that scripts depend on. See README.md.
 
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
@@ -9,11 +9,13 @@ use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, age_at, format_age};
 use lockscope::probe::{PathProbe, ProbeBatch};
+use lockscope::terminate::Signal;
 use lockscope::{LOCK_FILE_NAME, LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -98,6 +100,23 @@ enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// End the process holding DIR's lock (asks first unless --yes), then wait for the lock to go.
+    Terminate {
+        /// The signal: TERM, KILL, INT, HUP, QUIT, USR1, USR2 (SIG prefix optional) or a number.
+        #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = Signal::from_str)]
+        signal: Signal,
+        /// How long to wait for the lock to be released after the signal.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        grace: Duration,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// The lock file's name inside DIR.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+        lock_name: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -170,6 +189,13 @@ pub fn main() -> ExitCode {
             lock_name,
             dir,
         }) => hold(&dir.join(lock_name), hold_for, wait),
+        Some(Command::Terminate {
+            signal,
+            grace,
+            yes,
+            lock_name,
+            dir,
+        }) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes),
     };
     ExitCode::from(code)
 }

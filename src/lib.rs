@@ -6,6 +6,8 @@
 //!   locking or touching the lock file.
 //! - [`watchlist`] keeps saved, named lists of directories to watch (and the monitor settings)
 //!   in a TOML file in the config directory, written atomically.
+//! - [`terminate`] ends the process holding a lock, pinned by a pidfd so that a recycled pid
+//!   is never signalled (Linux).
 //! - [`escape`] makes user-chosen names, paths and command lines safe to print on a terminal.
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
@@ -24,6 +26,7 @@ pub mod monitor;
 pub mod path_error;
 pub mod probe;
 mod sys;
+pub mod terminate;
 pub mod watchlist;
 
 pub use holder::Holder;

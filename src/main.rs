@@ -6,6 +6,7 @@ mod cli;
 #[cfg_attr(not(unix), path = "closed_stdout_other.rs")]
 mod closed_stdout;
 mod diagnosis_json;
+mod end_holder;
 mod explain;
 mod output;
 mod watch;

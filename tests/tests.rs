@@ -49,6 +49,9 @@ mod probe_holders;
 #[cfg(target_os = "linux")] // strace fault injection
 #[path = "suite/reliability.rs"]
 mod reliability;
+#[cfg(target_os = "linux")] // pidfds, pid namespaces
+#[path = "suite/terminate.rs"]
+mod terminate;
 #[cfg(unix)] // the kill test sends SIGKILL
 #[path = "suite/watchlist.rs"]
 mod watchlist;

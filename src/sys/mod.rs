@@ -7,6 +7,8 @@
 //!   command lines, the holder of a lock without an owner pid, and (Linux) the kernel's lock
 //!   table, how it names files (`linux/naming.rs`) and which pid namespace it speaks for
 //!   (`linux/pidns.rs`). Where there is no lock table, `no_lock_table.rs` says so once.
+//! - `pidfd` (`linux/pidfd.rs`, `linux/user.rs`, `no_pidfd.rs`): ending a lock's holder: pidfds,
+//!   process start times, the holder's user name; elsewhere "not supported".
 //! - `proc_parse`: pure parsers of what Linux's `/proc` prints (fuzzed; built everywhere).
 
 #[cfg_attr(unix, path = "unix.rs")]
@@ -25,8 +27,14 @@ pub(crate) mod proc_parse;
 mod process;
 
 mod place_stub;
-pub(crate) use files::*;
 pub(crate) use place_stub::*;
+// Ending a lock's holder (`terminate`): pidfds and start times. Linux only.
+#[cfg_attr(target_os = "linux", path = "linux/pidfd.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "no_pidfd.rs")]
+mod pidfd;
+
+pub(crate) use files::*;
+pub(crate) use pidfd::*;
 pub(crate) use process::*;
 
 /// What a lock query found on a file.

@@ -168,6 +168,12 @@ pub fn blocked_syscall(line: &str) -> Option<(u64, [u64; 6])> {
     Some((number, args))
 }
 
+/// The start time (the 22nd field, in clock ticks since boot) of a `/proc/<pid>/stat` line:
+/// with the pid, it names one process (a recycled pid has a later start time).
+pub fn stat_start_time(stat: &str) -> Option<u64> {
+    stat_state_and_start(stat).map(|(_, start)| start)
+}
+
 /// glibc's `major()`/`minor()` of an `st_dev`, the numbers the kernel prints in its lock tables.
 pub fn dev_major_minor(dev: u64) -> (u32, u32) {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
@@ -259,6 +265,17 @@ mod tests {
         assert_eq!(stat_ppid(hostile), Some(42));
         assert_eq!(stat_flags(hostile), Some(4194560));
         assert_eq!(stat_flags("no parens"), None);
+    }
+
+    #[test]
+    fn reads_the_start_time_past_a_hostile_name() {
+        let cat = "20733 (cat) R 20689 20689 18361 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 \
+                   1016088 3133440 361 18446744073709551615";
+        assert_eq!(stat_start_time(cat), Some(1016088));
+        let hostile = "9 (x) 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23) S 1 1 1 0 \
+                       -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0";
+        assert_eq!(stat_start_time(hostile), Some(4242));
+        assert_eq!(stat_start_time("1 (short) S 0 0"), None);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! `lockscope terminate`: ends the process holding DIR's lock (after asking, unless `--yes`),
+//! then waits for the lock to go. The safe sequence (identify, pin, re-check, signal, wait) is
+//! the library's `lockscope::terminate`; this is its text, questions and exit codes.
+
+use crate::output::{exit, output_failed, report};
+use lockscope::escape::{escape, escape_path};
+use lockscope::terminate::{self, Outcome, Signal, Target};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// Exit codes: 0 released, 1 still held after the grace period, 2 refused or failed.
+pub(crate) fn run(path: &Path, lock_name: &str, signal: Signal, grace: Duration, yes: bool) -> u8 {
+    let target = match terminate::identify(path, lock_name) {
+        Ok(target) => target,
+        Err(e) => {
+            report(e);
+            return exit::ERROR;
+        }
+    };
+    if !yes && let Err(why) = confirm(&target) {
+        report(why);
+        return exit::ERROR;
+    }
+    let pinned = match target.pin() {
+        Ok(pinned) => pinned,
+        Err(e) => {
+            report(e);
+            return exit::ERROR;
+        }
+    };
+    if let Err(e) = pinned.signal(signal) {
+        report(e);
+        return exit::ERROR;
+    }
+    let pid = target.pid;
+    let lock_file = escape_path(&target.lock_file);
+    let grace_text = humantime::format_duration(grace);
+    report(format!(
+        "sent {signal} to pid {pid}; waiting up to {grace_text} for the lock to be released"
+    ));
+    let line = match pinned.wait_released(grace) {
+        Ok(Outcome::Released { exited: true }) => {
+            format!("released {lock_file}: pid {pid} exited")
+        }
+        Ok(Outcome::Released { exited: false }) => {
+            format!("released {lock_file}: pid {pid} let go of the lock")
+        }
+        Ok(Outcome::PassedOn(holder)) => format!(
+            "released {lock_file} by pid {pid}; it is now held by {}",
+            escape(&holder.to_string())
+        ),
+        Ok(Outcome::StillHeld) => {
+            let hint = if signal == Signal::kill() {
+                "it may be stuck in the kernel (uninterruptible sleep)"
+            } else {
+                "try --signal KILL"
+            };
+            report(format!(
+                "{lock_file} is still held by pid {pid} after {grace_text}; {hint}"
+            ));
+            return exit::BUSY;
+        }
+        Err(e) => {
+            report(e);
+            return exit::ERROR;
+        }
+    };
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) => output_failed(&e),
+    }
+}
+
+/// Asks on stderr whether to end the target, when stdin is a terminal; without one, refuses
+/// (a script must say `--yes`). The error is the message to report.
+fn confirm(target: &Target) -> Result<(), String> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(format!(
+            "not ending pid {} without confirmation: stdin is not a terminal; pass --yes",
+            target.pid
+        ));
+    }
+    let user = match (&target.user, target.uid) {
+        (Some(name), _) => escape(name).into_owned(),
+        (None, Some(uid)) => format!("uid {uid}"),
+        (None, None) => "unknown".into(),
+    };
+    let command = target
+        .command
+        .as_deref()
+        .map_or("(command unknown)".into(), |c| escape(c).into_owned());
+    let mut err = io::stderr().lock();
+    write!(
+        err,
+        "End pid {} (user {user}): {command}? [y/N] ",
+        target.pid
+    )
+    .and_then(|()| err.flush())
+    .map_err(|e| format!("cannot ask for confirmation: {e}"))?;
+    drop(err);
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err("not confirmed".into()),
+    }
+}
