@@ -8,12 +8,22 @@
 //!   table, how it names files (`linux/naming.rs`) and which pid namespace it speaks for
 //!   (`linux/pidns.rs`). Where there is no lock table, `no_lock_table.rs` says so once.
 //! - `proc_parse`: pure parsers of what Linux's `/proc` prints (fuzzed; built everywhere).
+//! - `remote_fs`: the one list of network and userspace filesystems (by mountinfo name and
+//!   statfs magic), and when certbot's lock on one may not exclude other machines.
+//! - `cgroup`: where a process runs (systemd unit, container) from `/proc/<pid>/cgroup`; pure
+//!   and built everywhere like `proc_parse`; Linux reads the file (`linux/place.rs`).
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
 mod files;
+// Built everywhere like proc_parse; only Linux reads /proc/<pid>/cgroup.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod cgroup;
+// Built everywhere; only Linux has mountinfo names and statfs magics to ask it about.
 #[cfg(not(target_os = "linux"))]
 mod no_lock_table;
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod remote_fs;
 // Built everywhere (its tests and fuzzing run on every platform); only Linux reads /proc.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) mod proc_parse;
