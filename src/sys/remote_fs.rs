@@ -83,23 +83,17 @@ pub(crate) fn lock_scope_hazard(
     let has = |wanted: &str| opts().any(|o| o == wanted);
     let local_lock = opts().find_map(|o| o.strip_prefix("local_lock="));
     let why: &str = match fs_type {
-        "nfs" | "nfs4" => {
-            if has("nolock") || matches!(local_lock, Some("all" | "posix")) {
-                "NFS is mounted with local locks (nolock or local_lock=all/posix): the lock is \
-                 kept on this machine only, so certbot on another host sharing this directory \
-                 would not see it"
-            } else {
-                return None;
-            }
+        "nfs" | "nfs4" if has("nolock") || matches!(local_lock, Some("all" | "posix")) => {
+            "NFS is mounted with local locks (nolock or local_lock=all/posix): the lock is \
+             kept on this machine only, so certbot on another host sharing this directory \
+             would not see it"
         }
-        "cifs" | "smb3" | "smbfs" => {
-            if has("nobrl") {
-                "SMB is mounted with nobrl: byte-range locks are not sent to the server, so \
-                 certbot on another host sharing this directory would not see the lock"
-            } else {
-                return None;
-            }
+        "cifs" | "smb3" | "smbfs" if has("nobrl") => {
+            "SMB is mounted with nobrl: byte-range locks are not sent to the server, so \
+             certbot on another host sharing this directory would not see the lock"
         }
+        // With the lock manager (NFS) or byte-range locks (SMB), the server keeps the lock.
+        "nfs" | "nfs4" | "cifs" | "smb3" | "smbfs" => return None,
         "fuse.ceph-fuse" | "fuse.glusterfs" => return None,
         t if t == "fuse" || t == "fuseblk" || t.starts_with("fuse.") => {
             "on a FUSE filesystem the lock is its daemon's to keep, and most (sshfs, rclone, \
