@@ -2,22 +2,6 @@
 
 use std::path::Path;
 
-/// Filesystems whose changes may come from elsewhere (another NFS client, a FUSE daemon), so
-/// inotify can miss a lock file appearing. `statfs` f_type magic numbers from linux/magic.h.
-const REMOTE_OR_USERSPACE: &[i64] = &[
-    0x6969,                // NFS
-    0x517B,                // SMB
-    0xFF534D42_u32 as i64, // CIFS
-    0xFE534D42_u32 as i64, // SMB2
-    0x65735546,            // FUSE
-    0x00C36400,            // Ceph
-    0x01021997,            // 9P
-    0x5346414F,            // AFS
-    0x6B414653,            // kAFS
-    0x47504653,            // GPFS
-    0x0BD00BD0,            // Lustre
-];
-
 /// Whether inotify on `dir` sees every create, delete and rename in it. Unknown: false.
 pub(super) fn events_are_complete(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -29,7 +13,9 @@ pub(super) fn events_are_complete(dir: &Path) -> bool {
     if unsafe { libc::statfs(c_path.as_ptr(), &mut fs) } != 0 {
         return false;
     }
-    !REMOTE_OR_USERSPACE.contains(&(fs.f_type as i64))
+    // Filesystems whose changes may come from elsewhere (another NFS client, a FUSE daemon),
+    // so inotify can miss a lock file appearing: the one list in sys.
+    !crate::sys::remote_fs::events_incomplete_for_magic(fs.f_type as i64)
 }
 
 /// A directory's identity: (device, inode), as inotify (which watches inodes) sees it.

@@ -7,17 +7,27 @@
 //!   command lines, the holder of a lock without an owner pid, and (Linux) the kernel's lock
 //!   table, how it names files (`linux/naming.rs`) and which pid namespace it speaks for
 //!   (`linux/pidns.rs`). Where there is no lock table, `no_lock_table.rs` says so once.
-//! - `pidfd` (`linux/pidfd.rs`, `linux/user.rs`, `no_pidfd.rs`): ending a lock's holder: pidfds,
-//!   process start times, the holder's user name; elsewhere "not supported".
+//! - `pidfd` (`linux/pidfd.rs`, `no_pidfd.rs`): ending a lock's holder: pidfds and process
+//!   start times; elsewhere "not supported".
 //! - `proc_parse`: pure parsers of what Linux's `/proc` prints (fuzzed; built everywhere).
+//! - `remote_fs`: the one list of network and userspace filesystems (by mountinfo name and
+//!   statfs magic), and when certbot's lock on one may not exclude other machines.
+//! - `cgroup`: where a process runs (systemd unit, container) from `/proc/<pid>/cgroup`; pure
+//!   and built everywhere like `proc_parse`; Linux reads the file (`linux/place.rs`).
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
 mod files;
+// Built everywhere like proc_parse; only Linux reads /proc/<pid>/cgroup.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod cgroup;
+// Built everywhere; only Linux has mountinfo names and statfs magics to ask it about.
 #[cfg(not(target_os = "linux"))]
 mod no_lock_table;
 #[cfg(not(target_os = "linux"))]
 mod no_process_details;
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod remote_fs;
 // Built everywhere (its tests and fuzzing run on every platform); only Linux reads /proc.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) mod proc_parse;
@@ -26,8 +36,6 @@ pub(crate) mod proc_parse;
 #[cfg_attr(not(any(target_os = "linux", windows)), path = "no_process_table.rs")]
 mod process;
 
-mod place_stub;
-pub(crate) use place_stub::*;
 // Ending a lock's holder (`terminate`): pidfds and start times. Linux only.
 #[cfg_attr(target_os = "linux", path = "linux/pidfd.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "no_pidfd.rs")]

@@ -24,3 +24,18 @@ pub(crate) fn locked_files_named(_pid: u32, _file_name: &std::ffi::OsStr) -> Vec
 pub(crate) fn other_lockers(_rows: &[ProcLock], _known_inodes: &HashSet<u64>) -> Vec<u32> {
     Vec::new()
 }
+
+/// No cgroup file to read: where a process runs is not known here.
+pub(crate) fn process_place(_pid: u32) -> Option<super::cgroup::CgroupPlace> {
+    None
+}
+
+/// No container runtimes' files are read here.
+pub(crate) fn container_name(_c: &super::cgroup::ContainerRef) -> Option<String> {
+    None
+}
+
+/// No mount table is read here: no filesystem is judged a network hazard.
+pub(crate) fn network_hazard(_path: &std::path::Path) -> Option<String> {
+    None
+}

@@ -77,34 +77,52 @@ pub fn join_cmdline(raw: &[u8]) -> Option<String> {
 
 /// What the probe needs of one `/proc/<pid>/mountinfo` line: the mount's id, the device its
 /// superblock has (the `MAJ:MIN` the kernel's lock tables print for files on it, which is not
-/// always the `st_dev` stat reports: btrfs subvolumes, overlayfs) and the filesystem type.
+/// always the `st_dev` stat reports: btrfs subvolumes, overlayfs), the filesystem type and
+/// the options (whether locks reach an NFS server: `local_lock=`, in the super options).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountLine {
     pub mount_id: u64,
     pub major: u32,
     pub minor: u32,
     pub fs_type: String,
+    /// The per-mount options (field 6): `rw,nosuid,relatime`.
+    pub mount_opts: String,
+    /// The filesystem's own options (the last field): `rw,vers=4.2,...,local_lock=none`.
+    /// Empty when the line ends early.
+    pub super_opts: String,
 }
 
 impl MountLine {
     /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`: the
-    /// optional fields end at the ` - ` separator, after which the type comes. Paths are
-    /// octal-escaped by the kernel, so no field contains a space.
+    /// optional fields end at the ` - ` separator, after which the type, the source and the
+    /// super options come. Paths are octal-escaped by the kernel, so no field contains a space.
     pub fn parse(line: &str) -> Option<MountLine> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
         let mut fields = line.split(' ');
         let mount_id = fields.next()?.parse().ok()?;
         let _parent = fields.next()?;
         let (major, minor) = fields.next()?.split_once(':')?;
         let (major, minor) = (major.parse().ok()?, minor.parse().ok()?);
-        let fs_type = fields.skip_while(|f| *f != "-").nth(1)?;
+        let _root = fields.next()?;
+        let _mount_point = fields.next()?;
+        let mount_opts = fields.next()?;
+        if mount_opts == "-" {
+            return None;
+        }
+        let mut fields = fields.skip_while(|f| *f != "-").skip(1);
+        let fs_type = fields.next()?;
         if fs_type.is_empty() {
             return None;
         }
+        let _source = fields.next();
+        let super_opts = fields.next().unwrap_or("");
         Some(MountLine {
             mount_id,
             major,
             minor,
             fs_type: fs_type.to_string(),
+            mount_opts: mount_opts.to_string(),
+            super_opts: super_opts.to_string(),
         })
     }
 }
@@ -241,8 +259,24 @@ mod tests {
                 mount_id: 46,
                 major: 0,
                 minor: 40,
-                fs_type: "btrfs".into()
+                fs_type: "btrfs".into(),
+                mount_opts: "rw,relatime".into(),
+                super_opts: "rw,subvolid=5,subvol=/".into(),
             })
+        );
+        let nfs = "112 30 0:52 / /etc/letsencrypt rw,relatime shared:60 - nfs4 \
+                   srv:/export/le rw,vers=4.2,rsize=1048576,local_lock=none,addr=10.0.0.2";
+        let nfs = MountLine::parse(&nfs.replace("                   ", "")).unwrap();
+        assert_eq!(
+            (nfs.fs_type.as_str(), nfs.mount_opts.as_str()),
+            ("nfs4", "rw,relatime")
+        );
+        assert!(nfs.super_opts.ends_with("local_lock=none,addr=10.0.0.2"));
+        // Cut short after the type: no super options, still a mount.
+        let short = MountLine::parse("46 27 0:40 / /x rw - ext4").unwrap();
+        assert_eq!(
+            (short.fs_type.as_str(), short.super_opts.as_str()),
+            ("ext4", "")
         );
         let spaced = r"49 27 0:44 / /tmp/with\040space rw - overlay overlay rw,lowerdir=a";
         assert_eq!(MountLine::parse(spaced).unwrap().fs_type, "overlay");
@@ -251,6 +285,8 @@ mod tests {
             "46 27 0:40 / /x rw",
             "x 27 0:40 / /x rw - ext4 d rw",
             "46 27 040 / /x - ext4",
+            "46 27 0:40 - ext4 d rw",
+            "46 27 0:40 / /x rw -",
         ] {
             assert_eq!(MountLine::parse(bad), None, "{bad:?}");
         }
@@ -550,6 +586,35 @@ mod fuzz {
             if other_inode != lock.inode {
                 prop_assert!(!lock.blocks_certbot_on((major, minor, other_inode)));
             }
+        }
+
+        /// Any mountinfo-ish text: a mount or `None`, never a panic.
+        #[test]
+        fn arbitrary_mountinfo_never_panics(line in "[0-9: /a-z,=-]{0,80}|\\PC{0,80}") {
+            let _ = MountLine::parse(&line);
+        }
+
+        /// A well-formed mountinfo line parses to the values it was made from.
+        #[test]
+        fn well_formed_mountinfo_lines_parse_exactly(
+            id in any::<u64>(),
+            parent in any::<u64>(),
+            major in any::<u32>(),
+            minor in any::<u32>(),
+            mount_opts in "[a-z_=0-9,]{1,40}",
+            optional in prop::collection::vec("(shared|master|propagate_from):[0-9]{1,4}", 0..3),
+            fs_type in "[a-z0-9]{1,8}(\\.[a-z0-9]{1,8})?",
+            source in "[^ \n]{1,20}",
+            super_opts in "[^ \n]{0,60}",
+        ) {
+            let optional: String = optional.iter().map(|o| format!(" {o}")).collect();
+            let line = format!(
+                "{id} {parent} {major}:{minor} / /mnt {mount_opts}{optional} - {fs_type} {source} {super_opts}"
+            );
+            prop_assert_eq!(
+                MountLine::parse(&line),
+                Some(MountLine { mount_id: id, major, minor, fs_type, mount_opts, super_opts })
+            );
         }
 
         /// Any bytes: a line or `None`, never a panic, never a NUL in the line.

@@ -47,10 +47,13 @@ fn read_proc_file(path: &str, capacity: usize) -> Option<Vec<u8>> {
 
 mod naming;
 mod pidns;
+mod place;
 mod process_info;
 
 use super::{TableKey, TableTrust as Trust};
+pub(crate) use naming::network_hazard;
 pub(crate) use pidns::proc_view;
+pub(crate) use place::{container_name, process_place};
 pub(crate) use process_info::{
     children_of, locked_files_named, other_lockers, process_facts, user_name,
 };

@@ -14,6 +14,7 @@
 //! pollable: POLLPRI after any mount or unmount), since anonymous devices are reused.
 
 use super::super::proc_parse::{MountLine, dev_major_minor};
+use super::super::remote_fs::{is_remote, lock_scope_hazard};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
@@ -28,6 +29,8 @@ use super::super::{TableKey, TableTrust as Trust};
 struct Naming {
     table_dev: (u32, u32),
     trust: Trust,
+    /// Why certbot's lock here may not exclude other machines (`remote_fs::lock_scope_hazard`).
+    hazard: Option<String>,
 }
 
 struct Namings {
@@ -42,32 +45,6 @@ fn namings() -> MutexGuard<'static, Option<Namings>> {
     NAMINGS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Filesystem types (mountinfo's names) whose locks other hosts or a userspace daemon may hold
-/// without this kernel's lock table knowing.
-fn is_remote(fs_type: &str) -> bool {
-    const REMOTE: &[&str] = &[
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "ceph",
-        "9p",
-        "afs",
-        "gpfs",
-        "lustre",
-        "fuseblk",
-        "fuse",
-        "glusterfs",
-        "ocfs2",
-        "gfs2",
-        "orangefs",
-        "vboxsf",
-        "virtiofs",
-    ];
-    REMOTE.contains(&fs_type) || fs_type.starts_with("fuse.")
 }
 
 /// How the lock table names the file at `path` (whose lstat gave `st_dev`, `ino`), and how far
@@ -100,6 +77,23 @@ fn naming_of(
     ino: u64,
     find_mount: impl FnOnce() -> Option<MountLine>,
 ) -> (TableKey, Trust) {
+    match cached_or_found(st_dev, find_mount, |n| (n.table_dev, n.trust)) {
+        Some(((major, minor), trust)) => ((major, minor, ino), trust),
+        // Not cached: the mount may be found on the next look (a race with an unmount).
+        None => {
+            let (major, minor) = dev_major_minor(st_dev);
+            ((major, minor, ino), Trust::Broken)
+        }
+    }
+}
+
+/// `read` of the naming of `st_dev`, from the cache or, if not there, from its mount (then
+/// cached). `None` when the mount is not found.
+fn cached_or_found<T>(
+    st_dev: u64,
+    find_mount: impl FnOnce() -> Option<MountLine>,
+    read: impl Fn(&Naming) -> T,
+) -> Option<T> {
     {
         let mut guard = namings();
         let namings = guard.get_or_insert_with(|| Namings {
@@ -110,36 +104,59 @@ fn naming_of(
             namings.by_dev.clear();
         }
         if let Some(n) = namings.by_dev.get(&st_dev) {
-            return ((n.table_dev.0, n.table_dev.1, ino), n.trust);
+            return Some(read(n));
         }
     }
     // Not under the lock: statx waits for the file's filesystem, which may be stuck, and the
     // other devices' probes must not wait with it.
-    let naming = match find_mount() {
-        Some(mount) => {
-            let table_dev = (mount.major, mount.minor);
-            let trust = if is_remote(&mount.fs_type) {
-                Trust::Remote
-            } else if table_dev == dev_major_minor(st_dev) {
-                Trust::Exact
-            } else {
-                Trust::Mapped
-            };
-            Naming { table_dev, trust }
-        }
-        // Not cached: the mount may be found on the next look (a race with an unmount).
-        None => {
-            let (major, minor) = dev_major_minor(st_dev);
-            return ((major, minor, ino), Trust::Broken);
-        }
-    };
-    let answer = ((naming.table_dev.0, naming.table_dev.1, ino), naming.trust);
+    let naming = naming_of_mount(st_dev, &find_mount()?);
+    let answer = read(&naming);
     if let Some(namings) = namings().as_mut() {
         // A concurrent lookup may have inserted (or a direct query re-rated) it meanwhile:
         // keep what is there.
         namings.by_dev.entry(st_dev).or_insert(naming);
     }
-    answer
+    Some(answer)
+}
+
+fn naming_of_mount(st_dev: u64, mount: &MountLine) -> Naming {
+    let table_dev = (mount.major, mount.minor);
+    let trust = if is_remote(&mount.fs_type) {
+        Trust::Remote
+    } else if table_dev == dev_major_minor(st_dev) {
+        Trust::Exact
+    } else {
+        Trust::Mapped
+    };
+    let hazard = lock_scope_hazard(&mount.fs_type, &mount.mount_opts, &mount.super_opts);
+    Naming {
+        table_dev,
+        trust,
+        hazard,
+    }
+}
+
+/// Why certbot's lock on the file or directory at `path` may not exclude certbot on other
+/// machines (NFS with local locks, SMB `nobrl`, FUSE, ...; see
+/// `remote_fs::lock_scope_hazard`), in one sentence; `None` when its filesystem shares the
+/// lock, or the path or its mount cannot be found. The last component is not followed (a
+/// symlinked lock file is refused anyway). Like any stat, this waits for a stuck filesystem:
+/// call it where that is allowed (not the monitor's thread). Cached per device with the lock
+/// table's naming.
+pub(crate) fn network_hazard(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let (st_dev, ino) = (meta.dev(), meta.ino());
+    let find = || {
+        mount_of(
+            path,
+            libc::AT_SYMLINK_NOFOLLOW,
+            st_dev,
+            ino,
+            "/proc/self/mountinfo",
+        )
+    };
+    cached_or_found(st_dev, find, |n| n.hazard.clone())?
 }
 
 /// What a direct lock query on a file (stat `st_dev`) found, against what the lock table said:
@@ -208,4 +225,79 @@ fn mount_of(path: &Path, flags: i32, st_dev: u64, ino: u64, mountinfo: &str) -> 
     text.lines()
         .filter_map(MountLine::parse)
         .find(|m| m.mount_id == stx.stx_mnt_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn local_files_have_no_hazard() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".certbot.lock");
+        std::fs::write(&lock, "").unwrap();
+        assert_eq!(network_hazard(dir.path()), None);
+        assert_eq!(network_hazard(&lock), None);
+        assert_eq!(network_hazard(&dir.path().join("missing")), None);
+        assert_eq!(network_hazard(Path::new("/proc/self/status")), None);
+    }
+
+    /// A real FUSE mount (bindfs, as tests/suite/fs_matrix.rs makes them): the hazard names
+    /// FUSE, for the directory and for a lock file in it. Needs root and bindfs; skipped
+    /// (with a note) without them.
+    #[test]
+    fn a_bindfs_mount_is_a_fuse_hazard() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let has_bindfs = Command::new("bindfs").arg("--version").output().is_ok();
+        if !root || !has_bindfs {
+            eprintln!("skipped: needs root and bindfs (apt-get install bindfs fuse3)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, mnt) = (tmp.path().join("src"), tmp.path().join("mnt"));
+        std::fs::create_dir(&src).unwrap();
+        std::fs::create_dir(&mnt).unwrap();
+        std::fs::write(src.join(".certbot.lock"), "").unwrap();
+        /// Unmounts (lazily if busy) and reaps the daemon, also when an assert fails.
+        struct Mounted(std::process::Child, std::path::PathBuf);
+        impl Drop for Mounted {
+            fn drop(&mut self) {
+                let ok = Command::new("umount")
+                    .arg(&self.1)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    let _ = Command::new("umount").arg("-l").arg(&self.1).status();
+                }
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let daemon = Command::new("bindfs")
+            .arg("-f")
+            .arg(&src)
+            .arg(&mnt)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let _mounted = Mounted(daemon, mnt.clone());
+        let before = std::fs::metadata(&src).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&mnt)
+            .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+            .ok()
+            == before.as_ref().ok().copied()
+        {
+            assert!(Instant::now() < deadline, "bindfs did not mount");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let hazard = network_hazard(&mnt).expect("a FUSE mount is a hazard");
+        assert!(hazard.contains("FUSE"), "{hazard}");
+        assert_eq!(network_hazard(&mnt.join(".certbot.lock")), Some(hazard));
+        assert_eq!(network_hazard(&src), None, "the source stays local");
+    }
 }
