@@ -39,6 +39,9 @@ pub(crate) struct DiagnosisFields {
     held_since: Option<jiff::Timestamp>,
     held_since_source: Option<HeldSinceSource>,
     lock_set: Vec<String>,
+    /// Present only when there is something to warn about (the contract since `flock`
+    /// warnings: `select(.warnings)` in jq finds the rows that have one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
 }
 

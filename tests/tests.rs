@@ -25,6 +25,9 @@ mod certbot_interop;
 #[cfg(unix)]
 #[path = "suite/cli.rs"]
 mod cli;
+#[cfg(target_os = "linux")] // /proc: what holders wait for, their children, pid namespaces
+#[path = "suite/diagnose.rs"]
+mod diagnose;
 #[cfg(target_os = "linux")] // loop images, overlays, FUSE, pid namespaces
 #[path = "suite/fs_matrix.rs"]
 mod fs_matrix;

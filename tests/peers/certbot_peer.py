@@ -17,6 +17,13 @@ reimplementation.
   certbot_peer.py hold-many DIR...
                                lock_dir each DIR (one process holding many locks), print "locked N",
                                hold until stdin closes.
+  certbot_peer.py hold-with-child DIR
+                               lock_dir(DIR), start a child `sleep 300` (as certbot runs a hook),
+                               print "locked PID CHILD", and wait for the child to exit.
+  certbot_peer.py prompt CONFIG WORK LOGS
+                               run the real `certbot register` on a new pseudo-terminal with those
+                               directories; once it asks for an e-mail address (holding all three
+                               locks), print "prompt PID"; when stdin closes, kill it.
   certbot_peer.py version      print certbot's version.
 """
 import os
@@ -26,6 +33,44 @@ import time
 import certbot
 from certbot import errors
 from certbot._internal import lock
+
+
+def hold_with_child(directory):
+    import subprocess
+    held = lock.lock_dir(directory)
+    child = subprocess.Popen(["sleep", "300"])
+    print("locked", os.getpid(), child.pid, flush=True)
+    child.wait()
+    held.release()
+    return 0
+
+
+def prompt(config, work, logs):
+    import pty
+    import select
+    certbot_cmd = os.path.join(os.path.dirname(sys.executable), "certbot")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(certbot_cmd, [certbot_cmd, "register", "--config-dir", config, "--work-dir", work,
+                               "--logs-dir", logs, "--server", "https://127.0.0.1:9/directory"])
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"(Enter" not in seen:
+        if time.monotonic() > deadline:
+            print("no prompt:", seen.decode(errors="replace"), flush=True)
+            os.kill(pid, 9)
+            return 1
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    print("prompt", pid, flush=True)
+    sys.stdin.read()
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return 0
 
 
 def hold(directory):
@@ -101,6 +146,10 @@ def main(argv):
         return serve()
     if argv[1:2] == ["hold-many"]:
         return hold_many(argv[2:])
+    if argv[1:2] == ["hold-with-child"] and len(argv) == 3:
+        return hold_with_child(argv[2])
+    if argv[1:2] == ["prompt"] and len(argv) == 5:
+        return prompt(argv[2], argv[3], argv[4])
     if argv[1:2] == ["hold"] and len(argv) == 3:
         return hold(argv[2])
     if argv[1:2] == ["cycle"] and len(argv) == 5:

@@ -33,8 +33,49 @@ fn status_json_has_the_contract_keys_in_path_order() {
     for row in rows {
         let mut keys: Vec<_> = row.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(keys, ["dir", "error", "holder", "lock_file", "state"]);
+        // The original contract's keys, plus the diagnosis (issue 12; `warnings` only when
+        // there is one).
+        assert_eq!(
+            keys,
+            [
+                "dir",
+                "error",
+                "held_since",
+                "held_since_source",
+                "holder",
+                "lock_file",
+                "lock_set",
+                "state"
+            ]
+        );
     }
+    for row in &rows[..2] {
+        assert_eq!(row["held_since"], serde_json::Value::Null, "{row}");
+        assert_eq!(row["lock_set"], serde_json::json!([]), "{row}");
+    }
+    let mut holder_keys: Vec<_> = rows[2]["holder"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    holder_keys.sort();
+    assert_eq!(
+        holder_keys,
+        [
+            "children",
+            "command",
+            "container",
+            "pid",
+            "process_state",
+            "started",
+            "uid",
+            "unit",
+            "user",
+            "waiting_for"
+        ]
+    );
+    assert!(rows[2]["held_since"].is_string(), "{}", rows[2]);
     assert_eq!(rows[0]["state"], "absent");
     assert_eq!(rows[0]["holder"], serde_json::Value::Null);
     assert_eq!(rows[0]["dir"], absent.to_str().unwrap());
@@ -64,10 +105,10 @@ fn status_table_shows_dir_state_pid_command() {
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(lines[0], ["DIR", "STATE", "PID", "COMMAND"]);
+    assert_eq!(lines[0], ["DIR", "STATE", "PID", "HELD", "FOR", "COMMAND"]);
     assert_eq!(
-        lines[1][..4],
-        [root.path().to_str().unwrap(), "absent", "-", "-"]
+        lines[1][..5],
+        [root.path().to_str().unwrap(), "absent", "-", "-", "-"]
     );
     assert_eq!(
         lines[2][..3],
@@ -77,7 +118,10 @@ fn status_table_shows_dir_state_pid_command() {
             &holder.child.id().to_string()
         ]
     );
-    assert!(lines[2][3..].join(" ").contains("lockscope hold"));
+    // HELD FOR: the lock is seconds old ("0 s".."9 s").
+    assert_eq!(lines[2][4], "s", "{text}");
+    assert!(lines[2][3].parse::<u32>().is_ok_and(|s| s < 30), "{text}");
+    assert!(lines[2][5..].join(" ").contains("lockscope hold"));
 }
 
 #[test]

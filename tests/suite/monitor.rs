@@ -408,8 +408,11 @@ fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
             "cause",
             "dir",
             "error",
+            "held_since",
+            "held_since_source",
             "holder",
             "lock_file",
+            "lock_set",
             "state",
             "time"
         ]

@@ -1,0 +1,332 @@
+//! Why a lock is stuck, against real certbot processes: what the holder waits for (a prompt on a
+//! terminal, a hook), since when, its lock set, and the hazards the state alone hides (an
+//! orphaned lock after `rm`, a holder in a pid namespace we cannot see), through `status
+//! --json`, `watch --json` and `explain`.
+
+use crate::common::{LOCK, WatchStream, certbot_lock_dir, certbot_python, lockscope, peer_script};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A peer mode of `tests/peers/certbot_peer.py` that prints one line when ready.
+struct Peer {
+    child: Child,
+    line: String,
+}
+
+impl Peer {
+    fn start(args: &[&std::ffi::OsStr]) -> Peer {
+        let mut child = Command::new(certbot_python())
+            .arg(peer_script())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start certbot peer");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read peer");
+        Peer { child, line }
+    }
+
+    /// The numbers after the ready line's first word.
+    fn numbers(&self) -> Vec<u32> {
+        self.line
+            .split_whitespace()
+            .skip(1)
+            .map(|n| {
+                n.parse()
+                    .unwrap_or_else(|_| panic!("peer said {:?}", self.line))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_json(dirs: &[&Path]) -> Vec<Value> {
+    let out = lockscope()
+        .arg("status")
+        .arg("--json")
+        .args(dirs)
+        .output()
+        .expect("run status");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("status JSON")
+}
+
+fn time_of(v: &Value) -> jiff::Timestamp {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+fn seconds_between(a: jiff::Timestamp, b: jiff::Timestamp) -> f64 {
+    (b.as_millisecond() - a.as_millisecond()).abs() as f64 / 1000.0
+}
+
+fn canonical(dir: &Path) -> String {
+    std::fs::canonicalize(dir)
+        .expect("canonicalize")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn kinds(record: &Value) -> Vec<&str> {
+    // Absent when there is nothing to warn about.
+    record["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|w| w["kind"].as_str().expect("kind"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// certbot at its interactive prompt (the most common stuck lock): `certbot register` on a
+/// pseudo-terminal, holding its config, work and logs directories.
+#[test]
+fn certbot_at_a_prompt_waits_for_terminal_input_and_holds_three_locks() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["config", "work", "logs"]
+        .iter()
+        .map(|d| root.path().join(d))
+        .collect();
+    let peer = Peer::start(&[
+        "prompt".as_ref(),
+        dirs[0].as_os_str(),
+        dirs[1].as_os_str(),
+        dirs[2].as_os_str(),
+    ]);
+    assert!(peer.line.starts_with("prompt "), "{}", peer.line);
+    let pid = peer.numbers()[0];
+
+    let records = status_json(&[&dirs[0], &dirs[1], &dirs[2]]);
+    for (record, dir) in records.iter().zip(&dirs) {
+        assert_eq!(record["state"], "held", "{record}");
+        let holder = &record["holder"];
+        assert_eq!(holder["pid"], pid, "{record}");
+        let waiting = holder["waiting_for"].as_str().unwrap_or_default();
+        assert!(
+            waiting.starts_with("terminal input on /dev/pts/"),
+            "{record}"
+        );
+        assert_eq!(holder["process_state"], "sleeping");
+        assert_eq!(holder["user"], whoami().as_str(), "{record}");
+        // The lock set: the two other directories, as /proc spells them.
+        let mut expected: Vec<String> = dirs
+            .iter()
+            .filter(|d| *d != dir)
+            .map(|d| canonical(d))
+            .collect();
+        expected.sort();
+        let lock_set: Vec<String> = record["lock_set"]
+            .as_array()
+            .expect("lock_set")
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(lock_set, expected, "{record}");
+        // certbot creates each lock file as it locks, within a second or two of starting.
+        assert_eq!(record["held_since_source"], "lock-file-created", "{record}");
+        let gap = seconds_between(time_of(&holder["started"]), time_of(&record["held_since"]));
+        assert!(gap < 3.0, "held since {gap} s after the start: {record}");
+    }
+
+    let explained = lockscope()
+        .arg("explain")
+        .arg(&dirs[0])
+        .output()
+        .expect("explain");
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(explained.status.success(), "{explained:?}");
+    assert!(text.contains(&format!("locked by pid {pid}")), "{text}");
+    assert!(
+        text.contains("waiting for terminal input on /dev/pts/"),
+        "{text}"
+    );
+    assert!(text.contains("waiting at a prompt"), "{text}");
+    assert!(text.contains("also holds the locks of"), "{text}");
+    assert!(text.contains("Do not delete the lock file"), "{text}");
+}
+
+fn whoami() -> String {
+    String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// A watcher started before certbot saw the lock taken: `held_since` is its own observation.
+#[test]
+fn a_watcher_that_saw_the_lock_taken_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = WatchStream::spawn(
+        lockscope()
+            .args(["watch", "--json", "--interval", "100ms"])
+            .arg(dir.path()),
+    );
+    assert!(watch.lines_until(Duration::from_secs(10), |seen| seen.len() == 1));
+    let holder = certbot_lock_dir(dir.path()).expect_locked();
+    assert!(
+        watch.lines_until(Duration::from_secs(10), |seen| seen
+            .iter()
+            .any(|r| r["state"] == "held")),
+        "{}",
+        watch.transcript()
+    );
+    let held = watch.seen.iter().find(|r| r["state"] == "held").unwrap();
+    assert_eq!(held["holder"]["pid"], holder.pid);
+    assert_eq!(held["held_since_source"], "observed", "{held}");
+    let gap = seconds_between(time_of(&held["time"]), time_of(&held["held_since"]));
+    assert!(gap < 1.0, "{held}");
+}
+
+/// certbot running a hook: the child is listed with its command; `terminate` ends certbot.
+#[test]
+fn a_holders_child_is_listed_and_terminate_ends_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = Peer::start(&["hold-with-child".as_ref(), dir.path().as_os_str()]);
+    let [pid, child] = peer.numbers()[..] else {
+        panic!("peer said {:?}", peer.line)
+    };
+    let _reap_child = KillOnDrop(child);
+
+    let record = &status_json(&[dir.path()])[0];
+    let holder = &record["holder"];
+    assert_eq!(holder["pid"], pid, "{record}");
+    let children = holder["children"].as_array().expect("children");
+    let listed = children
+        .iter()
+        .find(|c| c["pid"] == child)
+        .unwrap_or_else(|| panic!("child {child} not listed: {record}"));
+    assert_eq!(listed["command"], "sleep 300");
+    assert_eq!(listed["parent"], pid);
+    assert!(listed["started"].is_string(), "{record}");
+    assert_eq!(
+        holder["waiting_for"],
+        format!("child process {child} to exit"),
+        "{record}"
+    );
+    let explained = lockscope().arg("explain").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(text.contains(&format!("Child process {child}")), "{text}");
+    assert!(text.contains("a hook?"), "{text}");
+
+    let ended = lockscope()
+        .args(["terminate", "--yes"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
+    let status = peer.child.wait().expect("wait for certbot");
+    assert!(
+        !status.success(),
+        "certbot was ended by a signal: {status:?}"
+    );
+    assert_ne!(status_json(&[dir.path()])[0]["state"], "held");
+}
+
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
+/// `rm` of a held lock file (certbot PR 4654's "fix"): the path says absent, but certbot is
+/// still running here and a second one can start beside it. Before this warning existed,
+/// lockscope said plain `absent`.
+#[test]
+fn removing_a_held_lock_file_is_an_orphaned_lock_in_status_watch_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = certbot_lock_dir(dir.path()).expect_locked();
+    let mut watch = WatchStream::spawn(
+        lockscope()
+            .args(["watch", "--json", "--interval", "100ms"])
+            .arg(dir.path()),
+    );
+    assert!(watch.lines_until(Duration::from_secs(10), |seen| {
+        seen.first().is_some_and(|r| r["state"] == "held")
+    }));
+    std::fs::remove_file(dir.path().join(LOCK)).unwrap();
+
+    let orphan_seen = |r: &Value| {
+        r["state"] == "absent"
+            && r["warnings"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|w| w["kind"] == "orphaned-lock" && w["holder"]["pid"] == first.pid)
+            })
+    };
+    assert!(
+        watch.lines_until(Duration::from_secs(10), |seen| seen.iter().any(orphan_seen)),
+        "{}",
+        watch.transcript()
+    );
+
+    let record = &status_json(&[dir.path()])[0];
+    assert_eq!(record["state"], "absent", "{record}");
+    assert_eq!(kinds(record), ["orphaned-lock"], "{record}");
+    assert_eq!(record["warnings"][0]["holder"]["pid"], first.pid);
+    let text = String::from_utf8_lossy(
+        &lockscope()
+            .arg("explain")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("Warning (orphaned-lock)"), "{text}");
+    assert!(
+        text.contains(&format!("until pid {} has finished", first.pid)),
+        "{text}"
+    );
+
+    // A second certbot now starts beside the first: held, and still orphaned.
+    let second = certbot_lock_dir(dir.path()).expect_locked();
+    let record = &status_json(&[dir.path()])[0];
+    assert_eq!(record["holder"]["pid"], second.pid, "{record}");
+    assert_eq!(kinds(record), ["orphaned-lock"], "{record}");
+    assert_eq!(record["warnings"][0]["holder"]["pid"], first.pid);
+    drop(second);
+    drop(first);
+    let record = &status_json(&[dir.path()])[0];
+    assert!(kinds(record).is_empty(), "{record}");
+}
+
+/// A holder outside the pid namespace lockscope runs in: held, holder not visible, warned.
+#[test]
+fn a_holder_outside_our_pid_namespace_is_held_and_not_visible() {
+    if !crate::common::is_root() {
+        panic!("this test needs root (unshare --pid); CI runs as root");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let _holder = certbot_lock_dir(dir.path()).expect_locked();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_lockscope"))
+        .args(["status", "--json"])
+        .arg(dir.path())
+        .output()
+        .expect("unshare");
+    assert!(out.status.success(), "{out:?}");
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let record = &records[0];
+    assert_eq!(record["state"], "held", "{record}");
+    assert!(record["holder"]["pid"].is_null(), "{record}");
+    assert_eq!(kinds(record), ["holder-not-visible"], "{record}");
+}
