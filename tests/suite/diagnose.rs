@@ -330,3 +330,34 @@ fn a_holder_outside_our_pid_namespace_is_held_and_not_visible() {
     assert!(record["holder"]["pid"].is_null(), "{record}");
     assert_eq!(kinds(record), ["holder-not-visible"], "{record}");
 }
+
+/// Times people read are local, with the zone's name (jiff reads the tz database); `--utc`.
+#[test]
+fn explain_shows_local_time_with_its_zone_or_utc() {
+    let dir = tempfile::tempdir().unwrap();
+    let _holder = certbot_lock_dir(dir.path()).expect_locked();
+    let explain = |tz: &str, extra: &[&str]| {
+        let out = lockscope()
+            .arg("explain")
+            .args(extra)
+            .arg(dir.path())
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Winter or summer time, whichever is now.
+    let berlin = explain("Europe/Berlin", &[]);
+    assert!(
+        berlin.contains(" CET, ") || berlin.contains(" CEST, "),
+        "{berlin}"
+    );
+    let new_york = explain("America/New_York", &[]);
+    assert!(
+        new_york.contains(" EST, ") || new_york.contains(" EDT, "),
+        "{new_york}"
+    );
+    let utc = explain("Europe/Berlin", &["--utc"]);
+    assert!(utc.contains(" UTC, ") && !utc.contains("CET"), "{utc}");
+}

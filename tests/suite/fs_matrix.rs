@@ -169,7 +169,7 @@ fn attach_loop(img: &Path) -> String {
 
 /// The filesystems of the matrix. Each one stands for a place where users keep certbot's
 /// directories.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fs {
     /// The common case: /etc/letsencrypt on an ext4 root or data disk.
     Ext4,
@@ -533,6 +533,17 @@ fn check_status_root(fs: Fs) {
     let certbot = certbot_lock_dir(&fx.dir).expect_locked();
     let record = status_of(lockscope().args(["status", "--json"]).arg(&fx.dir));
     assert_held_by_certbot(&record, certbot.pid, &format!("status as root on {fs:?}"));
+    // Only the userspace filesystem's locks may not exclude other machines.
+    let warned = record["warnings"]
+        .as_array()
+        .is_some_and(|w| w.iter().any(|w| w["kind"] == "network-filesystem"));
+    assert_eq!(warned, fs == Fs::FuseBindfs, "{fs:?}: {record}");
+    // certbot's own lock set: the peer locks one directory only.
+    assert_eq!(
+        record["lock_set"],
+        serde_json::json!([]),
+        "{fs:?}: {record}"
+    );
     certbot.release();
 }
 
