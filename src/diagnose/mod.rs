@@ -294,10 +294,7 @@ fn held_since(
             source: HeldSinceSource::Observed,
         });
     }
-    let born = std::fs::symlink_metadata(lock_file)
-        .and_then(|m| m.created())
-        .ok()
-        .and_then(crate::holder::timestamp);
+    let born = sys::file_birth(lock_file).and_then(crate::holder::timestamp);
     let (time, source) = match (born, holder_started) {
         (Some(born), Some(started)) if born < started => (started, HeldSinceSource::HolderStarted),
         (Some(born), _) => (born, HeldSinceSource::LockFileCreated),

@@ -764,11 +764,15 @@ fn observe(
             // Taken while watched (not the first look): the monitor saw when.
             let observed =
                 (previous.is_some() && !was_held && lock.is_held()).then(SystemTime::now);
+            let flocks = match lock {
+                LockState::Absent => Vec::new(),
+                _ => probe::flock_holders_at(lock_file),
+            };
             Some(Arc::new(Diagnoser::new().diagnose_lock(
                 dir,
                 lock_file,
                 Some(lock),
-                &[],
+                &flocks,
                 observed,
             )))
         }

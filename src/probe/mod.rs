@@ -313,6 +313,15 @@ impl ProbeBatch {
     }
 }
 
+/// The flock(2) holders of the lock file at `path` (see [`PathProbe::flock_holders`]), for a
+/// probe that did not look (the monitor's, from a lock-table snapshot).
+pub(crate) fn flock_holders_at(path: &Path) -> Vec<Holder> {
+    match sys::lstat(path) {
+        Ok(meta) if meta.is_file() => ProbeBatch::new().flock_holders(path, &meta),
+        _ => Vec::new(),
+    }
+}
+
 /// A PATH probed by [`ProbeBatch::probe_path`].
 #[derive(Debug)]
 pub struct PathProbe {

@@ -198,3 +198,9 @@ pub(crate) fn file_id(path: &Path) -> Option<(u64, u64)> {
         .ok()
         .map(|m| (m.dev(), m.ino()))
 }
+
+/// When the file at `path` was created (statx's btime on Linux, st_birthtime on macOS and the
+/// BSDs), where the filesystem keeps it.
+pub(crate) fn file_birth(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::symlink_metadata(path).ok()?.created().ok()
+}

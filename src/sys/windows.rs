@@ -93,6 +93,8 @@ pub(crate) struct LockMeta {
     attributes: u32,
     /// Last write time, in 100 ns units since 1601 (a FILETIME).
     written: u64,
+    /// Creation time, likewise.
+    created: u64,
 }
 
 impl LockMeta {
@@ -112,12 +114,18 @@ impl LockMeta {
     }
     /// How long ago the file was last written (created or truncated), if the clock allows.
     fn written_ago(&self) -> Option<Duration> {
-        // FILETIME epoch (1601) to Unix epoch (1970), in 100 ns units.
-        const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
-        let since_unix = self.written.checked_sub(UNIX_EPOCH_AS_FILETIME)?;
-        let written = SystemTime::UNIX_EPOCH + Duration::from_nanos(since_unix.saturating_mul(100));
-        SystemTime::now().duration_since(written).ok()
+        SystemTime::now()
+            .duration_since(filetime(self.written)?)
+            .ok()
     }
+}
+
+/// A FILETIME (100 ns units since 1601) as a wall-clock time.
+fn filetime(units: u64) -> Option<SystemTime> {
+    // FILETIME epoch (1601) to Unix epoch (1970), in 100 ns units.
+    const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
+    let since_unix = units.checked_sub(UNIX_EPOCH_AS_FILETIME)?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(since_unix.saturating_mul(100)))
 }
 
 pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
@@ -137,10 +145,18 @@ pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
     }
     let written = (u64::from(data.ftLastWriteTime.dwHighDateTime) << 32)
         | u64::from(data.ftLastWriteTime.dwLowDateTime);
+    let created = (u64::from(data.ftCreationTime.dwHighDateTime) << 32)
+        | u64::from(data.ftCreationTime.dwLowDateTime);
     Ok(LockMeta {
         attributes: data.dwFileAttributes,
         written,
+        created,
     })
+}
+
+/// When the file at `path` was created, without opening it (see `lstat`).
+pub(crate) fn file_birth(path: &Path) -> Option<SystemTime> {
+    filetime(lstat(path).ok()?.created)
 }
 
 /// Where `FileProcessIdsUsingFileInformation` is missing (Wine 8, Windows before 7/2008 R2),
