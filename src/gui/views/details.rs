@@ -27,26 +27,24 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, intents: &mut Vec<Inten
     ui.add_space(4.0);
     ui.heading("Details");
     value(ui, escape_path(&row.dir).as_ref());
+    let Some(state) = row.details_state() else {
+        ui.label("state not known yet");
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        state_badge(ui, state);
+        if let Some(fresh) = &row.fresh {
+            let at = Timestamp::try_from(fresh.at).unwrap_or(now);
+            ui.label(RichText::new(format!("checked {} ago", format_age(age_at(at, now)))).weak());
+        }
+    });
+    // Above the scrolled part: in sight whatever the pane's height.
+    end_holder(ui, view, row, state, intents);
     ui.separator();
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let Some(state) = row.details_state() else {
-                ui.label("state not known yet");
-                return;
-            };
             let diagnosis = row.details_diagnosis();
-            ui.horizontal(|ui| {
-                state_badge(ui, state);
-                if let Some(fresh) = &row.fresh {
-                    let at = Timestamp::try_from(fresh.at).unwrap_or(now);
-                    ui.label(
-                        RichText::new(format!("checked {} ago", format_age(age_at(at, now))))
-                            .weak(),
-                    );
-                }
-            });
-            ui.add_space(4.0);
             match state {
                 DirState::Lock(LockState::Held(holder)) => {
                     field(
@@ -83,8 +81,6 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, intents: &mut Vec<Inten
             if let DirState::Lock(lock) = state {
                 what_to_do(ui, &row.dir, lock, diagnosis, now);
             }
-            ui.add_space(8.0);
-            end_holder(ui, view, row, state, intents);
         });
 }
 

@@ -54,7 +54,12 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         } else if view.model.rows().is_empty() {
             table::empty_state(ui);
         } else {
-            table::show(ui, view, state, intents);
+            // Narrower than its columns (a small window, the details pane open): the table
+            // scrolls sideways rather than losing its right-hand columns.
+            egui::ScrollArea::horizontal()
+                .id_salt("table-h")
+                .auto_shrink([false, false])
+                .show(ui, |ui| table::show(ui, view, state, intents));
         }
     });
 }
