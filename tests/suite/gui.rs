@@ -1543,3 +1543,34 @@ fn end_holder_offers_kill_when_sigterm_is_ignored() {
     });
     assert!(certbot.exited());
 }
+
+/// Closing the window while "End holder…" waits out its grace time does not wait for it.
+#[test]
+fn quitting_while_ending_a_holder_does_not_wait_for_the_grace_time() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    let certbot = StubbornCertbot::start(dir);
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| row_texts(h, dir).contains(&pid));
+    select_row(&mut h, dir);
+    run_until(&mut h, "End holder… is offered", |h| {
+        h.query_by_role_and_label(Role::Button, "End holder…").is_some()
+    });
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    click(&mut h, |h| h.get_by_label("60 s"));
+    click_button(&mut h, &format!("End pid {pid}"));
+    run_until(&mut h, "waiting for the lock", |h| {
+        labels(h)
+            .iter()
+            .any(|l| l.starts_with(&format!("sent SIGTERM to pid {pid}; waiting up to 1m")))
+    });
+    let closing = Instant::now();
+    drop(h);
+    let took = closing.elapsed();
+    assert!(took < Duration::from_secs(3), "closing took {took:?}");
+    drop(certbot);
+}
