@@ -648,4 +648,76 @@ mod tests {
             history.len()
         );
     }
+
+    #[test]
+    fn held_for_comes_from_the_diagnosis_else_from_when_the_app_saw_it_taken() {
+        use crate::diagnose::{HeldSince, HeldSinceSource};
+        let mut m = Model::default();
+        m.add("/a".into());
+        m.apply(change("/a", held(7, "certbot"), 10));
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(
+            row.held_for(),
+            Some(HeldFor {
+                since: SystemTime::UNIX_EPOCH + Duration::from_secs(10),
+                at_least: true
+            }),
+            "held at the first look, no diagnosis: a lower bound"
+        );
+        m.apply(change("/a", DirState::Lock(LockState::Absent), 20));
+        assert_eq!(m.row(Path::new("/a")).unwrap().held_for(), None);
+        m.apply(Change {
+            old: Some(DirState::Lock(LockState::Absent)),
+            ..change("/a", held(8, "certbot"), 30)
+        });
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(
+            row.taken_seen,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(30))
+        );
+        assert!(!row.held_for().unwrap().at_least);
+
+        // A fresh diagnosis of the same state becomes the row's (its badge, HELD FOR) ...
+        let created = jiff::Timestamp::from_second(25).unwrap();
+        let diagnosis = Arc::new(Diagnosis {
+            held_since: Some(HeldSince {
+                time: created,
+                source: HeldSinceSource::LockFileCreated,
+            }),
+            ..Diagnosis::default()
+        });
+        let fresh = |state, diagnosis: &Arc<Diagnosis>, secs| Fresh {
+            state,
+            diagnosis: diagnosis.clone(),
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        };
+        m.set_fresh(Path::new("/a"), fresh(held(8, "certbot"), &diagnosis, 31));
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.held_for().unwrap().since, SystemTime::from(created));
+        assert!(row.fresh.is_some());
+        // ... one that found another state shows in the pane only ...
+        m.set_fresh(
+            Path::new("/a"),
+            fresh(DirState::Missing, &Arc::default(), 32),
+        );
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.details_state(), Some(&DirState::Missing));
+        assert_eq!(row.held_for().unwrap().since, SystemTime::from(created));
+        // ... and a change clears it.
+        m.apply(change("/a", DirState::Lock(LockState::Free), 40));
+        assert!(m.row(Path::new("/a")).unwrap().fresh.is_none());
+        assert!(!m.any_held());
+    }
+
+    #[test]
+    fn the_details_pane_is_for_exactly_one_selected_row() {
+        let mut m = Model::default();
+        m.add("/a".into());
+        m.add("/b".into());
+        assert_eq!(m.single_selected(), None);
+        m.click(Path::new("/a"), false, false);
+        assert_eq!(m.single_selected(), Some(Path::new("/a")));
+        m.click(Path::new("/b"), true, false);
+        assert_eq!(m.single_selected(), None);
+    }
 }

@@ -1554,10 +1554,13 @@ fn quitting_while_ending_a_holder_does_not_wait_for_the_grace_time() {
     add_absent_rows(&mut h, &[dir]);
     let certbot = StubbornCertbot::start(dir);
     let pid = certbot.pid.to_string();
-    run_until(&mut h, "Held by certbot", |h| row_texts(h, dir).contains(&pid));
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
     select_row(&mut h, dir);
     run_until(&mut h, "End holder… is offered", |h| {
-        h.query_by_role_and_label(Role::Button, "End holder…").is_some()
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some()
     });
     click(&mut h, |h| button(h, "End holder…"));
     run_until(&mut h, "the confirmation dialog", dialog_open);
