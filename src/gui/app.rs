@@ -11,7 +11,6 @@ use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
     StoreOutcome, StoreWorker, WorkerEvent,
 };
-use crate::escape::{escape, escape_path};
 use crate::monitor::{Monitor, MonitorError, MonitorOptions, Update};
 use crate::terminate::{Outcome, Signal};
 use crate::watchlist::{self, Settings, State, Store, WatchList};
@@ -770,7 +769,7 @@ impl LockscopeApp {
                     Ok(target) => self.end = Some(EndHolder::Confirm { dir, target }),
                     Err(e) => {
                         self.end = None;
-                        self.tell(escape(&e).into_owned(), true);
+                        self.tell(e, true);
                     }
                 }
             }
@@ -801,7 +800,8 @@ impl LockscopeApp {
                         None
                     }
                 };
-                let lock = escape_path(&dir.join(&self.settings.lock_name)).into_owned();
+                // Raw here: the banner escapes every message it shows.
+                let lock = dir.join(&self.settings.lock_name).display().to_string();
                 let grace_text = humantime::format_duration(grace);
                 match result {
                     Ok(Outcome::Released { exited: true }) => {
@@ -812,10 +812,7 @@ impl LockscopeApp {
                         false,
                     ),
                     Ok(Outcome::PassedOn(holder)) => self.tell(
-                        format!(
-                            "pid {pid} released {lock}; it is now held by {}",
-                            escape(&holder.to_string())
-                        ),
+                        format!("pid {pid} released {lock}; it is now held by {}", holder),
                         false,
                     ),
                     Ok(Outcome::StillHeld) if signal == Signal::term() => {
@@ -840,7 +837,7 @@ impl LockscopeApp {
                         ),
                         true,
                     ),
-                    Err(e) => self.tell(escape(&e).into_owned(), true),
+                    Err(e) => self.tell(e, true),
                 }
                 self.monitor.recheck(&dir);
                 if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {

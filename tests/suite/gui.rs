@@ -1577,3 +1577,54 @@ fn quitting_while_ending_a_holder_does_not_wait_for_the_grace_time() {
     assert!(took < Duration::from_secs(3), "closing took {took:?}");
     drop(certbot);
 }
+
+/// A holder whose command line carries a hostile path: the details pane, the warning-free row
+/// and the End-holder dialog show it escaped, never raw.
+#[test]
+fn a_hostile_holder_command_is_shown_escaped_in_the_details_and_the_dialog() {
+    let cfg = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("evil\nname\x1b[2J\u{202e}");
+    std::fs::create_dir(&dir).unwrap();
+    let shown = format!("{}/evil\\nname\\e[2J\\u{{202e}}", root.path().display());
+    let file = root.path().join("evil.toml");
+    let toml_dir = format!("{}/evil\\nname\\u001b[2J\\u202e", root.path().display());
+    std::fs::write(&file, format!("name = \"evil\"\ndirs = [\"{toml_dir}\"]\n")).unwrap();
+    let open = Some(OpenList::File(file));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "the escaped directory in the table", |h| {
+        h.query_all_by(|n| is_label(n, &shown)).next().is_some()
+    });
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, Path::new(&shown)).contains(&pid)
+    });
+    let label = h.get_by(|n| is_label(n, &shown));
+    label.click();
+    h.remove_cursor();
+    h.step();
+    run_until(&mut h, "the details show the command, escaped", |h| {
+        detail(h, "Command").is_some_and(|c| c.contains(&shown))
+    });
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    assert!(
+        labels(&h)
+            .iter()
+            .any(|l| l.contains("certbot_peer.py hold") && l.contains(&shown)),
+        "the dialog shows the escaped command: {}",
+        describe(&h)
+    );
+    let raw: Vec<String> = h
+        .query_all_by(|n| {
+            n.value()
+                .or_else(|| n.label())
+                .is_some_and(|t| t.contains(['\x1b', '\u{202e}']) || t.contains("evil\n"))
+        })
+        .map(|n| format!("{:?}", n.accesskit_node().value()))
+        .collect();
+    assert!(raw.is_empty(), "raw control characters shown: {raw:?}");
+    click(&mut h, |h| button(h, "Cancel"));
+    certbot.release();
+}
