@@ -6,12 +6,13 @@
 
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
-use super::state::{Message, Snapshot, UiState};
+use super::state::{EndHolder, Message, Snapshot, UiState};
 use super::workers::{
-    self, DialogOutcome, Events, FolderPicker, LoadHook, LockOutcome, Locks, StoreOutcome,
-    StoreWorker, WorkerEvent,
+    self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
+    StoreOutcome, StoreWorker, WorkerEvent,
 };
 use crate::monitor::{Monitor, MonitorError, MonitorOptions, Update};
+use crate::terminate::{Outcome, Signal};
 use crate::watchlist::{self, Settings, State, Store, WatchList};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -87,7 +88,24 @@ pub struct LockscopeApp {
     pending_dirs: Vec<PathBuf>,
     /// The intents of the frame being painted (kept to reuse its allocation).
     intents: Vec<Intent>,
+    /// Fresh diagnoses for the details pane.
+    diagnoses: Diagnoses,
+    /// The details pane's last request.
+    details_asked: Option<DetailsAsked>,
+    /// "End holder…" in progress.
+    end: Option<EndHolder>,
 }
+
+/// The details pane's last diagnosis request.
+struct DetailsAsked {
+    dir: PathBuf,
+    at: Instant,
+    /// No answer yet.
+    pending: bool,
+}
+
+/// How often the details of a held, selected row are diagnosed again.
+const DETAILS_REFRESH: Duration = Duration::from_secs(2);
 
 impl LockscopeApp {
     /// Starts the monitor and the workers, and asks the store for the watch lists.
@@ -111,6 +129,7 @@ impl LockscopeApp {
             monitor,
             updates,
             events,
+            diagnoses: Diagnoses::start(events_tx.clone()),
             locks: Locks::start(events_tx.clone()),
             store: StoreWorker::start(
                 Store::new(config.config_dir),
@@ -129,6 +148,8 @@ impl LockscopeApp {
             stats: config.stats,
             pending_dirs: Vec::new(),
             intents: Vec::new(),
+            details_asked: None,
+            end: None,
         })
     }
 
@@ -151,6 +172,13 @@ impl LockscopeApp {
                         None => self.no_dialog_hint(),
                     }
                 }
+                WorkerEvent::Diagnosed { dir, fresh } => {
+                    if let Some(asked) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
+                        asked.pending = false;
+                    }
+                    self.model.set_fresh(&dir, fresh);
+                }
+                WorkerEvent::End(event) => self.on_end_event(event),
             }
         }
     }
@@ -201,6 +229,26 @@ impl LockscopeApp {
                 }
             }
             Intent::DismissHint => self.ui.hint = None,
+            Intent::EndHolder(dir) => self.ask_end_holder(dir),
+            Intent::ConfirmEnd => {
+                if let Some(EndHolder::Confirm { dir, target }) = self.end.take() {
+                    let grace = Duration::from_secs(self.ui.end_grace_secs.into());
+                    self.start_ending(dir, target, Signal::term(), grace);
+                }
+            }
+            Intent::KillHolder => {
+                if let Some(EndHolder::StillHeld { dir, target, grace }) = self.end.take() {
+                    self.start_ending(dir, target, Signal::kill(), grace);
+                }
+            }
+            Intent::CancelEnd => {
+                if matches!(
+                    self.end,
+                    Some(EndHolder::Confirm { .. } | EndHolder::StillHeld { .. })
+                ) {
+                    self.end = None;
+                }
+            }
             Intent::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -634,6 +682,175 @@ impl LockscopeApp {
         }
     }
 
+    // ---- the details pane and ending a holder -----------------------------------------------
+
+    /// Asks the worker for a fresh diagnosis of the selected row when it was just selected,
+    /// changed since, or is held and its last diagnosis is [`DETAILS_REFRESH`] old; while a held
+    /// row stays selected, asks for a frame when the next is due.
+    fn refresh_details(&mut self, ctx: &egui::Context) {
+        let Some(dir) = self.model.single_selected().map(Path::to_path_buf) else {
+            self.details_asked = None;
+            return;
+        };
+        let Some(row) = self.model.row(&dir) else {
+            return;
+        };
+        let (held, taken_seen, has_fresh) = (row.is_held(), row.taken_seen, row.fresh.is_some());
+        let due = match &self.details_asked {
+            Some(a) if a.dir == dir => {
+                !a.pending && (!has_fresh || (held && a.at.elapsed() >= DETAILS_REFRESH))
+            }
+            _ => true,
+        };
+        if due {
+            self.diagnoses
+                .request(&dir, &self.settings.lock_name, taken_seen);
+            self.details_asked = Some(DetailsAsked {
+                dir,
+                at: Instant::now(),
+                pending: true,
+            });
+        }
+        if held && let Some(a) = &self.details_asked {
+            ctx.request_repaint_after(DETAILS_REFRESH.saturating_sub(a.at.elapsed()));
+        }
+    }
+
+    fn ask_end_holder(&mut self, dir: PathBuf) {
+        if self.end.is_some() {
+            return;
+        }
+        if workers::identify_holder(
+            &self.events_tx,
+            dir.clone(),
+            self.settings.lock_name.clone(),
+        ) {
+            self.end = Some(EndHolder::Identifying { dir });
+        } else {
+            self.tell("could not start a thread to identify the holder", true);
+        }
+    }
+
+    fn start_ending(
+        &mut self,
+        dir: PathBuf,
+        target: crate::terminate::Target,
+        signal: Signal,
+        grace: Duration,
+    ) {
+        let started = workers::end_holder(
+            &self.events_tx,
+            dir.clone(),
+            self.settings.lock_name.clone(),
+            target.clone(),
+            signal,
+            grace,
+        );
+        if started {
+            self.end = Some(EndHolder::Ending {
+                dir,
+                target,
+                signal,
+                grace,
+                signalled: false,
+            });
+        } else {
+            self.tell("could not start a thread to end the holder", true);
+        }
+    }
+
+    fn on_end_event(&mut self, event: EndEvent) {
+        match event {
+            EndEvent::Identified { dir, result } => {
+                if !matches!(&self.end, Some(EndHolder::Identifying { dir: d }) if *d == dir) {
+                    return; // cancelled meanwhile
+                }
+                match result {
+                    Ok(target) => self.end = Some(EndHolder::Confirm { dir, target }),
+                    Err(e) => {
+                        self.end = None;
+                        self.tell(e, true);
+                    }
+                }
+            }
+            EndEvent::Signalled { dir, pid } => {
+                if let Some(EndHolder::Ending {
+                    dir: d,
+                    target,
+                    signalled,
+                    ..
+                }) = &mut self.end
+                    && *d == dir
+                    && target.pid == pid
+                {
+                    *signalled = true;
+                }
+            }
+            EndEvent::Finished {
+                dir,
+                pid,
+                signal,
+                grace,
+                result,
+            } => {
+                let target = match self.end.take() {
+                    Some(EndHolder::Ending { target, .. }) => Some(target),
+                    other => {
+                        self.end = other;
+                        None
+                    }
+                };
+                // Raw here: the banner escapes every message it shows.
+                let lock = dir.join(&self.settings.lock_name).display().to_string();
+                let grace_text = humantime::format_duration(grace);
+                match result {
+                    Ok(Outcome::Released { exited: true }) => {
+                        self.tell(format!("{signal} ended pid {pid}: {lock} released"), false)
+                    }
+                    Ok(Outcome::Released { exited: false }) => self.tell(
+                        format!("released {lock}: pid {pid} let go of the lock after {signal}"),
+                        false,
+                    ),
+                    Ok(Outcome::PassedOn(holder)) => self.tell(
+                        format!("pid {pid} released {lock}; it is now held by {}", holder),
+                        false,
+                    ),
+                    Ok(Outcome::StillHeld) if signal == Signal::term() => {
+                        self.tell(
+                            format!(
+                                "{lock} is still held by pid {pid} {grace_text} after {signal}"
+                            ),
+                            true,
+                        );
+                        if let Some(target) = target {
+                            self.end = Some(EndHolder::StillHeld {
+                                dir: dir.clone(),
+                                target,
+                                grace,
+                            });
+                        }
+                    }
+                    Ok(Outcome::StillHeld) => self.tell(
+                        format!(
+                            "{lock} is still held by pid {pid} {grace_text} after {signal}: it \
+                             may be stuck in the kernel (uninterruptible sleep)"
+                        ),
+                        true,
+                    ),
+                    Err(e) => self.tell(e, true),
+                }
+                self.monitor.recheck(&dir);
+                if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
+                    // Diagnose again at once (the holder is gone, or not).
+                    a.pending = false;
+                }
+                if let Some(row) = self.model.row_mut(&dir) {
+                    row.fresh = None;
+                }
+            }
+        }
+    }
+
     /// Seconds until the nearest timed hold ends, if any (the UI repaints for its countdown).
     fn next_countdown(&self) -> Option<Duration> {
         self.model
@@ -654,6 +871,7 @@ impl eframe::App for LockscopeApp {
         let frame_start = Instant::now();
         self.pump();
         self.model.refresh();
+        self.refresh_details(ui.ctx());
         let mut intents = std::mem::take(&mut self.intents);
         let view = Snapshot {
             model: &self.model,
@@ -661,6 +879,7 @@ impl eframe::App for LockscopeApp {
             settings: &self.settings,
             messages: &self.messages,
             dialog_open: self.dialog_open,
+            end: self.end.as_ref(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         if !intents.is_empty() {
@@ -679,6 +898,10 @@ impl eframe::App for LockscopeApp {
             let to_next_second = Duration::from_nanos(left.subsec_nanos() as u64 + 1_000_000);
             ui.ctx().request_repaint_after(to_next_second);
         }
+        if self.model.any_held() {
+            // The HELD FOR column ticks; nothing held, nothing repaints.
+            ui.ctx().request_repaint_after(HELD_FOR_TICK);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -686,6 +909,9 @@ impl eframe::App for LockscopeApp {
         eframe::set_value(storage, UiState::KEY, &self.ui);
     }
 }
+
+/// How often the HELD FOR column is repainted while some row is held.
+const HELD_FOR_TICK: Duration = Duration::from_secs(1);
 
 fn start_monitor(
     settings: &Settings,

@@ -42,6 +42,15 @@ pub enum Intent {
     SortBy(SortKey),
     /// The table's filter text changed.
     Filter(String),
+    // ---- ending a holder (the details pane)
+    /// "End holder…": identify DIR's holder, then ask for confirmation.
+    EndHolder(PathBuf),
+    /// The confirmation dialog's "End": SIGTERM, then wait the chosen grace time.
+    ConfirmEnd,
+    /// Close the confirmation dialog, or the offer to kill, without signalling.
+    CancelEnd,
+    /// "Kill": SIGKILL to the holder still there after the grace time (same safe sequence).
+    KillHolder,
     // ---- watch lists
     SwitchList(String),
     /// Create a list with this name and switch to it; the name field is cleared.

@@ -1,9 +1,11 @@
 //! What the window shows, as plain data: rows, selection, sort and filter, the event log and each
 //! row's state history (for the timeline). No egui, no filesystem: tested on its own.
 
+use crate::diagnose::Diagnosis;
 use crate::monitor::{Cause, Change, DirState, LockState};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How many transitions the event log keeps (oldest dropped first).
@@ -44,6 +46,30 @@ pub struct Row {
     pub orphaned: bool,
     /// Past states, oldest first, trimmed to `HISTORY_SPAN`.
     pub history: VecDeque<Span>,
+    /// Why, as last diagnosed: the monitor's with each change, or a fresher one asked for by
+    /// the details pane (when it found the same state).
+    pub diagnosis: Arc<Diagnosis>,
+    /// When the app saw the lock taken (a change to held, or to another holder); `None` when it
+    /// was held already at the first look, or is not held.
+    pub taken_seen: Option<SystemTime>,
+    /// The last diagnosis the details pane asked for (cleared by each change).
+    pub fresh: Option<Fresh>,
+}
+
+/// A diagnosis made on request (the details pane), with the state its probe found then.
+#[derive(Debug, Clone)]
+pub struct Fresh {
+    pub state: DirState,
+    pub diagnosis: Arc<Diagnosis>,
+    pub at: SystemTime,
+}
+
+/// How long a lock has been held, and how that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldFor {
+    pub since: SystemTime,
+    /// Only a lower bound: the app saw it held at its first look, and nothing says since when.
+    pub at_least: bool,
 }
 
 impl Row {
@@ -56,6 +82,54 @@ impl Row {
             refusal: None,
             orphaned: false,
             history: VecDeque::new(),
+            diagnosis: Arc::default(),
+            taken_seen: None,
+            fresh: None,
+        }
+    }
+
+    /// The state the details pane shows: the fresh probe's if it came after the last change.
+    pub fn details_state(&self) -> Option<&DirState> {
+        self.fresh
+            .as_ref()
+            .map(|f| &f.state)
+            .or(self.state.as_ref())
+    }
+
+    /// The diagnosis the details pane shows (fresh if there is one).
+    pub fn details_diagnosis(&self) -> &Diagnosis {
+        self.fresh
+            .as_ref()
+            .map_or(&self.diagnosis, |f| &f.diagnosis)
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.state.as_ref().is_some_and(DirState::is_held)
+    }
+
+    /// Since when the lock is held (the HELD FOR column): the diagnosis's time (lock file
+    /// creation, holder start, or the monitor's observation), else when this app saw it taken,
+    /// else (a lower bound) when the app first saw it held.
+    pub fn held_for(&self) -> Option<HeldFor> {
+        if !self.is_held() {
+            return None;
+        }
+        if let Some(h) = &self.diagnosis.held_since {
+            return Some(HeldFor {
+                since: SystemTime::from(h.time),
+                at_least: false,
+            });
+        }
+        match (self.taken_seen, self.since) {
+            (Some(t), _) => Some(HeldFor {
+                since: t,
+                at_least: false,
+            }),
+            (None, Some(t)) => Some(HeldFor {
+                since: t,
+                at_least: true,
+            }),
+            (None, None) => None,
         }
     }
 
@@ -162,6 +236,18 @@ impl Model {
         let Some(row) = self.row_mut(&change.dir) else {
             return; // a change for a row removed meanwhile
         };
+        let newly_taken = change.new.is_held()
+            && change
+                .old
+                .as_ref()
+                .is_some_and(|old| !old.is_held() || *old != change.new);
+        if newly_taken {
+            row.taken_seen = Some(change.at);
+        } else if !change.new.is_held() {
+            row.taken_seen = None;
+        }
+        row.diagnosis = change.diagnosis.clone();
+        row.fresh = None;
         row.state = Some(change.new.clone());
         row.since = Some(change.at);
         if !matches!(
@@ -188,6 +274,31 @@ impl Model {
         if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since) {
             self.visible = None;
         }
+    }
+
+    /// A diagnosis the details pane asked for. It also becomes the row's diagnosis (its badge,
+    /// HELD FOR) when it found the state the row shows.
+    pub fn set_fresh(&mut self, dir: &Path, fresh: Fresh) {
+        let Some(row) = self.row_mut(dir) else {
+            return;
+        };
+        if row.state.as_ref() == Some(&fresh.state) {
+            row.diagnosis = fresh.diagnosis.clone();
+        }
+        row.fresh = Some(fresh);
+    }
+
+    /// The one selected row's directory, if exactly one is selected (the details pane's).
+    pub fn single_selected(&self) -> Option<&Path> {
+        let mut selected = self.selection.iter();
+        match (selected.next(), selected.next()) {
+            (Some(dir), None) if self.index.contains_key(dir) => Some(dir),
+            _ => None,
+        }
+    }
+
+    pub fn any_held(&self) -> bool {
+        self.rows.iter().any(Row::is_held)
     }
 
     pub fn sort(&self) -> (SortKey, bool) {
@@ -536,5 +647,77 @@ mod tests {
             "{}",
             history.len()
         );
+    }
+
+    #[test]
+    fn held_for_comes_from_the_diagnosis_else_from_when_the_app_saw_it_taken() {
+        use crate::diagnose::{HeldSince, HeldSinceSource};
+        let mut m = Model::default();
+        m.add("/a".into());
+        m.apply(change("/a", held(7, "certbot"), 10));
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(
+            row.held_for(),
+            Some(HeldFor {
+                since: SystemTime::UNIX_EPOCH + Duration::from_secs(10),
+                at_least: true
+            }),
+            "held at the first look, no diagnosis: a lower bound"
+        );
+        m.apply(change("/a", DirState::Lock(LockState::Absent), 20));
+        assert_eq!(m.row(Path::new("/a")).unwrap().held_for(), None);
+        m.apply(Change {
+            old: Some(DirState::Lock(LockState::Absent)),
+            ..change("/a", held(8, "certbot"), 30)
+        });
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(
+            row.taken_seen,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(30))
+        );
+        assert!(!row.held_for().unwrap().at_least);
+
+        // A fresh diagnosis of the same state becomes the row's (its badge, HELD FOR) ...
+        let created = jiff::Timestamp::from_second(25).unwrap();
+        let diagnosis = Arc::new(Diagnosis {
+            held_since: Some(HeldSince {
+                time: created,
+                source: HeldSinceSource::LockFileCreated,
+            }),
+            ..Diagnosis::default()
+        });
+        let fresh = |state, diagnosis: &Arc<Diagnosis>, secs| Fresh {
+            state,
+            diagnosis: diagnosis.clone(),
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        };
+        m.set_fresh(Path::new("/a"), fresh(held(8, "certbot"), &diagnosis, 31));
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.held_for().unwrap().since, SystemTime::from(created));
+        assert!(row.fresh.is_some());
+        // ... one that found another state shows in the pane only ...
+        m.set_fresh(
+            Path::new("/a"),
+            fresh(DirState::Missing, &Arc::default(), 32),
+        );
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.details_state(), Some(&DirState::Missing));
+        assert_eq!(row.held_for().unwrap().since, SystemTime::from(created));
+        // ... and a change clears it.
+        m.apply(change("/a", DirState::Lock(LockState::Free), 40));
+        assert!(m.row(Path::new("/a")).unwrap().fresh.is_none());
+        assert!(!m.any_held());
+    }
+
+    #[test]
+    fn the_details_pane_is_for_exactly_one_selected_row() {
+        let mut m = Model::default();
+        m.add("/a".into());
+        m.add("/b".into());
+        assert_eq!(m.single_selected(), None);
+        m.click(Path::new("/a"), false, false);
+        assert_eq!(m.single_selected(), Some(Path::new("/a")));
+        m.click(Path::new("/b"), true, false);
+        assert_eq!(m.single_selected(), None);
     }
 }

@@ -3,8 +3,11 @@
 //! restart is saved in eframe's storage.
 
 use super::model::{Model, SortKey};
+use crate::terminate::{Signal, Target};
 use crate::watchlist::{Settings, State, WatchList};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Which optional panels are open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,8 @@ pub struct UiState {
     pub hold_secs: u32,
     /// The timeline column's span in minutes (1 to 60).
     pub timeline_minutes: u32,
+    /// "End holder…": how long to wait for the lock after SIGTERM, in seconds (1 to 300).
+    pub end_grace_secs: u32,
     /// The table's sort as last saved; the model owns the live one.
     pub sort: SortKey,
     pub sort_ascending: bool,
@@ -65,6 +70,7 @@ impl Default for UiState {
             panels: Panels::default(),
             hold_secs: 30,
             timeline_minutes: 5,
+            end_grace_secs: 10,
             sort: SortKey::Dir,
             sort_ascending: true,
             path_input: String::new(),
@@ -98,6 +104,7 @@ impl UiState {
         };
         state.hold_secs = state.hold_secs.clamp(1, 86_400);
         state.timeline_minutes = state.timeline_minutes.clamp(1, 60);
+        state.end_grace_secs = state.end_grace_secs.clamp(1, 300);
         state
     }
 }
@@ -107,6 +114,41 @@ impl UiState {
 pub struct Message {
     pub text: String,
     pub is_error: bool,
+}
+
+/// "End holder…" in progress (one at a time). The target is what `terminate::identify` found;
+/// the worker checks it again before signalling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndHolder {
+    /// Asked the worker who holds the lock (for the confirmation dialog).
+    Identifying { dir: PathBuf },
+    /// The confirmation dialog is open.
+    Confirm { dir: PathBuf, target: Target },
+    /// Sending `signal` (`signalled`: sent), then waiting up to `grace` for the lock to go.
+    Ending {
+        dir: PathBuf,
+        target: Target,
+        signal: Signal,
+        grace: Duration,
+        signalled: bool,
+    },
+    /// Still held after the grace time: SIGKILL is offered.
+    StillHeld {
+        dir: PathBuf,
+        target: Target,
+        grace: Duration,
+    },
+}
+
+impl EndHolder {
+    pub fn dir(&self) -> &Path {
+        match self {
+            EndHolder::Identifying { dir }
+            | EndHolder::Confirm { dir, .. }
+            | EndHolder::Ending { dir, .. }
+            | EndHolder::StillHeld { dir, .. } => dir,
+        }
+    }
 }
 
 /// What the views read: the app's state, borrowed for one frame.
@@ -119,6 +161,8 @@ pub struct Snapshot<'a> {
     pub messages: &'a [Message],
     /// A dialog is open (its buttons are disabled meanwhile).
     pub dialog_open: bool,
+    /// "End holder…" in progress, if any.
+    pub end: Option<&'a EndHolder>,
 }
 
 impl Snapshot<'_> {

@@ -1,9 +1,15 @@
 //! Everything the window asks for that touches the filesystem runs here, on threads of its own:
-//! taking and releasing locks, loading and saving watch lists, the folder dialog. Results come
+//! taking and releasing locks, loading and saving watch lists, the folder dialog, fresh
+//! diagnoses for the details pane, and ending a lock's holder. Results come
 //! back on ONE channel ([`WorkerEvent`], sent through [`Events`], which also wakes the UI); the UI
 //! thread never blocks on any of it. Nothing here knows the app: it only sees [`Events`].
 
+use super::model::Fresh;
+use crate::diagnose::Diagnoser;
 use crate::lock::{LockError, LockFile};
+use crate::monitor::DirState;
+use crate::probe::ProbeBatch;
+use crate::terminate::{self, Outcome, Signal, Target};
 use crate::watchlist::{self, Loaded, State, Store, WatchList, WatchListError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Wakes the UI (egui's `Context::request_repaint` in the app, a no-op in some tests).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -26,6 +32,13 @@ pub enum WorkerEvent {
     Store(StoreOutcome),
     /// A dialog's answer; `None` if its thread ended without one (the picker panicked).
     Dialog(Option<DialogOutcome>),
+    /// A diagnosis asked for with [`Diagnoses::request`].
+    Diagnosed {
+        dir: PathBuf,
+        fresh: Fresh,
+    },
+    /// Progress of [`identify_holder`] or [`end_holder`].
+    End(EndEvent),
 }
 
 /// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
@@ -441,3 +454,148 @@ pub fn run_dialog(
 
 /// How fast an empty dialog answer must be to mean "no dialog was shown".
 pub const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
+
+// ---- fresh diagnoses (the details pane) --------------------------------------------------------
+
+struct DiagnoseRequest {
+    dir: PathBuf,
+    lock_name: String,
+    observed_since: Option<SystemTime>,
+}
+
+/// The thread that probes and diagnoses a directory on request (the details pane's, every few
+/// seconds while a held row is selected). Requests queued meanwhile for the same directory are
+/// answered once. Dropping the handle ends the thread after its current request; nothing waits
+/// for it (a probe stuck on a dead filesystem is left behind).
+pub struct Diagnoses {
+    commands: Sender<DiagnoseRequest>,
+}
+
+impl Diagnoses {
+    /// Answers arrive as [`WorkerEvent::Diagnosed`].
+    pub fn start(events: Events) -> Diagnoses {
+        let (commands, inbox) = mpsc::channel::<DiagnoseRequest>();
+        let _detached = std::thread::Builder::new()
+            .name("lockscope-diagnose".into())
+            .spawn(move || {
+                while let Ok(first) = inbox.recv() {
+                    let mut batch = vec![first];
+                    while let Ok(more) = inbox.try_recv() {
+                        batch.retain(|r| r.dir != more.dir);
+                        batch.push(more);
+                    }
+                    for request in batch {
+                        let fresh = diagnose(&request);
+                        events.send(WorkerEvent::Diagnosed {
+                            dir: request.dir,
+                            fresh,
+                        });
+                    }
+                }
+            });
+        Diagnoses { commands }
+    }
+
+    /// Asks for `dir`'s state and diagnosis now. `observed_since`: when the app saw the lock
+    /// taken.
+    pub fn request(&self, dir: &Path, lock_name: &str, observed_since: Option<SystemTime>) {
+        let _ = self.commands.send(DiagnoseRequest {
+            dir: dir.to_path_buf(),
+            lock_name: lock_name.to_string(),
+            observed_since,
+        });
+    }
+}
+
+fn diagnose(request: &DiagnoseRequest) -> Fresh {
+    let at = SystemTime::now();
+    let probe = ProbeBatch::new().probe_path(&request.dir, &request.lock_name);
+    let diagnosis = Diagnoser::new().diagnose(&probe, request.observed_since);
+    Fresh {
+        state: DirState::from(probe.state),
+        diagnosis: Arc::new(diagnosis),
+        at,
+    }
+}
+
+// ---- ending a lock's holder --------------------------------------------------------------------
+
+/// What [`identify_holder`] and [`end_holder`] report. Errors are `TerminateError`'s sentences
+/// (unescaped: they name paths and commands).
+#[derive(Debug)]
+pub enum EndEvent {
+    /// Who holds `dir`'s lock (for the confirmation dialog), or why it cannot be ended.
+    Identified {
+        dir: PathBuf,
+        result: Result<Target, String>,
+    },
+    /// The signal was sent; the wait for the lock to go has begun.
+    Signalled { dir: PathBuf, pid: u32 },
+    /// How the attempt ended: the wait's outcome, or why nothing was (or could be) signalled.
+    Finished {
+        dir: PathBuf,
+        pid: u32,
+        signal: Signal,
+        grace: Duration,
+        result: Result<Outcome, String>,
+    },
+}
+
+/// Identifies `dir`'s holder on a thread of its own; the answer arrives as
+/// [`EndEvent::Identified`]. False if no thread could be started.
+pub fn identify_holder(events: &Events, dir: PathBuf, lock_name: String) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-identify".into())
+        .spawn(move || {
+            let result = terminate::identify(&dir, &lock_name).map_err(|e| e.to_string());
+            events.send(WorkerEvent::End(EndEvent::Identified { dir, result }));
+        })
+        .is_ok()
+}
+
+/// Ends the holder the user confirmed, on a thread of its own: identifies `dir`'s holder again
+/// (it must still be the confirmed process: same pid and start time), pins it (a pidfd: a
+/// recycled pid cannot be hit), sends `signal`, reports [`EndEvent::Signalled`], waits up to
+/// `grace` for the lock to go and reports [`EndEvent::Finished`]. The thread is never joined:
+/// quitting while it waits does not wait for it. False if no thread could be started.
+pub fn end_holder(
+    events: &Events,
+    dir: PathBuf,
+    lock_name: String,
+    confirmed: Target,
+    signal: Signal,
+    grace: Duration,
+) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-end-holder".into())
+        .spawn(move || {
+            let pid = confirmed.pid;
+            let result = (|| {
+                let now = terminate::identify(&dir, &lock_name).map_err(|e| e.to_string())?;
+                if (now.pid, now.start_time) != (confirmed.pid, confirmed.start_time) {
+                    return Err(format!(
+                        "the lock is now held by another process (pid {}) than the one \
+                         confirmed (pid {pid}): nothing was signalled",
+                        now.pid
+                    ));
+                }
+                let pinned = confirmed.pin().map_err(|e| e.to_string())?;
+                pinned.signal(signal).map_err(|e| e.to_string())?;
+                events.send(WorkerEvent::End(EndEvent::Signalled {
+                    dir: dir.clone(),
+                    pid,
+                }));
+                pinned.wait_released(grace).map_err(|e| e.to_string())
+            })();
+            events.send(WorkerEvent::End(EndEvent::Finished {
+                dir,
+                pid,
+                signal,
+                grace,
+                result,
+            }));
+        })
+        .is_ok()
+}

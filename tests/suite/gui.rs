@@ -268,7 +268,12 @@ fn is_label(n: &egui_kittest::kittest::AccessKitNode<'_>, text: &str) -> bool {
 /// cells from the one with the path label to the one with the row's buttons.
 fn row<'a>(h: &'a App, dir: &Path) -> Option<Vec<Node<'a>>> {
     let text = dir.display().to_string();
-    let label = h.query_all_by(move |n| is_label(n, &text)).next()?;
+    // The details pane shows the selected row's path too: the row is the label that has one.
+    h.query_all_by(move |n| is_label(n, &text))
+        .find_map(row_from_label)
+}
+
+fn row_from_label<'a>(label: Node<'a>) -> Option<Vec<Node<'a>>> {
     let cell = label.parent()?;
     let cells: Vec<Node<'a>> = cell.parent()?.children().collect();
     let id = cell.accesskit_node().id();
@@ -1203,4 +1208,423 @@ fn the_settings_panel_takes_a_bare_number_of_seconds_as_the_interval() {
             .is_ok_and(|saved| saved.contains("interval = \"5s\""))
     };
     run_until(&mut h, "the interval is saved as 5s", |_| saved_interval());
+}
+
+// ---- the details pane, the warning badge and "End holder…" ------------------------------------
+
+/// Clicks the button labelled `label` (like [`click`]).
+fn click_button(h: &mut App, label: &str) {
+    let n = h.get_by_role_and_label(Role::Button, label);
+    assert!(!n.accesskit_node().is_disabled(), "{label} is disabled");
+    n.click();
+    h.remove_cursor();
+    h.step();
+}
+
+/// Selects `dir`'s row with a plain click on its path.
+fn select_row(h: &mut App, dir: &Path) {
+    let cells = row(h, dir).unwrap_or_else(|| panic!("no row for {}", dir.display()));
+    cells[0].get_by_role(Role::Label).click();
+    h.remove_cursor();
+    h.step();
+    run_until(h, "one row selected", |h| {
+        h.query_by_label("Selected: 1").is_some()
+    });
+}
+
+/// Every label of the window, in tree order.
+fn labels(h: &App) -> Vec<String> {
+    h.query_all_by_role(Role::Label)
+        .filter_map(|n| n.accesskit_node().value())
+        .collect()
+}
+
+/// The details pane's value for a field ("PID", "User", "Command", "Held since"): the label
+/// after the field's name. (The table's headers are buttons, so these names are the pane's.)
+fn detail(h: &App, name: &str) -> Option<String> {
+    let labels = labels(h);
+    let at = labels.iter().position(|l| l == name)?;
+    labels.get(at + 1).cloned()
+}
+
+/// The uid this test runs as (the certbot it starts runs as the same).
+fn my_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+/// "12 s", "1 min 3 s": the HELD FOR cell's text.
+fn is_age(text: &str) -> bool {
+    let t = text.trim_start_matches("≥ ");
+    t.ends_with(" s")
+        && t.split(' ')
+            .next()
+            .is_some_and(|n| n.parse::<u64>().is_ok())
+        || t.contains(" min")
+}
+
+#[test]
+fn the_details_pane_shows_who_holds_the_lock_since_when_and_stays_fresh() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    assert!(
+        !row_texts(&h, dir).iter().any(|t| is_age(t)),
+        "no HELD FOR while absent: {:?}",
+        row_texts(&h, dir)
+    );
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    assert_eq!(
+        detail(&h, "PID"),
+        None,
+        "no details pane before a row is selected"
+    );
+    // HELD FOR: an age, from the diagnosis (the lock file's birth).
+    assert!(
+        row_texts(&h, dir).iter().any(|t| is_age(t)),
+        "HELD FOR: {:?}",
+        row_texts(&h, dir)
+    );
+
+    select_row(&mut h, dir);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let words: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    run_until(&mut h, "the details name pid, user and command", |h| {
+        detail(h, "PID").as_deref() == Some(pid.as_str())
+            && detail(h, "User").is_some_and(|u| u.ends_with(&format!("(uid {})", my_uid())))
+            && detail(h, "Command").is_some_and(|c| words.iter().all(|w| c.contains(w.as_str())))
+    });
+    let since = detail(&h, "Held since").expect("a Held since field");
+    assert!(since.ends_with(" ago"), "held since: {since:?}");
+    // The app saw certbot take it (absent → held): that time wins over the file's.
+    let all = labels(&h);
+    let at = all.iter().position(|l| *l == since).unwrap();
+    assert_eq!(
+        all.get(at + 1).map(String::as_str),
+        Some("when lockscope saw it taken"),
+        "the source of held-since: {all:?}"
+    );
+    assert!(
+        labels(&h).iter().any(|l| l.starts_with("What to do:")),
+        "the what-to-do sentence"
+    );
+    assert!(
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some(),
+        "End holder… is offered for another process's lock"
+    );
+
+    // Fresh: while the row stays selected and held, it is diagnosed again every ~2 s.
+    let checked = |h: &App| {
+        labels(h).iter().find_map(|l| {
+            let age = l.strip_prefix("checked ")?.strip_suffix(" ago")?;
+            age.strip_suffix(" s")?.parse::<u64>().ok()
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut oldest = 0;
+    while Instant::now() < until {
+        h.step();
+        if let Some(age) = checked(&h) {
+            oldest = oldest.max(age);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(checked(&h).is_some(), "the pane says when it was checked");
+    assert!(
+        oldest <= 3,
+        "the details were {oldest} s old: not refreshed while selected"
+    );
+    certbot.release();
+    run_until(&mut h, "the pane follows the release", |h| {
+        detail(h, "PID").is_none() && labels(h).iter().any(|l| l == "Absent")
+    });
+}
+
+#[test]
+fn a_row_with_a_warning_shows_a_badge_with_the_messages_on_hover() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let (dir, other) = (&dirs[0], &dirs[1]);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir, other]);
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    assert!(
+        !row_texts(&h, dir).iter().any(|t| t.starts_with('⚠')),
+        "no badge without a warning"
+    );
+    // Someone deletes a running certbot's lock file: the path looks free, the warning says not.
+    std::fs::remove_file(dir.join(LOCK)).unwrap();
+    run_until(&mut h, "Absent with a ⚠ 1 badge", |h| {
+        let texts = row_texts(h, dir);
+        texts.iter().any(|t| t == "Absent") && texts.iter().any(|t| t == "⚠ 1")
+    });
+    assert!(
+        !row_texts(&h, other).iter().any(|t| t.starts_with('⚠')),
+        "only the row with the warning has a badge"
+    );
+    let cells = row(&h, dir).unwrap();
+    let badge = cells
+        .iter()
+        .flat_map(|c| c.query_all_by_role(Role::Label))
+        .find(|n| n.accesskit_node().value().as_deref() == Some("⚠ 1"))
+        .expect("the badge");
+    badge.hover();
+    run_until(&mut h, "the tooltip names the warning", |h| {
+        message_containing(h, "orphaned-lock: ").is_some_and(|m| m.contains(&pid))
+    });
+    drop(certbot);
+}
+
+/// A certbot that ignores SIGTERM (SIG_IGN survives exec): only SIGKILL ends it.
+struct StubbornCertbot {
+    child: std::process::Child,
+    pid: u32,
+}
+
+impl StubbornCertbot {
+    fn start(dir: &Path) -> StubbornCertbot {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(common::certbot_python())
+            .args([
+                "-c",
+                "import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+                 os.execv(sys.executable, [sys.executable] + sys.argv[1:])",
+            ])
+            .arg(common::peer_script())
+            .arg("hold")
+            .arg(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start certbot peer");
+        let pid = child.id();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), format!("locked {pid}"));
+        StubbornCertbot { child, pid }
+    }
+
+    /// Whether it has exited (it is reaped here).
+    fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+}
+
+impl Drop for StubbornCertbot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dialog_open(h: &App) -> bool {
+    h.query_by_role_and_label(Role::Button, "Cancel").is_some()
+}
+
+#[test]
+fn end_holder_asks_first_then_ends_a_real_certbot() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    select_row(&mut h, dir);
+    run_until(&mut h, "End holder… is offered", |h| {
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some()
+    });
+
+    // The dialog names pid, user and command; Cancel signals nothing.
+    click(&mut h, |h| button(h, "End holder…"));
+    let end_label = format!("End pid {pid}");
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    let user = labels(&h)
+        .into_iter()
+        .find(|l| l.starts_with(&format!("pid {pid}, user ")))
+        .unwrap_or_else(|| panic!("the dialog names pid and user: {}", describe(&h)));
+    assert!(!user.ends_with("unknown"), "{user}");
+    assert!(
+        labels(&h)
+            .iter()
+            .any(|l| l.contains("certbot_peer.py hold") && l.contains(dir.to_str().unwrap())),
+        "the dialog shows the full command: {}",
+        describe(&h)
+    );
+    assert!(
+        h.query_by_role_and_label(Role::Button, &end_label)
+            .is_some()
+    );
+    click(&mut h, |h| button(h, "Cancel"));
+    run_until(&mut h, "the dialog closes", |h| !dialog_open(h));
+    for _ in 0..20 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        status(dir),
+        ("held".to_string(), Some(u64::from(certbot.pid))),
+        "Cancel left the holder alone"
+    );
+
+    // Confirmed: SIGTERM, certbot exits (Python's default for TERM: no cleanup, the file stays).
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog again", dialog_open);
+    click_button(&mut h, &end_label);
+    run_until(&mut h, "the row is no longer held", |h| {
+        has_badge(h, dir, "Free (stale file)") || has_badge(h, dir, "Absent")
+    });
+    run_until(&mut h, "the outcome is reported", |h| {
+        message_containing(h, &format!("SIGTERM ended pid {pid}")).is_some()
+    });
+    assert_ne!(status(dir).0, "held");
+    drop(certbot);
+}
+
+#[test]
+fn end_holder_offers_kill_when_sigterm_is_ignored() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    let mut certbot = StubbornCertbot::start(dir);
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    select_row(&mut h, dir);
+    run_until(&mut h, "End holder… is offered", |h| {
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some()
+    });
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    click(&mut h, |h| h.get_by_label("5 s"));
+    click_button(&mut h, &format!("End pid {pid}"));
+    run_until(&mut h, "the progress line while waiting", |h| {
+        labels(h)
+            .iter()
+            .any(|l| l.starts_with(&format!("sent SIGTERM to pid {pid}; waiting up to 5s")))
+    });
+    assert!(!certbot.exited(), "it ignores SIGTERM");
+    let kill = format!("Kill pid {pid}");
+    run_until(&mut h, "Kill is offered after the grace time", |h| {
+        h.query_by_role_and_label(Role::Button, &kill).is_some()
+    });
+    assert!(message_containing(&h, "still held by pid").is_some());
+    click_button(&mut h, &kill);
+    run_until(&mut h, "the row is free after SIGKILL", |h| {
+        has_badge(h, dir, "Free (stale file)")
+    });
+    run_until(&mut h, "the outcome is reported", |h| {
+        message_containing(h, &format!("SIGKILL ended pid {pid}")).is_some()
+    });
+    assert!(certbot.exited());
+}
+
+/// Closing the window while "End holder…" waits out its grace time does not wait for it.
+#[test]
+fn quitting_while_ending_a_holder_does_not_wait_for_the_grace_time() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    let certbot = StubbornCertbot::start(dir);
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    select_row(&mut h, dir);
+    run_until(&mut h, "End holder… is offered", |h| {
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some()
+    });
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    click(&mut h, |h| h.get_by_label("60 s"));
+    click_button(&mut h, &format!("End pid {pid}"));
+    run_until(&mut h, "waiting for the lock", |h| {
+        labels(h)
+            .iter()
+            .any(|l| l.starts_with(&format!("sent SIGTERM to pid {pid}; waiting up to 1m")))
+    });
+    let closing = Instant::now();
+    drop(h);
+    let took = closing.elapsed();
+    assert!(took < Duration::from_secs(3), "closing took {took:?}");
+    drop(certbot);
+}
+
+/// A holder whose command line carries a hostile path: the details pane, the warning-free row
+/// and the End-holder dialog show it escaped, never raw.
+#[test]
+fn a_hostile_holder_command_is_shown_escaped_in_the_details_and_the_dialog() {
+    let cfg = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("evil\nname\x1b[2J\u{202e}");
+    std::fs::create_dir(&dir).unwrap();
+    let shown = format!("{}/evil\\nname\\e[2J\\u{{202e}}", root.path().display());
+    let file = root.path().join("evil.toml");
+    let toml_dir = format!("{}/evil\\nname\\u001b[2J\\u202e", root.path().display());
+    std::fs::write(&file, format!("name = \"evil\"\ndirs = [\"{toml_dir}\"]\n")).unwrap();
+    let open = Some(OpenList::File(file));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    run_until(&mut h, "the escaped directory in the table", |h| {
+        h.query_all_by(|n| is_label(n, &shown)).next().is_some()
+    });
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, Path::new(&shown)).contains(&pid)
+    });
+    let label = h.get_by(|n| is_label(n, &shown));
+    label.click();
+    h.remove_cursor();
+    h.step();
+    run_until(&mut h, "the details show the command, escaped", |h| {
+        detail(h, "Command").is_some_and(|c| c.contains(&shown))
+    });
+    click(&mut h, |h| button(h, "End holder…"));
+    run_until(&mut h, "the confirmation dialog", dialog_open);
+    assert!(
+        labels(&h)
+            .iter()
+            .any(|l| l.contains("certbot_peer.py hold") && l.contains(&shown)),
+        "the dialog shows the escaped command: {}",
+        describe(&h)
+    );
+    let raw: Vec<String> = h
+        .query_all_by(|n| {
+            n.value()
+                .or_else(|| n.label())
+                .is_some_and(|t| t.contains(['\x1b', '\u{202e}']) || t.contains("evil\n"))
+        })
+        .map(|n| format!("{:?}", n.accesskit_node().value()))
+        .collect();
+    assert!(raw.is_empty(), "raw control characters shown: {raw:?}");
+    click(&mut h, |h| button(h, "Cancel"));
+    certbot.release();
 }

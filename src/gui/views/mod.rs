@@ -6,6 +6,7 @@
 //! [`crate::escape::escape`]: local users choose them, and a newline, ESC or bidi override must
 //! not change what a row or log line appears to say.
 
+mod details;
 mod log;
 mod settings;
 mod style;
@@ -30,6 +31,17 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .default_size(260.0)
             .show(ui, |ui| settings::show(ui, view, state, intents));
     }
+    if let Some(row) = view.model.single_selected().and_then(|d| view.model.row(d)) {
+        // At most 40% of the window: the table keeps the rest.
+        let width = ui.available_width();
+        egui::Panel::right("details")
+            .resizable(true)
+            .default_size((width * 0.3).clamp(240.0, 380.0))
+            .min_size(200.0)
+            .max_size((width * 0.4).max(200.0))
+            .show(ui, |ui| details::show(ui, view, row, intents));
+    }
+    details::confirm_dialog(ui, view, state, intents);
     if state.panels.log {
         egui::Panel::bottom("log")
             .resizable(true)
@@ -42,7 +54,12 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         } else if view.model.rows().is_empty() {
             table::empty_state(ui);
         } else {
-            table::show(ui, view, state, intents);
+            // Narrower than its columns (a small window, the details pane open): the table
+            // scrolls sideways rather than losing its right-hand columns.
+            egui::ScrollArea::horizontal()
+                .id_salt("table-h")
+                .auto_shrink([false, false])
+                .show(ui, |ui| table::show(ui, view, state, intents));
         }
     });
 }

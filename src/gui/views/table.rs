@@ -5,8 +5,9 @@ use super::style::{ROW_HEIGHT, ago, badge_color, clock};
 use super::timeline;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
-use crate::gui::model::{OwnLock, Row, SortKey, short_command, state_word};
+use crate::gui::model::{HeldFor, OwnLock, Row, SortKey, short_command, state_word};
 use crate::gui::state::{Snapshot, UiState};
+use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::monitor::{DirState, LockState};
 use eframe::egui::{self, Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -58,7 +59,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(125.0).at_least(90.0))
+        .column(Column::initial(150.0).at_least(110.0))
         .column(Column::initial(55.0).at_least(40.0))
         .column(
             Column::initial(200.0)
@@ -66,7 +67,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(75.0).at_least(70.0));
+        .column(Column::initial(75.0).at_least(70.0))
+        .column(Column::initial(85.0).at_least(70.0));
     if timeline {
         builder = builder.column(Column::initial(150.0).at_least(80.0).resizable(true));
     }
@@ -93,6 +95,11 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     &mut sort_by,
                 )
             });
+            header.col(|ui| {
+                ui.strong("Held for").on_hover_text(
+                    "How long the lock has been held (≥: at least, since the app saw it)",
+                );
+            });
             if timeline {
                 header.col(|ui| timeline::header(ui, &mut state.timeline_minutes));
             }
@@ -111,6 +118,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 });
                 row_ui.col(|ui| {
                     badge(ui, row.state.as_ref());
+                    warning_badge(ui, row);
                 });
                 row_ui.col(|ui| {
                     ui.label(
@@ -144,6 +152,11 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                             .on_hover_text(format!("for {}", ago(now, since)));
                     }
                 });
+                row_ui.col(|ui| {
+                    if let Some(held) = row.held_for() {
+                        held_for(ui, held, now);
+                    }
+                });
                 if timeline {
                     row_ui.col(|ui| timeline::strip(ui, &row.history, now, span));
                 }
@@ -171,6 +184,50 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     intents.extend(sort_by.map(Intent::SortBy));
     intents.extend(clicked);
     intents.extend(act);
+}
+
+/// "⚠ 2" after the state badge of a row whose diagnosis has warnings; the tooltip lists them.
+fn warning_badge(ui: &mut Ui, row: &Row) {
+    let warnings = &row.diagnosis.warnings;
+    if warnings.is_empty() {
+        return;
+    }
+    let text: Vec<String> = warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.kind.name(), escape(&w.message)))
+        .collect();
+    ui.label(
+        RichText::new(format!("⚠ {}", warnings.len()))
+            .color(ui.visuals().warn_fg_color)
+            .strong(),
+    )
+    .on_hover_text(text.join("\n"));
+}
+
+/// "12 min 5 s" (or "≥ 3 min" when only a lower bound is known), the time on hover.
+fn held_for(ui: &mut Ui, held: HeldFor, now: SystemTime) {
+    let (Ok(since), Ok(now)) = (
+        jiff::Timestamp::try_from(held.since),
+        jiff::Timestamp::try_from(now),
+    ) else {
+        return;
+    };
+    let age = format_age(age_at(since, now));
+    let (text, hover) = if held.at_least {
+        (
+            format!("≥ {age}"),
+            format!(
+                "held at least since {} (when the app first saw it)",
+                format_time(since, TimeStyle::Local)
+            ),
+        )
+    } else {
+        (
+            age,
+            format!("held since {}", format_time(since, TimeStyle::Local)),
+        )
+    };
+    ui.label(text).on_hover_text(hover);
 }
 
 enum Act {

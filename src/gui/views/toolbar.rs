@@ -19,7 +19,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
 }
 
 fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Watch list:");
         let names: Vec<String> = view
             .lists
@@ -77,13 +77,24 @@ fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mu
         {
             intents.push(Intent::Export);
         }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.toggle_value(&mut state.panels.settings, "Settings");
-            ui.toggle_value(&mut state.panels.log, "Event log");
+        // Right-aligned when they fit; in a narrow window they follow on (wrapping) instead of
+        // being drawn over the buttons before them.
+        if ui.available_width() >= PANEL_TOGGLES_WIDTH {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.toggle_value(&mut state.panels.settings, "Settings");
+                ui.toggle_value(&mut state.panels.log, "Event log");
+                ui.toggle_value(&mut state.panels.timeline, "Timeline");
+            });
+        } else {
             ui.toggle_value(&mut state.panels.timeline, "Timeline");
-        });
+            ui.toggle_value(&mut state.panels.log, "Event log");
+            ui.toggle_value(&mut state.panels.settings, "Settings");
+        }
     });
 }
+
+/// About what the three panel toggles take in a row (with spacing).
+const PANEL_TOGGLES_WIDTH: f32 = 240.0;
 
 fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
     ui.horizontal(|ui| {

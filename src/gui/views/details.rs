@@ -1,0 +1,368 @@
+//! The details pane (right, for the one selected row): who holds the lock, since when, what it
+//! is doing, its children, its unit or container, the lock set, each warning and what to do;
+//! and "End holder…": its confirmation dialog ([`confirm_dialog`]) and its progress.
+//!
+//! Everything shown that a local user chose (paths, command lines, unit and container names,
+//! warning sentences) goes through [`escape`]; values are selectable so they can be copied.
+
+use super::style::badge_color;
+use crate::diagnose::{Diagnosis, explain};
+use crate::escape::{escape, escape_path};
+use crate::gui::intent::Intent;
+use crate::gui::model::{Row, state_word};
+use crate::gui::state::{EndHolder, Snapshot, UiState};
+use crate::holder::{ChildProcess, ProcessDetails};
+use crate::local_time::{TimeStyle, age_at, format_age, format_time};
+use crate::monitor::{DirState, LockState};
+use crate::terminate::Target;
+use eframe::egui::{self, Color32, RichText, Ui};
+use jiff::Timestamp;
+use std::path::Path;
+
+/// The grace times offered in the confirmation dialog, in seconds.
+const GRACE_CHOICES: [u32; 4] = [5, 10, 30, 60];
+
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, intents: &mut Vec<Intent>) {
+    let now = Timestamp::now();
+    ui.add_space(4.0);
+    ui.heading("Details");
+    value(ui, escape_path(&row.dir).as_ref());
+    let Some(state) = row.details_state() else {
+        ui.label("state not known yet");
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        state_badge(ui, state);
+        if let Some(fresh) = &row.fresh {
+            let at = Timestamp::try_from(fresh.at).unwrap_or(now);
+            ui.label(RichText::new(format!("checked {} ago", format_age(age_at(at, now)))).weak());
+        }
+    });
+    // Above the scrolled part: in sight whatever the pane's height.
+    end_holder(ui, view, row, state, intents);
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let diagnosis = row.details_diagnosis();
+            match state {
+                DirState::Lock(LockState::Held(holder)) => {
+                    field(
+                        ui,
+                        "PID",
+                        &holder
+                            .pid
+                            .map_or("not visible here".into(), |p| p.to_string()),
+                    );
+                    if let Some(details) = &diagnosis.holder {
+                        field(ui, "User", &user(details));
+                    }
+                    let command = holder.command.as_deref().unwrap_or("(not readable)");
+                    field(ui, "Command", escape(command).as_ref());
+                }
+                DirState::Lock(LockState::HeldByThisProcess) => {
+                    field(ui, "Holder", "this app");
+                }
+                DirState::Error(e) => field(ui, "Error", escape(e.message()).as_ref()),
+                DirState::NotResponding => field(ui, "Error", "the filesystem is not responding"),
+                _ => {}
+            }
+            held_since(ui, diagnosis, now);
+            if let Some(details) = &diagnosis.holder {
+                process(ui, details, now);
+            }
+            if !diagnosis.lock_set.is_empty() {
+                heading(ui, "Also locks");
+                for dir in &diagnosis.lock_set {
+                    value(ui, escape_path(dir).as_ref());
+                }
+            }
+            warnings(ui, diagnosis);
+            if let DirState::Lock(lock) = state {
+                what_to_do(ui, &row.dir, lock, diagnosis, now);
+            }
+        });
+}
+
+fn state_badge(ui: &mut Ui, state: &DirState) {
+    egui::Frame::new()
+        .fill(badge_color(state))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.label(
+                RichText::new(state_word(state))
+                    .color(Color32::WHITE)
+                    .strong(),
+            )
+        });
+}
+
+fn heading(ui: &mut Ui, name: &str) {
+    ui.add_space(4.0);
+    ui.label(RichText::new(name).strong());
+}
+
+/// A value: wrapped, selectable.
+fn value(ui: &mut Ui, text: &str) {
+    ui.add(egui::Label::new(text).wrap().selectable(true));
+}
+
+fn field(ui: &mut Ui, name: &str, text: &str) {
+    heading(ui, name);
+    value(ui, text);
+}
+
+fn user(details: &ProcessDetails) -> String {
+    match (&details.user, details.uid) {
+        (Some(name), Some(uid)) => format!("{} (uid {uid})", escape(name)),
+        (Some(name), None) => escape(name).into_owned(),
+        (None, Some(uid)) => format!("uid {uid}"),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// "2026-12-02 04:01:42 CET, 12 min ago"
+fn when(t: Timestamp, now: Timestamp) -> String {
+    format!(
+        "{}, {} ago",
+        format_time(t, TimeStyle::Local),
+        format_age(age_at(t, now))
+    )
+}
+
+fn held_since(ui: &mut Ui, diagnosis: &Diagnosis, now: Timestamp) {
+    if let Some(since) = &diagnosis.held_since {
+        heading(ui, "Held since");
+        value(ui, &when(since.time, now));
+        ui.label(RichText::new(since.source.describe()).weak());
+    }
+}
+
+fn process(ui: &mut Ui, details: &ProcessDetails, now: Timestamp) {
+    if let Some(started) = details.started {
+        field(ui, "Started", &when(started, now));
+    }
+    let doing = match (details.process_state, &details.waiting_for) {
+        (Some(s), Some(w)) => Some(format!("{s}: waiting for {}", escape(w))),
+        (Some(s), None) => Some(s.to_string()),
+        (None, Some(w)) => Some(format!("waiting for {}", escape(w))),
+        (None, None) => None,
+    };
+    if let Some(doing) = doing {
+        field(ui, "Doing", &doing);
+    }
+    if let Some(unit) = &details.unit {
+        field(ui, "Unit", escape(unit).as_ref());
+    }
+    if let Some(c) = &details.container {
+        let mut text = format!("{} {}", escape(&c.runtime), escape(&c.id));
+        if let Some(name) = &c.name {
+            text.push_str(&format!(" \"{}\"", escape(name)));
+        }
+        if let Some(pid) = c.pid {
+            text.push_str(&format!(", pid {pid} inside it"));
+        }
+        field(ui, "Container", &text);
+    }
+    if !details.children.is_empty() {
+        heading(ui, "Children");
+        for child in &details.children {
+            value(ui, &child_line(child, now));
+        }
+    }
+}
+
+/// "pid 812, 3 s old: /bin/sh -c hook; waiting for child process 813 to exit"
+fn child_line(child: &ChildProcess, now: Timestamp) -> String {
+    let mut line = format!("pid {}", child.pid);
+    if let Some(t) = child.started {
+        line.push_str(&format!(", {} old", format_age(age_at(t, now))));
+    }
+    if let Some(cmd) = &child.command {
+        line.push_str(&format!(": {}", escape(cmd)));
+    }
+    if let Some(waiting) = &child.waiting_for {
+        line.push_str(&format!("; waiting for {}", escape(waiting)));
+    } else if let Some(state) = child.process_state {
+        line.push_str(&format!("; {state}"));
+    }
+    line
+}
+
+fn warnings(ui: &mut Ui, diagnosis: &Diagnosis) {
+    for warning in &diagnosis.warnings {
+        ui.add_space(4.0);
+        ui.label(
+            RichText::new(format!("⚠ {}", warning.kind.name()))
+                .strong()
+                .color(ui.visuals().warn_fg_color),
+        );
+        value(ui, escape(&warning.message).as_ref());
+    }
+}
+
+fn what_to_do(ui: &mut Ui, dir: &Path, lock: &LockState, diagnosis: &Diagnosis, now: Timestamp) {
+    let mut paragraphs = explain(dir, &Ok(lock.clone()), diagnosis, now, TimeStyle::Local);
+    let Some(last) = paragraphs.pop() else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.separator();
+    value(ui, escape(&last).as_ref());
+    egui::CollapsingHeader::new("In sentences")
+        .id_salt("explain")
+        .show(ui, |ui| {
+            for paragraph in &paragraphs {
+                value(ui, escape(paragraph).as_ref());
+            }
+        });
+}
+
+/// "End holder…" for a row held by another visible process, and the progress of ending it.
+fn end_holder(
+    ui: &mut Ui,
+    view: &Snapshot<'_>,
+    row: &Row,
+    state: &DirState,
+    intents: &mut Vec<Intent>,
+) {
+    let here = view.end.filter(|e| e.dir() == row.dir);
+    let held_by_other = matches!(state, DirState::Lock(LockState::Held(h)) if h.pid.is_some());
+    if held_by_other || here.is_some() {
+        let why_not = if view.end.is_some() {
+            "ending another holder is in progress"
+        } else {
+            ""
+        };
+        if ui
+            .add_enabled(
+                view.end.is_none() && held_by_other,
+                egui::Button::new("End holder…"),
+            )
+            .on_hover_text("Ask the process holding this lock to exit (SIGTERM), after confirming")
+            .on_disabled_hover_text(why_not)
+            .clicked()
+        {
+            intents.push(Intent::EndHolder(row.dir.clone()));
+        }
+    }
+    let Some(end) = here else {
+        return;
+    };
+    match end {
+        EndHolder::Identifying { .. } => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("identifying the holder…");
+            });
+        }
+        EndHolder::Confirm { .. } => {
+            ui.label("waiting for confirmation…");
+        }
+        EndHolder::Ending {
+            target,
+            signal,
+            grace,
+            signalled,
+            ..
+        } => {
+            let text = if *signalled {
+                format!(
+                    "sent {signal} to pid {}; waiting up to {} for the lock to be released…",
+                    target.pid,
+                    humantime::format_duration(*grace)
+                )
+            } else {
+                format!("checking pid {} before sending {signal}…", target.pid)
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.spinner();
+                ui.label(text);
+            });
+        }
+        EndHolder::StillHeld { target, grace, .. } => {
+            ui.label(
+                RichText::new(format!(
+                    "pid {} still holds the lock {} after SIGTERM.",
+                    target.pid,
+                    humantime::format_duration(*grace)
+                ))
+                .color(ui.visuals().warn_fg_color),
+            );
+            ui.horizontal(|ui| {
+                if ui
+                    .button(format!("Kill pid {}", target.pid))
+                    .on_hover_text("SIGKILL: it cannot be caught; the process ends at once")
+                    .clicked()
+                {
+                    intents.push(Intent::KillHolder);
+                }
+                if ui.button("Leave it").clicked() {
+                    intents.push(Intent::CancelEnd);
+                }
+            });
+        }
+    }
+}
+
+/// The confirmation dialog of "End holder…" (modal), while one is asked for.
+pub fn confirm_dialog(
+    ui: &mut Ui,
+    view: &Snapshot<'_>,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let Some(EndHolder::Confirm { dir, target }) = view.end else {
+        return;
+    };
+    let modal = egui::Modal::new(egui::Id::unique("end-holder")).show(ui.ctx(), |ui| {
+        ui.set_max_width(520.0);
+        ui.heading("End the lock's holder?");
+        ui.add_space(4.0);
+        confirm_text(ui, dir, target);
+        ui.add_space(6.0);
+        ui.label(
+            "It is sent SIGTERM, then lockscope waits for the lock to be released. If it still \
+             holds the lock after the wait, you can kill it.",
+        );
+        ui.horizontal(|ui| {
+            ui.label("Wait up to");
+            for secs in GRACE_CHOICES {
+                ui.selectable_value(&mut state.end_grace_secs, secs, format!("{secs} s"));
+            }
+        });
+        ui.add_space(6.0);
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.button(format!("End pid {}", target.pid)).clicked() {
+                intents.push(Intent::ConfirmEnd);
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                intents.push(Intent::CancelEnd);
+                done = true;
+            }
+        });
+        done
+    });
+    if modal.should_close() && !modal.inner {
+        intents.push(Intent::CancelEnd);
+    }
+}
+
+fn confirm_text(ui: &mut Ui, dir: &Path, target: &Target) {
+    let user = match (&target.user, target.uid) {
+        (Some(name), _) => escape(name).into_owned(),
+        (None, Some(uid)) => format!("uid {uid}"),
+        (None, None) => "unknown".into(),
+    };
+    value(ui, &format!("pid {}, user {user}", target.pid));
+    let command = target.command.as_deref().unwrap_or("(command unknown)");
+    ui.add(
+        egui::Label::new(RichText::new(escape(command).as_ref()).monospace())
+            .wrap()
+            .selectable(true),
+    );
+    value(ui, &format!("holds the lock of {}", escape_path(dir)));
+}
