@@ -117,6 +117,17 @@ pub struct Diagnoser {
     held_files: HashMap<(u32, OsString), Vec<HeldFile>>,
     /// Directories as `/proc` spells paths (canonical), per directory as given.
     canonical: HashMap<PathBuf, Option<PathBuf>>,
+    /// The pids with locks on files not in `known_inodes` (recomputed when it grows).
+    lockers: Option<Vec<u32>>,
+    /// Network-filesystem hazards per filesystem (stat's device).
+    hazards: HashMap<u64, Option<String>>,
+}
+
+/// What a probe's lstat already saw of a lock file.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    lock_file_id: Option<(u64, u64)>,
+    device: Option<u64>,
 }
 
 impl Diagnoser {
@@ -129,7 +140,9 @@ impl Diagnoser {
     /// once: only locks on other files are looked at as possible orphans.
     pub fn diagnose_all(&mut self, probes: &[PathProbe]) -> Vec<Diagnosis> {
         for probe in probes {
-            self.know(&probe.lock_file);
+            if let Some((_, ino)) = probe.lock_file_id {
+                self.known_inodes.insert(ino);
+            }
         }
         probes.iter().map(|p| self.diagnose(p, None)).collect()
     }
@@ -137,12 +150,19 @@ impl Diagnoser {
     /// Diagnoses one probed lock. `observed_since`: when a monitor saw this lock taken (it
     /// wins over what the files say).
     pub fn diagnose(&mut self, probe: &PathProbe, observed_since: Option<SystemTime>) -> Diagnosis {
-        self.diagnose_lock(
+        // The probe's own lstat names the lock file and its filesystem (where the platform
+        // tells): no second look.
+        let seen = Seen {
+            lock_file_id: probe.lock_file_id,
+            device: probe.device,
+        };
+        self.diagnose_seen(
             &probe.dir,
             &probe.lock_file,
             probe.state.as_ref().ok(),
             probe.flock_holders(),
             observed_since,
+            seen,
         )
     }
 
@@ -156,7 +176,29 @@ impl Diagnoser {
         flock_holders: &[Holder],
         observed_since: Option<SystemTime>,
     ) -> Diagnosis {
-        let current = self.know(lock_file);
+        let lock_file_id = sys::file_id(lock_file);
+        let seen = Seen {
+            lock_file_id,
+            device: lock_file_id.map(|(dev, _)| dev),
+        };
+        self.diagnose_seen(dir, lock_file, state, flock_holders, observed_since, seen)
+    }
+
+    fn diagnose_seen(
+        &mut self,
+        dir: &Path,
+        lock_file: &Path,
+        state: Option<&LockState>,
+        flock_holders: &[Holder],
+        observed_since: Option<SystemTime>,
+        seen: Seen,
+    ) -> Diagnosis {
+        let current = seen.lock_file_id;
+        if let Some((_, ino)) = current
+            && self.known_inodes.insert(ino)
+        {
+            self.lockers = None;
+        }
         let lock_name = lock_file.file_name().unwrap_or_default().to_os_string();
         let mut diagnosis = Diagnosis::default();
         let holder = state.and_then(LockState::holder);
@@ -187,7 +229,7 @@ impl Diagnoser {
                 holder: Some(holder.clone()),
             });
         }
-        if let Some(reason) = sys::network_hazard(dir) {
+        if let Some(reason) = self.network_hazard(dir, seen.device) {
             diagnosis.warnings.push(Warning {
                 kind: WarningKind::NetworkFilesystem,
                 message: reason,
@@ -197,11 +239,17 @@ impl Diagnoser {
         diagnosis
     }
 
-    /// Notes the lock file's inode as known; its (device, inode), if it exists.
-    fn know(&mut self, lock_file: &Path) -> Option<(u64, u64)> {
-        let id = sys::file_id(lock_file)?;
-        self.known_inodes.insert(id.1);
-        Some(id)
+    /// Why `dir`'s filesystem (stat's `device`, when known) may not share certbot's lock with
+    /// other machines: looked up once per filesystem per batch.
+    fn network_hazard(&mut self, dir: &Path, device: Option<u64>) -> Option<String> {
+        match device {
+            Some(dev) => self
+                .hazards
+                .entry(dev)
+                .or_insert_with(|| sys::network_hazard(dir))
+                .clone(),
+            None => sys::network_hazard(dir),
+        }
     }
 
     /// The directories of `pid`'s other lock files named `lock_name`.
@@ -233,13 +281,23 @@ impl Diagnoser {
             .get_or_insert_with(sys::lock_rows)
             .as_deref()
             .unwrap_or_default();
-        let lockers = sys::other_lockers(rows, &self.known_inodes);
-        if lockers.is_empty() {
+        let lockers = self
+            .lockers
+            .get_or_insert_with(|| sys::other_lockers(rows, &self.known_inodes))
+            .clone();
+        // Only a locker with a file of this name could be holding this directory's: most
+        // lockers on a system are other programs (no canonical path needed for them).
+        let candidates: Vec<u32> = lockers
+            .into_iter()
+            .filter(|&pid| !self.held_files(pid, lock_name).is_empty())
+            .collect();
+        if candidates.is_empty() {
             return Vec::new();
         }
         let Some(here) = self.canonical(dir) else {
             return Vec::new();
         };
+        let lockers = candidates;
         let mut warnings = Vec::new();
         for pid in lockers {
             let orphaned = self.held_files(pid, lock_name).iter().find(|f| {

@@ -130,8 +130,10 @@ const MAX_INTERVAL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 struct FollowUp {
     due: Instant,
     step: usize,
-    /// After a create or open, a `free` file is usually about to be locked: report `free`
-    /// only if it is still free at the last follow-up, so a lock taken shows as one change.
+    /// After a create or open, a `free` (or, for a file this process may not open and the
+    /// lock table does not list yet, "cannot tell") file is usually about to be locked:
+    /// report that only if it persists at the last follow-up, so a lock taken shows as one
+    /// change.
     defer_free: bool,
 }
 
@@ -705,9 +707,13 @@ impl Engine {
         let Some(watched) = self.dirs.get_mut(dir) else {
             return;
         };
-        if watched.state.as_ref() == Some(&state)
-            || (defer_free && state == DirState::Lock(LockState::Free))
-        {
+        // Right after a lock file appeared, "free" and "cannot tell" (a file this process may
+        // not open, not yet in the lock table) are the moment between certbot's create and
+        // its lock: held back until the follow-ups settle.
+        let in_between = state == DirState::Lock(LockState::Free)
+            || matches!(&state, DirState::Error(e)
+                if matches!(e.error(), crate::PathError::Undecidable { .. }));
+        if watched.state.as_ref() == Some(&state) || (defer_free && in_between) {
             return;
         }
         let old = watched.state.replace(state.clone());

@@ -138,20 +138,27 @@ impl ProbeBatch {
             match sys::lstat(&lock_file) {
                 Ok(meta) => {
                     // Only a directory (or a link to one) has entries: PATH is the directory.
+                    let id = sys::meta_id(&meta);
                     let state = self.probe_lstat(&lock_file, classify(&lock_file, meta.clone()));
                     let flocks = self.flocks_if_used(&lock_file, &meta, &state);
-                    return PathProbe::new(path.to_path_buf(), lock_file, state, flocks);
+                    let mut probed = PathProbe::new(path.to_path_buf(), lock_file, state, flocks);
+                    probed.lock_file_id = id;
+                    probed.device = id.map(|(dev, _)| dev);
+                    return probed;
                 }
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotFound
-                        && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) =>
-                {
-                    return PathProbe::new(
-                        path.to_path_buf(),
-                        lock_file,
-                        Ok(LockState::Absent),
-                        Vec::new(),
-                    );
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if let Ok(dir) = std::fs::metadata(path)
+                        && dir.is_dir()
+                    {
+                        let mut probed = PathProbe::new(
+                            path.to_path_buf(),
+                            lock_file,
+                            Ok(LockState::Absent),
+                            Vec::new(),
+                        );
+                        probed.device = sys::std_meta_id(&dir).map(|(dev, _)| dev);
+                        return probed;
+                    }
                 }
                 Err(_) => {}
             }
@@ -160,11 +167,15 @@ impl ProbeBatch {
         let lstat = lock_file_metadata(&lock_file);
         let meta = lstat.as_ref().ok().and_then(Option::clone);
         let state = self.probe_lstat(&lock_file, lstat);
+        let id = meta.as_ref().and_then(sys::meta_id);
         let flocks = match meta {
             Some(meta) => self.flocks_if_used(&lock_file, &meta, &state),
             None => Vec::new(),
         };
-        PathProbe::new(dir, lock_file, state, flocks)
+        let mut probed = PathProbe::new(dir, lock_file, state, flocks);
+        probed.lock_file_id = id;
+        probed.device = id.map(|(dev, _)| dev);
+        probed
     }
 
     /// flock(2) holders, for a lock file that exists and was probed.
@@ -333,6 +344,10 @@ pub struct PathProbe {
     pub state: Result<LockState, PathError>,
     /// Processes holding a flock(2) lock on the lock file (see [`PathProbe::flock_holders`]).
     flock_holders: Vec<Holder>,
+    /// The lock file's (device, inode) as the probe's lstat saw it, where the platform has one.
+    pub(crate) lock_file_id: Option<(u64, u64)>,
+    /// The filesystem (stat's device) of the lock file, or of the directory when it has none.
+    pub(crate) device: Option<u64>,
 }
 
 impl PathProbe {
@@ -347,6 +362,8 @@ impl PathProbe {
             lock_file,
             state,
             flock_holders,
+            lock_file_id: None,
+            device: None,
         }
     }
 

@@ -199,6 +199,17 @@ pub(crate) fn file_id(path: &Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// The (device, inode) of a file's metadata.
+pub(crate) fn meta_id(meta: &LockMeta) -> Option<(u64, u64)> {
+    std_meta_id(meta)
+}
+
+/// The (device, inode) of std's metadata of any file.
+pub(crate) fn std_meta_id(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
 /// When the file at `path` was created (statx's btime on Linux, st_birthtime on macOS and the
 /// BSDs), where the filesystem keeps it.
 pub(crate) fn file_birth(path: &Path) -> Option<std::time::SystemTime> {

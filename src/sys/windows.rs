@@ -350,3 +350,13 @@ pub(crate) fn open_error_means_busy(err: &io::Error) -> bool {
 pub(crate) fn file_id(_path: &Path) -> Option<(u64, u64)> {
     None
 }
+
+/// No (device, inode) in attributes read without a handle.
+pub(crate) fn meta_id(_meta: &LockMeta) -> Option<(u64, u64)> {
+    None
+}
+
+/// Not without a handle (and std's file index is unstable on Windows).
+pub(crate) fn std_meta_id(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
