@@ -604,10 +604,14 @@ impl LockscopeApp {
         let lock_name = self.settings.lock_name.clone();
         if !workers::resolve_paths(&self.events_tx, paths.clone(), lock_name.clone()) {
             // No thread: only what the name tells (a path named like the lock file).
-            let dirs = paths.into_iter().map(|p| match (p.file_name(), p.parent()) {
-                (Some(name), Some(parent)) if name == lock_name.as_str() => parent.to_path_buf(),
-                _ => p,
-            });
+            let dirs = paths
+                .into_iter()
+                .map(|p| match (p.file_name(), p.parent()) {
+                    (Some(name), Some(parent)) if name == lock_name.as_str() => {
+                        parent.to_path_buf()
+                    }
+                    _ => p,
+                });
             self.add_dirs(dirs.collect::<Vec<_>>());
         }
     }
@@ -621,7 +625,7 @@ impl LockscopeApp {
                 // Raw here: the banner escapes every message it shows.
                 self.tell(
                     format!(
-                        "{} is a file: watching its directory {} for the lock file {:?}                          (Settings → Lock file name applies to every directory)",
+                        "{} is a file: watching its directory {} for the lock file {:?}                          (the lock file name in Settings applies to every directory)",
                         r.path.display(),
                         r.dir.display(),
                         self.settings.lock_name

@@ -280,9 +280,12 @@ impl Model {
         row.fresh = None;
         row.state = Some(change.new.clone());
         row.since = Some(change.at);
-        // A refusal ("held by pid …") describes the state it was refused in: any change makes
-        // it stale.
-        row.refusal = None;
+        // A refusal ("held by pid …") stays while the holder it names may still hold the lock
+        // (a change to held: often the recheck after the refusal finding it); any other change
+        // (the holder gone, a fresh look after new settings) makes it stale.
+        if !change.new.is_held() {
+            row.refusal = None;
+        }
         row.history.push_back(Span {
             start: change.at,
             state: change.new.clone(),
@@ -463,9 +466,7 @@ fn own_doing(row: &Row, change: &Change) -> bool {
         return false;
     }
     match row.own {
-        OwnLock::Held { until } => {
-            row.release_asked || until.is_some_and(|t| t <= Instant::now())
-        }
+        OwnLock::Held { until } => row.release_asked || until.is_some_and(|t| t <= Instant::now()),
         OwnLock::None | OwnLock::Pending => true,
     }
 }

@@ -28,7 +28,11 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
                 "Delete the watch list {} ({} {})? This cannot be undone.",
                 escape(name),
                 dirs,
-                if *dirs == 1 { "directory" } else { "directories" }
+                if *dirs == 1 {
+                    "directory"
+                } else {
+                    "directories"
+                }
             );
             let choices = if *held > 0 {
                 text.push_str(&format!(" You hold {} in it.", locks(*held)));
@@ -59,9 +63,15 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
             } else {
                 "Remove"
             };
-            ("Remove directories?", text, vec![(label.into(), Answer::Release)])
+            (
+                "Remove directories?",
+                text,
+                vec![(label.into(), Answer::Release)],
+            )
         }
-        Ask::LockName { lock_name, held, .. } => (
+        Ask::LockName {
+            lock_name, held, ..
+        } => (
             "Change the lock-file name?",
             format!(
                 "You hold {} under the current name; watching {} instead would leave them \

@@ -116,11 +116,12 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     let dir = escape_path(&row.dir);
                     ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
                     if let Some(from) = &row.kept_from {
-                        ui.label(RichText::new("(kept)").weak()).on_hover_text(format!(
-                            "Not in this list: kept from {} because this app holds its lock; \
+                        ui.label(RichText::new("(kept)").weak())
+                            .on_hover_text(format!(
+                                "Not in this list: kept from {} because this app holds its lock; \
                              it goes once released",
-                            escape(from)
-                        ));
+                                escape(from)
+                            ));
                     }
                 });
                 row_ui.col(|ui| {
