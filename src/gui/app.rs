@@ -6,15 +6,16 @@
 
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
-use super::state::{EndHolder, Message, Snapshot, UiState};
+use super::state::{Answer, Ask, EndHolder, Message, Snapshot, UiState};
 use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
-    StoreOutcome, StoreWorker, WorkerEvent,
+    Resolved, StoreOutcome, StoreWorker, WorkerEvent,
 };
-use crate::monitor::{Monitor, MonitorError, MonitorOptions, Update};
+use crate::monitor::{DirState, LockState, Monitor, MonitorError, MonitorOptions, Update};
 use crate::terminate::{Outcome, Signal};
 use crate::watchlist::{self, Settings, State, Store, WatchList};
 use eframe::egui;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -94,6 +95,11 @@ pub struct LockscopeApp {
     details_asked: Option<DetailsAsked>,
     /// "End holder…" in progress.
     end: Option<EndHolder>,
+    /// A question waiting for the user's answer.
+    ask: Option<Ask>,
+    /// Locks released for rows the app dropped (removed, or not in the list switched to): the
+    /// row's last state and why, logged when the release is done.
+    releasing: HashMap<PathBuf, (Option<DirState>, String)>,
 }
 
 /// The details pane's last diagnosis request.
@@ -150,6 +156,8 @@ impl LockscopeApp {
             intents: Vec::new(),
             details_asked: None,
             end: None,
+            ask: None,
+            releasing: HashMap::new(),
         })
     }
 
@@ -179,6 +187,7 @@ impl LockscopeApp {
                     self.model.set_fresh(&dir, fresh);
                 }
                 WorkerEvent::End(event) => self.on_end_event(event),
+                WorkerEvent::Resolved(resolved) => self.add_resolved(resolved),
             }
         }
     }
@@ -186,14 +195,15 @@ impl LockscopeApp {
     /// Carries out what the views asked for this frame.
     fn apply(&mut self, intent: Intent, ctx: &egui::Context) {
         match intent {
-            Intent::AddDirs(dirs) => self.add_dirs(dirs),
+            Intent::AddDirs(paths) => self.resolve_and_add(paths),
             Intent::AddTypedPaths(text) => self.add_typed_paths(&text),
             Intent::AddCertbotDefaults => self.add_dirs(watchlist::certbot_defaults()),
             Intent::PickFolders => self.open_folder_dialog(),
-            Intent::RemoveSelected => self.remove_selected(),
+            Intent::RemoveSelected => self.ask_remove_selected(),
             Intent::Acquire(rows, hold_for) => {
+                let bulk = rows == Rows::Selected;
                 let dirs = self.dirs_of(rows);
-                self.acquire(&dirs, hold_for);
+                self.acquire(&dirs, hold_for, bulk);
             }
             Intent::Release(rows) => {
                 let dirs = self.dirs_of(rows);
@@ -206,7 +216,7 @@ impl LockscopeApp {
             } => self.model.click(&dir, toggle, extend),
             Intent::SortBy(key) => self.model.sort_by(key),
             Intent::Filter(text) => self.model.set_filter(&text),
-            Intent::SwitchList(name) => self.switch_list(&name),
+            Intent::SwitchList(name) => self.ask_switch_list(name),
             Intent::CreateList(name) => {
                 self.create_list(&name);
                 self.ui.list_name_input.clear();
@@ -215,13 +225,14 @@ impl LockscopeApp {
                 self.rename_active_list(&name);
                 self.ui.list_name_input.clear();
             }
-            Intent::DeleteList => self.delete_active_list(),
+            Intent::DeleteList => self.ask_delete_active_list(),
             Intent::Import => self.open_import_dialog(),
             Intent::Export => self.open_export_dialog(),
             Intent::ApplySettings {
                 interval,
                 lock_name,
-            } => self.apply_settings_inputs(&interval, &lock_name),
+            } => self.ask_apply_settings(interval, lock_name),
+            Intent::Answer(answer) => self.answer(answer),
             Intent::CopyText(text) => ctx.copy_text(text),
             Intent::DismissMessage(i) => {
                 if i < self.messages.len() {
@@ -290,6 +301,7 @@ impl LockscopeApp {
             (LockOutcome::Released { error, .. }, Some(row)) => {
                 row.own = OwnLock::None;
                 row.orphaned = false;
+                row.release_asked = false;
                 error.clone()
             }
             (LockOutcome::Orphaned { .. }, Some(row)) => {
@@ -301,6 +313,19 @@ impl LockscopeApp {
                 self.locks.release(&dir);
                 None
             }
+            // A row the app dropped: its release is logged here (the monitor no longer
+            // watches it).
+            (LockOutcome::Released { error, .. }, None) => {
+                if let Some((old, why)) = self.releasing.remove(&dir) {
+                    self.model.log_action(
+                        dir.clone(),
+                        old,
+                        DirState::Lock(LockState::Absent),
+                        format!("released by this app: {why}"),
+                    );
+                }
+                error.clone()
+            }
             _ => None,
         };
         match (&outcome, error) {
@@ -309,6 +334,26 @@ impl LockscopeApp {
             }
             (_, Some(e)) => self.tell(format!("released {}, but: {e}", dir.display()), true),
             (_, None) => {}
+        }
+        let kept = self
+            .model
+            .row(&dir)
+            .filter(|r| r.own == OwnLock::None)
+            .and_then(|r| r.kept_from.clone());
+        if let (LockOutcome::Released { .. }, Some(from)) = (&outcome, kept) {
+            // A row kept from another list only while the app held its lock.
+            let old = self.model.row(&dir).and_then(|r| r.state.clone());
+            self.model.log_action(
+                dir.clone(),
+                old,
+                DirState::Lock(LockState::Absent),
+                format!(
+                    "released by this app; not in this list (kept from {from:?}), no longer watched"
+                ),
+            );
+            self.model.remove(&dir);
+            self.monitor.remove(&dir);
+            return;
         }
         self.monitor.recheck(&dir);
     }
@@ -354,39 +399,102 @@ impl LockscopeApp {
         let settings = state.settings().clone();
         self.lists = Some(state);
         self.apply_settings(settings);
-        self.show_active_list();
+        self.show_active_list(None, "");
         let pending = std::mem::take(&mut self.pending_dirs);
         if !pending.is_empty() {
             self.add_dirs(pending);
         }
     }
 
-    /// Rows become the active list's directories.
-    fn show_active_list(&mut self) {
+    /// Rows become the active list's directories. Rows the app holds a lock for stay (marked as
+    /// kept from list `keep_from`) when `keep_from` is given; otherwise their locks are released
+    /// and logged with `why`.
+    fn show_active_list(&mut self, keep_from: Option<String>, why: &str) {
         let dirs = self
             .lists
             .as_ref()
             .and_then(State::active)
             .map(|l| l.dirs.clone())
             .unwrap_or_default();
-        for row in self.model.rows().to_vec() {
-            if !dirs.contains(&row.dir) {
-                self.drop_row(&row.dir);
+        let gone: Vec<PathBuf> = self
+            .model
+            .rows()
+            .iter()
+            .filter(|r| !dirs.contains(&r.dir))
+            .map(|r| r.dir.clone())
+            .collect();
+        for dir in gone {
+            if let (Some(from), Some(row)) = (&keep_from, self.model.row_mut(&dir))
+                && row.own != OwnLock::None
+            {
+                row.kept_from.get_or_insert_with(|| from.clone());
+                continue;
             }
+            self.drop_row(&dir, why);
         }
         for dir in dirs {
             if self.model.add(dir.clone()) {
                 self.monitor.add(dir);
+            } else if let Some(row) = self.model.row_mut(&dir) {
+                row.kept_from = None;
             }
         }
     }
 
-    fn drop_row(&mut self, dir: &Path) {
+    /// Drops a row; a lock the app holds for it is released, and the release logged with `why`.
+    fn drop_row(&mut self, dir: &Path, why: &str) {
         if let Some(row) = self.model.remove(dir) {
             if row.own != OwnLock::None {
                 self.locks.release(dir);
+                self.releasing
+                    .insert(dir.to_path_buf(), (row.state.clone(), why.to_string()));
             }
             self.monitor.remove(dir);
+        }
+    }
+
+    /// How many of the app's locks (held or being taken) are on rows `keep` does not want.
+    fn held_outside(&self, keep: &[PathBuf]) -> usize {
+        self.model
+            .rows()
+            .iter()
+            .filter(|r| r.own != OwnLock::None && !keep.contains(&r.dir))
+            .count()
+    }
+
+    /// Carries out what was asked, as answered.
+    fn answer(&mut self, answer: Answer) {
+        let Some(ask) = self.ask.take() else {
+            return;
+        };
+        if answer == Answer::Cancel {
+            return;
+        }
+        let keep = answer == Answer::Keep;
+        match ask {
+            Ask::SwitchList { to, .. } => self.switch_list(&to, keep),
+            Ask::DeleteList { name, .. } => self.delete_list(&name, keep),
+            Ask::Remove { dirs, .. } => self.remove(&dirs),
+            Ask::LockName {
+                interval,
+                lock_name,
+                ..
+            } => {
+                let held: Vec<PathBuf> = self
+                    .model
+                    .rows()
+                    .iter()
+                    .filter(|r| r.own != OwnLock::None)
+                    .map(|r| r.dir.clone())
+                    .collect();
+                for dir in held {
+                    self.locks.release(&dir);
+                    if let Some(row) = self.model.row_mut(&dir) {
+                        row.release_asked = true;
+                    }
+                }
+                self.apply_settings_inputs(&interval, &lock_name);
+            }
         }
     }
 
@@ -420,7 +528,14 @@ impl LockscopeApp {
 
     /// Stores the rows as the active list's directories and saves.
     fn save_rows(&mut self) {
-        let dirs = self.model.dirs();
+        // Rows kept from another list (held by the app) are not this list's.
+        let dirs: Vec<PathBuf> = self
+            .model
+            .rows()
+            .iter()
+            .filter(|r| r.kept_from.is_none())
+            .map(|r| r.dir.clone())
+            .collect();
         let Some(state) = self.lists.as_mut() else {
             return;
         };
@@ -445,6 +560,7 @@ impl LockscopeApp {
             return;
         }
         let mut added = false;
+        let mut already = Vec::new();
         for dir in dirs {
             let dir = normalize(&dir);
             if dir.to_str().is_none() {
@@ -460,11 +576,65 @@ impl LockscopeApp {
             if self.model.add(dir.clone()) {
                 self.monitor.add(dir);
                 added = true;
+            } else if let Some(row) = self.model.row_mut(&dir)
+                && row.kept_from.is_some()
+            {
+                // Kept from another list while held: now this list's too.
+                row.kept_from = None;
+                added = true;
+            } else {
+                already.push(dir.display().to_string());
             }
         }
         if added {
             self.save_rows();
         }
+        if !already.is_empty() {
+            self.tell(format!("already watched: {}", already.join(", ")), false);
+        }
+    }
+
+    /// Typed or dropped paths: each resolved on a worker like `lockscope status` resolves it (a
+    /// lock file means its directory), then added.
+    fn resolve_and_add(&mut self, paths: Vec<PathBuf>) {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| normalize(p)).collect();
+        if paths.is_empty() {
+            return;
+        }
+        let lock_name = self.settings.lock_name.clone();
+        if !workers::resolve_paths(&self.events_tx, paths.clone(), lock_name.clone()) {
+            // No thread: only what the name tells (a path named like the lock file).
+            let dirs = paths
+                .into_iter()
+                .map(|p| match (p.file_name(), p.parent()) {
+                    (Some(name), Some(parent)) if name == lock_name.as_str() => {
+                        parent.to_path_buf()
+                    }
+                    _ => p,
+                });
+            self.add_dirs(dirs.collect::<Vec<_>>());
+        }
+    }
+
+    fn add_resolved(&mut self, resolved: Vec<Resolved>) {
+        for r in &resolved {
+            let name = r.path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let (true, Some(name)) = (r.was_file, name)
+                && name != self.settings.lock_name
+            {
+                // Raw here: the banner escapes every message it shows.
+                self.tell(
+                    format!(
+                        "{} is a file: watching its directory {} for the lock file {:?}                          (the lock file name in Settings applies to every directory)",
+                        r.path.display(),
+                        r.dir.display(),
+                        self.settings.lock_name
+                    ),
+                    false,
+                );
+            }
+        }
+        self.add_dirs(resolved.into_iter().map(|r| r.dir).collect::<Vec<_>>());
     }
 
     /// The path field's text, on Enter or "Add".
@@ -475,37 +645,60 @@ impl LockscopeApp {
         }
         self.ui.path_input.clear();
         self.ui.hint = None;
-        self.add_dirs(
+        self.resolve_and_add(
             text.lines()
                 .map(|l| PathBuf::from(l.trim()))
-                .filter(|p| !p.as_os_str().is_empty()),
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect(),
         );
     }
 
-    fn remove_selected(&mut self) {
-        for dir in self.model.selected_dirs() {
-            self.drop_row(&dir);
+    /// "Remove selected": asks first (and says which locks it releases).
+    fn ask_remove_selected(&mut self) {
+        let dirs = self.model.selected_dirs();
+        if dirs.is_empty() {
+            return;
+        }
+        let held = self
+            .model
+            .rows()
+            .iter()
+            .filter(|r| r.own != OwnLock::None && dirs.contains(&r.dir))
+            .count();
+        self.ask = Some(Ask::Remove { dirs, held });
+    }
+
+    fn remove(&mut self, dirs: &[PathBuf]) {
+        for dir in dirs {
+            self.drop_row(dir, "removed from the watch list");
         }
         self.save_rows();
     }
 
-    fn acquire(&mut self, dirs: &[PathBuf], hold_for: Option<Duration>) {
+    /// `bulk` ("Acquire selected"): the rows that cannot be taken are named in a message.
+    fn acquire(&mut self, dirs: &[PathBuf], hold_for: Option<Duration>, bulk: bool) {
+        let mut skipped = Vec::new();
         for dir in dirs {
             let Some(row) = self.model.row_mut(dir) else {
                 continue;
             };
             if !row.can_acquire() {
+                skipped.push(format!("{} ({})", dir.display(), row.acquire_blocker()));
                 continue;
             }
             row.own = OwnLock::Pending;
             row.refusal = None;
             self.locks.acquire(dir, &self.settings.lock_name, hold_for);
         }
+        if bulk && !skipped.is_empty() {
+            self.tell(format!("skipped {}", skipped.join(", ")), false);
+        }
     }
 
     fn release(&mut self, dirs: &[PathBuf]) {
         for dir in dirs {
-            if self.model.row(dir).is_some_and(|r| r.can_release()) {
+            if let Some(row) = self.model.row_mut(dir).filter(|r| r.can_release()) {
+                row.release_asked = true;
                 self.locks.release(dir);
             }
         }
@@ -581,7 +774,24 @@ impl LockscopeApp {
         self.lists.as_ref().and_then(State::active)
     }
 
-    fn switch_list(&mut self, name: &str) {
+    /// Switches lists, asking first when the app holds locks the other list does not watch.
+    fn ask_switch_list(&mut self, to: String) {
+        let Some(target) = self.lists.as_ref().and_then(|s| s.get(&to)) else {
+            // Unknown: switch_list says so.
+            self.switch_list(&to, false);
+            return;
+        };
+        let held = self.held_outside(&target.dirs);
+        if held > 0 {
+            self.ask = Some(Ask::SwitchList { to, held });
+        } else {
+            self.switch_list(&to, false);
+        }
+    }
+
+    /// `keep`: rows held by the app stay (marked) until released; otherwise they are released.
+    fn switch_list(&mut self, name: &str, keep: bool) {
+        let from = self.active_list().map(|l| l.name.clone());
         let Some(state) = self.lists.as_mut() else {
             return;
         };
@@ -589,7 +799,8 @@ impl LockscopeApp {
             self.tell(e.to_string(), true);
             return;
         }
-        self.show_active_list();
+        let why = format!("switched to watch list {name:?}");
+        self.show_active_list(from.filter(|_| keep), &why);
         self.save();
     }
 
@@ -597,10 +808,12 @@ impl LockscopeApp {
         let Some(state) = self.lists.as_mut() else {
             return;
         };
+        let from = state.active().map(|l| l.name.clone());
         let result = state.create(name).and_then(|()| state.switch(name.trim()));
         match result {
             Ok(()) => {
-                self.show_active_list();
+                // A new list watches nothing yet: the app's locks stay held, their rows kept.
+                self.show_active_list(from, "");
                 self.save();
             }
             Err(e) => self.tell(e.to_string(), true),
@@ -620,19 +833,27 @@ impl LockscopeApp {
         }
     }
 
-    fn delete_active_list(&mut self) {
-        let Some(name) = self.active_list().map(|l| l.name.clone()) else {
+    /// "Delete list": always asks (it cannot be undone), saying which locks it would release.
+    fn ask_delete_active_list(&mut self) {
+        let Some(list) = self.active_list() else {
             return;
         };
+        let (name, dirs) = (list.name.clone(), list.dirs.len());
+        let held = self.held_outside(&[]);
+        self.ask = Some(Ask::DeleteList { name, dirs, held });
+    }
+
+    fn delete_list(&mut self, name: &str, keep: bool) {
         let Some(state) = self.lists.as_mut() else {
             return;
         };
-        match state.delete(&name) {
+        match state.delete(name) {
             Ok(_) => {
                 if state.lists().is_empty() {
                     let _ = state.create("default");
                 }
-                self.show_active_list();
+                let why = format!("watch list {name:?} deleted");
+                self.show_active_list(keep.then(|| name.to_string()), &why);
                 self.save();
             }
             Err(e) => self.tell(e.to_string(), true),
@@ -645,13 +866,30 @@ impl LockscopeApp {
         };
         list.name = state.unused_name(&list.name);
         let name = list.name.clone();
+        let from = state.active().map(|l| l.name.clone());
         match state.insert(list).and_then(|()| state.switch(&name)) {
             Ok(()) => {
-                self.show_active_list();
+                // The app's locks stay held, their rows kept, unless the imported list has them.
+                self.show_active_list(from, "");
                 self.save();
                 self.tell(format!("imported watch list {name:?}"), false);
             }
             Err(e) => self.tell(e.to_string(), true),
+        }
+    }
+
+    /// The settings panel's "Apply": asks first when a new lock-file name would leave the app's
+    /// locks (taken under the old name) unwatched.
+    fn ask_apply_settings(&mut self, interval: String, lock_name: String) {
+        let held = self.held_outside(&[]);
+        if held > 0 && lock_name.trim() != self.settings.lock_name {
+            self.ask = Some(Ask::LockName {
+                interval,
+                lock_name,
+                held,
+            });
+        } else {
+            self.apply_settings_inputs(&interval, &lock_name);
         }
     }
 
@@ -880,6 +1118,7 @@ impl eframe::App for LockscopeApp {
             messages: &self.messages,
             dialog_open: self.dialog_open,
             end: self.end.as_ref(),
+            ask: self.ask.as_ref(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         if !intents.is_empty() {

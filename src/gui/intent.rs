@@ -4,6 +4,7 @@
 //! what becomes of it.
 
 use super::model::SortKey;
+use super::state::Answer;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub enum Rows {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     // ---- rows
-    /// Folders dropped on the window (a dropped lock file already turned into its directory).
+    /// Paths dropped on the window (a lock file among them means its directory).
     AddDirs(Vec<PathBuf>),
     /// The path field's text on Enter or "Add" (one path a line); the field is cleared.
     AddTypedPaths(String),
@@ -61,6 +62,8 @@ pub enum Intent {
     /// "Import…" / "Export…": the file dialogs, on their thread.
     Import,
     Export,
+    /// The answer to the question the app asked (`state::Ask`).
+    Answer(Answer),
     // ---- the rest
     /// The settings panel's fields, as typed.
     ApplySettings {

@@ -54,6 +54,11 @@ pub struct Row {
     pub taken_seen: Option<SystemTime>,
     /// The last diagnosis the details pane asked for (cleared by each change).
     pub fresh: Option<Fresh>,
+    /// Not in the active list: kept because the app holds its lock (the list it came from).
+    /// Not saved in the active list; dropped once released.
+    pub kept_from: Option<String>,
+    /// The app asked its lock worker to release this row's lock (no answer yet).
+    pub release_asked: bool,
 }
 
 /// A diagnosis made on request (the details pane), with the state its probe found then.
@@ -85,6 +90,8 @@ impl Row {
             diagnosis: Arc::default(),
             taken_seen: None,
             fresh: None,
+            kept_from: None,
+            release_asked: false,
         }
     }
 
@@ -142,6 +149,21 @@ impl Row {
             )
     }
 
+    /// Why Acquire cannot work now (empty when it can).
+    pub fn acquire_blocker(&self) -> String {
+        match (&self.own, &self.state) {
+            (OwnLock::Pending, _) => "waiting for the lock…".into(),
+            (OwnLock::Held { .. }, _) => "held by this app".into(),
+            (_, Some(DirState::Lock(LockState::Held(h)))) => format!("held by {h}"),
+            (_, Some(DirState::Lock(LockState::HeldByThisProcess))) => "held by this app".into(),
+            (_, Some(DirState::Missing)) => "the directory does not exist".into(),
+            (_, Some(DirState::Error(e))) => e.to_string(),
+            (_, Some(DirState::NotResponding)) => "its filesystem is not responding".into(),
+            (_, None) => "state not known yet".into(),
+            _ => String::new(),
+        }
+    }
+
     pub fn can_release(&self) -> bool {
         matches!(self.own, OwnLock::Held { .. })
     }
@@ -155,6 +177,8 @@ pub struct LogEntry {
     pub old: Option<DirState>,
     pub new: DirState,
     pub cause: Cause,
+    /// What the app did, for entries it logs itself (a release of a row no longer watched).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -246,14 +270,20 @@ impl Model {
         } else if !change.new.is_held() {
             row.taken_seen = None;
         }
+        let mut cause = change.cause;
+        if matches!(cause, Cause::FsEvent | Cause::Poll) && own_doing(row, &change) {
+            // The app took or released this lock itself: the monitor may see the file's event
+            // before the app's recheck, but the app knows what it did.
+            cause = Cause::Action;
+        }
         row.diagnosis = change.diagnosis.clone();
         row.fresh = None;
         row.state = Some(change.new.clone());
         row.since = Some(change.at);
-        if !matches!(
-            change.new,
-            DirState::Lock(LockState::Absent) | DirState::Lock(LockState::Free)
-        ) {
+        // A refusal ("held by pid …") stays while the holder it names may still hold the lock
+        // (a change to held: often the recheck after the refusal finding it); any other change
+        // (the holder gone, a fresh look after new settings) makes it stale.
+        if !change.new.is_held() {
             row.refusal = None;
         }
         row.history.push_back(Span {
@@ -266,13 +296,32 @@ impl Model {
             dir: change.dir,
             old: change.old,
             new: change.new,
-            cause: change.cause,
+            cause,
+            note: None,
         });
-        while self.log.len() > LOG_CAPACITY {
-            self.log.pop_front();
-        }
+        self.trim_log();
         if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since) {
             self.visible = None;
+        }
+    }
+
+    /// An entry the app logs itself, for what it did to a directory the monitor no longer
+    /// watches (a release of a removed row): cause "action", with a note saying what happened.
+    pub fn log_action(&mut self, dir: PathBuf, old: Option<DirState>, new: DirState, note: String) {
+        self.log.push_back(LogEntry {
+            at: SystemTime::now(),
+            dir,
+            old,
+            new,
+            cause: Cause::Action,
+            note: Some(note),
+        });
+        self.trim_log();
+    }
+
+    fn trim_log(&mut self) {
+        while self.log.len() > LOG_CAPACITY {
+            self.log.pop_front();
         }
     }
 
@@ -403,6 +452,22 @@ impl Model {
             .map(|i| self.rows[i].dir.clone())
             .filter(|d| self.selection.contains(d))
             .collect()
+    }
+}
+
+/// A change the app caused: its lock taken (held by this process), or given up after it asked
+/// (a release, or a timed hold's end). A lock file removed while held is someone else's doing.
+fn own_doing(row: &Row, change: &Change) -> bool {
+    let ours = |s: &DirState| matches!(s, DirState::Lock(LockState::HeldByThisProcess));
+    if ours(&change.new) {
+        return true;
+    }
+    if !change.old.as_ref().is_some_and(ours) {
+        return false;
+    }
+    match row.own {
+        OwnLock::Held { until } => row.release_asked || until.is_some_and(|t| t <= Instant::now()),
+        OwnLock::None | OwnLock::Pending => true,
     }
 }
 

@@ -151,6 +151,38 @@ impl EndHolder {
     }
 }
 
+/// A question the app asks before doing something that cannot be undone or that would give up
+/// the app's locks (a modal dialog; one at a time). `held`: how many of the app's locks it
+/// would release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// Switching lists while the app holds locks of rows the other list does not have.
+    SwitchList { to: String, held: usize },
+    DeleteList {
+        name: String,
+        dirs: usize,
+        held: usize,
+    },
+    /// "Remove selected".
+    Remove { dirs: Vec<PathBuf>, held: usize },
+    /// A new lock-file name while the app holds locks under the old one.
+    LockName {
+        interval: String,
+        lock_name: String,
+        held: usize,
+    },
+}
+
+/// The user's answer to an [`Ask`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Go ahead, releasing the locks concerned.
+    Release,
+    /// Go ahead, keeping the locks (and their rows).
+    Keep,
+    Cancel,
+}
+
 /// What the views read: the app's state, borrowed for one frame.
 pub struct Snapshot<'a> {
     pub model: &'a Model,
@@ -163,6 +195,8 @@ pub struct Snapshot<'a> {
     pub dialog_open: bool,
     /// "End holder…" in progress, if any.
     pub end: Option<&'a EndHolder>,
+    /// A question waiting for the user's answer.
+    pub ask: Option<&'a Ask>,
 }
 
 impl Snapshot<'_> {

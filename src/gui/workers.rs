@@ -39,6 +39,8 @@ pub enum WorkerEvent {
     },
     /// Progress of [`identify_holder`] or [`end_holder`].
     End(EndEvent),
+    /// Paths to add, resolved by [`resolve_paths`].
+    Resolved(Vec<Resolved>),
 }
 
 /// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
@@ -59,6 +61,44 @@ impl Events {
         let _ = self.tx.send(event);
         (self.wake)();
     }
+}
+
+// ---- paths to add -----------------------------------------------------------------------------
+
+/// A path to add, resolved as `lockscope status` resolves one ([`crate::probe::resolve_path`]):
+/// a path whose name is the lock name, or an existing non-directory, is a lock file, and its row
+/// is its directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The row's directory.
+    pub dir: PathBuf,
+    /// The path named a lock file: `dir` is its directory.
+    pub was_file: bool,
+}
+
+/// Resolves `paths` on a thread of its own (a stat can hang on a dead filesystem); the answer
+/// comes as [`WorkerEvent::Resolved`]. False if no thread could be started.
+pub fn resolve_paths(events: &Events, paths: Vec<PathBuf>, lock_name: String) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-resolve".into())
+        .spawn(move || {
+            let resolved = paths
+                .into_iter()
+                .map(|path| {
+                    let (dir, lock_file) = crate::probe::resolve_path(&path, &lock_name);
+                    Resolved {
+                        was_file: lock_file == path,
+                        dir,
+                        path,
+                    }
+                })
+                .collect();
+            events.send(WorkerEvent::Resolved(resolved));
+        })
+        .is_ok()
 }
 
 // ---- locks ----------------------------------------------------------------------------------

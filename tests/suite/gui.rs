@@ -915,6 +915,10 @@ fn export_and_import_a_watch_list_through_the_dialogs() {
 
     // Imported under a new name (the list "default" exists), and opened.
     click(&mut h, |h| button(h, "Delete list"));
+    run_until(&mut h, "Delete list asks first", |h| {
+        h.query_by_label("Delete watch list?").is_some()
+    });
+    click(&mut h, |h| button(h, "Delete"));
     run_until(&mut h, "no rows after deleting the only list", |h| {
         row(h, &dirs[0]).is_none() && row(h, &dirs[1]).is_none()
     });
@@ -1627,4 +1631,330 @@ fn a_hostile_holder_command_is_shown_escaped_in_the_details_and_the_dialog() {
     assert!(raw.is_empty(), "raw control characters shown: {raw:?}");
     click(&mut h, |h| button(h, "Cancel"));
     certbot.release();
+}
+
+// ---- issue 13: the app as a daily tool ---------------------------------------------------------
+
+/// The event log's lines (labels) that mention `dir`.
+fn log_lines(h: &App, dir: &Path) -> Vec<String> {
+    let text = dir.display().to_string();
+    h.query_all_by(|n| {
+        n.role() == Role::Label
+            && n.value()
+                .is_some_and(|v| v.contains(&text) && v.contains(" → "))
+    })
+    .filter_map(|n| n.accesskit_node().value())
+    .collect()
+}
+
+/// Waits for the app's question `title`, then clicks its button `answer`.
+fn answer(h: &mut App, title: &str, answer: &str) {
+    run_until(h, &format!("the app asks {title:?}"), |h| {
+        h.query_by_label(title).is_some()
+    });
+    click_button(h, answer);
+    run_until(h, "the question is gone", |h| {
+        h.query_by_label(title).is_none()
+    });
+    // The dialog's backdrop fades out over a few frames; clicks meanwhile land on it.
+    h.run_steps(10);
+}
+
+#[test]
+fn switching_lists_while_holding_asks_and_every_release_is_logged() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let (held, other) = (&dirs[0], &dirs[1]);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    create_list(&mut h, "b");
+    add_absent_rows(&mut h, &[other]);
+    switch_list(&mut h, "default");
+    add_absent_rows(&mut h, &[held]);
+    click(&mut h, |h| row_button(h, held, "Acquire"));
+    run_until_status(&mut h, held, "held", Some(me()));
+    // The app's own acquire is logged as its action, not as a filesystem event.
+    run_until(&mut h, "the acquire is logged as [action]", |h| {
+        log_lines(h, held)
+            .iter()
+            .any(|l| l.contains("→ held") && l.contains("[action]"))
+    });
+
+    // Keep holding: the lock stays, its row stays visible (kept), the other list's rows show.
+    click(&mut h, |h| h.get_by_role(Role::ComboBox));
+    run_until(&mut h, "the list menu opens", |h| {
+        h.query_all_by_label("b").next().is_some()
+    });
+    click(&mut h, |h| h.get_by_label("b"));
+    answer(&mut h, "Switch watch lists?", "Keep holding and switch");
+    run_until(&mut h, "list b is active", |h| {
+        active_list(h).as_deref() == Some("b")
+    });
+    run_until(&mut h, "b's row and the kept row", |h| {
+        row(h, other).is_some() && row(h, held).is_some() && h.query_by_label("(kept)").is_some()
+    });
+    assert_eq!(status(held), ("held".into(), Some(u64::from(me()))));
+    // Releasing the kept row releases the lock, logs it, and the row goes.
+    click(&mut h, |h| row_button(h, held, "Release"));
+    run_until_status(&mut h, held, "absent", None);
+    run_until(&mut h, "the kept row goes, its release logged", |h| {
+        row(h, held).is_none()
+            && log_lines(h, held)
+                .iter()
+                .any(|l| l.contains("released by this app"))
+    });
+
+    // Release and switch: released, and logged.
+    switch_list(&mut h, "default");
+    run_until(&mut h, "the row is back", |h| has_badge(h, held, "Absent"));
+    click(&mut h, |h| row_button(h, held, "Acquire"));
+    run_until_status(&mut h, held, "held", Some(me()));
+    click(&mut h, |h| h.get_by_role(Role::ComboBox));
+    run_until(&mut h, "the list menu opens", |h| {
+        h.query_all_by_label("b").next().is_some()
+    });
+    click(&mut h, |h| h.get_by_label("b"));
+    answer(&mut h, "Switch watch lists?", "Release and switch");
+    run_until_status(&mut h, held, "absent", None);
+    run_until(&mut h, "the release is logged with its reason", |h| {
+        log_lines(h, held)
+            .iter()
+            .any(|l| l.contains("released by this app: switched to watch list"))
+    });
+    assert!(row(&h, held).is_none());
+}
+
+#[test]
+fn cancelling_a_list_switch_keeps_everything() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    create_list(&mut h, "b");
+    switch_list(&mut h, "default");
+    add_absent_rows(&mut h, &[dir]);
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until_status(&mut h, dir, "held", Some(me()));
+    click(&mut h, |h| h.get_by_role(Role::ComboBox));
+    run_until(&mut h, "the list menu opens", |h| {
+        h.query_all_by_label("b").next().is_some()
+    });
+    click(&mut h, |h| h.get_by_label("b"));
+    answer(&mut h, "Switch watch lists?", "Cancel");
+    assert_eq!(active_list(&h).as_deref(), Some("default"));
+    assert_eq!(status(dir), ("held".into(), Some(u64::from(me()))));
+    assert!(row_button_enabled(&h, dir, "Release"));
+}
+
+#[test]
+fn changing_the_lock_name_while_holding_asks_to_release_first() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    std::fs::write(dir.join(LOCK), b"").unwrap(); // a stale default lock file
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    click(&mut h, |h| h.get_by_label("Settings"));
+    fn set_lock_name(h: &mut App, from: &str, to: &str) {
+        let field = |h: &App, v: &str| {
+            h.query_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some(v))
+                .is_some()
+        };
+        run_until(h, "the lock name field", |h| field(h, from));
+        let from = from.to_string();
+        h.get_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some(&from))
+            .focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        h.get_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some(&from))
+            .type_text(to);
+        h.step();
+        click_button(h, "Apply");
+    }
+    set_lock_name(&mut h, LOCK, "custom.lock");
+    run_until(&mut h, "the panel says custom.lock", |h| {
+        h.query_by_label("Lock file: custom.lock").is_some()
+    });
+    add_absent_rows(&mut h, &[dir]);
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until(&mut h, "held by this app", |h| {
+        has_badge(h, dir, "Held by this app")
+    });
+    assert!(dir.join("custom.lock").exists());
+
+    set_lock_name(&mut h, "custom.lock", LOCK);
+    answer(&mut h, "Change the lock-file name?", "Release and apply");
+    run_until(&mut h, "custom.lock released, the row right", |h| {
+        !dir.join("custom.lock").exists()
+            && h.query_by_label(&format!("Lock file: {LOCK}")).is_some()
+            && has_badge(h, dir, "Free (stale file)")
+            && row_button_enabled(h, dir, "Acquire")
+            && !row_button_enabled(h, dir, "Release")
+    });
+}
+
+#[test]
+fn a_refusal_note_goes_when_the_state_changes() {
+    use std::io::{BufRead, Write};
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let lock = dir.join(LOCK);
+    std::fs::write(&lock, b"").unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows_or_free(&mut h, dir);
+    // A holder that takes the lock on a file it opened a while before: no filesystem event
+    // tells the monitor, so the row still says Free when Acquire is clicked.
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, os, sys, time\n\
+             fd = os.open(sys.argv[1], os.O_RDWR)\n\
+             time.sleep(1.0)\n\
+             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+             print('locked', flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .arg(&lock)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    h.run_steps(5);
+    assert!(has_badge(&h, dir, "Free (stale file)"), "{}", describe(&h));
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    // The monitor hears of the holder (an event on the file) about when the refusal comes.
+    let touch = || {
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .unwrap()
+    };
+    touch();
+    std::thread::sleep(Duration::from_millis(300));
+    run_until(&mut h, "refused, the holder shown", |h| {
+        has_badge(h, dir, "Held") && row_texts(h, dir).iter().any(|t| t.contains("refused"))
+    });
+    // The holder dies: the note must go with the state it described.
+    drop(holder.stdin.take().unwrap().write_all(b""));
+    holder.wait().unwrap();
+    touch();
+    run_until(&mut h, "Free again, no refusal note", |h| {
+        has_badge(h, dir, "Free (stale file)")
+            && !row_texts(h, dir).iter().any(|t| t.contains("refused"))
+    });
+}
+
+/// Adds `dir` (its lock file stale) and waits until it shows Free.
+fn add_absent_rows_or_free(h: &mut App, dir: &Path) {
+    type_path(h, dir.to_str().unwrap());
+    run_until(h, "the row shows Free", |h| {
+        has_badge(h, dir, "Free (stale file)")
+    });
+}
+
+#[test]
+fn acquire_selected_says_what_it_skipped_and_disabled_bulk_buttons_say_why() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let (busy, free) = (&dirs[0], &dirs[1]);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[busy, free]);
+    button(&h, "Acquire selected").hover();
+    h.run_steps(3);
+    run_until(
+        &mut h,
+        "a tooltip says why Acquire selected is disabled",
+        |h| message_containing(h, "no row is selected").is_some(),
+    );
+    h.remove_cursor();
+    h.step();
+
+    let mut holder = lockscope_hold(&[busy.to_str().unwrap()]);
+    run_until(&mut h, "Held by the child", |h| has_badge(h, busy, "Held"));
+    select_row(&mut h, busy);
+    row(&h, free).unwrap()[0]
+        .get_by_role(Role::Label)
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.remove_cursor();
+    h.step();
+    run_until(&mut h, "two rows selected", |h| {
+        h.query_by_label("Selected: 2").is_some()
+    });
+    click_button(&mut h, "Acquire selected");
+    run_until_status(&mut h, free, "held", Some(me()));
+    run_until(&mut h, "the skipped row is named", |h| {
+        message_containing(h, "skipped").is_some_and(|m| {
+            m.contains(busy.to_str().unwrap()) && m.contains(&format!("{}", holder.child.id()))
+        })
+    });
+    holder.signal("TERM");
+    assert_eq!(holder.wait_exit(DEADLINE), 0);
+}
+
+#[test]
+fn a_typed_lock_file_path_is_watched_as_its_directory_like_status_does() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    std::fs::write(dirs[0].join(LOCK), b"").unwrap();
+    let other_file = dirs[1].join("renew.lock");
+    std::fs::write(&other_file, b"").unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dirs[0].join(LOCK).to_str().unwrap());
+    run_until(&mut h, "the lock file's directory is the row", |h| {
+        has_badge(h, &dirs[0], "Free (stale file)")
+    });
+    assert!(row(&h, &dirs[0].join(LOCK)).is_none(), "{}", describe(&h));
+    // An existing file of another name: its directory, and a word about the name.
+    type_path(&mut h, other_file.to_str().unwrap());
+    run_until(&mut h, "the file's directory is the row", |h| {
+        has_badge(h, &dirs[1], "Absent")
+            && message_containing(h, "is a file: watching its directory").is_some()
+    });
+    assert!(row(&h, &other_file).is_none(), "{}", describe(&h));
+    // The same directory again: said, not silently ignored.
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "already watched", |h| {
+        message_containing(h, "already watched").is_some()
+    });
+}
+
+#[test]
+fn remove_and_delete_list_ask_first() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until_status(&mut h, dir, "held", Some(me()));
+    select_row(&mut h, dir);
+    click_button(&mut h, "Remove selected");
+    answer(&mut h, "Remove directories?", "Cancel");
+    assert!(row(&h, dir).is_some());
+    assert_eq!(status(dir), ("held".into(), Some(u64::from(me()))));
+    click_button(&mut h, "Remove selected");
+    answer(&mut h, "Remove directories?", "Release and remove");
+    run_until_status(&mut h, dir, "absent", None);
+    run_until(&mut h, "the row is gone, the release logged", |h| {
+        row(h, dir).is_none()
+            && log_lines(h, dir)
+                .iter()
+                .any(|l| l.contains("released by this app: removed from the watch list"))
+    });
+
+    create_list(&mut h, "b");
+    click_button(&mut h, "Delete list");
+    answer(&mut h, "Delete watch list?", "Cancel");
+    assert_eq!(active_list(&h).as_deref(), Some("b"));
+    click_button(&mut h, "Delete list");
+    answer(&mut h, "Delete watch list?", "Delete");
+    run_until(&mut h, "b is gone", |h| {
+        active_list(h).as_deref() == Some("default")
+    });
 }

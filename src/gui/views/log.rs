@@ -60,8 +60,13 @@ fn log_line(e: &LogEntry) -> String {
         .holder()
         .map(|h| format!("  ({h})"))
         .unwrap_or_default();
+    let note = e
+        .note
+        .as_ref()
+        .map(|n| format!("  {}", escape(n)))
+        .unwrap_or_default();
     format!(
-        "{}  {}  {old} → {}  [{cause}]{}",
+        "{}  {}  {old} → {}  [{cause}]{}{note}",
         clock(e.at),
         escape_path(&e.dir),
         e.new.name(),

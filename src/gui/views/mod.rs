@@ -6,6 +6,7 @@
 //! [`crate::escape::escape`]: local users choose them, and a newline, ESC or bidi override must
 //! not change what a row or log line appears to say.
 
+mod ask;
 mod details;
 mod log;
 mod settings;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 
 /// Paints one frame; what the user asked for is in `intents` afterwards.
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    dropped_folders(ui, view, intents);
+    dropped_folders(ui, intents);
     if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
         intents.push(Intent::Quit);
     }
@@ -42,6 +43,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .show(ui, |ui| details::show(ui, view, row, intents));
     }
     details::confirm_dialog(ui, view, state, intents);
+    ask::show(ui, view, intents);
     if state.panels.log {
         egui::Panel::bottom("log")
             .resizable(true)
@@ -64,7 +66,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     });
 }
 
-fn dropped_folders(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+fn dropped_folders(ui: &Ui, intents: &mut Vec<Intent>) {
     let dropped: Vec<PathBuf> = ui.input(|i| {
         i.raw
             .dropped_files
@@ -74,15 +76,8 @@ fn dropped_folders(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
             .collect()
     });
     if !dropped.is_empty() {
-        // A dropped lock file means its directory. (No stat here: the UI thread never touches
-        // the filesystem; a dropped regular file shows up as an error row.)
-        let lock_name = view.settings.lock_name.as_str();
-        let dirs = dropped
-            .into_iter()
-            .map(|p| match (p.file_name(), p.parent()) {
-                (Some(name), Some(parent)) if name == lock_name => parent.to_path_buf(),
-                _ => p,
-            });
-        intents.push(Intent::AddDirs(dirs.collect()));
+        // A dropped lock file means its directory: the app resolves each path like
+        // `lockscope status` does, on a worker (no stat here).
+        intents.push(Intent::AddDirs(dropped));
     }
 }

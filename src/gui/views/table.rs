@@ -115,6 +115,14 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 row_ui.col(|ui| {
                     let dir = escape_path(&row.dir);
                     ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
+                    if let Some(from) = &row.kept_from {
+                        ui.label(RichText::new("(kept)").weak())
+                            .on_hover_text(format!(
+                                "Not in this list: kept from {} because this app holds its lock; \
+                             it goes once released",
+                                escape(from)
+                            ));
+                    }
                 });
                 row_ui.col(|ui| {
                     badge(ui, row.state.as_ref());

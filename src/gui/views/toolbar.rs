@@ -150,9 +150,23 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         let rows: Vec<&Row> = selected.iter().filter_map(|d| view.model.row(d)).collect();
         let any_acquire = rows.iter().any(|r| r.can_acquire());
         let any_release = rows.iter().any(|r| r.can_release());
+        let none = "no row is selected (click a row; Ctrl+click or Shift+click for more)";
+        let why_not_acquire = match rows.first() {
+            None => none.to_string(),
+            Some(r) if rows.len() == 1 => format!("cannot be taken: {}", r.acquire_blocker()),
+            Some(_) => "none of the selected rows can be taken (held, missing or unknown)".into(),
+        };
+        let why_not_acquire = escape(&why_not_acquire);
+        let why_not_release = if rows.is_empty() {
+            none
+        } else {
+            "this app holds none of the selected rows' locks"
+        };
         ui.label(format!("Selected: {}", selected.len()));
         if ui
             .add_enabled(any_acquire, egui::Button::new("Acquire selected"))
+            .on_hover_text("Take the selected rows' locks (rows that cannot be taken are skipped)")
+            .on_disabled_hover_text(why_not_acquire.as_ref())
             .clicked()
         {
             intents.push(Intent::Acquire(Rows::Selected, None));
@@ -167,6 +181,7 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         if ui
             .add_enabled(any_acquire, egui::Button::new("Hold selected"))
             .on_hover_text("Take the lock and release it after that many seconds")
+            .on_disabled_hover_text(why_not_acquire.as_ref())
             .clicked()
         {
             let hold_for = Duration::from_secs(state.hold_secs.into());
@@ -174,12 +189,15 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         }
         if ui
             .add_enabled(any_release, egui::Button::new("Release selected"))
+            .on_disabled_hover_text(why_not_release)
             .clicked()
         {
             intents.push(Intent::Release(Rows::Selected));
         }
         if ui
             .add_enabled(!selected.is_empty(), egui::Button::new("Remove selected"))
+            .on_hover_text("Stop watching the selected rows (asks first)")
+            .on_disabled_hover_text(none)
             .clicked()
         {
             intents.push(Intent::RemoveSelected);

@@ -1,0 +1,118 @@
+//! The app's questions (a modal dialog): before switching or deleting a list, removing rows or
+//! changing the lock-file name would give up the app's locks, and before anything is deleted.
+
+use crate::escape::escape;
+use crate::gui::intent::Intent;
+use crate::gui::state::{Answer, Ask, Snapshot};
+use eframe::egui::{self, Ui};
+
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+    let Some(ask) = view.ask else {
+        return;
+    };
+    let (title, text, choices): (&str, String, Vec<(String, Answer)>) = match ask {
+        Ask::SwitchList { to, held } => (
+            "Switch watch lists?",
+            format!(
+                "You hold {} in this list that {} does not watch.",
+                locks(*held),
+                escape(to)
+            ),
+            vec![
+                ("Release and switch".into(), Answer::Release),
+                ("Keep holding and switch".into(), Answer::Keep),
+            ],
+        ),
+        Ask::DeleteList { name, dirs, held } => {
+            let mut text = format!(
+                "Delete the watch list {} ({} {})? This cannot be undone.",
+                escape(name),
+                dirs,
+                if *dirs == 1 {
+                    "directory"
+                } else {
+                    "directories"
+                }
+            );
+            let choices = if *held > 0 {
+                text.push_str(&format!(" You hold {} in it.", locks(*held)));
+                vec![
+                    ("Release and delete".into(), Answer::Release),
+                    ("Keep holding and delete".into(), Answer::Keep),
+                ]
+            } else {
+                vec![("Delete".into(), Answer::Release)]
+            };
+            ("Delete watch list?", text, choices)
+        }
+        Ask::Remove { dirs, held } => {
+            let mut text = format!(
+                "Remove {} from this watch list?",
+                if dirs.len() == 1 {
+                    "1 directory".to_string()
+                } else {
+                    format!("{} directories", dirs.len())
+                }
+            );
+            let label = if *held > 0 {
+                text.push_str(&format!(
+                    " You hold {} in them: they are released.",
+                    locks(*held)
+                ));
+                "Release and remove"
+            } else {
+                "Remove"
+            };
+            (
+                "Remove directories?",
+                text,
+                vec![(label.into(), Answer::Release)],
+            )
+        }
+        Ask::LockName {
+            lock_name, held, ..
+        } => (
+            "Change the lock-file name?",
+            format!(
+                "You hold {} under the current name; watching {} instead would leave them \
+                 unwatched. Release them first?",
+                locks(*held),
+                escape(lock_name)
+            ),
+            vec![("Release and apply".into(), Answer::Release)],
+        ),
+    };
+    let modal = egui::Modal::new(egui::Id::unique("lockscope-ask")).show(ui.ctx(), |ui| {
+        ui.set_max_width(480.0);
+        ui.heading(title);
+        ui.add_space(4.0);
+        ui.label(text);
+        ui.add_space(6.0);
+        let mut done = false;
+        ui.horizontal(|ui| {
+            for (label, answer) in choices {
+                if ui.button(label).clicked() {
+                    intents.push(Intent::Answer(answer));
+                    done = true;
+                }
+            }
+            if ui.button("Cancel").clicked() {
+                intents.push(Intent::Answer(Answer::Cancel));
+                done = true;
+            }
+        });
+        done
+    });
+    if modal.should_close() && !modal.inner {
+        intents.push(Intent::Answer(Answer::Cancel));
+    }
+}
+
+/// "1 lock", "3 locks".
+fn locks(n: usize) -> String {
+    if n == 1 {
+        "1 lock".into()
+    } else {
+        format!("{n} locks")
+    }
+}
