@@ -34,6 +34,9 @@ pub struct AppConfig {
     /// to stand in for a config directory on a hung network filesystem, which nothing local
     /// reproduces (the store opens even a FIFO without blocking).
     pub before_load: Option<LoadHook>,
+    /// The program "Open folder" runs with the directory as its argument; `None`: the
+    /// system's (`xdg-open`, `open`, `explorer`). Tests pass their own.
+    pub file_manager: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -45,6 +48,7 @@ impl AppConfig {
             picker,
             stats: None,
             before_load: None,
+            file_manager: None,
         }
     }
 }
@@ -94,6 +98,10 @@ pub struct LockscopeApp {
     details_asked: Option<DetailsAsked>,
     /// "End holder…" in progress.
     end: Option<EndHolder>,
+    /// What "Open folder" runs.
+    file_manager: PathBuf,
+    /// The directories the last removal took away ("Undo remove").
+    removed: Vec<PathBuf>,
 }
 
 /// The details pane's last diagnosis request.
@@ -150,6 +158,10 @@ impl LockscopeApp {
             intents: Vec::new(),
             details_asked: None,
             end: None,
+            file_manager: config
+                .file_manager
+                .unwrap_or_else(workers::default_file_manager),
+            removed: Vec::new(),
         })
     }
 
@@ -179,6 +191,11 @@ impl LockscopeApp {
                     self.model.set_fresh(&dir, fresh);
                 }
                 WorkerEvent::End(event) => self.on_end_event(event),
+                WorkerEvent::Opened { dir, error } => {
+                    if let Some(e) = error {
+                        self.tell(format!("could not open {}: {e}", dir.display()), true);
+                    }
+                }
             }
         }
     }
@@ -190,7 +207,34 @@ impl LockscopeApp {
             Intent::AddTypedPaths(text) => self.add_typed_paths(&text),
             Intent::AddCertbotDefaults => self.add_dirs(watchlist::certbot_defaults()),
             Intent::PickFolders => self.open_folder_dialog(),
-            Intent::RemoveSelected => self.remove_selected(),
+            Intent::RemoveSelected => {
+                let dirs = self.model.selected_dirs();
+                self.remove(dirs);
+            }
+            Intent::Remove(dir) => self.remove(vec![dir]),
+            Intent::UndoRemove => {
+                let dirs = std::mem::take(&mut self.removed);
+                self.add_dirs(dirs);
+            }
+            Intent::Toggle(rows) => {
+                let dirs = self.dirs_of(rows);
+                let (release, acquire): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                    .into_iter()
+                    .partition(|d| self.model.row(d).is_some_and(|r| r.can_release()));
+                self.release(&release);
+                self.acquire(&acquire, None);
+            }
+            Intent::OpenFolder(dir) => {
+                if !workers::open_folder(&self.events_tx, self.file_manager.clone(), dir) {
+                    self.tell("could not start a thread to open the folder", true);
+                }
+            }
+            Intent::MoveCursor { by, extend } => {
+                self.ui.scroll_to = self.model.move_cursor(by, extend);
+            }
+            Intent::SelectAll => self.model.select_all(),
+            Intent::ClearSelection => self.model.clear_selection(),
+            Intent::Resort => self.model.resort(),
             Intent::Acquire(rows, hold_for) => {
                 let dirs = self.dirs_of(rows);
                 self.acquire(&dirs, hold_for);
@@ -363,6 +407,8 @@ impl LockscopeApp {
 
     /// Rows become the active list's directories.
     fn show_active_list(&mut self) {
+        // Another list's rows are not this one's to put back.
+        self.removed.clear();
         let dirs = self
             .lists
             .as_ref()
@@ -482,10 +528,15 @@ impl LockscopeApp {
         );
     }
 
-    fn remove_selected(&mut self) {
-        for dir in self.model.selected_dirs() {
-            self.drop_row(&dir);
+    /// Removes rows (their locks released); "Undo remove" puts them back.
+    fn remove(&mut self, dirs: Vec<PathBuf>) {
+        if dirs.is_empty() {
+            return;
         }
+        for dir in &dirs {
+            self.drop_row(dir);
+        }
+        self.removed = dirs;
         self.save_rows();
     }
 
@@ -869,6 +920,17 @@ impl LockscopeApp {
 impl eframe::App for LockscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
+        // Rows stay put while the pointer is on the table, a button is down or a menu is open:
+        // what is under the pointer is what the next click hits.
+        let ctx = ui.ctx().clone();
+        let on_table = ctx.input(|i| {
+            i.pointer.any_down()
+                || i.pointer
+                    .hover_pos()
+                    .zip(self.ui.table_rect)
+                    .is_some_and(|(p, r)| r.contains(p))
+        }) || egui::Popup::is_any_open(&ctx);
+        self.model.hold_order(on_table);
         self.pump();
         self.model.refresh();
         self.refresh_details(ui.ctx());
@@ -880,6 +942,7 @@ impl eframe::App for LockscopeApp {
             messages: &self.messages,
             dialog_open: self.dialog_open,
             end: self.end.as_ref(),
+            undo_remove: self.removed.len(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         if !intents.is_empty() {
