@@ -574,11 +574,19 @@ pub fn short_command(command: &str) -> String {
 /// keeping their start and their longer end (the end is what differs between two certbots).
 /// Words that are not paths are left alone (the label still cuts its end if need be).
 pub fn fit_command(command: &str, max_chars: usize) -> String {
-    const MIN_PATH: usize = 12;
+    const MIN_PATH: usize = 10;
     let mut words: Vec<String> = short_command(command)
         .split(' ')
         .map(str::to_string)
         .collect();
+    let too_long = |words: &[String]| {
+        words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
+            > max_chars
+    };
+    // "python3 certbot ...": the interpreter says least.
+    if too_long(&words) && words.len() > 1 && words[0].starts_with("python") {
+        words.remove(0);
+    }
     let len = |words: &[String]| -> usize {
         words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
     };
@@ -599,18 +607,32 @@ pub fn fit_command(command: &str, max_chars: usize) -> String {
         if keep >= n {
             break;
         }
-        words[i] = cut_middle(&words[i], keep);
+        words[i] = cut_path(&words[i], keep);
     }
-    words.join(" ")
+    let line = words.join(" ");
+    // Still too long (long words that are not paths): the line loses its middle, not its end.
+    cut_middle(&line, max_chars.max(MIN_PATH))
 }
 
-/// `text` in `keep` characters: its first third, "…", and the rest from its end.
+/// A path in `keep` characters: its leading "/", "…", and its end (what differs).
+fn cut_path(path: &str, keep: usize) -> String {
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= keep || keep < 3 {
+        return path.to_string();
+    }
+    let mut out: String = chars[..1].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - (keep - 2)..]);
+    out
+}
+
+/// `text` in `keep` characters: its first quarter, "…", and the rest from its end.
 fn cut_middle(text: &str, keep: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() <= keep || keep < 2 {
         return text.to_string();
     }
-    let head = (keep - 1) / 3;
+    let head = (keep - 1) / 4;
     let tail = keep - 1 - head;
     let mut out: String = chars[..head].iter().collect();
     out.push('…');
@@ -798,7 +820,7 @@ mod tests {
         );
         assert!(fitted.contains('…'), "{fitted}");
         assert_eq!(fit_command(cmd, 500), short_command(cmd), "fits: unchanged");
-        assert_eq!(cut_middle("abcdefghij", 7), "ab…fghij");
+        assert_eq!(cut_middle("abcdefghij", 7), "a…fghij");
     }
 
     #[test]

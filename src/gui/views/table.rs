@@ -72,7 +72,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .column(Column::initial(150.0).at_least(110.0))
         .column(Column::initial(55.0).at_least(40.0))
         .column(
-            Column::initial(200.0)
+            Column::initial(280.0)
                 .at_least(80.0)
                 .clip(true)
                 .resizable(true),
@@ -142,6 +142,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     );
                 });
                 row_ui.col(|ui| {
+                    let mut is_command = false;
                     let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.to_string(),
                         (Some(DirState::NotResponding), _) => {
@@ -151,20 +152,25 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                             "lock file removed while held: no longer excludes certbot".to_string()
                         }
                         (_, Some(refusal)) => format!("refused: {refusal}"),
-                        _ => holder
-                            .as_ref()
-                            .and_then(|h| h.command.clone())
-                            .unwrap_or_default(),
+                        _ => {
+                            is_command = true;
+                            holder
+                                .as_ref()
+                                .and_then(|h| h.command.clone())
+                                .unwrap_or_default()
+                        }
                     };
-                    // Fitted to the column: long paths lose their middle, not their end.
-                    let font = egui::TextStyle::Body.resolve(ui.style());
-                    let char_width = ui.fonts_mut(|f| f.glyph_width(&font, 'n')).max(1.0);
-                    let max_chars = (ui.available_width() / char_width) as usize;
-                    ui.add(
-                        egui::Label::new(escape(&fit_command(&full, max_chars)).into_owned())
-                            .truncate(),
-                    )
-                    .on_hover_text(escape(&full).as_ref());
+                    // A command fitted to the column: long paths lose their middle, not their
+                    // end. Messages keep their start.
+                    let shown = if is_command {
+                        let font = egui::TextStyle::Body.resolve(ui.style());
+                        let char_width = ui.fonts_mut(|f| f.glyph_width(&font, 'n')).max(1.0);
+                        fit_command(&full, (ui.available_width() / char_width) as usize)
+                    } else {
+                        full.clone()
+                    };
+                    ui.add(egui::Label::new(escape(&shown).into_owned()).truncate())
+                        .on_hover_text(escape(&full).as_ref());
                 });
                 row_ui.col(|ui| {
                     if let Some(since) = row.since {
@@ -234,20 +240,20 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
     let mut chosen = None;
     let can_acquire = row.can_acquire();
     if ui
-        .add_enabled(can_acquire, egui::Button::new("Acquire"))
+        .add_enabled(can_acquire, egui::Button::new("Acquire the lock"))
         .clicked()
     {
         chosen = Some(Intent::Acquire(one(), None));
     }
     if ui
-        .add_enabled(can_acquire, egui::Button::new("Hold"))
+        .add_enabled(can_acquire, egui::Button::new("Hold the lock"))
         .on_hover_text(format!("for {}", humantime::format_duration(hold_for)))
         .clicked()
     {
         chosen = Some(Intent::Acquire(one(), Some(hold_for)));
     }
     if ui
-        .add_enabled(row.can_release(), egui::Button::new("Release"))
+        .add_enabled(row.can_release(), egui::Button::new("Release the lock"))
         .clicked()
     {
         chosen = Some(Intent::Release(one()));

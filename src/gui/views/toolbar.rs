@@ -97,7 +97,7 @@ fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mu
 const SELECTION_KEYS: &str = "Enter: acquire or release the selected rows\n\
     Up, Down, Page Up, Page Down: move the selection (Shift extends it)\n\
     Ctrl+A: select all, Esc: select none, Delete: remove (Ctrl+Z: undo)\n\
-    Ctrl+F: filter · Ctrl+L: path field, F5: sort again\n\
+    Ctrl+F: filter, Ctrl+L: path field, F5: sort again\n\
     Right click a row for more, double click for its details";
 
 /// About what the three panel toggles take in a row (with spacing).
