@@ -35,6 +35,9 @@ pub struct AppConfig {
     /// to stand in for a config directory on a hung network filesystem, which nothing local
     /// reproduces (the store opens even a FIFO without blocking).
     pub before_load: Option<LoadHook>,
+    /// The program "Open folder" runs with the directory as its argument; `None`: the
+    /// system's (`xdg-open`, `open`, `explorer`). Tests pass their own.
+    pub file_manager: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -46,6 +49,7 @@ impl AppConfig {
             picker,
             stats: None,
             before_load: None,
+            file_manager: None,
         }
     }
 }
@@ -100,6 +104,10 @@ pub struct LockscopeApp {
     /// Locks released for rows the app dropped (removed, or not in the list switched to): the
     /// row's last state and why, logged when the release is done.
     releasing: HashMap<PathBuf, (Option<DirState>, String)>,
+    /// What "Open folder" runs.
+    file_manager: PathBuf,
+    /// The directories the last removal took away ("Undo remove").
+    removed: Vec<PathBuf>,
 }
 
 /// The details pane's last diagnosis request.
@@ -158,6 +166,10 @@ impl LockscopeApp {
             end: None,
             ask: None,
             releasing: HashMap::new(),
+            file_manager: config
+                .file_manager
+                .unwrap_or_else(workers::default_file_manager),
+            removed: Vec::new(),
         })
     }
 
@@ -188,6 +200,11 @@ impl LockscopeApp {
                 }
                 WorkerEvent::End(event) => self.on_end_event(event),
                 WorkerEvent::Resolved(resolved) => self.add_resolved(resolved),
+                WorkerEvent::Opened { dir, error } => {
+                    if let Some(e) = error {
+                        self.tell(format!("could not open {}: {e}", dir.display()), true);
+                    }
+                }
             }
         }
     }
@@ -200,6 +217,30 @@ impl LockscopeApp {
             Intent::AddCertbotDefaults => self.add_dirs(watchlist::certbot_defaults()),
             Intent::PickFolders => self.open_folder_dialog(),
             Intent::RemoveSelected => self.ask_remove_selected(),
+            Intent::Remove(dir) => self.remove(vec![dir]),
+            Intent::UndoRemove => {
+                let dirs = std::mem::take(&mut self.removed);
+                self.add_dirs(dirs);
+            }
+            Intent::Toggle(rows) => {
+                let dirs = self.dirs_of(rows);
+                let (release, acquire): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                    .into_iter()
+                    .partition(|d| self.model.row(d).is_some_and(|r| r.can_release()));
+                self.release(&release);
+                self.acquire(&acquire, None, true);
+            }
+            Intent::OpenFolder(dir) => {
+                if !workers::open_folder(&self.events_tx, self.file_manager.clone(), dir) {
+                    self.tell("could not start a thread to open the folder", true);
+                }
+            }
+            Intent::MoveCursor { by, extend } => {
+                self.ui.scroll_to = self.model.move_cursor(by, extend);
+            }
+            Intent::SelectAll => self.model.select_all(),
+            Intent::ClearSelection => self.model.clear_selection(),
+            Intent::Resort => self.model.resort(),
             Intent::Acquire(rows, hold_for) => {
                 let bulk = rows == Rows::Selected;
                 let dirs = self.dirs_of(rows);
@@ -410,6 +451,8 @@ impl LockscopeApp {
     /// kept from list `keep_from`) when `keep_from` is given; otherwise their locks are released
     /// and logged with `why`.
     fn show_active_list(&mut self, keep_from: Option<String>, why: &str) {
+        // Another list's rows are not this one's to put back.
+        self.removed.clear();
         let dirs = self
             .lists
             .as_ref()
@@ -474,7 +517,7 @@ impl LockscopeApp {
         match ask {
             Ask::SwitchList { to, .. } => self.switch_list(&to, keep),
             Ask::DeleteList { name, .. } => self.delete_list(&name, keep),
-            Ask::Remove { dirs, .. } => self.remove(&dirs),
+            Ask::Remove { dirs, .. } => self.remove(dirs),
             Ask::LockName {
                 interval,
                 lock_name,
@@ -668,10 +711,15 @@ impl LockscopeApp {
         self.ask = Some(Ask::Remove { dirs, held });
     }
 
-    fn remove(&mut self, dirs: &[PathBuf]) {
-        for dir in dirs {
+    /// Removes rows (their locks released and logged); "Undo remove" puts them back.
+    fn remove(&mut self, dirs: Vec<PathBuf>) {
+        if dirs.is_empty() {
+            return;
+        }
+        for dir in &dirs {
             self.drop_row(dir, "removed from the watch list");
         }
+        self.removed = dirs;
         self.save_rows();
     }
 
@@ -1107,6 +1155,17 @@ impl LockscopeApp {
 impl eframe::App for LockscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
+        // Rows stay put while the pointer is on the table, a button is down or a menu is open:
+        // what is under the pointer is what the next click hits.
+        let ctx = ui.ctx().clone();
+        let on_table = ctx.input(|i| {
+            i.pointer.any_down()
+                || i.pointer
+                    .hover_pos()
+                    .zip(self.ui.table_rect)
+                    .is_some_and(|(p, r)| r.contains(p))
+        }) || egui::Popup::is_any_open(&ctx);
+        self.model.hold_order(on_table);
         self.pump();
         self.model.refresh();
         self.refresh_details(ui.ctx());
@@ -1119,6 +1178,7 @@ impl eframe::App for LockscopeApp {
             dialog_open: self.dialog_open,
             end: self.end.as_ref(),
             ask: self.ask.as_ref(),
+            undo_remove: self.removed.len(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         if !intents.is_empty() {

@@ -28,9 +28,17 @@ pub enum Intent {
     /// "Add folders…": the folder dialog, on its thread.
     PickFolders,
     RemoveSelected,
+    /// One row's "Remove" (its context menu).
+    Remove(PathBuf),
+    /// Put back the rows the last removal took away (Ctrl+Z, "Undo remove").
+    UndoRemove,
     /// Take the lock; with a duration, release it after that long ("Hold").
     Acquire(Rows, Option<Duration>),
     Release(Rows),
+    /// Enter: release the rows this app holds, take the others' locks where possible.
+    Toggle(Rows),
+    /// Open the directory in the system's file manager (xdg-open, open, explorer; on a thread).
+    OpenFolder(PathBuf),
     // ---- the table
     /// A click on a row: plain selects only it, `toggle` (ctrl/cmd) flips it, `extend` (shift)
     /// selects the range from the last selected row.
@@ -43,6 +51,17 @@ pub enum Intent {
     SortBy(SortKey),
     /// The table's filter text changed.
     Filter(String),
+    /// Arrows, Page Up/Down: move the selection `by` rows; `extend` (shift) from the anchor.
+    MoveCursor {
+        by: isize,
+        extend: bool,
+    },
+    /// Ctrl+A.
+    SelectAll,
+    /// Esc.
+    ClearSelection,
+    /// F5: sort and filter again now (the order is held while the pointer is on the table).
+    Resort,
     // ---- ending a holder (the details pane)
     /// "End holder…": identify DIR's holder, then ask for confirmation.
     EndHolder(PathBuf),

@@ -74,6 +74,7 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         picker: std::sync::Arc::new(workers::NativePicker),
         stats: stats::FrameStats::from_env(started),
         before_load: None,
+        file_manager: None,
     };
     eframe::run_native(
         "lockscope",

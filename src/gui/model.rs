@@ -200,6 +200,15 @@ pub struct Model {
     filter: String,
     /// Row indices in display order; rebuilt when rows, sort or filter change.
     visible: Option<Vec<usize>>,
+    /// The pointer is on the table (or a button is down, or a menu is open): a change of state
+    /// does not move rows ([`Model::hold_order`]).
+    order_held: bool,
+    /// A change arrived while the order was held: re-sort once it is let go.
+    order_stale: bool,
+    /// The row the keyboard moves from (the last clicked or moved to).
+    cursor: Option<PathBuf>,
+    /// Where a shift-extended selection starts.
+    anchor: Option<PathBuf>,
 }
 
 impl Default for Model {
@@ -212,6 +221,10 @@ impl Default for Model {
             sort: (SortKey::Dir, true),
             filter: String::new(),
             visible: None,
+            order_held: false,
+            order_stale: false,
+            cursor: None,
+            anchor: None,
         }
     }
 }
@@ -300,7 +313,24 @@ impl Model {
             note: None,
         });
         self.trim_log();
-        if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since) {
+        if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since)
+            || !self.filter.is_empty()
+        {
+            if self.order_held {
+                self.order_stale = true;
+            } else {
+                self.visible = None;
+            }
+        }
+    }
+
+    /// While `held` (the pointer is on the table), changes of state do not re-sort or re-filter
+    /// the rows: the row under the pointer stays there. Letting go applies what was held back.
+    /// Adding or removing rows, and choosing a sort or filter, re-sort at once.
+    pub fn hold_order(&mut self, held: bool) {
+        self.order_held = held;
+        if !held && self.order_stale {
+            self.order_stale = false;
             self.visible = None;
         }
     }
@@ -323,6 +353,12 @@ impl Model {
         while self.log.len() > LOG_CAPACITY {
             self.log.pop_front();
         }
+    }
+
+    /// An explicit refresh (F5): sort and filter again now, even while the order is held.
+    pub fn resort(&mut self) {
+        self.order_stale = false;
+        self.visible = None;
     }
 
     /// A diagnosis the details pane asked for. It also becomes the row's diagnosis (its badge,
@@ -386,6 +422,7 @@ impl Model {
     /// Row indices to show, in order (filtered by directory, state word or holder command).
     pub fn visible(&mut self) -> &[usize] {
         if self.visible.is_none() {
+            self.order_stale = false;
             let needle = self.filter.to_lowercase();
             let mut shown: Vec<usize> = (0..self.rows.len())
                 .filter(|&i| needle.is_empty() || matches_filter(&self.rows[i], &needle))
@@ -424,16 +461,22 @@ impl Model {
     /// Click on a row: plain click selects only it, ctrl/cmd toggles it, shift extends from the
     /// last selected visible row.
     pub fn click(&mut self, dir: &Path, toggle: bool, extend: bool) {
+        self.cursor = Some(dir.to_path_buf());
         if extend {
-            let visible = self.visible().to_vec();
-            let order: Vec<PathBuf> = visible.iter().map(|&i| self.rows[i].dir.clone()).collect();
-            let anchor = order.iter().position(|d| self.selection.contains(d));
+            let order = self.shown_dirs();
+            let anchor = self
+                .anchor
+                .as_ref()
+                .filter(|a| self.selection.contains(*a))
+                .and_then(|a| order.iter().position(|d| d == a))
+                .or_else(|| order.iter().position(|d| self.selection.contains(d)));
             if let (Some(a), Some(b)) = (anchor, order.iter().position(|d| d == dir)) {
                 let (lo, hi) = (a.min(b), a.max(b));
                 self.selection.extend(order[lo..=hi].iter().cloned());
                 return;
             }
         }
+        self.anchor = Some(dir.to_path_buf());
         if toggle {
             if !self.selection.remove(dir) {
                 self.selection.insert(dir.to_path_buf());
@@ -442,6 +485,51 @@ impl Model {
             self.selection.clear();
             self.selection.insert(dir.to_path_buf());
         }
+    }
+
+    fn shown_dirs(&mut self) -> Vec<PathBuf> {
+        let visible = self.visible().to_vec();
+        visible.iter().map(|&i| self.rows[i].dir.clone()).collect()
+    }
+
+    /// The keyboard: moves the cursor `by` rows (arrows, Page Up/Down) and selects it, or with
+    /// `extend` (shift) the rows from the anchor to it. With no cursor yet, down starts at the
+    /// first row and up at the last. Returns the row moved to (to scroll it into view).
+    pub fn move_cursor(&mut self, by: isize, extend: bool) -> Option<PathBuf> {
+        let order = self.shown_dirs();
+        let last = order.len().checked_sub(1)?;
+        let at = self
+            .cursor
+            .as_ref()
+            .and_then(|c| order.iter().position(|d| d == c));
+        let to = match at {
+            Some(at) => at.saturating_add_signed(by).min(last),
+            None if by < 0 => last,
+            None => 0,
+        };
+        let anchor = match (&self.anchor, extend) {
+            (Some(a), true) => order.iter().position(|d| d == a).unwrap_or(to),
+            _ => {
+                self.anchor = Some(order[to].clone());
+                to
+            }
+        };
+        let (lo, hi) = (anchor.min(to), anchor.max(to));
+        self.selection.clear();
+        self.selection.extend(order[lo..=hi].iter().cloned());
+        self.cursor = Some(order[to].clone());
+        self.cursor.clone()
+    }
+
+    /// Ctrl+A: every row shown (the filter applies).
+    pub fn select_all(&mut self) {
+        self.selection = self.shown_dirs().into_iter().collect();
+    }
+
+    /// Esc.
+    pub fn clear_selection(&mut self) {
+        self.selection.clear();
+        self.anchor = None;
     }
 
     /// The selected rows' directories, in table order.
@@ -521,18 +609,100 @@ fn pid(row: &Row) -> Option<u32> {
         .and_then(|h| h.pid)
 }
 
+/// The options whose paths tell two certbots apart: kept whole by [`short_command`].
+const DIR_OPTIONS: [&str; 5] = ["--config-dir", "--work-dir", "--logs-dir", "-c", "--config"];
+
 /// A command line made readable in a narrow column: absolute paths shortened to their file name
-/// ("/usr/bin/python3 /usr/bin/certbot renew" → "python3 certbot renew"). The full line is
-/// shown on hover.
+/// ("/usr/bin/python3 /usr/bin/certbot renew" → "python3 certbot renew"), except the paths of
+/// `--config-dir`, `--work-dir`, `--logs-dir` and `-c`/`--config` (as `--opt PATH` or
+/// `--opt=PATH`), which are what tell two certbots apart. The full line is shown on hover.
 pub fn short_command(command: &str) -> String {
+    let mut after_dir_option = false;
     command
         .split(' ')
-        .map(|word| match word.rsplit_once('/') {
-            Some((_, name)) if word.starts_with('/') && !name.is_empty() => name,
-            _ => word,
+        .map(|word| {
+            let keep = std::mem::take(&mut after_dir_option)
+                || word
+                    .split_once('=')
+                    .is_some_and(|(opt, _)| DIR_OPTIONS.contains(&opt));
+            after_dir_option = DIR_OPTIONS.contains(&word);
+            match word.rsplit_once('/') {
+                Some((_, name)) if !keep && word.starts_with('/') && !name.is_empty() => name,
+                _ => word,
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// [`short_command`] made to fit `max_chars`: the longest paths are cut in the middle ("…"),
+/// keeping their start and their longer end (the end is what differs between two certbots).
+/// Words that are not paths are left alone (the label still cuts its end if need be).
+pub fn fit_command(command: &str, max_chars: usize) -> String {
+    const MIN_PATH: usize = 10;
+    let mut words: Vec<String> = short_command(command)
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    let too_long = |words: &[String]| {
+        words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
+            > max_chars
+    };
+    // "python3 certbot ...": the interpreter says least.
+    if too_long(&words) && words.len() > 1 && words[0].starts_with("python") {
+        words.remove(0);
+    }
+    let len = |words: &[String]| -> usize {
+        words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
+    };
+    loop {
+        let total = len(&words);
+        if total <= max_chars {
+            break;
+        }
+        let longest = words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.contains('/') && w.chars().count() > MIN_PATH)
+            .max_by_key(|(_, w)| w.chars().count())
+            .map(|(i, _)| i);
+        let Some(i) = longest else { break };
+        let n = words[i].chars().count();
+        let keep = n.saturating_sub(total - max_chars).max(MIN_PATH);
+        if keep >= n {
+            break;
+        }
+        words[i] = cut_path(&words[i], keep);
+    }
+    let line = words.join(" ");
+    // Still too long (long words that are not paths): the line loses its middle, not its end.
+    cut_middle(&line, max_chars.max(MIN_PATH))
+}
+
+/// A path in `keep` characters: its leading "/", "…", and its end (what differs).
+fn cut_path(path: &str, keep: usize) -> String {
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= keep || keep < 3 {
+        return path.to_string();
+    }
+    let mut out: String = chars[..1].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - (keep - 2)..]);
+    out
+}
+
+/// `text` in `keep` characters: its first quarter, "…", and the rest from its end.
+fn cut_middle(text: &str, keep: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= keep || keep < 2 {
+        return text.to_string();
+    }
+    let head = (keep - 1) / 4;
+    let tail = keep - 1 - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 /// The state's word in the table's badge.
@@ -691,6 +861,31 @@ mod tests {
             "certbot --config-dir /etc/le/ x"
         );
         assert_eq!(short_command(""), "");
+        assert_eq!(
+            short_command(
+                "/usr/bin/certbot --config-dir /srv/a/etc --work-dir=/srv/a/lib -c /x/cli.ini"
+            ),
+            "certbot --config-dir /srv/a/etc --work-dir=/srv/a/lib -c /x/cli.ini",
+            "the paths that tell two certbots apart are kept"
+        );
+    }
+
+    #[test]
+    fn long_paths_are_cut_in_the_middle_to_fit() {
+        let cmd = "/usr/bin/certbot renew --config-dir /srv/customers/acme-corporation/letsencrypt-staging";
+        let fitted = fit_command(cmd, 50);
+        assert!(fitted.chars().count() <= 50, "{fitted}");
+        assert!(
+            fitted.starts_with("certbot renew --config-dir /"),
+            "{fitted}"
+        );
+        assert!(
+            fitted.ends_with("letsencrypt-staging"),
+            "the end is kept: {fitted}"
+        );
+        assert!(fitted.contains('…'), "{fitted}");
+        assert_eq!(fit_command(cmd, 500), short_command(cmd), "fits: unchanged");
+        assert_eq!(cut_middle("abcdefghij", 7), "a…fghij");
     }
 
     #[test]

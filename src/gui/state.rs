@@ -59,6 +59,19 @@ pub struct UiState {
     /// Focus the path field on the next frame (after "no folder dialog here").
     #[serde(skip)]
     pub focus_path: bool,
+    /// Focus the table's filter field on the next frame (Ctrl+F).
+    #[serde(skip)]
+    pub focus_filter: bool,
+    /// Scroll the table to this row on the next frame (the keyboard moved to it).
+    #[serde(skip)]
+    pub scroll_to: Option<PathBuf>,
+    /// Where the table was last painted (with its header): while the pointer is in it, rows
+    /// do not move ([`super::model::Model::hold_order`]).
+    #[serde(skip)]
+    pub table_rect: Option<eframe::egui::Rect>,
+    /// How many rows the table shows at once (Page Up/Down).
+    #[serde(skip)]
+    pub page_rows: usize,
     /// Shown under the path field until dismissed.
     #[serde(skip)]
     pub hint: Option<String>,
@@ -79,6 +92,10 @@ impl Default for UiState {
             lock_name_input: String::new(),
             log_filter: String::new(),
             focus_path: false,
+            focus_filter: false,
+            scroll_to: None,
+            table_rect: None,
+            page_rows: 10,
             hint: None,
         }
     }
@@ -197,6 +214,8 @@ pub struct Snapshot<'a> {
     pub end: Option<&'a EndHolder>,
     /// A question waiting for the user's answer.
     pub ask: Option<&'a Ask>,
+    /// How many rows "Undo remove" would put back (0: nothing to undo).
+    pub undo_remove: usize,
 }
 
 impl Snapshot<'_> {

@@ -41,6 +41,11 @@ pub enum WorkerEvent {
     End(EndEvent),
     /// Paths to add, resolved by [`resolve_paths`].
     Resolved(Vec<Resolved>),
+    /// [`open_folder`] is done; `error` if the file manager could not be run or failed.
+    Opened {
+        dir: PathBuf,
+        error: Option<String>,
+    },
 }
 
 /// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
@@ -636,6 +641,45 @@ pub fn end_holder(
                 grace,
                 result,
             }));
+        })
+        .is_ok()
+}
+
+// ---- opening a folder -----------------------------------------------------------------------
+
+/// The system's program that opens a folder in the file manager.
+pub fn default_file_manager() -> PathBuf {
+    PathBuf::from(if cfg!(windows) {
+        "explorer"
+    } else if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    })
+}
+
+/// Opens `dir` with `program` on a thread of its own (it may wait for the file manager), and
+/// reports a failure as [`WorkerEvent::Opened`]. False if no thread could be started.
+pub fn open_folder(events: &Events, program: PathBuf, dir: PathBuf) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-open".into())
+        .spawn(move || {
+            let status = std::process::Command::new(&program)
+                .arg(&dir)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            let error = match status {
+                Err(e) => Some(format!("could not run {}: {e}", program.display())),
+                // explorer.exe exits with 1 even when it opened the folder.
+                Ok(s) if !s.success() && !cfg!(windows) => {
+                    Some(format!("{} failed ({s})", program.display()))
+                }
+                Ok(_) => None,
+            };
+            events.send(WorkerEvent::Opened { dir, error });
         })
         .is_ok()
 }

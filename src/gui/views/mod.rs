@@ -15,7 +15,7 @@ mod table;
 mod timeline;
 mod toolbar;
 
-use super::intent::Intent;
+use super::intent::{Intent, Rows};
 use super::state::{Snapshot, UiState};
 use eframe::egui::{self, Ui};
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
         intents.push(Intent::Quit);
     }
+    keyboard(ui, view, state, intents);
     egui::Panel::top("toolbar").show(ui, |ui| toolbar::show(ui, view, state, intents));
     if state.panels.settings {
         egui::Panel::right("settings")
@@ -51,6 +52,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .show(ui, |ui| log::show(ui, view, state, intents));
     }
     egui::CentralPanel::default().show(ui, |ui| {
+        state.table_rect = Some(ui.max_rect());
         if view.lists.is_none() {
             ui.centered_and_justified(|ui| ui.spinner());
         } else if view.model.rows().is_empty() {
@@ -62,6 +64,68 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 .id_salt("table-h")
                 .auto_shrink([false, false])
                 .show(ui, |ui| table::show(ui, view, state, intents));
+        }
+    });
+}
+
+/// The shortcuts (also in the toolbar's tooltips): Ctrl+F the filter, Ctrl+L the path field,
+/// and, while no text field has the keyboard, the table's: arrows and Page Up/Down move the
+/// selection (Shift extends it), Ctrl+A selects every row shown, Esc clears the selection,
+/// Delete removes the selected rows (Ctrl+Z puts them back), Enter acquires or releases them,
+/// F5 sorts again. Esc in a text field leaves the field (egui's own).
+fn keyboard(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    use egui::{Key, Modifiers};
+    let ctx = ui.ctx().clone();
+    let typing = ctx.text_edit_focused();
+    // Another widget with the keyboard (a button reached with Tab) takes Enter itself.
+    let any_focus = ctx.memory(|m| m.focused().is_some());
+    let popup_open = egui::Popup::is_any_open(&ctx);
+    let page = isize::try_from(state.page_rows.max(1)).unwrap_or(10);
+    ui.input_mut(|i| {
+        if i.consume_key(Modifiers::COMMAND, Key::F) {
+            state.focus_filter = true;
+        }
+        if i.consume_key(Modifiers::COMMAND, Key::L) {
+            state.focus_path = true;
+        }
+        if typing || view.lists.is_none() || view.end.is_some() || view.ask.is_some() {
+            return;
+        }
+        for (key, by) in [
+            (Key::ArrowDown, 1),
+            (Key::ArrowUp, -1),
+            (Key::PageDown, page),
+            (Key::PageUp, -page),
+        ] {
+            for extend in [true, false] {
+                let mods = if extend {
+                    Modifiers::SHIFT
+                } else {
+                    Modifiers::NONE
+                };
+                while i.consume_key(mods, key) {
+                    intents.push(Intent::MoveCursor { by, extend });
+                }
+            }
+        }
+        if i.consume_key(Modifiers::COMMAND, Key::A) {
+            intents.push(Intent::SelectAll);
+        }
+        if i.consume_key(Modifiers::COMMAND, Key::Z) && view.undo_remove > 0 {
+            intents.push(Intent::UndoRemove);
+        }
+        // An open menu takes Esc itself (it closes).
+        if !popup_open && i.consume_key(Modifiers::NONE, Key::Escape) {
+            intents.push(Intent::ClearSelection);
+        }
+        if i.consume_key(Modifiers::NONE, Key::Delete) && !view.model.selection.is_empty() {
+            intents.push(Intent::RemoveSelected);
+        }
+        if !any_focus && i.consume_key(Modifiers::NONE, Key::Enter) {
+            intents.push(Intent::Toggle(Rows::Selected));
+        }
+        if i.consume_key(Modifiers::NONE, Key::F5) {
+            intents.push(Intent::Resort);
         }
     });
 }

@@ -5,7 +5,7 @@ use super::style::{ROW_HEIGHT, ago, badge_color, clock};
 use super::timeline;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
-use crate::gui::model::{HeldFor, OwnLock, Row, SortKey, short_command, state_word};
+use crate::gui::model::{HeldFor, OwnLock, Row, SortKey, fit_command, state_word};
 use crate::gui::state::{Snapshot, UiState};
 use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::monitor::{DirState, LockState};
@@ -48,6 +48,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     let mut clicked: Option<Intent> = None;
     let mut act: Option<Intent> = None;
     let mut sort_by = None;
+    let mut menu: Option<Intent> = None;
+    let lock_name = view.settings.lock_name.as_str();
+    // Page Up/Down move by what fits (the header takes one row).
+    state.page_rows = ((ui.available_height() / ROW_HEIGHT) as usize)
+        .saturating_sub(2)
+        .max(1);
+    let scroll_to = state
+        .scroll_to
+        .take()
+        .and_then(|dir| visible.iter().position(|&i| model.rows()[i].dir == dir));
 
     let mut builder = TableBuilder::new(ui)
         .striped(true)
@@ -62,7 +72,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .column(Column::initial(150.0).at_least(110.0))
         .column(Column::initial(55.0).at_least(40.0))
         .column(
-            Column::initial(200.0)
+            Column::initial(280.0)
                 .at_least(80.0)
                 .clip(true)
                 .resizable(true),
@@ -71,6 +81,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .column(Column::initial(85.0).at_least(70.0));
     if timeline {
         builder = builder.column(Column::initial(150.0).at_least(80.0).resizable(true));
+    }
+    if let Some(i) = scroll_to {
+        builder = builder.scroll_to_row(i, None);
     }
     builder
         .column(Column::remainder().at_least(230.0))
@@ -137,6 +150,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     );
                 });
                 row_ui.col(|ui| {
+                    let mut is_command = false;
                     let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.to_string(),
                         (Some(DirState::NotResponding), _) => {
@@ -146,12 +160,24 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                             "lock file removed while held: no longer excludes certbot".to_string()
                         }
                         (_, Some(refusal)) => format!("refused: {refusal}"),
-                        _ => holder
-                            .as_ref()
-                            .and_then(|h| h.command.clone())
-                            .unwrap_or_default(),
+                        _ => {
+                            is_command = true;
+                            holder
+                                .as_ref()
+                                .and_then(|h| h.command.clone())
+                                .unwrap_or_default()
+                        }
                     };
-                    ui.add(egui::Label::new(escape(&short_command(&full)).into_owned()).truncate())
+                    // A command fitted to the column: long paths lose their middle, not their
+                    // end. Messages keep their start.
+                    let shown = if is_command {
+                        let font = egui::TextStyle::Body.resolve(ui.style());
+                        let char_width = ui.fonts_mut(|f| f.glyph_width(&font, 'n')).max(1.0);
+                        fit_command(&full, (ui.available_width() / char_width) as usize)
+                    } else {
+                        full.clone()
+                    };
+                    ui.add(egui::Label::new(escape(&shown).into_owned()).truncate())
                         .on_hover_text(escape(&full).as_ref());
                 });
                 row_ui.col(|ui| {
@@ -178,20 +204,104 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                         });
                     }
                 });
-                if row_ui.response().clicked() {
-                    let mods = row_ui.response().ctx.input(|i| i.modifiers);
+                let response = row_ui.response();
+                if response.double_clicked() {
+                    // Only this row: its details pane opens.
+                    clicked = Some(Intent::Click {
+                        dir: row.dir.clone(),
+                        toggle: false,
+                        extend: false,
+                    });
+                } else if response.clicked() {
+                    let mods = response.ctx.input(|i| i.modifiers);
                     clicked = Some(Intent::Click {
                         dir: row.dir.clone(),
                         toggle: mods.command,
                         extend: mods.shift,
                     });
                 }
+                response.context_menu(|ui| {
+                    if let Some(intent) = row_menu(ui, row, lock_name, hold_for) {
+                        menu = Some(intent);
+                        ui.close();
+                    }
+                });
             });
         });
 
     intents.extend(sort_by.map(Intent::SortBy));
     intents.extend(clicked);
     intents.extend(act);
+    intents.extend(menu);
+}
+
+/// A row's context menu (right click): its lock, copying its paths and holder, opening it in
+/// the file manager, removing it. What is copied is escaped like what is shown (a newline in
+/// a pasted path must not run a command).
+fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Option<Intent> {
+    let one = || Rows::One(row.dir.clone());
+    let command = row
+        .state
+        .as_ref()
+        .and_then(DirState::holder)
+        .and_then(|h| h.command);
+    let mut chosen = None;
+    let can_acquire = row.can_acquire();
+    if ui
+        .add_enabled(can_acquire, egui::Button::new("Acquire the lock"))
+        .clicked()
+    {
+        chosen = Some(Intent::Acquire(one(), None));
+    }
+    if ui
+        .add_enabled(can_acquire, egui::Button::new("Hold the lock"))
+        .on_hover_text(format!("for {}", humantime::format_duration(hold_for)))
+        .clicked()
+    {
+        chosen = Some(Intent::Acquire(one(), Some(hold_for)));
+    }
+    if ui
+        .add_enabled(row.can_release(), egui::Button::new("Release the lock"))
+        .clicked()
+    {
+        chosen = Some(Intent::Release(one()));
+    }
+    ui.separator();
+    if ui.button("Copy path").clicked() {
+        chosen = Some(Intent::CopyText(escape_path(&row.dir).into_owned()));
+    }
+    if ui.button("Copy lock-file path").clicked() {
+        chosen = Some(Intent::CopyText(
+            escape_path(&row.dir.join(lock_name)).into_owned(),
+        ));
+    }
+    if ui
+        .add_enabled(
+            command.is_some(),
+            egui::Button::new("Copy holder command line"),
+        )
+        .clicked()
+    {
+        chosen = Some(Intent::CopyText(
+            escape(command.as_deref().unwrap_or_default()).into_owned(),
+        ));
+    }
+    if ui
+        .button("Open folder")
+        .on_hover_text("in the file manager")
+        .clicked()
+    {
+        chosen = Some(Intent::OpenFolder(row.dir.clone()));
+    }
+    ui.separator();
+    if ui
+        .button("Remove")
+        .on_hover_text("Stop watching this directory (Ctrl+Z puts it back)")
+        .clicked()
+    {
+        chosen = Some(Intent::Remove(row.dir.clone()));
+    }
+    chosen
 }
 
 /// "⚠ 2" after the state badge of a row whose diagnosis has warnings; the tooltip lists them.

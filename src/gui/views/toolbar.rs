@@ -93,6 +93,13 @@ fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mu
     });
 }
 
+/// The table's keys, in the selection buttons' tooltips.
+const SELECTION_KEYS: &str = "Enter: acquire or release the selected rows\n\
+    Up, Down, Page Up, Page Down: move the selection (Shift extends it)\n\
+    Ctrl+A: select all, Esc: select none, Delete: remove (Ctrl+Z: undo)\n\
+    Ctrl+F: filter, Ctrl+L: path field, F5: sort again\n\
+    Right click a row for more, double click for its details";
+
 /// About what the three panel toggles take in a row (with spacing).
 const PANEL_TOGGLES_WIDTH: f32 = 240.0;
 
@@ -104,11 +111,13 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
         {
             intents.push(Intent::PickFolders);
         }
-        let field = ui.add(
-            egui::TextEdit::singleline(&mut state.path_input)
-                .hint_text("type or paste a directory, Enter to add")
-                .desired_width(360.0),
-        );
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.path_input)
+                    .hint_text("type or paste a directory, Enter to add")
+                    .desired_width(360.0),
+            )
+            .on_hover_text("Ctrl+L");
         if std::mem::take(&mut state.focus_path) {
             field.request_focus();
         }
@@ -165,7 +174,9 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         ui.label(format!("Selected: {}", selected.len()));
         if ui
             .add_enabled(any_acquire, egui::Button::new("Acquire selected"))
-            .on_hover_text("Take the selected rows' locks (rows that cannot be taken are skipped)")
+            .on_hover_text(format!(
+                "Take the selected rows' locks (rows that cannot be taken are skipped)\n\n{SELECTION_KEYS}"
+            ))
             .on_disabled_hover_text(why_not_acquire.as_ref())
             .clicked()
         {
@@ -189,6 +200,7 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         }
         if ui
             .add_enabled(any_release, egui::Button::new("Release selected"))
+            .on_hover_text(SELECTION_KEYS)
             .on_disabled_hover_text(why_not_release)
             .clicked()
         {
@@ -196,19 +208,32 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         }
         if ui
             .add_enabled(!selected.is_empty(), egui::Button::new("Remove selected"))
-            .on_hover_text("Stop watching the selected rows (asks first)")
+            .on_hover_text("Stop watching the selected rows (Delete; asks first, Ctrl+Z puts them back)")
             .on_disabled_hover_text(none)
             .clicked()
         {
             intents.push(Intent::RemoveSelected);
         }
+        if view.undo_remove > 0
+            && ui
+                .button(format!("Undo remove ({})", view.undo_remove))
+                .on_hover_text("Ctrl+Z")
+                .clicked()
+        {
+            intents.push(Intent::UndoRemove);
+        }
         ui.separator();
         let mut filter = view.model.filter().to_string();
-        let edit = ui.add(
-            egui::TextEdit::singleline(&mut filter)
-                .hint_text("filter: path, state or command")
-                .desired_width(220.0),
-        );
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut filter)
+                    .hint_text("filter: path, state or command")
+                    .desired_width(220.0),
+            )
+            .on_hover_text("Ctrl+F");
+        if std::mem::take(&mut state.focus_filter) {
+            edit.request_focus();
+        }
         if edit.changed() {
             intents.push(Intent::Filter(filter));
         }
