@@ -2271,11 +2271,17 @@ fn the_timeline_has_a_local_time_axis_and_its_hover_names_the_holder_and_times()
     let zone = jiff::Zoned::now().strftime("%Z").to_string();
     let (zones, ticks) = axis_labels(&h);
     assert_eq!(zones, 1, "the zone is shown once: {zone}\n{}", describe(&h));
-    assert!(!ticks.is_empty(), "tick labels like 04:10\n{}", describe(&h));
+    assert!(
+        !ticks.is_empty(),
+        "tick labels like 04:10\n{}",
+        describe(&h)
+    );
 
     let certbot = certbot_lock_dir(dir).expect_locked();
     let pid = certbot.pid.to_string();
-    run_until(&mut h, "Held by certbot", |h| row_texts(h, dir).contains(&pid));
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
     // The held stretch is at the strip's right end (now).
     let strip = h.get_by_role_and_label(Role::Canvas, "timeline").rect();
     h.hover_at(egui::pos2(strip.right() - 1.0, strip.center().y));

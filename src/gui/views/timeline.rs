@@ -64,11 +64,7 @@ fn axis(ui: &mut Ui, now: SystemTime, span: Duration) {
     let (step, ticks) = ticks(&zone, scale.start, span, rect.width());
     for t in ticks {
         let text = tick_label(&zone, t, step);
-        let width = ui.fonts_mut(|f| {
-            f.layout_no_wrap(text.clone(), font.clone(), color)
-                .size()
-                .x
-        });
+        let width = ui.fonts_mut(|f| f.layout_no_wrap(text.clone(), font.clone(), color).size().x);
         let x = scale.x_of(t);
         let (left, right) = (x - width / 2.0, x + width / 2.0);
         if left < free_from || right > rect.right() {
@@ -91,7 +87,10 @@ fn legend(ui: &mut Ui) {
             Mark::HeldByOther(holder_color(Some(4242))),
         ),
         ("held by this app (hollow)", Mark::HeldByThisApp),
-        ("missing, error or not responding (dotted)", Mark::Unreadable),
+        (
+            "missing, error or not responding (dotted)",
+            Mark::Unreadable,
+        ),
         ("free or absent (the bare line)", Mark::None),
     ];
     for (text, mark) in rows {
@@ -111,9 +110,7 @@ fn legend(ui: &mut Ui) {
 pub fn strip(ui: &mut Ui, history: &VecDeque<Span>, now: SystemTime, span: Duration) {
     let size = egui::vec2(ui.available_width(), ROW_HEIGHT - 8.0);
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
-    response.widget_info(|| {
-        egui::WidgetInfo::labeled(egui::Role::Canvas, true, "timeline")
-    });
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "timeline"));
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals();
     let scale = Scale::new(rect, now, span);
@@ -133,7 +130,10 @@ pub fn strip(ui: &mut Ui, history: &VecDeque<Span>, now: SystemTime, span: Durat
         if end < scale.start {
             continue;
         }
-        let (x0, x1) = (scale.x_of(s.start), scale.x_of(end).max(scale.x_of(s.start) + 2.0));
+        let (x0, x1) = (
+            scale.x_of(s.start),
+            scale.x_of(end).max(scale.x_of(s.start) + 2.0),
+        );
         let bar = Rect::from_x_y_ranges(x0..=x1, rect.y_range());
         paint_mark(&painter, visuals, bar, mark(&s.state));
     }
@@ -153,7 +153,10 @@ pub fn describe_at(history: &VecDeque<Span>, at: SystemTime, now: SystemTime) ->
     let end = history.get(i + 1).map(|n| n.start);
     let now_ts = to_timestamp(now);
     let when = |t: SystemTime| format_time_short(to_timestamp(t), now_ts, TimeStyle::Local);
-    let lasted = format_age(age_at(to_timestamp(s.start), to_timestamp(end.unwrap_or(now))));
+    let lasted = format_age(age_at(
+        to_timestamp(s.start),
+        to_timestamp(end.unwrap_or(now)),
+    ));
     let mut text = String::from(state_word(&s.state));
     match &s.state {
         DirState::Lock(LockState::Held(h)) => {
@@ -227,7 +230,12 @@ fn paint_mark(painter: &Painter, visuals: &egui::Visuals, bar: Rect, mark: Mark)
         }
         Mark::HeldByThisApp => {
             let stroke = Stroke::new(2.0, visuals.strong_text_color());
-            painter.rect_stroke(bar.shrink2(egui::vec2(0.0, 1.0)), 1.0, stroke, egui::StrokeKind::Inside);
+            painter.rect_stroke(
+                bar.shrink2(egui::vec2(0.0, 1.0)),
+                1.0,
+                stroke,
+                egui::StrokeKind::Inside,
+            );
         }
         Mark::Unreadable => {
             let color = visuals.strong_text_color();
@@ -276,7 +284,10 @@ impl Scale {
     }
 
     fn x_of(&self, t: SystemTime) -> f32 {
-        let secs = t.duration_since(self.start).unwrap_or_default().as_secs_f32();
+        let secs = t
+            .duration_since(self.start)
+            .unwrap_or_default()
+            .as_secs_f32();
         self.left + self.width * (secs / self.span.as_secs_f32()).clamp(0.0, 1.0)
     }
 
@@ -365,8 +376,14 @@ mod tests {
         });
         let text = describe_at(&history, now - Duration::from_secs(30), now);
         assert!(text.starts_with("Held by another process"), "{text}");
-        assert!(text.contains("holder: pid 42: certbot\\e[31m renew"), "escaped: {text}");
-        assert!(text.contains("since ") && text.contains("still (1 min)"), "{text}");
+        assert!(
+            text.contains("holder: pid 42: certbot\\e[31m renew"),
+            "escaped: {text}"
+        );
+        assert!(
+            text.contains("since ") && text.contains("still (1 min)"),
+            "{text}"
+        );
         let text = describe_at(&history, now - Duration::from_secs(90), now);
         assert!(text.starts_with("Absent\nfrom "), "{text}");
         assert!(text.ends_with("(40 s)"), "{text}");
