@@ -2245,3 +2245,60 @@ fn the_command_column_keeps_the_paths_that_tell_two_certbots_apart() {
     );
     assert!(command.ends_with("-staging"), "the end is kept: {command}");
 }
+
+/// The labels of the timeline header's axis: the zone (once) and the tick times.
+fn axis_labels(h: &App) -> (usize, Vec<String>) {
+    let zone = jiff::Zoned::now().strftime("%Z").to_string();
+    let all = labels(h);
+    let zones = all.iter().filter(|l| **l == zone).count();
+    let ticks = all
+        .into_iter()
+        .filter(|l| {
+            let b = l.as_bytes();
+            b.len() == 5 && b[2] == b':' && l.chars().filter(char::is_ascii_digit).count() == 4
+        })
+        .collect();
+    (zones, ticks)
+}
+
+#[test]
+fn the_timeline_has_a_local_time_axis_and_its_hover_names_the_holder_and_times() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    let zone = jiff::Zoned::now().strftime("%Z").to_string();
+    let (zones, ticks) = axis_labels(&h);
+    assert_eq!(zones, 1, "the zone is shown once: {zone}\n{}", describe(&h));
+    assert!(
+        !ticks.is_empty(),
+        "tick labels like 04:10\n{}",
+        describe(&h)
+    );
+
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    // The held stretch is at the strip's right end (now).
+    let strip = h.get_by_role_and_label(Role::Canvas, "timeline").rect();
+    h.hover_at(egui::pos2(strip.right() - 1.0, strip.center().y));
+    let holder = format!("holder: pid {pid}: ");
+    run_until(&mut h, "the hover names the holder and since when", |h| {
+        message_containing(h, &holder).is_some_and(|m| {
+            m.starts_with("Held by another process")
+                && m.contains("certbot_peer.py hold")
+                && m.contains(dir.to_str().unwrap())
+                && m.contains("\nsince ")
+                && m.contains(&format!(" {zone}, still"))
+        })
+    });
+    // Before the row was added: nothing recorded.
+    h.hover_at(egui::pos2(strip.left() + 1.0, strip.center().y));
+    run_until(&mut h, "the hover says nothing was recorded then", |h| {
+        message_containing(h, "nothing recorded yet").is_some()
+    });
+    drop(certbot);
+}

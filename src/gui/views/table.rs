@@ -85,9 +85,15 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     if let Some(i) = scroll_to {
         builder = builder.scroll_to_row(i, None);
     }
+    // The timeline's axis takes a second line under its title.
+    let header_height = if timeline {
+        timeline::HEADER_HEIGHT
+    } else {
+        ROW_HEIGHT
+    };
     builder
         .column(Column::remainder().at_least(230.0))
-        .header(ROW_HEIGHT, |mut header| {
+        .header(header_height, |mut header| {
             for (key, title) in [
                 (SortKey::Dir, "Directory"),
                 (SortKey::State, "State"),
@@ -114,7 +120,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 );
             });
             if timeline {
-                header.col(|ui| timeline::header(ui, &mut state.timeline_minutes));
+                header.col(|ui| timeline::header(ui, &mut state.timeline_minutes, now));
             }
             header.col(|ui| {
                 ui.strong("Actions");
