@@ -15,9 +15,6 @@ mod app;
 pub mod icon;
 mod intent;
 mod model;
-// Not wired into the app yet: only its own tests use it.
-#[allow(dead_code)]
-mod notify;
 mod state;
 mod stats;
 mod views;
