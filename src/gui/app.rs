@@ -6,7 +6,7 @@
 
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
-use super::state::{EndHolder, Message, Snapshot, UiState};
+use super::state::{EndHolder, FilePrompt, Message, Snapshot, UiState};
 use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
     StoreOutcome, StoreWorker, WorkerEvent,
@@ -218,6 +218,8 @@ impl LockscopeApp {
             Intent::DeleteList => self.delete_active_list(),
             Intent::Import => self.open_import_dialog(),
             Intent::Export => self.open_export_dialog(),
+            Intent::SubmitFilePrompt => self.submit_file_prompt(),
+            Intent::CancelFilePrompt => self.ui.file_prompt = None,
             Intent::ApplySettings {
                 interval,
                 lock_name,
@@ -520,7 +522,11 @@ impl LockscopeApp {
     }
 
     fn open_import_dialog(&mut self) {
-        self.open_dialog(|p| DialogOutcome::ImportFile(p.pick_file()));
+        self.open_dialog(|p| {
+            let started = Instant::now();
+            let picked = p.pick_file();
+            DialogOutcome::ImportFile(picked, started.elapsed())
+        });
     }
 
     fn open_export_dialog(&mut self) {
@@ -528,8 +534,9 @@ impl LockscopeApp {
             return;
         };
         self.open_dialog(move |p| {
+            let started = Instant::now();
             let file = p.save_file(&format!("{name}.toml"));
-            DialogOutcome::ExportFile(name, file)
+            DialogOutcome::ExportFile(name, file, started.elapsed())
         });
     }
 
@@ -555,14 +562,55 @@ impl LockscopeApp {
                 self.no_dialog_hint()
             }
             DialogOutcome::Folders(None, _) => {}
-            DialogOutcome::ImportFile(Some(path)) => self.store.import(path),
-            DialogOutcome::ImportFile(None) => {}
-            DialogOutcome::ExportFile(name, Some(path)) => {
-                if let Some(list) = self.lists.as_ref().and_then(|s| s.get(&name)).cloned() {
-                    self.store.export(list, path);
-                }
+            DialogOutcome::ImportFile(Some(path), _) => self.store.import(path),
+            DialogOutcome::ImportFile(None, took) if took < workers::NO_DIALOG_WITHIN => {
+                self.file_prompt(None)
             }
-            DialogOutcome::ExportFile(_, None) => {}
+            DialogOutcome::ImportFile(None, _) => {}
+            DialogOutcome::ExportFile(name, Some(path), _) => self.export_to(&name, path),
+            DialogOutcome::ExportFile(name, None, took) if took < workers::NO_DIALOG_WITHIN => {
+                self.file_prompt(Some(name))
+            }
+            DialogOutcome::ExportFile(_, None, _) => {}
+        }
+    }
+
+    fn export_to(&mut self, name: &str, path: PathBuf) {
+        if let Some(list) = self.lists.as_ref().and_then(|s| s.get(name)).cloned() {
+            self.store.export(list, path);
+        }
+    }
+
+    /// No file dialog could be shown: the toolbar asks for the file's path instead.
+    fn file_prompt(&mut self, export: Option<String>) {
+        let input = match (&export, self.ui.file_prompt.take()) {
+            (_, Some(old)) if old.export == export => old.input,
+            _ => String::new(),
+        };
+        self.ui.file_prompt = Some(FilePrompt {
+            export,
+            input,
+            focus: true,
+        });
+    }
+
+    /// The prompt's typed path: `~` expanded, made absolute (lexically).
+    fn submit_file_prompt(&mut self) {
+        let Some(prompt) = self.ui.file_prompt.take() else {
+            return;
+        };
+        let typed = prompt.input.trim();
+        if typed.is_empty() {
+            self.ui.file_prompt = Some(FilePrompt {
+                focus: true,
+                ..prompt
+            });
+            return;
+        }
+        let path = normalize(Path::new(typed));
+        match prompt.export {
+            None => self.store.import(path),
+            Some(name) => self.export_to(&name, path),
         }
     }
 

@@ -61,6 +61,9 @@ pub enum Intent {
     /// "Import…" / "Export…": the file dialogs, on their thread.
     Import,
     Export,
+    /// The typed path of the no-dialog fallback: import that file, or export to it.
+    SubmitFilePrompt,
+    CancelFilePrompt,
     // ---- the rest
     /// The settings panel's fields, as typed.
     ApplySettings {

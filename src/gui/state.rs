@@ -62,6 +62,19 @@ pub struct UiState {
     /// Shown under the path field until dismissed.
     #[serde(skip)]
     pub hint: Option<String>,
+    /// Import… / Export… with no file dialog available: the file's path typed instead.
+    #[serde(skip)]
+    pub file_prompt: Option<FilePrompt>,
+}
+
+/// A typed file path standing in for the Import… / Export… dialog (no portal, no zenity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePrompt {
+    /// `None`: a file to import; `Some(list)`: where to export that list.
+    pub export: Option<String>,
+    pub input: String,
+    /// Focus the field on the next frame.
+    pub focus: bool,
 }
 
 impl Default for UiState {
@@ -80,6 +93,7 @@ impl Default for UiState {
             log_filter: String::new(),
             focus_path: false,
             hint: None,
+            file_prompt: None,
         }
     }
 }

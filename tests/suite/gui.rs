@@ -929,6 +929,64 @@ fn export_and_import_a_watch_list_through_the_dialogs() {
     picker.assert_all_used(2);
 }
 
+/// Without a desktop portal or zenity the file dialogs answer at once with nothing: Import… and
+/// Export… then ask for the file's path in a field (as "Add folders…" does), instead of doing
+/// nothing at all.
+#[test]
+fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
+    const FILE_HINT: &str = "path of a .toml file";
+    fn file_field(h: &App) -> Node<'_> {
+        h.get_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some(FILE_HINT))
+    }
+    fn no_file_field(h: &App) -> bool {
+        h.query_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some(FILE_HINT))
+            .is_none()
+    }
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(1);
+    let exchange = root.path().join("typed.toml");
+    let picker = FakePicker::new();
+    let mut h = start_app(cfg.path(), picker.clone());
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the row", |h| row(h, &dirs[0]).is_some());
+
+    // Export…: no dialog (an instant None), so a field for the path, focused.
+    picker.answer_save_file(None);
+    click(&mut h, |h| button(h, "Export…"));
+    run_until(&mut h, "the export path field", |h| {
+        message_containing(h, "No file dialog").is_some() && !no_file_field(h)
+    });
+    assert!(file_field(&h).is_focused(), "the prompt focuses its field");
+    file_field(&h).type_text(exchange.to_str().unwrap());
+    h.key_press(egui::Key::Enter);
+    run_until(&mut h, "the export is reported", |h| {
+        message_containing(h, "exported to").is_some() && no_file_field(h)
+    });
+    let text = std::fs::read_to_string(&exchange).unwrap();
+    assert!(text.contains(dirs[0].to_str().unwrap()), "{text}");
+
+    // Cancel closes the prompt without importing.
+    picker.answer_pick_file(None);
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the import path field", |h| !no_file_field(h));
+    click(&mut h, |h| button(h, "Cancel"));
+    run_until(&mut h, "the prompt is gone", no_file_field);
+
+    // Import…: the typed file is imported (under a new name) and opened.
+    click(&mut h, |h| button(h, "Delete list"));
+    run_until(&mut h, "no rows", |h| row(h, &dirs[0]).is_none());
+    picker.answer_pick_file(None);
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the import path field", |h| !no_file_field(h));
+    file_field(&h).type_text(exchange.to_str().unwrap());
+    click(&mut h, |h| button(h, "Import"));
+    run_until(&mut h, "the imported list's row", |h| {
+        row(h, &dirs[0]).is_some() && message_containing(h, "imported watch list").is_some()
+    });
+    assert!(no_file_field(&h));
+    picker.assert_all_used(3);
+}
+
 #[test]
 fn quitting_releases_every_lock_the_app_holds() {
     let cfg = tempfile::tempdir().unwrap();

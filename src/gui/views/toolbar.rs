@@ -134,6 +134,42 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
             }
         });
     }
+    file_prompt(ui, state, intents);
+}
+
+/// Import… / Export… when no file dialog could be shown: the file's path, typed.
+fn file_prompt(ui: &mut Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let Some(prompt) = state.file_prompt.as_mut() else {
+        return;
+    };
+    let (what, action) = match &prompt.export {
+        None => ("the watch-list file to import".to_string(), "Import"),
+        Some(name) => (format!("the file to export {:?} to", escape(name)), "Export"),
+    };
+    ui.label(
+        RichText::new(format!(
+            "No file dialog is available here (no desktop portal or zenity). Type {what} \
+             and press Enter:"
+        ))
+        .italics(),
+    );
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut prompt.input)
+                .hint_text("path of a .toml file")
+                .desired_width(360.0),
+        );
+        if std::mem::take(&mut prompt.focus) {
+            field.request_focus();
+        }
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button(action).clicked() || entered {
+            intents.push(Intent::SubmitFilePrompt);
+        }
+        if ui.button("Cancel").clicked() {
+            intents.push(Intent::CancelFilePrompt);
+        }
+    });
 }
 
 fn defaults_hint() -> &'static str {
