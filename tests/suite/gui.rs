@@ -1268,6 +1268,89 @@ fn the_settings_panel_takes_a_bare_number_of_seconds_as_the_interval() {
     run_until(&mut h, "the interval is saved as 5s", |_| saved_interval());
 }
 
+/// Messages float as toasts over a corner instead of stacking up as banners above the table: a
+/// message never moves a row (it used to push the table down, so the next click missed). And a
+/// bad interval is explained in words.
+#[test]
+fn a_message_does_not_move_the_table() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    click(&mut h, |h| h.get_by_label("Settings"));
+    run_until(&mut h, "the settings panel shows the interval", |h| {
+        h.query_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some("1s"))
+            .is_some()
+    });
+    h.run_steps(3);
+    let cell = |h: &App| {
+        row(h, &dirs[0]).expect("the row")[0]
+            .get_by_role(Role::Label)
+            .rect()
+    };
+    let before = cell(&h);
+
+    for (n, typed) in ["soon", "5 parsecs", "-1"].into_iter().enumerate() {
+        fn field(h: &App) -> Node<'_> {
+            h.get_by(|n| {
+                n.role() == Role::TextInput
+                    && n.value()
+                        .is_some_and(|v| v == "1s" || v == "soon" || v == "5 parsecs")
+            })
+        }
+        field(&h).focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        field(&h).type_text(typed);
+        h.step();
+        click(&mut h, |h| button(h, "Apply"));
+        run_until(&mut h, "the error message", |h| {
+            h.query_all_by(|n| {
+                n.role() == Role::Label && n.value().is_some_and(|v| v.contains("poll interval"))
+            })
+            .count()
+                == n + 1
+        });
+        h.run_steps(3);
+        assert_eq!(cell(&h), before, "message {} moved the row", n + 1);
+    }
+    let text = message_containing(&h, "poll interval").unwrap();
+    assert!(
+        text.contains("is not a duration") && text.contains("examples: 30s"),
+        "{text}"
+    );
+    assert!(!text.contains("expected"), "parser jargon: {text}");
+}
+
+/// The event log's hover text repeats the line, arrow included: it must have a glyph there too
+/// (the hover's font once lacked "→" and showed a box). The harness panics on a missing glyph.
+#[test]
+fn the_event_log_hover_has_every_glyph() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    let is_line = |n: &egui_kittest::kittest::AccessKitNode<'_>| {
+        n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+    };
+    run_until(&mut h, "an event log line", |h| {
+        h.query_by(is_line).is_some()
+    });
+    h.get_by(is_line).hover();
+    // Tooltips show after a short delay.
+    for _ in 0..40 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tooltip = h
+        .query_all_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+        })
+        .count();
+    assert!(tooltip >= 2, "the hover text is shown:\n{}", describe(&h));
+}
+
 // ---- the details pane, the warning badge and "End holder…" ------------------------------------
 
 /// Clicks the button labelled `label` (like [`click`]).
@@ -1591,7 +1674,10 @@ fn end_holder_offers_kill_when_sigterm_is_ignored() {
     run_until(&mut h, "Kill is offered after the grace time", |h| {
         h.query_by_role_and_label(Role::Button, &kill).is_some()
     });
-    assert!(message_containing(&h, "still held by pid").is_some());
+    // (A toast shows from the frame after its message: its first frame only sizes it.)
+    run_until(&mut h, "the still-held message", |h| {
+        message_containing(h, "still held by pid").is_some()
+    });
     click_button(&mut h, &kill);
     run_until(&mut h, "the row is free after SIGKILL", |h| {
         has_badge(h, dir, "Free (stale file)")

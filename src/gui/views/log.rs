@@ -40,8 +40,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .show_rows(ui, 18.0, entries.len(), |ui, range| {
             for e in &entries[range] {
                 let line = log_line(e);
+                // The hover in the line's own (monospace) font: the proportional one has no "→".
                 ui.add(egui::Label::new(RichText::new(&line).monospace()).truncate())
-                    .on_hover_text(line);
+                    .on_hover_text(RichText::new(line).monospace());
             }
         });
 }

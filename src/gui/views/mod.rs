@@ -48,6 +48,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .default_size(180.0)
             .show(ui, |ui| log::show(ui, view, state, intents));
     }
+    // Over everything, after the panels: a message never moves them.
+    toolbar::messages(ui, view, intents);
     egui::CentralPanel::default().show(ui, |ui| {
         if view.lists.is_none() {
             ui.centered_and_justified(|ui| ui.spinner());

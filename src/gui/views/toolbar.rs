@@ -1,5 +1,5 @@
 //! The toolbar (top): watch lists and panel toggles, adding directories, acting on the selection
-//! and the table filter, and the message banner.
+//! and the table filter, and the messages (toasts over the window's bottom-right corner).
 
 use crate::escape::escape;
 use crate::gui::intent::{Intent, Rows};
@@ -14,7 +14,6 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     ui.separator();
     add_bar(ui, view, state, intents);
     selection_bar(ui, view, state, intents);
-    messages(ui, view, intents);
     ui.add_space(2.0);
 }
 
@@ -144,7 +143,10 @@ fn file_prompt(ui: &mut Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
     };
     let (what, action) = match &prompt.export {
         None => ("the watch-list file to import".to_string(), "Import"),
-        Some(name) => (format!("the file to export {:?} to", escape(name)), "Export"),
+        Some(name) => (
+            format!("the file to export {:?} to", escape(name)),
+            "Export",
+        ),
     };
     ui.label(
         RichText::new(format!(
@@ -238,19 +240,41 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
     });
 }
 
-fn messages(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
-    for (i, m) in view.messages.iter().enumerate() {
-        ui.horizontal(|ui| {
-            let color = if m.is_error {
-                Color32::from_rgb(200, 60, 60)
-            } else {
-                Color32::from_rgb(190, 140, 30)
-            };
-            ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
-            ui.label(escape(&m.text).as_ref());
-            if ui.small_button("🗙").clicked() {
-                intents.push(Intent::DismissMessage(i));
+/// The newest messages this many at a time; older ones wait behind a count.
+const TOASTS_SHOWN: usize = 4;
+
+/// Messages as toasts floating over the bottom-right corner, newest at the bottom: they never
+/// move the panels (a banner pushing the table down made the next click miss its row).
+pub fn messages(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+    if view.messages.is_empty() {
+        return;
+    }
+    let first = view.messages.len().saturating_sub(TOASTS_SHOWN);
+    egui::Area::new(egui::Id::unique("toasts"))
+        .order(egui::Order::Foreground)
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+        .show(ui.ctx(), |ui| {
+            let width = (ui.ctx().content_rect().width() * 0.5).clamp(240.0, 520.0);
+            ui.set_max_width(width);
+            if first > 0 {
+                ui.label(RichText::new(format!("{first} earlier message(s)")).weak());
+            }
+            for (i, m) in view.messages.iter().enumerate().skip(first) {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_width(width);
+                    ui.horizontal(|ui| {
+                        let color = if m.is_error {
+                            Color32::from_rgb(200, 60, 60)
+                        } else {
+                            Color32::from_rgb(190, 140, 30)
+                        };
+                        ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
+                        if ui.small_button("🗙").on_hover_text("Dismiss").clicked() {
+                            intents.push(Intent::DismissMessage(i));
+                        }
+                        ui.add(egui::Label::new(escape(&m.text).as_ref()).wrap());
+                    });
+                });
             }
         });
-    }
 }
