@@ -54,26 +54,24 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(
-            Column::initial(220.0)
+            Column::initial(170.0)
                 .at_least(120.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(150.0).at_least(110.0))
+        .column(Column::initial(115.0).at_least(110.0))
         .column(Column::initial(55.0).at_least(40.0))
-        .column(
-            Column::initial(200.0)
-                .at_least(80.0)
-                .clip(true)
-                .resizable(true),
-        )
+        // The command takes what the others leave (down to 80 px), so the Actions column stays
+        // in view at the default width, with the settings or details pane open too.
+        .column(Column::remainder().at_least(80.0).clip(true))
         .column(Column::initial(75.0).at_least(70.0))
-        .column(Column::initial(85.0).at_least(70.0));
+        .column(Column::initial(70.0).at_least(70.0));
     if timeline {
-        builder = builder.column(Column::initial(150.0).at_least(80.0).resizable(true));
+        builder = builder.column(Column::initial(100.0).at_least(80.0).resizable(true));
     }
     builder
-        .column(Column::remainder().at_least(230.0))
+        // The countdown slot and the three buttons.
+        .column(Column::exact(250.0))
         .header(ROW_HEIGHT, |mut header| {
             for (key, title) in [
                 (SortKey::Dir, "Directory"),

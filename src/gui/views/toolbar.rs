@@ -18,7 +18,27 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
 }
 
 fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    ui.horizontal_wrapped(|ui| {
+    // The list controls wrap within the width the panel toggles leave them, and the toggles stay
+    // at the right edge: in a narrow window neither is drawn over the other.
+    ui.horizontal(|ui| {
+        let left = (ui.available_width() - PANEL_TOGGLES_WIDTH).max(120.0);
+        let wrapped = egui::Layout::left_to_right(egui::Align::Center).with_main_wrap(true);
+        ui.allocate_ui_with_layout(egui::vec2(left, 0.0), wrapped, |ui| {
+            list_controls(ui, view, state, intents)
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+            ui.toggle_value(&mut state.panels.settings, "Settings");
+            ui.toggle_value(&mut state.panels.log, "Event log");
+            ui.toggle_value(&mut state.panels.timeline, "Timeline");
+        });
+    });
+}
+
+/// What the three panel toggles take in a row, with spacing (they are about 215 px).
+const PANEL_TOGGLES_WIDTH: f32 = 230.0;
+
+fn list_controls(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    {
         let label = ui.label("Watch list:");
         let names: Vec<String> = view
             .lists
@@ -76,27 +96,11 @@ fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mu
         {
             intents.push(Intent::Export);
         }
-        // Right-aligned when they fit; in a narrow window they follow on (wrapping) instead of
-        // being drawn over the buttons before them.
-        if ui.available_width() >= PANEL_TOGGLES_WIDTH {
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.toggle_value(&mut state.panels.settings, "Settings");
-                ui.toggle_value(&mut state.panels.log, "Event log");
-                ui.toggle_value(&mut state.panels.timeline, "Timeline");
-            });
-        } else {
-            ui.toggle_value(&mut state.panels.timeline, "Timeline");
-            ui.toggle_value(&mut state.panels.log, "Event log");
-            ui.toggle_value(&mut state.panels.settings, "Settings");
-        }
-    });
+    }
 }
 
-/// About what the three panel toggles take in a row (with spacing).
-const PANEL_TOGGLES_WIDTH: f32 = 240.0;
-
 fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(!view.dialog_open, egui::Button::new("Add folders…"))
             .clicked()
@@ -184,7 +188,7 @@ fn defaults_hint() -> &'static str {
 
 fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
     let selected = view.model.shown_selected();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let rows: Vec<&Row> = selected.iter().filter_map(|d| view.model.row(d)).collect();
         let any_acquire = rows.iter().any(|r| r.can_acquire());
         let any_release = rows.iter().any(|r| r.can_release());
