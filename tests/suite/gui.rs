@@ -1323,6 +1323,40 @@ fn a_message_does_not_move_the_table() {
     assert!(!text.contains("expected"), "parser jargon: {text}");
 }
 
+/// Times are shown in the local time zone with its name (they were UTC with a bare "Z"): the
+/// Since column and the event log.
+#[test]
+fn times_are_shown_in_the_local_zone() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    let zone = format!(" {}", jiff::Zoned::now().strftime("%Z"));
+    let hms = |s: &str| {
+        let b = s.as_bytes();
+        b.len() >= 8
+            && b[2] == b':'
+            && b[5] == b':'
+            && s[..8].chars().all(|c| c == ':' || c.is_ascii_digit())
+    };
+    run_until(&mut h, "the Since cell", |h| {
+        row_texts(h, &dirs[0])
+            .iter()
+            .any(|t| hms(t) && t[8..] == zone)
+    });
+    let line = h
+        .query_all_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+        })
+        .filter_map(|n| n.accesskit_node().value())
+        .next()
+        .expect("an event log line");
+    assert!(
+        hms(&line) && line[8..].starts_with(&format!("{zone}  ")),
+        "{line}"
+    );
+}
+
 /// The event log's hover text repeats the line, arrow included: it must have a glyph there too
 /// (the hover's font once lacked "→" and showed a box). The harness panics on a missing glyph.
 #[test]

@@ -54,7 +54,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(
-            Column::initial(170.0)
+            Column::initial(160.0)
                 .at_least(120.0)
                 .clip(true)
                 .resizable(true),
@@ -64,7 +64,14 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         // The command takes what the others leave (down to 80 px), so the Actions column stays
         // in view at the default width, with the settings or details pane open too.
         .column(Column::remainder().at_least(80.0).clip(true))
-        .column(Column::initial(75.0).at_least(70.0))
+        // Local time and zone ("04:01:42 CET"; with the date when not today: resizable, clipped,
+        // the hover has it all).
+        .column(
+            Column::initial(95.0)
+                .at_least(70.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::initial(70.0).at_least(70.0));
     if timeline {
         builder = builder.column(Column::initial(100.0).at_least(80.0).resizable(true));
@@ -146,8 +153,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 });
                 row_ui.col(|ui| {
                     if let Some(since) = row.since {
-                        ui.label(clock(since))
-                            .on_hover_text(format!("for {}", ago(now, since)));
+                        let at = clock(since, now);
+                        ui.add(egui::Label::new(&at).truncate())
+                            .on_hover_text(format!("{at}, for {}", ago(now, since)));
                     }
                 });
                 row_ui.col(|ui| {
