@@ -116,6 +116,7 @@ impl LockscopeApp {
         let ctx = cc.egui_ctx.clone();
         let wake: workers::Waker = Arc::new(move || ctx.request_repaint());
         let mut ui = UiState::load(cc.storage);
+        cc.egui_ctx.set_theme(ui.theme.preference());
         let mut model = Model::default();
         model.set_sort(ui.sort, ui.sort_ascending);
         let settings = Settings::default();
@@ -930,6 +931,12 @@ impl eframe::App for LockscopeApp {
             end: self.end.as_ref(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
+        let theme = self.ui.theme.preference();
+        if ui.ctx().options(|o| o.theme_preference) != theme {
+            // Chosen in the settings panel this frame: the next one is painted in it.
+            ui.ctx().set_theme(theme);
+            ui.ctx().request_repaint();
+        }
         if !intents.is_empty() {
             // Applied after painting: the next frame shows what they changed.
             ui.ctx().request_repaint();

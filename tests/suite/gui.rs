@@ -1357,6 +1357,30 @@ fn times_are_shown_in_the_local_zone() {
     );
 }
 
+/// Settings has a Dark / Light / System choice, applied at once (the choice is saved with the
+/// rest of the window state: `state.rs`'s test).
+#[test]
+fn the_theme_can_be_chosen_in_the_settings() {
+    let cfg = tempfile::tempdir().unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::System
+    );
+    click(&mut h, |h| h.get_by_label("Settings"));
+    for (choice, theme) in [("Light", egui::Theme::Light), ("Dark", egui::Theme::Dark)] {
+        click(&mut h, |h| h.get_by_label(choice));
+        h.run_steps(2);
+        assert_eq!(h.ctx.theme(), theme, "{choice}");
+    }
+    click(&mut h, |h| h.get_by_label("System"));
+    h.run_steps(2);
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::System
+    );
+}
+
 /// The event log's hover text repeats the line, arrow included: it must have a glyph there too
 /// (the hover's font once lacked "→" and showed a box). The harness panics on a missing glyph.
 #[test]
