@@ -54,7 +54,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(
-            Column::initial(160.0)
+            Column::initial(150.0)
                 .at_least(120.0)
                 .clip(true)
                 .resizable(true),
