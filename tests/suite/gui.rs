@@ -779,8 +779,11 @@ fn a_corrupt_watch_list_file_is_set_aside_and_reported() {
     std::fs::write(&file, garbage).unwrap();
 
     let mut h = start_app(cfg.path(), FakePicker::new());
-    let shown = message_containing(&h, "moved aside")
-        .unwrap_or_else(|| panic!("no set-aside message:\n{}", describe(&h)));
+    // (A toast shows from the frame after its message: its first frame only sizes it.)
+    run_until(&mut h, "the set-aside message", |h| {
+        message_containing(h, "moved aside").is_some()
+    });
+    let shown = message_containing(&h, "moved aside").unwrap();
     assert!(
         shown.contains(&backup.display().to_string()),
         "the message names the backup: {shown}"
@@ -1221,10 +1224,10 @@ fn a_lock_file_removed_while_held_is_reported() {
             .iter()
             .any(|t| t.contains("lock file removed while held"))
     });
-    assert!(
-        message_containing(&h, "no longer excludes certbot").is_some(),
-        "{}",
-        describe(&h)
+    run_until(
+        &mut h,
+        "the message that the lock no longer excludes certbot",
+        |h| message_containing(h, "no longer excludes certbot").is_some(),
     );
     // And certbot can indeed start beside it: the app does not pretend otherwise.
     certbot_lock_dir(dir).expect_locked().release();
