@@ -6,7 +6,7 @@
 
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
-use super::state::{Answer, Ask, EndHolder, Message, Snapshot, UiState};
+use super::state::{Answer, Ask, EndHolder, FilePrompt, Message, Snapshot, UiState};
 use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
     Resolved, StoreOutcome, StoreWorker, WorkerEvent,
@@ -130,6 +130,7 @@ impl LockscopeApp {
         let ctx = cc.egui_ctx.clone();
         let wake: workers::Waker = Arc::new(move || ctx.request_repaint());
         let mut ui = UiState::load(cc.storage);
+        cc.egui_ctx.set_theme(ui.theme.preference());
         let mut model = Model::default();
         model.set_sort(ui.sort, ui.sort_ascending);
         let settings = Settings::default();
@@ -269,6 +270,8 @@ impl LockscopeApp {
             Intent::DeleteList => self.ask_delete_active_list(),
             Intent::Import => self.open_import_dialog(),
             Intent::Export => self.open_export_dialog(),
+            Intent::SubmitFilePrompt => self.submit_file_prompt(),
+            Intent::CancelFilePrompt => self.ui.file_prompt = None,
             Intent::ApplySettings {
                 interval,
                 lock_name,
@@ -761,7 +764,11 @@ impl LockscopeApp {
     }
 
     fn open_import_dialog(&mut self) {
-        self.open_dialog(|p| DialogOutcome::ImportFile(p.pick_file()));
+        self.open_dialog(|p| {
+            let started = Instant::now();
+            let picked = p.pick_file();
+            DialogOutcome::ImportFile(picked, started.elapsed())
+        });
     }
 
     fn open_export_dialog(&mut self) {
@@ -769,8 +776,9 @@ impl LockscopeApp {
             return;
         };
         self.open_dialog(move |p| {
+            let started = Instant::now();
             let file = p.save_file(&format!("{name}.toml"));
-            DialogOutcome::ExportFile(name, file)
+            DialogOutcome::ExportFile(name, file, started.elapsed())
         });
     }
 
@@ -796,14 +804,55 @@ impl LockscopeApp {
                 self.no_dialog_hint()
             }
             DialogOutcome::Folders(None, _) => {}
-            DialogOutcome::ImportFile(Some(path)) => self.store.import(path),
-            DialogOutcome::ImportFile(None) => {}
-            DialogOutcome::ExportFile(name, Some(path)) => {
-                if let Some(list) = self.lists.as_ref().and_then(|s| s.get(&name)).cloned() {
-                    self.store.export(list, path);
-                }
+            DialogOutcome::ImportFile(Some(path), _) => self.store.import(path),
+            DialogOutcome::ImportFile(None, took) if took < workers::NO_DIALOG_WITHIN => {
+                self.file_prompt(None)
             }
-            DialogOutcome::ExportFile(_, None) => {}
+            DialogOutcome::ImportFile(None, _) => {}
+            DialogOutcome::ExportFile(name, Some(path), _) => self.export_to(&name, path),
+            DialogOutcome::ExportFile(name, None, took) if took < workers::NO_DIALOG_WITHIN => {
+                self.file_prompt(Some(name))
+            }
+            DialogOutcome::ExportFile(_, None, _) => {}
+        }
+    }
+
+    fn export_to(&mut self, name: &str, path: PathBuf) {
+        if let Some(list) = self.lists.as_ref().and_then(|s| s.get(name)).cloned() {
+            self.store.export(list, path);
+        }
+    }
+
+    /// No file dialog could be shown: the toolbar asks for the file's path instead.
+    fn file_prompt(&mut self, export: Option<String>) {
+        let input = match (&export, self.ui.file_prompt.take()) {
+            (_, Some(old)) if old.export == export => old.input,
+            _ => String::new(),
+        };
+        self.ui.file_prompt = Some(FilePrompt {
+            export,
+            input,
+            focus: true,
+        });
+    }
+
+    /// The prompt's typed path: `~` expanded, made absolute (lexically).
+    fn submit_file_prompt(&mut self) {
+        let Some(prompt) = self.ui.file_prompt.take() else {
+            return;
+        };
+        let typed = prompt.input.trim();
+        if typed.is_empty() {
+            self.ui.file_prompt = Some(FilePrompt {
+                focus: true,
+                ..prompt
+            });
+            return;
+        }
+        let path = normalize(Path::new(typed));
+        match prompt.export {
+            None => self.store.import(path),
+            Some(name) => self.export_to(&name, path),
         }
     }
 
@@ -1181,6 +1230,12 @@ impl eframe::App for LockscopeApp {
             undo_remove: self.removed.len(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
+        let theme = self.ui.theme.preference();
+        if ui.ctx().options(|o| o.theme_preference) != theme {
+            // Chosen in the settings panel this frame: the next one is painted in it.
+            ui.ctx().set_theme(theme);
+            ui.ctx().request_repaint();
+        }
         if !intents.is_empty() {
             // Applied after painting: the next frame shows what they changed.
             ui.ctx().request_repaint();

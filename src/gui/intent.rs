@@ -83,6 +83,9 @@ pub enum Intent {
     Export,
     /// The answer to the question the app asked (`state::Ask`).
     Answer(Answer),
+    /// The typed path of the no-dialog fallback: import that file, or export to it.
+    SubmitFilePrompt,
+    CancelFilePrompt,
     // ---- the rest
     /// The settings panel's fields, as typed.
     ApplySettings {

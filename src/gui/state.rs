@@ -46,6 +46,8 @@ pub struct UiState {
     /// The table's sort as last saved; the model owns the live one.
     pub sort: SortKey,
     pub sort_ascending: bool,
+    /// Dark, light, or the system's preference.
+    pub theme: Theme,
     #[serde(skip)]
     pub path_input: String,
     #[serde(skip)]
@@ -75,6 +77,19 @@ pub struct UiState {
     /// Shown under the path field until dismissed.
     #[serde(skip)]
     pub hint: Option<String>,
+    /// Import… / Export… with no file dialog available: the file's path typed instead.
+    #[serde(skip)]
+    pub file_prompt: Option<FilePrompt>,
+}
+
+/// A typed file path standing in for the Import… / Export… dialog (no portal, no zenity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePrompt {
+    /// `None`: a file to import; `Some(list)`: where to export that list.
+    pub export: Option<String>,
+    pub input: String,
+    /// Focus the field on the next frame.
+    pub focus: bool,
 }
 
 impl Default for UiState {
@@ -86,6 +101,7 @@ impl Default for UiState {
             end_grace_secs: 10,
             sort: SortKey::Dir,
             sort_ascending: true,
+            theme: Theme::System,
             path_input: String::new(),
             list_name_input: String::new(),
             interval_input: String::new(),
@@ -97,6 +113,7 @@ impl Default for UiState {
             table_rect: None,
             page_rows: 10,
             hint: None,
+            file_prompt: None,
         }
     }
 }
@@ -126,7 +143,28 @@ impl UiState {
     }
 }
 
-/// A message shown in the banner until dismissed (not saved).
+/// The settings panel's theme choice (saved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Theme {
+    /// Follow the system's dark/light preference (as the window system reports it).
+    #[default]
+    System,
+    Dark,
+    Light,
+}
+
+impl Theme {
+    pub fn preference(self) -> eframe::egui::ThemePreference {
+        use eframe::egui::ThemePreference;
+        match self {
+            Theme::System => ThemePreference::System,
+            Theme::Dark => ThemePreference::Dark,
+            Theme::Light => ThemePreference::Light,
+        }
+    }
+}
+
+/// A message shown as a toast until dismissed (not saved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub text: String,
@@ -258,6 +296,7 @@ mod tests {
             timeline_minutes: 12,
             sort: SortKey::Since,
             sort_ascending: false,
+            theme: Theme::Light,
             path_input: "/half/typed".into(),
             hint: Some("a hint".into()),
             ..UiState::default()

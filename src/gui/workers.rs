@@ -475,8 +475,8 @@ impl FolderPicker for NativePicker {
 /// milliseconds means no dialog could be shown at all (no portal, no zenity).
 pub enum DialogOutcome {
     Folders(Option<Vec<PathBuf>>, Duration),
-    ImportFile(Option<PathBuf>),
-    ExportFile(String, Option<PathBuf>),
+    ImportFile(Option<PathBuf>, Duration),
+    ExportFile(String, Option<PathBuf>, Duration),
 }
 
 /// Runs one dialog on a thread of its own; its answer arrives as [`WorkerEvent::Dialog`].

@@ -780,8 +780,11 @@ fn a_corrupt_watch_list_file_is_set_aside_and_reported() {
     std::fs::write(&file, garbage).unwrap();
 
     let mut h = start_app(cfg.path(), FakePicker::new());
-    let shown = message_containing(&h, "moved aside")
-        .unwrap_or_else(|| panic!("no set-aside message:\n{}", describe(&h)));
+    // (A toast shows from the frame after its message: its first frame only sizes it.)
+    run_until(&mut h, "the set-aside message", |h| {
+        message_containing(h, "moved aside").is_some()
+    });
+    let shown = message_containing(&h, "moved aside").unwrap();
     assert!(
         shown.contains(&backup.display().to_string()),
         "the message names the backup: {shown}"
@@ -932,6 +935,64 @@ fn export_and_import_a_watch_list_through_the_dialogs() {
     });
     assert_ne!(active_list(&h).as_deref(), Some("default"), "a new name");
     picker.assert_all_used(2);
+}
+
+/// Without a desktop portal or zenity the file dialogs answer at once with nothing: Import… and
+/// Export… then ask for the file's path in a field (as "Add folders…" does), instead of doing
+/// nothing at all.
+#[test]
+fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
+    const FILE_HINT: &str = "path of a .toml file";
+    fn file_field(h: &App) -> Node<'_> {
+        h.get_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some(FILE_HINT))
+    }
+    fn no_file_field(h: &App) -> bool {
+        h.query_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some(FILE_HINT))
+            .is_none()
+    }
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(1);
+    let exchange = root.path().join("typed.toml");
+    let picker = FakePicker::new();
+    let mut h = start_app(cfg.path(), picker.clone());
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the row", |h| row(h, &dirs[0]).is_some());
+
+    // Export…: no dialog (an instant None), so a field for the path, focused.
+    picker.answer_save_file(None);
+    click(&mut h, |h| button(h, "Export…"));
+    run_until(&mut h, "the export path field", |h| {
+        message_containing(h, "No file dialog").is_some() && !no_file_field(h)
+    });
+    assert!(file_field(&h).is_focused(), "the prompt focuses its field");
+    file_field(&h).type_text(exchange.to_str().unwrap());
+    h.key_press(egui::Key::Enter);
+    run_until(&mut h, "the export is reported", |h| {
+        message_containing(h, "exported to").is_some() && no_file_field(h)
+    });
+    let text = std::fs::read_to_string(&exchange).unwrap();
+    assert!(text.contains(dirs[0].to_str().unwrap()), "{text}");
+
+    // Cancel closes the prompt without importing.
+    picker.answer_pick_file(None);
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the import path field", |h| !no_file_field(h));
+    click(&mut h, |h| button(h, "Cancel"));
+    run_until(&mut h, "the prompt is gone", no_file_field);
+
+    // Import…: the typed file is imported (under a new name) and opened.
+    click(&mut h, |h| button(h, "Delete list"));
+    run_until(&mut h, "no rows", |h| row(h, &dirs[0]).is_none());
+    picker.answer_pick_file(None);
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the import path field", |h| !no_file_field(h));
+    file_field(&h).type_text(exchange.to_str().unwrap());
+    click(&mut h, |h| button(h, "Import"));
+    run_until(&mut h, "the imported list's row", |h| {
+        row(h, &dirs[0]).is_some() && message_containing(h, "imported watch list").is_some()
+    });
+    assert!(no_file_field(&h));
+    picker.assert_all_used(3);
 }
 
 #[test]
@@ -1168,10 +1229,10 @@ fn a_lock_file_removed_while_held_is_reported() {
             .iter()
             .any(|t| t.contains("lock file removed while held"))
     });
-    assert!(
-        message_containing(&h, "no longer excludes certbot").is_some(),
-        "{}",
-        describe(&h)
+    run_until(
+        &mut h,
+        "the message that the lock no longer excludes certbot",
+        |h| message_containing(h, "no longer excludes certbot").is_some(),
     );
     // And certbot can indeed start beside it: the app does not pretend otherwise.
     certbot_lock_dir(dir).expect_locked().release();
@@ -1213,6 +1274,147 @@ fn the_settings_panel_takes_a_bare_number_of_seconds_as_the_interval() {
             .is_ok_and(|saved| saved.contains("interval = \"5s\""))
     };
     run_until(&mut h, "the interval is saved as 5s", |_| saved_interval());
+}
+
+/// Messages float as toasts over a corner instead of stacking up as banners above the table: a
+/// message never moves a row (it used to push the table down, so the next click missed). And a
+/// bad interval is explained in words.
+#[test]
+fn a_message_does_not_move_the_table() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    click(&mut h, |h| h.get_by_label("Settings"));
+    run_until(&mut h, "the settings panel shows the interval", |h| {
+        h.query_by(|n| n.role() == Role::TextInput && n.value().as_deref() == Some("1s"))
+            .is_some()
+    });
+    h.run_steps(3);
+    let cell = |h: &App| {
+        row(h, &dirs[0]).expect("the row")[0]
+            .get_by_role(Role::Label)
+            .rect()
+    };
+    let before = cell(&h);
+
+    for (n, typed) in ["soon", "5 parsecs", "-1"].into_iter().enumerate() {
+        fn field(h: &App) -> Node<'_> {
+            h.get_by(|n| {
+                n.role() == Role::TextInput
+                    && n.value()
+                        .is_some_and(|v| v == "1s" || v == "soon" || v == "5 parsecs")
+            })
+        }
+        field(&h).focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        field(&h).type_text(typed);
+        h.step();
+        click(&mut h, |h| button(h, "Apply"));
+        run_until(&mut h, "the error message", |h| {
+            h.query_all_by(|n| {
+                n.role() == Role::Label && n.value().is_some_and(|v| v.contains("poll interval"))
+            })
+            .count()
+                == n + 1
+        });
+        h.run_steps(3);
+        assert_eq!(cell(&h), before, "message {} moved the row", n + 1);
+    }
+    let text = message_containing(&h, "poll interval").unwrap();
+    assert!(
+        text.contains("is not a duration") && text.contains("examples: 30s"),
+        "{text}"
+    );
+    assert!(!text.contains("expected"), "parser jargon: {text}");
+}
+
+/// Times are shown in the local time zone with its name (they were UTC with a bare "Z"): the
+/// Since column and the event log.
+#[test]
+fn times_are_shown_in_the_local_zone() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    let zone = format!(" {}", jiff::Zoned::now().strftime("%Z"));
+    let hms = |s: &str| {
+        let b = s.as_bytes();
+        b.len() >= 8
+            && b[2] == b':'
+            && b[5] == b':'
+            && s[..8].chars().all(|c| c == ':' || c.is_ascii_digit())
+    };
+    run_until(&mut h, "the Since cell", |h| {
+        row_texts(h, &dirs[0])
+            .iter()
+            .any(|t| hms(t) && t[8..] == zone)
+    });
+    let line = h
+        .query_all_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+        })
+        .filter_map(|n| n.accesskit_node().value())
+        .next()
+        .expect("an event log line");
+    assert!(
+        hms(&line) && line[8..].starts_with(&format!("{zone}  ")),
+        "{line}"
+    );
+}
+
+/// Settings has a Dark / Light / System choice, applied at once (the choice is saved with the
+/// rest of the window state: `state.rs`'s test).
+#[test]
+fn the_theme_can_be_chosen_in_the_settings() {
+    let cfg = tempfile::tempdir().unwrap();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::System
+    );
+    click(&mut h, |h| h.get_by_label("Settings"));
+    for (choice, theme) in [("Light", egui::Theme::Light), ("Dark", egui::Theme::Dark)] {
+        click(&mut h, |h| h.get_by_label(choice));
+        h.run_steps(2);
+        assert_eq!(h.ctx.theme(), theme, "{choice}");
+    }
+    click(&mut h, |h| h.get_by_label("System"));
+    h.run_steps(2);
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::System
+    );
+}
+
+/// The event log's hover text repeats the line, arrow included: it must have a glyph there too
+/// (the hover's font once lacked "→" and showed a box). The harness panics on a missing glyph.
+#[test]
+fn the_event_log_hover_has_every_glyph() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    let is_line = |n: &egui_kittest::kittest::AccessKitNode<'_>| {
+        n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+    };
+    run_until(&mut h, "an event log line", |h| {
+        h.query_by(is_line).is_some()
+    });
+    h.get_by(is_line).hover();
+    // Tooltips show after a short delay.
+    for _ in 0..40 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tooltip = h
+        .query_all_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.contains("[initial]"))
+        })
+        .count();
+    assert!(tooltip >= 2, "the hover text is shown:\n{}", describe(&h));
 }
 
 // ---- the details pane, the warning badge and "End holder…" ------------------------------------
@@ -1538,7 +1740,10 @@ fn end_holder_offers_kill_when_sigterm_is_ignored() {
     run_until(&mut h, "Kill is offered after the grace time", |h| {
         h.query_by_role_and_label(Role::Button, &kill).is_some()
     });
-    assert!(message_containing(&h, "still held by pid").is_some());
+    // (A toast shows from the frame after its message: its first frame only sizes it.)
+    run_until(&mut h, "the still-held message", |h| {
+        message_containing(h, "still held by pid").is_some()
+    });
     click_button(&mut h, &kill);
     run_until(&mut h, "the row is free after SIGKILL", |h| {
         has_badge(h, dir, "Free (stale file)")

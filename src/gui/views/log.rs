@@ -16,6 +16,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .iter()
         .filter(|e| needle.is_empty() || e.dir.to_string_lossy().to_lowercase().contains(&needle))
         .collect();
+    let now = std::time::SystemTime::now();
     let mut copy = false;
     ui.horizontal(|ui| {
         ui.strong("Event log");
@@ -31,7 +32,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         ui.label(format!("{} events", entries.len()));
     });
     if copy {
-        let text: Vec<String> = entries.iter().map(|e| log_line(e)).collect();
+        let text: Vec<String> = entries.iter().map(|e| log_line(e, now)).collect();
         intents.push(Intent::CopyText(text.join("\n")));
     }
     egui::ScrollArea::vertical()
@@ -39,15 +40,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .auto_shrink(false)
         .show_rows(ui, 18.0, entries.len(), |ui, range| {
             for e in &entries[range] {
-                let line = log_line(e);
+                let line = log_line(e, now);
+                // The hover in the line's own (monospace) font: the proportional one has no "→".
                 ui.add(egui::Label::new(RichText::new(&line).monospace()).truncate())
-                    .on_hover_text(line);
+                    .on_hover_text(RichText::new(line).monospace());
             }
         });
 }
 
 /// One event-log line, as shown and as *Copy* copies it: escaped (one line per event).
-fn log_line(e: &LogEntry) -> String {
+fn log_line(e: &LogEntry, now: std::time::SystemTime) -> String {
     let old = e.old.as_ref().map_or("-", |s| s.name());
     let cause = match e.cause {
         Cause::Initial => "initial",
@@ -67,7 +69,7 @@ fn log_line(e: &LogEntry) -> String {
         .unwrap_or_default();
     format!(
         "{}  {}  {old} → {}  [{cause}]{}{note}",
-        clock(e.at),
+        clock(e.at, now),
         escape_path(&e.dir),
         e.new.name(),
         escape(&holder)

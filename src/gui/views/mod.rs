@@ -30,7 +30,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     egui::Panel::top("toolbar").show(ui, |ui| toolbar::show(ui, view, state, intents));
     if state.panels.settings {
         egui::Panel::right("settings")
-            .default_size(260.0)
+            .default_size(200.0)
             .show(ui, |ui| settings::show(ui, view, state, intents));
     }
     if let Some(row) = view.model.single_selected().and_then(|d| view.model.row(d)) {
@@ -51,6 +51,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .default_size(180.0)
             .show(ui, |ui| log::show(ui, view, state, intents));
     }
+    // Over everything, after the panels: a message never moves them.
+    toolbar::messages(ui, view, intents);
     egui::CentralPanel::default().show(ui, |ui| {
         state.table_rect = Some(ui.max_rect());
         if view.lists.is_none() {
@@ -59,7 +61,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             table::empty_state(ui);
         } else {
             // Narrower than its columns (a small window, the details pane open): the table
-            // scrolls sideways rather than losing its right-hand columns.
+            // scrolls sideways rather than losing its right-hand columns. Solid scroll bars: a
+            // thin floating one that only shows on hover hid that the Actions column was there.
+            ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
             egui::ScrollArea::horizontal()
                 .id_salt("table-h")
                 .auto_shrink([false, false])

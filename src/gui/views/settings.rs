@@ -2,7 +2,7 @@
 
 use crate::escape::escape;
 use crate::gui::intent::Intent;
-use crate::gui::state::{Snapshot, UiState};
+use crate::gui::state::{Snapshot, Theme, UiState};
 use eframe::egui::Ui;
 
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
@@ -23,4 +23,13 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         humantime::format_duration(view.settings.interval)
     ));
     ui.label(format!("Lock file: {}", escape(&view.settings.lock_name)));
+    ui.separator();
+    // Applied at once and kept across restarts (the app sets egui's theme from it each frame).
+    ui.label("Theme");
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut state.theme, Theme::System, "System")
+            .on_hover_text("Follow the system's dark or light preference");
+        ui.selectable_value(&mut state.theme, Theme::Dark, "Dark");
+        ui.selectable_value(&mut state.theme, Theme::Light, "Light");
+    });
 }

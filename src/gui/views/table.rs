@@ -64,23 +64,27 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(
-            Column::initial(220.0)
+            Column::initial(150.0)
                 .at_least(120.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(150.0).at_least(110.0))
+        .column(Column::initial(115.0).at_least(110.0))
         .column(Column::initial(55.0).at_least(40.0))
+        // The command takes what the others leave (down to 80 px), so the Actions column stays
+        // in view at the default width, with the settings or details pane open too.
+        .column(Column::remainder().at_least(80.0).clip(true))
+        // Local time and zone ("04:01:42 CET"; with the date when not today: resizable, clipped,
+        // the hover has it all).
         .column(
-            Column::initial(280.0)
-                .at_least(80.0)
+            Column::initial(95.0)
+                .at_least(70.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(75.0).at_least(70.0))
-        .column(Column::initial(85.0).at_least(70.0));
+        .column(Column::initial(70.0).at_least(70.0));
     if timeline {
-        builder = builder.column(Column::initial(150.0).at_least(80.0).resizable(true));
+        builder = builder.column(Column::initial(100.0).at_least(80.0).resizable(true));
     }
     if let Some(i) = scroll_to {
         builder = builder.scroll_to_row(i, None);
@@ -92,7 +96,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         ROW_HEIGHT
     };
     builder
-        .column(Column::remainder().at_least(230.0))
+        // The countdown slot and the three buttons.
+        .column(Column::exact(250.0))
         .header(header_height, |mut header| {
             for (key, title) in [
                 (SortKey::Dir, "Directory"),
@@ -188,8 +193,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 });
                 row_ui.col(|ui| {
                     if let Some(since) = row.since {
-                        ui.label(clock(since))
-                            .on_hover_text(format!("for {}", ago(now, since)));
+                        let at = clock(since, now);
+                        ui.add(egui::Label::new(&at).truncate())
+                            .on_hover_text(format!("{at}, for {}", ago(now, since)));
                     }
                 });
                 row_ui.col(|ui| {

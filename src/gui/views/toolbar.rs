@@ -1,5 +1,5 @@
 //! The toolbar (top): watch lists and panel toggles, adding directories, acting on the selection
-//! and the table filter, and the message banner.
+//! and the table filter, and the messages (toasts over the window's bottom-right corner).
 
 use crate::escape::escape;
 use crate::gui::intent::{Intent, Rows};
@@ -14,12 +14,31 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     ui.separator();
     add_bar(ui, view, state, intents);
     selection_bar(ui, view, state, intents);
-    messages(ui, view, intents);
     ui.add_space(2.0);
 }
 
 fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    ui.horizontal_wrapped(|ui| {
+    // The list controls wrap within the width the panel toggles leave them, and the toggles stay
+    // at the right edge: in a narrow window neither is drawn over the other.
+    ui.horizontal(|ui| {
+        let left = (ui.available_width() - PANEL_TOGGLES_WIDTH).max(120.0);
+        let wrapped = egui::Layout::left_to_right(egui::Align::Center).with_main_wrap(true);
+        ui.allocate_ui_with_layout(egui::vec2(left, 0.0), wrapped, |ui| {
+            list_controls(ui, view, state, intents)
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+            ui.toggle_value(&mut state.panels.settings, "Settings");
+            ui.toggle_value(&mut state.panels.log, "Event log");
+            ui.toggle_value(&mut state.panels.timeline, "Timeline");
+        });
+    });
+}
+
+/// What the three panel toggles take in a row, with spacing (they are about 215 px).
+const PANEL_TOGGLES_WIDTH: f32 = 230.0;
+
+fn list_controls(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    {
         let label = ui.label("Watch list:");
         let names: Vec<String> = view
             .lists
@@ -77,20 +96,7 @@ fn lists_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mu
         {
             intents.push(Intent::Export);
         }
-        // Right-aligned when they fit; in a narrow window they follow on (wrapping) instead of
-        // being drawn over the buttons before them.
-        if ui.available_width() >= PANEL_TOGGLES_WIDTH {
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.toggle_value(&mut state.panels.settings, "Settings");
-                ui.toggle_value(&mut state.panels.log, "Event log");
-                ui.toggle_value(&mut state.panels.timeline, "Timeline");
-            });
-        } else {
-            ui.toggle_value(&mut state.panels.timeline, "Timeline");
-            ui.toggle_value(&mut state.panels.log, "Event log");
-            ui.toggle_value(&mut state.panels.settings, "Settings");
-        }
-    });
+    }
 }
 
 /// The table's keys, in the selection buttons' tooltips.
@@ -100,11 +106,8 @@ const SELECTION_KEYS: &str = "Enter: acquire or release the selected rows\n\
     Ctrl+F: filter, Ctrl+L: path field, F5: sort again\n\
     Right click a row for more, double click for its details";
 
-/// About what the three panel toggles take in a row (with spacing).
-const PANEL_TOGGLES_WIDTH: f32 = 240.0;
-
 fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(!view.dialog_open, egui::Button::new("Add folders…"))
             .clicked()
@@ -143,6 +146,45 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
             }
         });
     }
+    file_prompt(ui, state, intents);
+}
+
+/// Import… / Export… when no file dialog could be shown: the file's path, typed.
+fn file_prompt(ui: &mut Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let Some(prompt) = state.file_prompt.as_mut() else {
+        return;
+    };
+    let (what, action) = match &prompt.export {
+        None => ("the watch-list file to import".to_string(), "Import"),
+        Some(name) => (
+            format!("the file to export {:?} to", escape(name)),
+            "Export",
+        ),
+    };
+    ui.label(
+        RichText::new(format!(
+            "No file dialog is available here (no desktop portal or zenity). Type {what} \
+             and press Enter:"
+        ))
+        .italics(),
+    );
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut prompt.input)
+                .hint_text("path of a .toml file")
+                .desired_width(360.0),
+        );
+        if std::mem::take(&mut prompt.focus) {
+            field.request_focus();
+        }
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button(action).clicked() || entered {
+            intents.push(Intent::SubmitFilePrompt);
+        }
+        if ui.button("Cancel").clicked() {
+            intents.push(Intent::CancelFilePrompt);
+        }
+    });
 }
 
 fn defaults_hint() -> &'static str {
@@ -155,7 +197,7 @@ fn defaults_hint() -> &'static str {
 
 fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
     let selected = view.model.shown_selected();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let rows: Vec<&Row> = selected.iter().filter_map(|d| view.model.row(d)).collect();
         let any_acquire = rows.iter().any(|r| r.can_acquire());
         let any_release = rows.iter().any(|r| r.can_release());
@@ -245,19 +287,41 @@ fn selection_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
     });
 }
 
-fn messages(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
-    for (i, m) in view.messages.iter().enumerate() {
-        ui.horizontal(|ui| {
-            let color = if m.is_error {
-                Color32::from_rgb(200, 60, 60)
-            } else {
-                Color32::from_rgb(190, 140, 30)
-            };
-            ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
-            ui.label(escape(&m.text).as_ref());
-            if ui.small_button("🗙").clicked() {
-                intents.push(Intent::DismissMessage(i));
+/// The newest messages this many at a time; older ones wait behind a count.
+const TOASTS_SHOWN: usize = 4;
+
+/// Messages as toasts floating over the bottom-right corner, newest at the bottom: they never
+/// move the panels (a banner pushing the table down made the next click miss its row).
+pub fn messages(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+    if view.messages.is_empty() {
+        return;
+    }
+    let first = view.messages.len().saturating_sub(TOASTS_SHOWN);
+    egui::Area::new(egui::Id::unique("toasts"))
+        .order(egui::Order::Foreground)
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+        .show(ui.ctx(), |ui| {
+            let width = (ui.ctx().content_rect().width() * 0.5).clamp(240.0, 520.0);
+            ui.set_max_width(width);
+            if first > 0 {
+                ui.label(RichText::new(format!("{first} earlier message(s)")).weak());
+            }
+            for (i, m) in view.messages.iter().enumerate().skip(first) {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_width(width);
+                    ui.horizontal(|ui| {
+                        let color = if m.is_error {
+                            Color32::from_rgb(200, 60, 60)
+                        } else {
+                            Color32::from_rgb(190, 140, 30)
+                        };
+                        ui.label(RichText::new(if m.is_error { "⚠" } else { "ℹ" }).color(color));
+                        if ui.small_button("🗙").on_hover_text("Dismiss").clicked() {
+                            intents.push(Intent::DismissMessage(i));
+                        }
+                        ui.add(egui::Label::new(escape(&m.text).as_ref()).wrap());
+                    });
+                });
             }
         });
-    }
 }
