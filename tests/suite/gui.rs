@@ -982,6 +982,7 @@ fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
 
     // Import…: the typed file is imported (under a new name) and opened.
     click(&mut h, |h| button(h, "Delete list"));
+    answer(&mut h, "Delete watch list?", "Delete");
     run_until(&mut h, "no rows", |h| row(h, &dirs[0]).is_none());
     picker.answer_pick_file(None);
     click(&mut h, |h| button(h, "Import…"));

@@ -84,7 +84,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         )
         .column(Column::initial(70.0).at_least(70.0));
     if timeline {
-        builder = builder.column(Column::initial(100.0).at_least(80.0).resizable(true));
+        builder = builder.column(Column::initial(110.0).at_least(80.0).resizable(true));
     }
     if let Some(i) = scroll_to {
         builder = builder.scroll_to_row(i, None);

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 /// The height of the axis line under the header's title.
 const AXIS_HEIGHT: f32 = 14.0;
 /// At least this many pixels between two tick labels.
-const TICK_SPACING: f32 = 55.0;
+const TICK_SPACING: f32 = 40.0;
 /// Tick steps, in seconds, from which the axis picks the smallest that fits.
 const TICK_STEPS: [u64; 10] = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
@@ -37,12 +37,19 @@ pub fn header(ui: &mut Ui, minutes: &mut u32, now: SystemTime) {
         ui.horizontal(|ui| {
             ui.strong("Timeline").on_hover_ui(legend);
             ui.add(egui::DragValue::new(minutes).range(1..=60).suffix(" min"));
+            // The zone once, on the title line: the axis below keeps its width for ticks.
+            let zone_name = to_timestamp(now)
+                .to_zoned(TimeZone::system())
+                .strftime("%Z")
+                .to_string();
+            ui.label(egui::RichText::new(zone_name).small().weak())
+                .on_hover_text("the axis is in local time");
         });
         axis(ui, now, span);
     });
 }
 
-/// Tick labels ("04:10") under the header, aligned with the strips' tick marks, and the zone.
+/// Tick labels ("04:10") under the header, aligned with the strips' tick marks.
 fn axis(ui: &mut Ui, now: SystemTime, span: Duration) {
     let size = egui::vec2(ui.available_width(), AXIS_HEIGHT);
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
@@ -50,17 +57,7 @@ fn axis(ui: &mut Ui, now: SystemTime, span: Duration) {
     let scale = Scale::new(rect, now, span);
     let font = egui::TextStyle::Small.resolve(ui.style());
     let color = ui.visuals().weak_text_color();
-    let zone_name = to_timestamp(now)
-        .to_zoned(zone.clone())
-        .strftime("%Z")
-        .to_string();
-    // The zone at the left, once; the ticks to its right.
-    let zone_rect = ui.put(
-        Rect::from_min_size(rect.min, egui::vec2(40.0, AXIS_HEIGHT)),
-        egui::Label::new(egui::RichText::new(&zone_name).small().color(color)),
-    );
-    let zone_rect = zone_rect.on_hover_text("the axis is in local time");
-    let mut free_from = zone_rect.rect.right() + 4.0;
+    let mut free_from = rect.left();
     let (step, ticks) = ticks(&zone, scale.start, span, rect.width());
     for t in ticks {
         let text = tick_label(&zone, t, step);
