@@ -485,18 +485,8 @@ mod tests {
 #[cfg(all(test, unix))]
 mod fuzz {
     use super::*;
+    use crate::sys::proc_parse::fuzz::config;
     use proptest::prelude::*;
-
-    fn config(default: u32) -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default);
-        ProptestConfig {
-            cases,
-            ..ProptestConfig::default()
-        }
-    }
 
     fn segment() -> impl Strategy<Value = String> {
         prop_oneof![

@@ -366,11 +366,12 @@ mod tests {
 /// Fuzzing with proptest, bounded for CI: `PROPTEST_CASES=N` runs N cases per property.
 /// (proptest is a Unix-only dev-dependency: the Windows test build runs under Wine.)
 #[cfg(all(test, unix))]
-mod fuzz {
+pub(super) mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
-    fn config(default: u32) -> ProptestConfig {
+    /// The library's one proptest config (`sys`'s other parsers' fuzz tests use it too).
+    pub(crate) fn config(default: u32) -> ProptestConfig {
         let cases = std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|n| n.parse().ok())

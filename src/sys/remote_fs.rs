@@ -279,13 +279,11 @@ mod tests {
 #[cfg(all(test, unix))]
 mod fuzz {
     use super::*;
+    use crate::sys::proc_parse::fuzz::config;
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000),
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(config(2000))]
 
         /// Any type and options: an answer, never a panic.
         #[test]
