@@ -2,6 +2,7 @@
 //! codes, JSON keys) that scripts depend on. See README.md.
 
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
+use crate::metrics::MetricsOptions;
 use crate::output::{exit, on_stop, output_failed, report};
 use clap::{Parser, Subcommand};
 use lockscope::diagnose::{Diagnoser, Diagnosis};
@@ -36,9 +37,20 @@ struct Cli {
 enum Command {
     /// Report each lock's state (absent, free, held) and its holder, without touching it.
     Status {
-        /// Print one JSON array instead of a table.
-        #[arg(long)]
+        /// Print one JSON array instead of a table (as --format json).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// The output: a table, one JSON array, or Prometheus metrics (as `serve`'s).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<StatusFormat>,
+        /// With --format prometheus: replace FILE atomically instead of printing (for
+        /// node_exporter's textfile collector, which reads DIR/*.prom).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// With --format prometheus: add each holder's whole command line as a label (it can
+        /// carry secrets: tokens, passwords).
+        #[arg(long)]
+        metrics_command_line: bool,
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
@@ -85,6 +97,32 @@ enum Command {
         #[arg(value_name = "DIR", required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
+    /// SIGINT/SIGTERM.
+    Serve {
+        /// Where to listen: PORT or :PORT (127.0.0.1), or HOST:PORT (0.0.0.0:9977 for all).
+        #[arg(long, value_name = "ADDR", value_parser = crate::serve::parse_listen_addr)]
+        metrics: String,
+        /// Period of the pass that catches changes no filesystem event shows [default: 1s, or
+        /// the watch list's].
+        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+        interval: Option<Duration>,
+        /// The lock file's name inside each directory [default: .certbot.lock, or the watch
+        /// list's].
+        #[arg(long, value_name = "NAME", value_parser = parse_lock_name)]
+        lock_name: Option<String>,
+        /// Add each holder's whole command line as a label (it can carry secrets).
+        #[arg(long)]
+        metrics_command_line: bool,
+        /// Watch a saved watch list, by name, or a watch-list file, instead of DIRs.
+        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
+        watchlist: Option<String>,
+        /// Where watch lists are kept (default: the platform config directory).
+        #[arg(long, value_name = "DIR", requires = "watchlist")]
+        config_dir: Option<PathBuf>,
+        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
+        dirs: Vec<PathBuf>,
+    },
     /// Take the certbot lock on DIR, hold it, release it on exit.
     Hold {
         /// Release after this long (e.g. 30s, 2m, 1h30m); default: until SIGINT/SIGTERM.
@@ -117,6 +155,13 @@ enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
 }
 
 #[derive(Clone, Copy)]
@@ -168,9 +213,30 @@ pub fn main() -> ExitCode {
         }) => gui(watchlist, config_dir),
         Some(Command::Status {
             json,
+            format,
+            output,
+            metrics_command_line,
             lock_name,
             paths,
-        }) => status(&paths, &lock_name, json),
+        }) => match (format, output) {
+            (Some(StatusFormat::Prometheus), output) => crate::textfile::run(
+                &paths,
+                &lock_name,
+                output.as_deref(),
+                MetricsOptions {
+                    command_line: metrics_command_line,
+                },
+            ),
+            (_, Some(_)) => {
+                report("--output needs --format prometheus");
+                exit::ERROR
+            }
+            (format, None) => status(
+                &paths,
+                &lock_name,
+                json || format == Some(StatusFormat::Json),
+            ),
+        },
         Some(Command::Explain {
             utc,
             lock_name,
@@ -183,6 +249,25 @@ pub fn main() -> ExitCode {
             lock_name,
             dirs,
         }) => crate::watch::run(&dirs, interval, lock_name, json, time_style(utc)),
+        Some(Command::Serve {
+            metrics,
+            interval,
+            lock_name,
+            metrics_command_line,
+            watchlist,
+            config_dir,
+            dirs,
+        }) => crate::serve::run(crate::serve::ServeOptions {
+            listen: metrics,
+            interval,
+            lock_name,
+            metrics: MetricsOptions {
+                command_line: metrics_command_line,
+            },
+            dirs,
+            watchlist,
+            config_dir,
+        }),
         Some(Command::Hold {
             hold_for,
             wait,

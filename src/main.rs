@@ -8,7 +8,10 @@ mod closed_stdout;
 mod diagnosis_json;
 mod end_holder;
 mod explain;
+mod metrics;
 mod output;
+mod serve;
+mod textfile;
 mod watch;
 
 fn main() -> std::process::ExitCode {

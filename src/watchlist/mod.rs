@@ -104,6 +104,7 @@ mod test_support;
 pub use crate::duration::MIN_INTERVAL;
 pub use defaults::{CERTBOT_PRESET_NAME, certbot_defaults, certbot_defaults_with};
 pub use model::{DirProblem, Settings, State, WatchList};
+pub(crate) use store::write_file_atomically;
 pub use store::{Store, default_config_dir, export, import};
 
 use std::fmt;
