@@ -147,12 +147,6 @@ impl LockMetrics {
             &change.diagnosis,
         );
     }
-
-    /// Forgets a directory.
-    #[allow(dead_code)]
-    pub(crate) fn remove(&mut self, dir: &str) {
-        self.dirs.remove(dir);
-    }
 }
 
 /// The argument's last path component of a command line's first word (a fallback where the

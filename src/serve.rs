@@ -201,18 +201,29 @@ fn load_watchlist(
 /// metrics, `/` with a pointer to them, anything else 404 or 405.
 fn answer_scrapes(server: &Server, metrics: &SharedMetrics) {
     let registry = metrics.registry();
-    let content_type = header("Content-Type", CONTENT_TYPE);
+    // `from_bytes` refuses only non-ASCII, and these are ASCII constants.
+    let (Ok(content_type), Ok(plain_text), Ok(allow)) = (
+        Header::from_bytes("Content-Type", CONTENT_TYPE),
+        Header::from_bytes("Content-Type", "text/plain; charset=utf-8"),
+        Header::from_bytes("Allow", "GET, HEAD"),
+    ) else {
+        report("cannot make the HTTP headers");
+        return;
+    };
     for request in server.incoming_requests() {
         let is_get = matches!(request.method(), Method::Get | Method::Head);
         let path = request.url().split('?').next().unwrap_or("");
         // A client that went away mid-answer is its own problem: nothing to report.
         let _ = match (is_get, path) {
             (true, "/metrics") => request.respond(
-                Response::from_string(render(&registry)).with_header(content_type.clone()),
+                Response::from_string(render(&registry))
+                    .with_header(content_type.clone())
+                    // Whole, with its Content-Length: tiny_http would chunk a body over 32 KiB.
+                    .with_chunked_threshold(usize::MAX),
             ),
             (true, "/") => request.respond(
                 Response::from_string("lockscope: the metrics are at /metrics\n")
-                    .with_header(header("Content-Type", "text/plain; charset=utf-8")),
+                    .with_header(plain_text.clone()),
             ),
             (true, _) => {
                 request.respond(Response::from_string("not found\n").with_status_code(404))
@@ -220,14 +231,8 @@ fn answer_scrapes(server: &Server, metrics: &SharedMetrics) {
             (false, _) => request.respond(
                 Response::from_string("only GET and HEAD\n")
                     .with_status_code(405)
-                    .with_header(header("Allow", "GET, HEAD")),
+                    .with_header(allow.clone()),
             ),
         };
     }
-}
-
-fn header(name: &str, value: &str) -> Header {
-    // Both are ASCII constants of this file, which from_bytes accepts.
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .unwrap_or_else(|()| unreachable!("the header {name}: {value} is ASCII"))
 }

@@ -349,6 +349,40 @@ fn serve_exports_every_family_with_hostile_names_escaped() {
 }
 
 #[test]
+fn a_large_scrape_is_one_body_with_its_length() {
+    // 400 directories make an exposition of ~330 KB: past tiny_http's default chunking
+    // threshold, where a response became chunked (minimal clients and this test's reader see
+    // chunk sizes inside the text).
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..400)
+        .map(|i| root.path().join(format!("d{i:03}")))
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir(d).unwrap();
+    }
+    let args: Vec<&std::ffi::OsStr> = dirs.iter().map(|d| d.as_os_str()).collect();
+    let serve = Serve::start(&args);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, head, body) = http(&serve.addr, "GET", "/metrics");
+        assert_eq!(status, 200);
+        let head = head.to_ascii_lowercase();
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        if body.matches("lockscope_lock_held{").count() == dirs.len() {
+            assert_families(&body);
+            promtool_accepts(&body);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never saw all 400 dirs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn serve_adds_command_lines_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let certbot = certbot_lock_dir(dir.path()).expect_locked();
