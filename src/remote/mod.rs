@@ -14,6 +14,9 @@ mod error;
 mod hold;
 mod operand;
 mod record;
+#[cfg_attr(unix, path = "session_unix.rs")]
+#[cfg_attr(not(unix), path = "session_other.rs")]
+mod session;
 mod ssh;
 mod watch;
 

@@ -112,6 +112,10 @@ impl RemoteRow {
     /// The row for a directory of a host that cannot be asked: state `unknown`, `error` the
     /// reason, nothing else known (never a stale state).
     pub fn unknown(host: &Host, dir: &str, lock_name: &str, reason: String) -> RemoteRow {
+        // The keys every row has (status --json's contract), empty.
+        let mut other = Map::new();
+        other.insert("held_since_source".into(), Value::Null);
+        other.insert("lock_set".into(), Value::Array(Vec::new()));
         let lock_file = if dir.ends_with('/') {
             format!("{dir}{lock_name}")
         } else {
@@ -126,7 +130,7 @@ impl RemoteRow {
             error: Some(reason),
             held_since: None,
             warnings: Vec::new(),
-            other: Map::new(),
+            other,
         }
     }
 }
