@@ -418,7 +418,11 @@ fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
             "time"
         ]
     );
-    assert_eq!(first["host"], serde_json::Value::Null, "local rows: host null");
+    assert_eq!(
+        first["host"],
+        serde_json::Value::Null,
+        "local rows: host null"
+    );
     assert_eq!(
         (first["state"].as_str(), first["cause"].as_str()),
         (Some("absent"), Some("initial"))
