@@ -641,3 +641,75 @@ fn hostile_remote_output_is_escaped_or_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not lockscope's"), "{}", stderr(&out));
 }
+
+#[test]
+fn explain_and_terminate_over_ssh() {
+    let sshd = Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("le");
+    std::fs::create_dir(&dir).unwrap();
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let pid = certbot.pid;
+    let alive = || Path::new(&format!("/proc/{pid}")).exists();
+
+    let out = run(sshd
+        .lockscope("ssh_config")
+        .arg("explain")
+        .arg(remote(&dir)));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("On {ALIAS}:\n")), "{text}");
+    assert!(text.contains(&pid.to_string()), "{text}");
+
+    // No terminal and no --yes: asked nothing, ended nothing.
+    let out = run(sshd
+        .lockscope("ssh_config")
+        .arg("terminate")
+        .arg(remote(&dir)));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("without confirmation"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(alive());
+    // The remote side refuses a holder other than the one confirmed.
+    let out = run(lockscope()
+        .args(["terminate", "--yes", "--expect-pid", "1"])
+        .arg(&dir));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("changed hands"), "{}", stderr(&out));
+    assert!(alive());
+
+    let out = run(sshd
+        .lockscope("ssh_config")
+        .args(["terminate", "--yes"])
+        .arg(remote(&dir)));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with(&format!(
+            "{ALIAS}: released {}/{LOCK}: pid {pid}",
+            dir.display()
+        )),
+        "{said}"
+    );
+    drop(certbot);
+}
+
+#[test]
+fn a_remote_lockscope_too_old_for_hold_says_so() {
+    let sshd = Sshd::start();
+    let old = sshd.dir.path().join("old-lockscope");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho \"error: unexpected argument '--until-stdin-closes' found\" >&2\nexit 2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(sshd
+        .lockscope_via("ssh_config", old.to_str().unwrap())
+        .args(["hold", "lstest:/tmp"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("too old"), "{}", stderr(&out));
+}
