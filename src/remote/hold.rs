@@ -106,8 +106,8 @@ pub fn start_hold(
         }
         _ => {
             hold.stdin = None;
-            let _ = hold.child.kill();
-            let status = hold.child.wait().ok();
+            // Its stdout ended: ssh is exiting. Killing it first would lose its exit code.
+            let status = hold.wait_exit(Duration::from_secs(5));
             let stderr = hold.take_stderr();
             match status.and_then(|s| s.code()) {
                 Some(1) => Err(HoldError::Busy(
@@ -129,6 +129,20 @@ pub fn start_hold(
 }
 
 impl RemoteHold {
+    /// Waits up to `limit` for ssh to exit, then kills it.
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+
     fn take_stderr(&mut self) -> String {
         self.stderr
             .take()
