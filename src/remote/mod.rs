@@ -8,10 +8,12 @@
 //! - [`Ssh`]: the ssh program (`--ssh-command` / `LOCKSCOPE_SSH_COMMAND`) and the remote
 //!   program (`--remote-command`); [`Ssh::run`] for one-shot commands, bounded.
 //! - [`status`]: one remote `status --json` per host; [`RemoteWatch`]: one remote
-//!   `watch --json` per host with reconnects; [`start_hold`]: a remote hold tied to the session.
+//!   `watch --json` per host with reconnects; [`RemoteMonitor`]: many hosts whose directories
+//!   come and go (the app); [`start_hold`]: a remote hold tied to the session.
 
 mod error;
 mod hold;
+mod hub;
 mod operand;
 mod record;
 #[cfg_attr(unix, path = "session_unix.rs")]
@@ -22,6 +24,7 @@ mod watch;
 
 pub use error::{ConnectionError, INSTALL_HINT, classify_failure};
 pub use hold::{HoldError, RemoteHold, RemoteWait, start_hold};
+pub use hub::{RemoteMonitor, SETTLE};
 pub use operand::{Host, Operand, OperandError, RemoteDir, parse_operand};
 pub use record::{
     LINE_LIMIT, RemoteHolder, RemoteRow, RemoteState, RemoteWarning, STATUS_LIMIT, parse_status,

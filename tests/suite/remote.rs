@@ -713,3 +713,98 @@ fn a_remote_lockscope_too_old_for_hold_says_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("too old"), "{}", stderr(&out));
 }
+
+/// The library's hub for the app: directories added and removed one by one on a host cost one
+/// connection per settled change, rows for every directory watched, none for removed ones.
+#[test]
+fn the_remote_monitor_follows_directories_added_and_removed() {
+    use lockscope::remote::{
+        ConnectionState, RemoteDir, RemoteEvent, RemoteMonitor, RemoteState, Ssh, WatchOptions,
+        parse_operand,
+    };
+    let sshd = Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let certbot = certbot_lock_dir(&b).expect_locked();
+    let ssh_command = sshd.ssh_command("ssh_config");
+    let (tx, events) = std::sync::mpsc::channel();
+    let hub = RemoteMonitor::start(
+        move |_host| Ssh::new(Some(&ssh_command), Some(REMOTE)).unwrap(),
+        WatchOptions {
+            interval: Duration::from_millis(200),
+            lock_name: LOCK.into(),
+        },
+        move |event| {
+            let _ = tx.send(event);
+        },
+    );
+    let operand = |d: &Path| match parse_operand(remote(d).as_ref()).unwrap() {
+        lockscope::remote::Operand::Remote(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let (ra, rb): (RemoteDir, RemoteDir) = (operand(&a), operand(&b));
+    let mut seen = Vec::new();
+    fn until(
+        events: &std::sync::mpsc::Receiver<RemoteEvent>,
+        seen: &mut Vec<RemoteEvent>,
+        what: &str,
+        done: &dyn Fn(&[RemoteEvent]) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match events.recv_timeout(left) {
+                Ok(e) => seen.push(e),
+                Err(_) => panic!("{what}: {seen:#?}"),
+            }
+        }
+    }
+    let row_of = |e: &RemoteEvent, dir: &Path| match e {
+        RemoteEvent::Row(r) if r.dir == dir.to_str().unwrap() => Some(r.clone()),
+        _ => None,
+    };
+    hub.add(ra.clone());
+    until(&events, &mut seen, "a's row", &|s| {
+        s.iter().any(|e| row_of(e, &a).is_some())
+    });
+    hub.add(rb.clone());
+    until(&events, &mut seen, "b held by certbot", &|s| {
+        s.iter().any(|e| {
+            row_of(e, &b).is_some_and(|r| {
+                r.state == RemoteState::Held && r.holder.and_then(|h| h.pid) == Some(certbot.pid)
+            })
+        })
+    });
+    let connects = |s: &[RemoteEvent]| {
+        s.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    RemoteEvent::Connection {
+                        state: ConnectionState::Connected,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(connects(&seen), 2, "one connection per settled change");
+    // Removed: the next connection watches b alone.
+    hub.remove(ra);
+    let mark = seen.len();
+    until(&events, &mut seen, "b again after a was removed", &|s| {
+        s[mark..].iter().any(|e| row_of(e, &b).is_some())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let after = &seen[mark..];
+    assert!(
+        after.iter().all(|e| row_of(e, &a).is_none()),
+        "a row for a removed directory: {after:#?}"
+    );
+    drop(hub);
+}
