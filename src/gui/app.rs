@@ -145,6 +145,7 @@ impl LockscopeApp {
         ui.interval_input = humantime::format_duration(settings.interval).to_string();
         ui.lock_name_input = settings.lock_name.clone();
         let (monitor, updates) = start_monitor(&settings, wake.clone())?;
+        workers::watch_local_zone(wake.clone());
         let (events_tx, events) = Events::channel(wake.clone());
         let events_tx_for_notices = events_tx.clone();
         Ok(LockscopeApp {

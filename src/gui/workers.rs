@@ -503,6 +503,26 @@ pub fn run_dialog(
 /// How fast an empty dialog answer must be to mean "no dialog was shown".
 pub const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
 
+// ---- the local time zone ----------------------------------------------------------------------
+
+/// How often the local zone is read again (a change of `/etc/localtime` shows within this).
+const ZONE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Resolves the local time zone now and every [`ZONE_REFRESH`] on a thread of its own, for
+/// [`crate::local_time::TimeStyle::Resolved`], and wakes the UI when it changed. Never joined.
+pub fn watch_local_zone(wake: Waker) {
+    let _detached = std::thread::Builder::new()
+        .name("lockscope-zone".into())
+        .spawn(move || {
+            loop {
+                if crate::local_time::resolve_local_zone() {
+                    wake();
+                }
+                std::thread::sleep(ZONE_REFRESH);
+            }
+        });
+}
+
 // ---- desktop notifications ---------------------------------------------------------------------
 
 /// The thread that shows desktop notifications (a D-Bus call may wait on a slow or absent

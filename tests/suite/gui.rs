@@ -2637,3 +2637,48 @@ fn notifications_are_opt_in_per_list_and_report_a_stuck_certbot_once() {
         "{changed:?}"
     );
 }
+
+/// A double click on a row opens its details, whatever the modifiers: a Ctrl+double click on one
+/// of two selected rows leaves only that row selected, with its details pane (two Ctrl+clicks
+/// would toggle it off and on again, keeping both rows).
+#[test]
+fn a_double_click_opens_the_rows_details() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0], &dirs[1]]);
+    select_row(&mut h, &dirs[0]);
+    press(&mut h, egui::Modifiers::COMMAND, egui::Key::A);
+    run_until(&mut h, "both rows selected", |h| {
+        selected_count(h) == Some(2)
+    });
+    let path_cell = |h: &App| {
+        let cells = row(h, &dirs[0]).expect("the row");
+        cells[0].get_by_role(Role::Label).rect().center()
+    };
+    let at = path_cell(&h);
+    // Two Ctrl+clicks one frame (0.25 s of the harness's clock) apart: within egui's double-click
+    // delay (0.3 s).
+    for _ in 0..2 {
+        let events = &mut h.input_mut().events;
+        events.push(egui::Event::ModifiersChanged(egui::Modifiers::COMMAND));
+        events.push(egui::Event::PointerMoved(at));
+        for pressed in [true, false] {
+            events.push(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: egui::Modifiers::COMMAND,
+            });
+        }
+        h.step();
+    }
+    h.input_mut()
+        .events
+        .push(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    run_until(
+        &mut h,
+        "only the double-clicked row, with its details",
+        |h| only_selected(h, &dirs[0]),
+    );
+}
