@@ -15,12 +15,14 @@ mod app;
 pub mod icon;
 mod intent;
 mod model;
+mod notify;
 mod state;
 mod stats;
 mod views;
 mod workers;
 
 pub use app::{AppConfig, LockscopeApp, OpenList};
+pub use notify::{Notice, NoticeSink};
 pub use workers::{FolderPicker, LoadHook};
 
 use std::path::PathBuf;
@@ -75,6 +77,7 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         stats: stats::FrameStats::from_env(started),
         before_load: None,
         file_manager: None,
+        notices: std::sync::Arc::new(notify::DesktopNotices),
     };
     eframe::run_native(
         "lockscope",
