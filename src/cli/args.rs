@@ -234,6 +234,7 @@ Examples:
   It started 2026-12-02 04:17:09 CET, 26 s ago and is sleeping: waiting for terminal input on /dev/pts/0.
   What to do: it is waiting at a prompt for someone to type an answer: answer it in that terminal, or end it with `lockscope terminate /etc/letsencrypt`.";
 
+#[cfg(feature = "gui")]
 const GUI_ABOUT: &str = "\
 Open the desktop app (also what `lockscope` alone does).
 
@@ -241,6 +242,7 @@ Opens the app on the last used watch list, or on the saved list NAME, or imports
 FILE and opens it. Watch lists and settings live in lockscope.toml in the platform config \
 directory (~/.config/lockscope on Linux) or DIR. Quitting releases every lock the app holds.";
 
+#[cfg(feature = "gui")]
 const GUI_AFTER: &str = "\
 Exit status:
   0  the window was closed
