@@ -1,161 +1,27 @@
 //! `lockscope status|explain|hold|watch|terminate`: the command-line contract (names, exit
 //! codes, JSON keys) that scripts depend on. See README.md.
 
+mod args;
+
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
-use clap::{Parser, Subcommand};
+pub(crate) use args::RemoteArgs;
+pub(crate) use args::Wait;
+use args::{Cli, Command};
+use clap::Parser;
 use lockscope::diagnose::{Diagnoser, Diagnosis};
-use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, age_at, format_age};
 use lockscope::probe::{PathProbe, ProbeBatch};
-use lockscope::terminate::Signal;
-use lockscope::{LOCK_FILE_NAME, LockError, LockFile};
+use lockscope::{LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-#[derive(Parser)]
-#[command(
-    name = "lockscope",
-    version,
-    about = "See, probe and test certbot's directory locks (.certbot.lock)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    remote: crate::remote_cli::RemoteArgs,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Report each lock's state (absent, free, held) and its holder, without touching it.
-    Status {
-        /// Print one JSON array instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
-        #[arg(value_name = "PATH", required = true)]
-        paths: Vec<PathBuf>,
-    },
-    /// Say in plain sentences why each lock is (or is not) held, and what to do about it.
-    Explain {
-        /// Show times in UTC instead of the local time zone.
-        #[arg(long)]
-        utc: bool,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
-        #[arg(value_name = "PATH", required = true)]
-        paths: Vec<PathBuf>,
-    },
-    /// Open the desktop app (also what `lockscope` alone does).
-    #[cfg(feature = "gui")]
-    Gui {
-        /// A saved watch list to open, by name, or a watch-list file to import and open.
-        #[arg(long, value_name = "NAME|FILE")]
-        watchlist: Option<String>,
-        /// Where watch lists and settings are kept (default: the platform config directory).
-        #[arg(long, value_name = "DIR")]
-        config_dir: Option<PathBuf>,
-    },
-    /// Print each directory's state, then one line per change, until SIGINT/SIGTERM.
-    Watch {
-        /// Print JSON lines instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Show times in UTC instead of the local time zone (text output).
-        #[arg(long)]
-        utc: bool,
-        /// Period of the pass that catches changes no filesystem event shows.
-        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-        interval: Duration,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Directories; HOST:DIR watches HOST over ssh.
-        #[arg(value_name = "DIR", required = true)]
-        dirs: Vec<PathBuf>,
-    },
-    /// Take the certbot lock on DIR, hold it, release it on exit.
-    Hold {
-        /// Release after this long (e.g. 30s, 2m, 1h30m); default: until SIGINT/SIGTERM.
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-        hold_for: Option<Duration>,
-        /// Wait for the lock instead of failing at once; --wait=TIMEOUT gives up after TIMEOUT.
-        #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
-              default_missing_value = "forever", value_parser = parse_wait)]
-        wait: Option<Wait>,
-        /// The lock file's name inside DIR.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Also release when standard input closes (what a remote hold over ssh uses: the
-        /// lock lives as long as the session).
-        #[arg(long)]
-        until_stdin_closes: bool,
-        /// The directory; HOST:DIR holds it on HOST over ssh, for as long as this runs.
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-    /// End the process holding DIR's lock (asks first unless --yes), then wait for the lock to go.
-    Terminate {
-        /// The signal: TERM, KILL, INT, HUP, QUIT, USR1, USR2 (SIG prefix optional) or a number.
-        #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = Signal::from_str)]
-        signal: Signal,
-        /// How long to wait for the lock to be released after the signal.
-        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-        grace: Duration,
-        /// Do not ask for confirmation (required when stdin is not a terminal).
-        #[arg(long)]
-        yes: bool,
-        /// Refuse unless the holder is this pid (the one confirmed; a remote terminate asks
-        /// on the local side first, then passes it).
-        #[arg(long, value_name = "PID")]
-        expect_pid: Option<u32>,
-        /// The lock file's name inside DIR.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// The directory; HOST:DIR ends the holder on HOST over ssh (asked here first).
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum Wait {
-    Forever,
-    Upto(Duration),
-}
-
-/// A lock name is a plain file name: no separators, not `.` or `..`.
-fn parse_lock_name(text: &str) -> Result<String, String> {
-    if lockscope::lock::is_plain_lock_name(text) {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "{text:?} is not a plain file name (like .certbot.lock)"
-        ))
-    }
-}
-
-fn parse_wait(text: &str) -> Result<Wait, DurationError> {
-    if text == "forever" {
-        Ok(Wait::Forever)
-    } else {
-        parse_duration(text).map(Wait::Upto)
-    }
-}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -265,10 +131,25 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
         Ok(()) => exit::OK,
         Err(e) => {
             report(format!("{e:#}"));
+            if e.is_display_missing() {
+                eprint!("{WITHOUT_A_DISPLAY}");
+            }
             exit::ERROR
         }
     }
 }
+
+/// What to do instead when the app has no display (a headless server, an SSH session).
+#[cfg(feature = "gui")]
+const WITHOUT_A_DISPLAY: &str = "\
+Without a display, use lockscope's command line:
+  lockscope status /etc/letsencrypt /var/lib/letsencrypt /var/log/letsencrypt
+  lockscope explain /etc/letsencrypt
+  lockscope watch /etc/letsencrypt
+  lockscope hold --for 30s /etc/letsencrypt
+  lockscope terminate /etc/letsencrypt
+`lockscope --help` lists every command and option.
+";
 
 #[cfg_attr(feature = "gui", allow(dead_code))]
 fn print_help() -> u8 {

@@ -2,6 +2,7 @@
 //! status, explain, hold and terminate on remote hosts (watch's part is in watch.rs). Every
 //! text from a remote is escaped here before it reaches the terminal.
 
+pub(crate) use crate::cli::RemoteArgs;
 use crate::cli::{StatusRecord, Wait, buffered_stdout, print_json, print_table, table_row};
 use crate::output::{exit, output_failed, report};
 use lockscope::escape::escape;
@@ -19,18 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// The options for remote hosts (every subcommand accepts them).
-#[derive(clap::Args, Clone, Default)]
-pub(crate) struct RemoteArgs {
-    /// The ssh program and its options for HOST:DIR operands, split like a shell (default:
-    /// $LOCKSCOPE_SSH_COMMAND, else `ssh`). lockscope adds -T, BatchMode=yes and timeouts.
-    #[arg(long, global = true, value_name = "CMD")]
-    ssh_command: Option<String>,
-    /// The lockscope program on remote hosts (default: `lockscope` in the remote PATH).
-    #[arg(long, global = true, value_name = "CMD")]
-    remote_command: Option<String>,
-}
 
 impl RemoteArgs {
     /// The ssh settings, or the exit code after reporting why not.

@@ -28,6 +28,9 @@ mod cli;
 #[cfg(target_os = "linux")] // /proc: what holders wait for, their children, pid namespaces
 #[path = "suite/diagnose.rs"]
 mod diagnose;
+#[cfg(unix)]
+#[path = "suite/first_run.rs"]
+mod first_run;
 #[cfg(target_os = "linux")] // loop images, overlays, FUSE, pid namespaces
 #[path = "suite/fs_matrix.rs"]
 mod fs_matrix;

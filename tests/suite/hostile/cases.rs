@@ -683,6 +683,7 @@ pub(super) const CASES: &[Case] = &[
                 let list = WatchList {
                     name: "l".into(),
                     dirs: vec![b],
+                    notify: Default::default(),
                 };
                 watchlist::export(&list, &out)
             });
