@@ -5,7 +5,9 @@ mod args;
 
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
-use args::{Cli, Command, Wait};
+pub(crate) use args::RemoteArgs;
+pub(crate) use args::Wait;
+use args::{Cli, Command};
 use clap::Parser;
 use lockscope::diagnose::{Diagnoser, Diagnosis};
 use lockscope::escape::{escape, escape_path};
@@ -33,6 +35,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let remote = cli.remote;
     let code = match cli.command {
         #[cfg(feature = "gui")]
         None => gui(None, None),
@@ -47,37 +50,62 @@ pub fn main() -> ExitCode {
             json,
             lock_name,
             paths,
-        }) => status(&paths, &lock_name, json),
+        }) => match crate::remote_cli::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) if ops.all_local() => status(&paths, &lock_name, json),
+            Ok(ops) => crate::remote_cli::status(&ops, &lock_name, json, &remote),
+        },
         Some(Command::Explain {
             utc,
             lock_name,
             paths,
-        }) => crate::explain::run(&paths, &lock_name, time_style(utc)),
+        }) => match crate::remote_cli::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) if ops.all_local() => crate::explain::run(&paths, &lock_name, time_style(utc)),
+            Ok(ops) => crate::remote_cli::explain(&ops, &lock_name, utc, &remote),
+        },
         Some(Command::Watch {
             json,
             utc,
             interval,
             lock_name,
             dirs,
-        }) => crate::watch::run(&dirs, interval, lock_name, json, time_style(utc)),
+        }) => match crate::remote_cli::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) => crate::watch::run(&ops, interval, lock_name, json, time_style(utc), &remote),
+        },
         Some(Command::Hold {
             hold_for,
             wait,
             lock_name,
+            until_stdin_closes,
             dir,
-        }) => hold(&dir.join(lock_name), hold_for, wait),
+        }) => match crate::remote_cli::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => hold(&dir.join(lock_name), hold_for, wait, until_stdin_closes),
+            Ok(Some(target)) => {
+                crate::remote_cli::hold(&target, &lock_name, hold_for, wait, &remote)
+            }
+        },
         Some(Command::Terminate {
             signal,
             grace,
             yes,
+            expect_pid,
             lock_name,
             dir,
-        }) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes),
+        }) => match crate::remote_cli::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes, expect_pid),
+            Ok(Some(target)) => {
+                crate::remote_cli::terminate(&target, &lock_name, &signal, grace, yes, &remote)
+            }
+        },
     };
     ExitCode::from(code)
 }
 
-fn time_style(utc: bool) -> TimeStyle {
+pub(crate) fn time_style(utc: bool) -> TimeStyle {
     if utc {
         TimeStyle::Utc
     } else {
@@ -133,7 +161,9 @@ fn print_help() -> u8 {
 /// One object of `status --json`. The keys are a contract. Paths that are not UTF-8 are shown
 /// with U+FFFD in place of the bad bytes (JSON strings must be Unicode).
 #[derive(Serialize)]
-struct StatusRecord {
+pub(crate) struct StatusRecord {
+    /// null: this machine (remote rows are `remote::RemoteRow`s).
+    host: Option<String>,
     dir: String,
     lock_file: String,
     state: &'static str,
@@ -152,6 +182,7 @@ fn status_record(probed: PathProbe, diagnosis: &Diagnosis, now: jiff::Timestamp)
         Err(e) => ("error", None, Some(e.to_string())),
     };
     StatusRecord {
+        host: None,
         dir: lossy_string(probed.dir),
         lock_file: lossy_string(probed.lock_file),
         state,
@@ -159,6 +190,12 @@ fn status_record(probed: PathProbe, diagnosis: &Diagnosis, now: jiff::Timestamp)
         error,
         diagnosis: diagnosis_fields(diagnosis),
         held_for: diagnosis.held_since.map(|h| age_at(h.time, now)),
+    }
+}
+
+impl StatusRecord {
+    pub(crate) fn has_error(&self) -> bool {
+        self.error.is_some()
     }
 }
 
@@ -184,16 +221,21 @@ pub(crate) fn probe_and_diagnose(
     probes.into_iter().zip(diagnoses).collect()
 }
 
-fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+/// The status rows of local PATHs, probed in one batch.
+pub(crate) fn status_records(paths: &[PathBuf], lock_name: &str) -> Vec<StatusRecord> {
     let now = jiff::Timestamp::now();
-    let records: Vec<StatusRecord> = probe_and_diagnose(paths, lock_name)
+    probe_and_diagnose(paths, lock_name)
         .into_iter()
         .map(|(probed, diagnosis)| status_record(probed, &diagnosis, now))
-        .collect();
+        .collect()
+}
+
+fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+    let records = status_records(paths, lock_name);
     let printed = if json {
         print_json(&records)
     } else {
-        print_table(&records)
+        print_table(records.iter().map(table_row).collect())
     };
     if let Err(e) = printed {
         return output_failed(&e);
@@ -210,7 +252,7 @@ pub(crate) fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'stati
     std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
-fn print_json(records: &[StatusRecord]) -> io::Result<()> {
+pub(crate) fn print_json(records: &[impl Serialize]) -> io::Result<()> {
     let mut out = buffered_stdout();
     // serde_json's error converts back into the io::Error it wraps (a broken pipe stays one).
     serde_json::to_writer_pretty(&mut out, records).map_err(io::Error::from)?;
@@ -219,40 +261,39 @@ fn print_json(records: &[StatusRecord]) -> io::Result<()> {
     Ok(())
 }
 
+/// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
+pub(crate) fn table_row(r: &StatusRecord) -> [String; 5] {
+    let pid = r
+        .holder
+        .as_ref()
+        .and_then(|h| h.pid())
+        .map_or("-".into(), |p| p.to_string());
+    let detail = match (&r.error, &r.holder) {
+        (Some(e), _) => escape(e).into_owned(),
+        (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
+        (None, None) => "-".into(),
+    };
+    let held_for = r.held_for.map_or("-".into(), format_age);
+    let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
+        let warning = escape(&w.message).into_owned();
+        if detail == "-" {
+            warning
+        } else {
+            format!("{detail}; {warning}")
+        }
+    });
+    [
+        escape(&r.dir).into_owned(),
+        r.state.to_string(),
+        pid,
+        held_for,
+        detail,
+    ]
+}
+
 /// The table. Every cell is escaped before the column widths are measured, so a name with a
 /// control character can neither break the row nor misalign the columns.
-fn print_table(records: &[StatusRecord]) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = records
-        .iter()
-        .map(|r| {
-            let pid = r
-                .holder
-                .as_ref()
-                .and_then(|h| h.pid())
-                .map_or("-".into(), |p| p.to_string());
-            let detail = match (&r.error, &r.holder) {
-                (Some(e), _) => escape(e).into_owned(),
-                (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
-                (None, None) => "-".into(),
-            };
-            let held_for = r.held_for.map_or("-".into(), format_age);
-            let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
-                let warning = escape(&w.message).into_owned();
-                if detail == "-" {
-                    warning
-                } else {
-                    format!("{detail}; {warning}")
-                }
-            });
-            [
-                escape(&r.dir).into_owned(),
-                r.state.to_string(),
-                pid,
-                held_for,
-                detail,
-            ]
-        })
-        .collect();
+pub(crate) fn print_table(rows: Vec<[String; 5]>) -> io::Result<()> {
     let header = ["DIR", "STATE", "PID", "HELD FOR", "COMMAND"].map(String::from);
     let width = |col: usize| {
         rows.iter()
@@ -289,13 +330,23 @@ pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<
 /// How often a running hold checks that its lock file is still there.
 const HOLD_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 {
+fn hold(
+    lock_path: &Path,
+    hold_for: Option<Duration>,
+    wait: Option<Wait>,
+    until_stdin_closes: bool,
+) -> u8 {
     let (stop_rx, stop_flag) = match install_stop_handler() {
         Ok(s) => s,
         Err(e) => {
             report(format!("{e:#}"));
             return exit::ERROR;
         }
+    };
+    let stop_rx = if until_stdin_closes {
+        crate::remote_cli::stop_on_stdin_eof(stop_rx, stop_flag.clone())
+    } else {
+        stop_rx
     };
     let mut lock = LockFile::new(lock_path);
     let acquired = match wait {

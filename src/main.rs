@@ -9,6 +9,8 @@ mod diagnosis_json;
 mod end_holder;
 mod explain;
 mod output;
+mod remote_cli;
+mod remote_watch;
 mod watch;
 
 fn main() -> std::process::ExitCode {

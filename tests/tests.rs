@@ -55,6 +55,9 @@ mod probe_holders;
 #[cfg(target_os = "linux")] // strace fault injection
 #[path = "suite/reliability.rs"]
 mod reliability;
+#[cfg(target_os = "linux")] // a real sshd (Debian openssh-server), /proc for process trees
+#[path = "suite/remote.rs"]
+mod remote;
 #[cfg(target_os = "linux")] // pidfds, pid namespaces
 #[path = "suite/terminate.rs"]
 mod terminate;

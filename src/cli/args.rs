@@ -30,6 +30,20 @@ pub(crate) const VERSION: &str = match option_env!("LOCKSCOPE_VERSION") {
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+}
+
+/// The options for remote hosts (`HOST:DIR` operands; every subcommand accepts them).
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct RemoteArgs {
+    /// The ssh program and its options for HOST:DIR operands, split like a shell (default:
+    /// $LOCKSCOPE_SSH_COMMAND, else `ssh`). lockscope adds -T, BatchMode=yes and timeouts.
+    #[arg(long, global = true, value_name = "CMD")]
+    pub(crate) ssh_command: Option<String>,
+    /// The lockscope program on remote hosts (default: `lockscope` in the remote PATH).
+    #[arg(long, global = true, value_name = "CMD")]
+    pub(crate) remote_command: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -43,7 +57,7 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files.
+        /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
@@ -56,7 +70,7 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files.
+        /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
@@ -86,6 +100,7 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// Directories; HOST:DIR watches HOST over ssh.
         #[arg(value_name = "DIR", required = true)]
         dirs: Vec<PathBuf>,
     },
@@ -102,6 +117,11 @@ pub(crate) enum Command {
         /// The lock file's name inside DIR.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// Also release when standard input closes (what a remote hold over ssh uses: the
+        /// lock lives as long as the session).
+        #[arg(long)]
+        until_stdin_closes: bool,
+        /// The directory; HOST:DIR holds it on HOST over ssh, for as long as this runs.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
@@ -117,9 +137,14 @@ pub(crate) enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// Refuse unless the holder is this pid (the one confirmed; a remote terminate asks
+        /// on the local side first, then passes it).
+        #[arg(long, value_name = "PID")]
+        expect_pid: Option<u32>,
         /// The lock file's name inside DIR.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// The directory; HOST:DIR ends the holder on HOST over ssh (asked here first).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
@@ -179,7 +204,15 @@ Exit status:
 
 Text output is escaped: directory names, lock paths and command lines are chosen by local \
 users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
---json for the raw values.";
+--json for the raw values.
+
+Remote hosts: status, explain, watch, hold and terminate take HOST:DIR operands (scp's rule: \
+a colon before the first slash means a host; a single letter before it is a Windows drive). \
+lockscope runs the system's ssh (--ssh-command or LOCKSCOPE_SSH_COMMAND, default ssh) with \
+BatchMode=yes, one connection per host, and runs lockscope there (--remote-command, default \
+lockscope; the CLI-only build: cargo install --path . --no-default-features --features cli). \
+JSON rows have a host key (null for local paths); a host that cannot be asked gives its rows \
+the state unknown with the reason.";
 
 const STATUS_ABOUT: &str = "\
 Report each lock's state (absent, free, held) and its holder, without touching it.
@@ -196,6 +229,7 @@ States:
   free    a lock file nobody holds: left by a killed process, harmless
   held    a process holds the lock; its pid and command line when they can be found
   error   the path cannot be probed (missing, not a directory, permission denied, a symlink, cannot tell)
+  unknown HOST:DIR only: the host could not be asked (authentication, host key, unreachable, ...)
 
 Warnings (the COMMAND column, and a warnings array in JSON): orphaned-lock (a process holds a \
 lock file of this directory that was deleted or replaced), flock (a flock(2) lock, which \
