@@ -1,193 +1,28 @@
 //! `lockscope status|explain|hold|watch|terminate`: the command-line contract (names, exit
 //! codes, JSON keys) that scripts depend on. See README.md.
 
+mod args;
+
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::metrics::MetricsOptions;
 use crate::output::{exit, on_stop, output_failed, report};
-use clap::{Parser, Subcommand};
+pub(crate) use args::RemoteArgs;
+pub(crate) use args::Wait;
+use args::{Cli, Command, StatusFormat};
+use clap::Parser;
 use lockscope::diagnose::{Diagnoser, Diagnosis};
-use lockscope::duration::{DurationError, parse_duration, parse_interval};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, age_at, format_age};
 use lockscope::probe::{PathProbe, ProbeBatch};
-use lockscope::terminate::Signal;
-use lockscope::{LOCK_FILE_NAME, LockError, LockFile};
+use lockscope::{LockError, LockFile};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-#[derive(Parser)]
-#[command(
-    name = "lockscope",
-    version,
-    about = "See, probe and test certbot's directory locks (.certbot.lock)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Report each lock's state (absent, free, held) and its holder, without touching it.
-    Status {
-        /// Print one JSON array instead of a table (as --format json).
-        #[arg(long, conflicts_with = "format")]
-        json: bool,
-        /// The output: a table, one JSON array, or Prometheus metrics (as `serve`'s).
-        #[arg(long, value_enum, value_name = "FORMAT")]
-        format: Option<StatusFormat>,
-        /// With --format prometheus: replace FILE atomically instead of printing (for
-        /// node_exporter's textfile collector, which reads DIR/*.prom).
-        #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// With --format prometheus: add each holder's whole command line as a label (it can
-        /// carry secrets: tokens, passwords).
-        #[arg(long)]
-        metrics_command_line: bool,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files.
-        #[arg(value_name = "PATH", required = true)]
-        paths: Vec<PathBuf>,
-    },
-    /// Say in plain sentences why each lock is (or is not) held, and what to do about it.
-    Explain {
-        /// Show times in UTC instead of the local time zone.
-        #[arg(long)]
-        utc: bool,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Directories (lock file DIR/NAME) or lock files.
-        #[arg(value_name = "PATH", required = true)]
-        paths: Vec<PathBuf>,
-    },
-    /// Open the desktop app (also what `lockscope` alone does).
-    #[cfg(feature = "gui")]
-    Gui {
-        /// A saved watch list to open, by name, or a watch-list file to import and open.
-        #[arg(long, value_name = "NAME|FILE")]
-        watchlist: Option<String>,
-        /// Where watch lists and settings are kept (default: the platform config directory).
-        #[arg(long, value_name = "DIR")]
-        config_dir: Option<PathBuf>,
-    },
-    /// Print each directory's state, then one line per change, until SIGINT/SIGTERM.
-    Watch {
-        /// Print JSON lines instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Show times in UTC instead of the local time zone (text output).
-        #[arg(long)]
-        utc: bool,
-        /// Period of the pass that catches changes no filesystem event shows.
-        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-        interval: Duration,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        #[arg(value_name = "DIR", required = true)]
-        dirs: Vec<PathBuf>,
-    },
-    /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
-    /// SIGINT/SIGTERM.
-    Serve {
-        /// Where to listen: PORT or :PORT (127.0.0.1), or HOST:PORT (0.0.0.0:9977 for all).
-        #[arg(long, value_name = "ADDR", value_parser = crate::serve::parse_listen_addr)]
-        metrics: String,
-        /// Period of the pass that catches changes no filesystem event shows [default: 1s, or
-        /// the watch list's].
-        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
-        interval: Option<Duration>,
-        /// The lock file's name inside each directory [default: .certbot.lock, or the watch
-        /// list's].
-        #[arg(long, value_name = "NAME", value_parser = parse_lock_name)]
-        lock_name: Option<String>,
-        /// Add each holder's whole command line as a label (it can carry secrets).
-        #[arg(long)]
-        metrics_command_line: bool,
-        /// Watch a saved watch list, by name, or a watch-list file, instead of DIRs.
-        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
-        watchlist: Option<String>,
-        /// Where watch lists are kept (default: the platform config directory).
-        #[arg(long, value_name = "DIR", requires = "watchlist")]
-        config_dir: Option<PathBuf>,
-        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
-        dirs: Vec<PathBuf>,
-    },
-    /// Take the certbot lock on DIR, hold it, release it on exit.
-    Hold {
-        /// Release after this long (e.g. 30s, 2m, 1h30m); default: until SIGINT/SIGTERM.
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-        hold_for: Option<Duration>,
-        /// Wait for the lock instead of failing at once; --wait=TIMEOUT gives up after TIMEOUT.
-        #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
-              default_missing_value = "forever", value_parser = parse_wait)]
-        wait: Option<Wait>,
-        /// The lock file's name inside DIR.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-    /// End the process holding DIR's lock (asks first unless --yes), then wait for the lock to go.
-    Terminate {
-        /// The signal: TERM, KILL, INT, HUP, QUIT, USR1, USR2 (SIG prefix optional) or a number.
-        #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = Signal::from_str)]
-        signal: Signal,
-        /// How long to wait for the lock to be released after the signal.
-        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-        grace: Duration,
-        /// Do not ask for confirmation (required when stdin is not a terminal).
-        #[arg(long)]
-        yes: bool,
-        /// The lock file's name inside DIR.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum StatusFormat {
-    Text,
-    Json,
-    Prometheus,
-}
-
-#[derive(Clone, Copy)]
-enum Wait {
-    Forever,
-    Upto(Duration),
-}
-
-/// A lock name is a plain file name: no separators, not `.` or `..`.
-fn parse_lock_name(text: &str) -> Result<String, String> {
-    if lockscope::lock::is_plain_lock_name(text) {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "{text:?} is not a plain file name (like .certbot.lock)"
-        ))
-    }
-}
-
-fn parse_wait(text: &str) -> Result<Wait, DurationError> {
-    if text == "forever" {
-        Ok(Wait::Forever)
-    } else {
-        parse_duration(text).map(Wait::Upto)
-    }
-}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -201,6 +36,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let remote = cli.remote;
     let code = match cli.command {
         #[cfg(feature = "gui")]
         None => gui(None, None),
@@ -218,37 +54,54 @@ pub fn main() -> ExitCode {
             metrics_command_line,
             lock_name,
             paths,
-        }) => match (format, output) {
-            (Some(StatusFormat::Prometheus), output) => crate::textfile::run(
-                &paths,
-                &lock_name,
-                output.as_deref(),
-                MetricsOptions {
-                    command_line: metrics_command_line,
-                },
-            ),
-            (_, Some(_)) => {
-                report("--output needs --format prometheus");
-                exit::ERROR
-            }
-            (format, None) => status(
-                &paths,
-                &lock_name,
-                json || format == Some(StatusFormat::Json),
-            ),
+        }) => match crate::remote_cli::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) => match (format, output) {
+                (Some(StatusFormat::Prometheus), _) if !ops.all_local() => {
+                    report("--format prometheus reads local directories only (no HOST:DIR)");
+                    exit::ERROR
+                }
+                (Some(StatusFormat::Prometheus), output) => crate::textfile::run(
+                    &paths,
+                    &lock_name,
+                    output.as_deref(),
+                    MetricsOptions {
+                        command_line: metrics_command_line,
+                    },
+                ),
+                (_, Some(_)) => {
+                    report("--output needs --format prometheus");
+                    exit::ERROR
+                }
+                (format, None) => {
+                    let json = json || format == Some(StatusFormat::Json);
+                    if ops.all_local() {
+                        status(&paths, &lock_name, json)
+                    } else {
+                        crate::remote_cli::status(&ops, &lock_name, json, &remote)
+                    }
+                }
+            },
         },
         Some(Command::Explain {
             utc,
             lock_name,
             paths,
-        }) => crate::explain::run(&paths, &lock_name, time_style(utc)),
+        }) => match crate::remote_cli::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) if ops.all_local() => crate::explain::run(&paths, &lock_name, time_style(utc)),
+            Ok(ops) => crate::remote_cli::explain(&ops, &lock_name, utc, &remote),
+        },
         Some(Command::Watch {
             json,
             utc,
             interval,
             lock_name,
             dirs,
-        }) => crate::watch::run(&dirs, interval, lock_name, json, time_style(utc)),
+        }) => match crate::remote_cli::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) => crate::watch::run(&ops, interval, lock_name, json, time_style(utc), &remote),
+        },
         Some(Command::Serve {
             metrics,
             interval,
@@ -257,35 +110,56 @@ pub fn main() -> ExitCode {
             watchlist,
             config_dir,
             dirs,
-        }) => crate::serve::run(crate::serve::ServeOptions {
-            listen: metrics,
-            interval,
-            lock_name,
-            metrics: MetricsOptions {
-                command_line: metrics_command_line,
-            },
-            dirs,
-            watchlist,
-            config_dir,
-        }),
+        }) => match crate::remote_cli::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) if !ops.all_local() => {
+                report("serve watches local directories only (no HOST:DIR)");
+                exit::ERROR
+            }
+            Ok(_) => crate::serve::run(crate::serve::ServeOptions {
+                listen: metrics,
+                interval,
+                lock_name,
+                metrics: MetricsOptions {
+                    command_line: metrics_command_line,
+                },
+                dirs,
+                watchlist,
+                config_dir,
+            }),
+        },
         Some(Command::Hold {
             hold_for,
             wait,
             lock_name,
+            until_stdin_closes,
             dir,
-        }) => hold(&dir.join(lock_name), hold_for, wait),
+        }) => match crate::remote_cli::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => hold(&dir.join(lock_name), hold_for, wait, until_stdin_closes),
+            Ok(Some(target)) => {
+                crate::remote_cli::hold(&target, &lock_name, hold_for, wait, &remote)
+            }
+        },
         Some(Command::Terminate {
             signal,
             grace,
             yes,
+            expect_pid,
             lock_name,
             dir,
-        }) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes),
+        }) => match crate::remote_cli::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => crate::end_holder::run(&dir, &lock_name, signal, grace, yes, expect_pid),
+            Ok(Some(target)) => {
+                crate::remote_cli::terminate(&target, &lock_name, &signal, grace, yes, &remote)
+            }
+        },
     };
     ExitCode::from(code)
 }
 
-fn time_style(utc: bool) -> TimeStyle {
+pub(crate) fn time_style(utc: bool) -> TimeStyle {
     if utc {
         TimeStyle::Utc
     } else {
@@ -311,10 +185,25 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
         Ok(()) => exit::OK,
         Err(e) => {
             report(format!("{e:#}"));
+            if e.is_display_missing() {
+                eprint!("{WITHOUT_A_DISPLAY}");
+            }
             exit::ERROR
         }
     }
 }
+
+/// What to do instead when the app has no display (a headless server, an SSH session).
+#[cfg(feature = "gui")]
+const WITHOUT_A_DISPLAY: &str = "\
+Without a display, use lockscope's command line:
+  lockscope status /etc/letsencrypt /var/lib/letsencrypt /var/log/letsencrypt
+  lockscope explain /etc/letsencrypt
+  lockscope watch /etc/letsencrypt
+  lockscope hold --for 30s /etc/letsencrypt
+  lockscope terminate /etc/letsencrypt
+`lockscope --help` lists every command and option.
+";
 
 #[cfg_attr(feature = "gui", allow(dead_code))]
 fn print_help() -> u8 {
@@ -326,7 +215,9 @@ fn print_help() -> u8 {
 /// One object of `status --json`. The keys are a contract. Paths that are not UTF-8 are shown
 /// with U+FFFD in place of the bad bytes (JSON strings must be Unicode).
 #[derive(Serialize)]
-struct StatusRecord {
+pub(crate) struct StatusRecord {
+    /// null: this machine (remote rows are `remote::RemoteRow`s).
+    host: Option<String>,
     dir: String,
     lock_file: String,
     state: &'static str,
@@ -345,6 +236,7 @@ fn status_record(probed: PathProbe, diagnosis: &Diagnosis, now: jiff::Timestamp)
         Err(e) => ("error", None, Some(e.to_string())),
     };
     StatusRecord {
+        host: None,
         dir: lossy_string(probed.dir),
         lock_file: lossy_string(probed.lock_file),
         state,
@@ -352,6 +244,12 @@ fn status_record(probed: PathProbe, diagnosis: &Diagnosis, now: jiff::Timestamp)
         error,
         diagnosis: diagnosis_fields(diagnosis),
         held_for: diagnosis.held_since.map(|h| age_at(h.time, now)),
+    }
+}
+
+impl StatusRecord {
+    pub(crate) fn has_error(&self) -> bool {
+        self.error.is_some()
     }
 }
 
@@ -377,16 +275,21 @@ pub(crate) fn probe_and_diagnose(
     probes.into_iter().zip(diagnoses).collect()
 }
 
-fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+/// The status rows of local PATHs, probed in one batch.
+pub(crate) fn status_records(paths: &[PathBuf], lock_name: &str) -> Vec<StatusRecord> {
     let now = jiff::Timestamp::now();
-    let records: Vec<StatusRecord> = probe_and_diagnose(paths, lock_name)
+    probe_and_diagnose(paths, lock_name)
         .into_iter()
         .map(|(probed, diagnosis)| status_record(probed, &diagnosis, now))
-        .collect();
+        .collect()
+}
+
+fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+    let records = status_records(paths, lock_name);
     let printed = if json {
         print_json(&records)
     } else {
-        print_table(&records)
+        print_table(records.iter().map(table_row).collect())
     };
     if let Err(e) = printed {
         return output_failed(&e);
@@ -403,7 +306,7 @@ pub(crate) fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'stati
     std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
-fn print_json(records: &[StatusRecord]) -> io::Result<()> {
+pub(crate) fn print_json(records: &[impl Serialize]) -> io::Result<()> {
     let mut out = buffered_stdout();
     // serde_json's error converts back into the io::Error it wraps (a broken pipe stays one).
     serde_json::to_writer_pretty(&mut out, records).map_err(io::Error::from)?;
@@ -412,40 +315,39 @@ fn print_json(records: &[StatusRecord]) -> io::Result<()> {
     Ok(())
 }
 
+/// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
+pub(crate) fn table_row(r: &StatusRecord) -> [String; 5] {
+    let pid = r
+        .holder
+        .as_ref()
+        .and_then(|h| h.pid())
+        .map_or("-".into(), |p| p.to_string());
+    let detail = match (&r.error, &r.holder) {
+        (Some(e), _) => escape(e).into_owned(),
+        (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
+        (None, None) => "-".into(),
+    };
+    let held_for = r.held_for.map_or("-".into(), format_age);
+    let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
+        let warning = escape(&w.message).into_owned();
+        if detail == "-" {
+            warning
+        } else {
+            format!("{detail}; {warning}")
+        }
+    });
+    [
+        escape(&r.dir).into_owned(),
+        r.state.to_string(),
+        pid,
+        held_for,
+        detail,
+    ]
+}
+
 /// The table. Every cell is escaped before the column widths are measured, so a name with a
 /// control character can neither break the row nor misalign the columns.
-fn print_table(records: &[StatusRecord]) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = records
-        .iter()
-        .map(|r| {
-            let pid = r
-                .holder
-                .as_ref()
-                .and_then(|h| h.pid())
-                .map_or("-".into(), |p| p.to_string());
-            let detail = match (&r.error, &r.holder) {
-                (Some(e), _) => escape(e).into_owned(),
-                (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
-                (None, None) => "-".into(),
-            };
-            let held_for = r.held_for.map_or("-".into(), format_age);
-            let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
-                let warning = escape(&w.message).into_owned();
-                if detail == "-" {
-                    warning
-                } else {
-                    format!("{detail}; {warning}")
-                }
-            });
-            [
-                escape(&r.dir).into_owned(),
-                r.state.to_string(),
-                pid,
-                held_for,
-                detail,
-            ]
-        })
-        .collect();
+pub(crate) fn print_table(rows: Vec<[String; 5]>) -> io::Result<()> {
     let header = ["DIR", "STATE", "PID", "HELD FOR", "COMMAND"].map(String::from);
     let width = |col: usize| {
         rows.iter()
@@ -482,13 +384,23 @@ pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<
 /// How often a running hold checks that its lock file is still there.
 const HOLD_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-fn hold(lock_path: &Path, hold_for: Option<Duration>, wait: Option<Wait>) -> u8 {
+fn hold(
+    lock_path: &Path,
+    hold_for: Option<Duration>,
+    wait: Option<Wait>,
+    until_stdin_closes: bool,
+) -> u8 {
     let (stop_rx, stop_flag) = match install_stop_handler() {
         Ok(s) => s,
         Err(e) => {
             report(format!("{e:#}"));
             return exit::ERROR;
         }
+    };
+    let stop_rx = if until_stdin_closes {
+        crate::remote_cli::stop_on_stdin_eof(stop_rx, stop_flag.clone())
+    } else {
+        stop_rx
     };
     let mut lock = LockFile::new(lock_path);
     let acquired = match wait {

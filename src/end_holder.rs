@@ -10,7 +10,14 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Exit codes: 0 released, 1 still held after the grace period, 2 refused or failed.
-pub(crate) fn run(path: &Path, lock_name: &str, signal: Signal, grace: Duration, yes: bool) -> u8 {
+pub(crate) fn run(
+    path: &Path,
+    lock_name: &str,
+    signal: Signal,
+    grace: Duration,
+    yes: bool,
+    expect_pid: Option<u32>,
+) -> u8 {
     let target = match terminate::identify(path, lock_name) {
         Ok(target) => target,
         Err(e) => {
@@ -18,6 +25,15 @@ pub(crate) fn run(path: &Path, lock_name: &str, signal: Signal, grace: Duration,
             return exit::ERROR;
         }
     };
+    if let Some(expected) = expect_pid
+        && target.pid != expected
+    {
+        report(format!(
+            "not ending pid {}: the confirmed holder was pid {expected}, the lock changed hands",
+            target.pid
+        ));
+        return exit::ERROR;
+    }
     if !yes && let Err(why) = confirm(&target) {
         report(why);
         return exit::ERROR;

@@ -8,6 +8,7 @@
 //!   in a TOML file in the config directory, written atomically.
 //! - [`terminate`] ends the process holding a lock, pinned by a pidfd so that a recycled pid
 //!   is never signalled (Linux).
+//! - [`remote`] runs lockscope on other hosts through the system's ssh (`HOST:DIR`).
 //! - [`escape`] makes user-chosen names, paths and command lines safe to print on a terminal.
 //!
 //! See ARCHITECTURE.md for the measured facts that shape both.
@@ -26,6 +27,7 @@ pub mod lock;
 pub mod monitor;
 pub mod path_error;
 pub mod probe;
+pub mod remote;
 mod sys;
 pub mod terminate;
 pub mod watchlist;

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// Which clock a person reads times in.
@@ -13,16 +14,43 @@ pub enum TimeStyle {
     Local,
     /// UTC (`--utc`).
     Utc,
+    /// The local zone as last resolved by [`resolve_local_zone`] (UTC until then). For a UI
+    /// thread, which must not touch the filesystem: jiff's `TimeZone::system()` re-reads
+    /// `/etc/localtime` every few minutes on whichever thread asks.
+    Resolved,
 }
 
+/// The zone [`TimeStyle::Resolved`] reads.
+static RESOLVED: RwLock<Option<TimeZone>> = RwLock::new(None);
+
 impl TimeStyle {
-    fn zone(self) -> TimeZone {
+    /// The zone times are shown in.
+    pub fn zone(self) -> TimeZone {
         match self {
             // An unreadable zone falls back to UTC inside jiff (and says so in its name).
             TimeStyle::Local => TimeZone::system(),
             TimeStyle::Utc => TimeZone::UTC,
+            TimeStyle::Resolved => RESOLVED
+                .read()
+                .ok()
+                .and_then(|zone| zone.clone())
+                .unwrap_or(TimeZone::UTC),
         }
     }
+}
+
+/// Reads the local zone (`TZ`, else `/etc/localtime`: file I/O) for [`TimeStyle::Resolved`].
+/// True if it changed (or was resolved for the first time).
+pub fn resolve_local_zone() -> bool {
+    let zone = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let Ok(mut resolved) = RESOLVED.write() else {
+        return false;
+    };
+    if resolved.as_ref() == Some(&zone) {
+        return false;
+    }
+    *resolved = Some(zone);
+    true
 }
 
 /// `2026-12-02 04:01:42 CET`: the time in `style`'s zone, to the second, with the zone's
@@ -78,6 +106,16 @@ pub fn age_at(then: Timestamp, now: Timestamp) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resolved_zone_is_the_systems_once_resolved() {
+        resolve_local_zone();
+        assert_eq!(
+            TimeStyle::Resolved.zone(),
+            TimeZone::try_system().unwrap_or(TimeZone::UTC)
+        );
+        assert!(!resolve_local_zone(), "unchanged: no wake-up");
+    }
 
     #[test]
     fn ages_read_naturally() {

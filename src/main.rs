@@ -10,6 +10,8 @@ mod end_holder;
 mod explain;
 mod metrics;
 mod output;
+mod remote_cli;
+mod remote_watch;
 mod serve;
 mod textfile;
 mod watch;

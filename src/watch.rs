@@ -3,12 +3,13 @@
 use crate::closed_stdout;
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
+use crate::remote_cli::{Operands, RemoteArgs};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, format_time_precise};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
+use lockscope::remote::{RemoteEvent, RemoteWatch, WatchOptions};
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 #[derive(Serialize)]
 struct WatchRecord<'a> {
     time: String,
+    /// null: this machine (remote rows: remote_watch.rs).
+    host: Option<&'a str>,
     dir: String,
     lock_file: String,
     state: &'static str,
@@ -28,18 +31,29 @@ struct WatchRecord<'a> {
 
 enum Event {
     Update(Update),
+    Remote(RemoteEvent),
     Stop,
     /// Standard output's reader went away (`watch | head -1`).
     OutputClosed,
 }
 
 pub fn run(
-    dirs: &[PathBuf],
+    operands: &Operands,
     interval: Duration,
     lock_name: String,
     json: bool,
     style: TimeStyle,
+    remote: &RemoteArgs,
 ) -> u8 {
+    let hosts = operands.by_host();
+    let ssh = if hosts.is_empty() {
+        None
+    } else {
+        match remote.ssh() {
+            Ok(ssh) => Some(ssh),
+            Err(code) => return code,
+        }
+    };
     // Updates, stop requests and a closed stdout meet on one channel, so the main thread
     // simply blocks on it.
     let (events_tx, events) = mpsc::channel();
@@ -51,6 +65,8 @@ pub fn run(
         return exit::ERROR;
     }
     let updates_tx = events_tx.clone();
+    let remote_tx = events_tx.clone();
+    let remote_lock_name = lock_name.clone();
     let monitor = match Monitor::start_with(
         MonitorOptions {
             interval,
@@ -69,9 +85,29 @@ pub fn run(
     closed_stdout::notice(move || {
         let _ = events_tx.send(Event::OutputClosed);
     });
-    for dir in dirs {
-        monitor.add(dir.clone());
+    for dir in operands.local() {
+        monitor.add(dir);
     }
+    // One remote `watch --json` per host, for all its directories.
+    let _remote_watches: Vec<RemoteWatch> = ssh
+        .into_iter()
+        .flat_map(|ssh| {
+            hosts
+                .clone()
+                .into_iter()
+                .map(move |(host, dirs)| (ssh.clone(), host, dirs))
+        })
+        .map(|(ssh, host, dirs)| {
+            let tx = remote_tx.clone();
+            let options = WatchOptions {
+                interval,
+                lock_name: remote_lock_name.clone(),
+            };
+            RemoteWatch::start(ssh, host, dirs, options, move |event| {
+                let _ = tx.send(Event::Remote(event));
+            })
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     let mut code = exit::OK;
     for event in events {
@@ -83,6 +119,7 @@ pub fn run(
                 Ok(())
             }
             Event::Update(Update::Change(change)) => print_change(&mut out, &change, json, style),
+            Event::Remote(event) => crate::remote_watch::print_event(&mut out, event, json, style),
         };
         if let Err(e) = written {
             code = output_failed(&e);
@@ -102,6 +139,7 @@ fn print_change(
     if json {
         let record = WatchRecord {
             time: humantime::format_rfc3339_millis(change.at).to_string(),
+            host: None,
             dir: change.dir.to_string_lossy().into_owned(),
             lock_file: change.lock_file.to_string_lossy().into_owned(),
             state: change.new.name(),

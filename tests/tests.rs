@@ -28,6 +28,9 @@ mod cli;
 #[cfg(target_os = "linux")] // /proc: what holders wait for, their children, pid namespaces
 #[path = "suite/diagnose.rs"]
 mod diagnose;
+#[cfg(unix)]
+#[path = "suite/first_run.rs"]
+mod first_run;
 #[cfg(target_os = "linux")] // loop images, overlays, FUSE, pid namespaces
 #[path = "suite/fs_matrix.rs"]
 mod fs_matrix;
@@ -55,6 +58,9 @@ mod prometheus;
 #[cfg(target_os = "linux")] // strace fault injection
 #[path = "suite/reliability.rs"]
 mod reliability;
+#[cfg(target_os = "linux")] // a real sshd (Debian openssh-server), /proc for process trees
+#[path = "suite/remote.rs"]
+mod remote;
 #[cfg(target_os = "linux")] // pidfds, pid namespaces
 #[path = "suite/terminate.rs"]
 mod terminate;

@@ -6,10 +6,11 @@
 
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
+use super::notify::{DesktopNotices, HeldRow, NoticeSink, Notifier};
 use super::state::{Answer, Ask, EndHolder, FilePrompt, Message, Snapshot, UiState};
 use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
-    Resolved, StoreOutcome, StoreWorker, WorkerEvent,
+    Notices, Resolved, StoreOutcome, StoreWorker, WorkerEvent,
 };
 use crate::monitor::{DirState, LockState, Monitor, MonitorError, MonitorOptions, Update};
 use crate::terminate::{Outcome, Signal};
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How the app is set up (the binary passes the native dialog; tests pass their own).
 pub struct AppConfig {
@@ -38,6 +39,8 @@ pub struct AppConfig {
     /// The program "Open folder" runs with the directory as its argument; `None`: the
     /// system's (`xdg-open`, `open`, `explorer`). Tests pass their own.
     pub file_manager: Option<PathBuf>,
+    /// Where desktop notifications go: the freedesktop service; tests pass their own.
+    pub notices: Arc<dyn NoticeSink>,
 }
 
 impl AppConfig {
@@ -48,6 +51,7 @@ impl AppConfig {
             open_list: None,
             picker,
             stats: None,
+            notices: Arc::new(DesktopNotices),
             before_load: None,
             file_manager: None,
         }
@@ -108,6 +112,10 @@ pub struct LockscopeApp {
     file_manager: PathBuf,
     /// The directories the last removal took away ("Undo remove").
     removed: Vec<PathBuf>,
+    /// Desktop notifications: which are due (the active list says which kinds it wants) ...
+    notifier: Notifier,
+    /// ... and the thread that shows them.
+    notices: Notices,
 }
 
 /// The details pane's last diagnosis request.
@@ -137,7 +145,9 @@ impl LockscopeApp {
         ui.interval_input = humantime::format_duration(settings.interval).to_string();
         ui.lock_name_input = settings.lock_name.clone();
         let (monitor, updates) = start_monitor(&settings, wake.clone())?;
+        workers::watch_local_zone(wake.clone());
         let (events_tx, events) = Events::channel(wake.clone());
+        let events_tx_for_notices = events_tx.clone();
         Ok(LockscopeApp {
             model,
             ui,
@@ -171,14 +181,24 @@ impl LockscopeApp {
                 .file_manager
                 .unwrap_or_else(workers::default_file_manager),
             removed: Vec::new(),
+            notifier: Notifier::default(),
+            notices: Notices::start(config.notices, events_tx_for_notices),
         })
     }
 
-    /// Applies everything the workers reported since the last frame.
-    fn pump(&mut self) {
+    /// Applies everything the workers reported since the last frame. `focused`: whether the
+    /// window has the focus (changes seen in the background may be notified).
+    fn pump(&mut self, focused: bool) {
+        let background_changes = !focused
+            && self
+                .active_list()
+                .is_some_and(|l| l.notify.background_changes);
         while let Ok(update) = self.updates.try_recv() {
             match update {
-                Update::Change(change) => self.model.apply(change),
+                Update::Change(change) => {
+                    self.notifier.on_change(&change, background_changes);
+                    self.model.apply(change)
+                }
                 Update::Notice(text) => self.tell(text, false),
             }
         }
@@ -205,6 +225,9 @@ impl LockscopeApp {
                     if let Some(e) = error {
                         self.tell(format!("could not open {}: {e}", dir.display()), true);
                     }
+                }
+                WorkerEvent::NoticeFailed(e) => {
+                    self.tell(format!("desktop notifications cannot be shown: {e}"), true)
                 }
             }
         }
@@ -272,6 +295,10 @@ impl LockscopeApp {
             Intent::Export => self.open_export_dialog(),
             Intent::SubmitFilePrompt => self.submit_file_prompt(),
             Intent::CancelFilePrompt => self.ui.file_prompt = None,
+            Intent::SetNotifications {
+                stuck_after,
+                background_changes,
+            } => self.set_notifications(stuck_after.as_deref(), background_changes),
             Intent::ApplySettings {
                 interval,
                 lock_name,
@@ -456,6 +483,11 @@ impl LockscopeApp {
     fn show_active_list(&mut self, keep_from: Option<String>, why: &str) {
         // Another list's rows are not this one's to put back.
         self.removed.clear();
+        let stuck_after = self
+            .active_list()
+            .and_then(|l| l.notify.stuck_after)
+            .unwrap_or(watchlist::DEFAULT_STUCK_AFTER);
+        self.ui.stuck_after_input = humantime::format_duration(stuck_after).to_string();
         let dirs = self
             .lists
             .as_ref()
@@ -1017,6 +1049,37 @@ impl LockscopeApp {
         }
     }
 
+    /// The settings panel's notification choices for the active list, saved with it.
+    fn set_notifications(&mut self, stuck_after: Option<&str>, background_changes: bool) {
+        let stuck_after = match stuck_after.map(crate::duration::parse_duration) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                self.tell(format!("held longer than: {e}"), true);
+                return;
+            }
+        };
+        let notify = watchlist::Notifications {
+            stuck_after,
+            background_changes,
+        };
+        let Some(state) = self.lists.as_mut() else {
+            return;
+        };
+        let Some(name) = state.active().map(|l| l.name.clone()) else {
+            return;
+        };
+        match state.set_notify(&name, notify) {
+            Ok(()) => {
+                if let Some(d) = stuck_after {
+                    self.ui.stuck_after_input = humantime::format_duration(d).to_string();
+                }
+                self.save();
+            }
+            Err(e) => self.tell(e.to_string(), true),
+        }
+    }
+
     // ---- the details pane and ending a holder -----------------------------------------------
 
     /// Asks the worker for a fresh diagnosis of the selected row when it was just selected,
@@ -1186,6 +1249,44 @@ impl LockscopeApp {
         }
     }
 
+    /// Sends the desktop notifications due now: the batch of background changes, and holds
+    /// past the active list's threshold. Returns when the next one may be due.
+    fn send_notices(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        if let Some(notice) = self.notifier.take_batch(now) {
+            self.notices.send(notice);
+        }
+        let batch_wait = self.notifier.batch_wait(now);
+        let Some(stuck_after) = self.active_list().and_then(|l| l.notify.stuck_after) else {
+            return batch_wait;
+        };
+        // Holds by others: the app's own locks are the user's doing.
+        let held = self.model.rows().iter().filter_map(|row| {
+            let since = row.held_for()?.since;
+            let DirState::Lock(LockState::Held(holder)) = row.state.as_ref()? else {
+                return None;
+            };
+            Some(HeldRow {
+                dir: &row.dir,
+                pid: holder.pid,
+                command: holder.command.as_deref(),
+                since,
+                waiting_for: row
+                    .diagnosis
+                    .holder
+                    .as_ref()
+                    .and_then(|d| d.waiting_for.as_deref()),
+            })
+        });
+        let wall = SystemTime::now();
+        let stuck: Vec<_> = held.collect();
+        let next = Notifier::next_stuck(stuck.iter().map(|r| r.since), stuck_after, wall);
+        for notice in self.notifier.check_stuck(stuck, stuck_after, wall) {
+            self.notices.send(notice);
+        }
+        [batch_wait, next].into_iter().flatten().min()
+    }
+
     /// Seconds until the nearest timed hold ends, if any (the UI repaints for its countdown).
     fn next_countdown(&self) -> Option<Duration> {
         self.model
@@ -1215,7 +1316,14 @@ impl eframe::App for LockscopeApp {
                     .is_some_and(|(p, r)| r.contains(p))
         }) || egui::Popup::is_any_open(&ctx);
         self.model.hold_order(on_table);
-        self.pump();
+        let focused = ctx.input(|i| i.focused);
+        if focused {
+            self.notifier.focused();
+        }
+        self.pump(focused);
+        if let Some(wait) = self.send_notices() {
+            ctx.request_repaint_after(wait);
+        }
         self.model.refresh();
         self.refresh_details(ui.ctx());
         let mut intents = std::mem::take(&mut self.intents);

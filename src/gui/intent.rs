@@ -92,6 +92,12 @@ pub enum Intent {
         interval: String,
         lock_name: String,
     },
+    /// The settings panel's notifications for the active list: the "held longer than" text
+    /// when that box is ticked, and whether background changes are notified.
+    SetNotifications {
+        stuck_after: Option<String>,
+        background_changes: bool,
+    },
     /// Put text on the clipboard (the event log's "Copy").
     CopyText(String),
     /// Close message number `i` of the banner.

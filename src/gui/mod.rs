@@ -15,12 +15,14 @@ mod app;
 pub mod icon;
 mod intent;
 mod model;
+mod notify;
 mod state;
 mod stats;
 mod views;
 mod workers;
 
 pub use app::{AppConfig, LockscopeApp, OpenList};
+pub use notify::{Notice, NoticeSink};
 pub use workers::{FolderPicker, LoadHook};
 
 use std::path::PathBuf;
@@ -40,14 +42,48 @@ pub enum GuiError {
     /// The platform has no config directory and none was given.
     #[error("no config directory on this system; pass --config-dir")]
     NoConfigDir,
-    /// The window could not be opened (no display, no OpenGL, ...).
+    /// Neither DISPLAY nor WAYLAND_DISPLAY is set: a headless machine, an SSH session.
+    #[error("no display for the window: neither DISPLAY nor WAYLAND_DISPLAY is set")]
+    NoDisplay,
+    /// The display named in the environment could not be reached (no server there, refused).
+    #[error("cannot connect to the display {display} ({reason})")]
+    DisplayUnreachable {
+        /// DISPLAY or WAYLAND_DISPLAY, as set.
+        display: String,
+        /// What the windowing library said, without its source location.
+        reason: String,
+    },
+    /// The display was reached but gave the window no usable OpenGL.
+    #[error("the display {display} refused OpenGL for the window ({reason})")]
+    NoOpenGl {
+        /// DISPLAY or WAYLAND_DISPLAY, as set.
+        display: String,
+        /// What the OpenGL layer said.
+        reason: String,
+    },
+    /// The window could not be opened for another reason.
     #[error("cannot open the window: {0}")]
     Window(String),
+}
+
+impl GuiError {
+    /// Whether the app cannot run here for want of a (working) display, so the command line is
+    /// what to use instead.
+    pub fn is_display_missing(&self) -> bool {
+        matches!(
+            self,
+            Self::NoDisplay | Self::DisplayUnreachable { .. } | Self::NoOpenGl { .. }
+        )
+    }
 }
 
 /// Opens the window and runs until it is closed.
 pub fn run(options: GuiOptions) -> Result<(), GuiError> {
     let started = std::time::Instant::now();
+    // Said before eframe tries: winit's own error names a file in its source tree.
+    if !crate::sys::display_named() {
+        return Err(GuiError::NoDisplay);
+    }
     let config_dir = match options.config_dir {
         Some(dir) => dir,
         None => crate::watchlist::default_config_dir().ok_or(GuiError::NoConfigDir)?,
@@ -75,6 +111,7 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         stats: stats::FrameStats::from_env(started),
         before_load: None,
         file_manager: None,
+        notices: std::sync::Arc::new(notify::DesktopNotices),
     };
     eframe::run_native(
         "lockscope",
@@ -84,7 +121,51 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
             Ok(Box::new(LockscopeApp::new(cc, config)?))
         }),
     )
-    .map_err(|e| GuiError::Window(e.to_string()))
+    .map_err(window_error)
+}
+
+/// eframe's error as the user's problem: which display, and what it said (winit's errors
+/// start with a location in winit's sources, which means nothing to a user).
+fn window_error(e: eframe::Error) -> GuiError {
+    let display = || {
+        ["WAYLAND_DISPLAY", "DISPLAY"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_default()
+    };
+    let reason = |e: &dyn std::fmt::Display| without_source_location(&e.to_string()).to_string();
+    match e {
+        eframe::Error::WinitEventLoop(e) => GuiError::DisplayUnreachable {
+            display: display(),
+            reason: reason(&e),
+        },
+        eframe::Error::Glutin(_)
+        | eframe::Error::NoGlutinConfigs(..)
+        | eframe::Error::OpenGL(_) => GuiError::NoOpenGl {
+            display: display(),
+            reason: reason(&e),
+        },
+        other => GuiError::Window(reason(&other)),
+    }
+}
+
+/// `"winit EventLoopError: os error at /…/winit-0.30.13/src/…/mod.rs:788: Failed to open
+/// connection to X server"` → `"Failed to open connection to X server"`.
+fn without_source_location(text: &str) -> &str {
+    let Some(at) = text.find("os error at ") else {
+        return text;
+    };
+    let rest = &text[at..];
+    // The location ends with ":LINE: ".
+    rest.match_indices(": ")
+        .find(|(i, _)| {
+            let before = &rest[..*i];
+            before
+                .rsplit(':')
+                .next()
+                .is_some_and(|line| !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map_or(text, |(i, sep)| &rest[i + sep.len()..])
 }
 
 /// SIGINT/SIGTERM close the window like its close button, so locks are released (unlink, then
@@ -101,3 +182,19 @@ fn close_on_signals(ctx: &egui::Context) {
 }
 
 use eframe::egui;
+
+#[cfg(test)]
+mod tests {
+    use super::without_source_location;
+
+    #[test]
+    fn winit_source_location_is_left_out() {
+        assert_eq!(
+            without_source_location(
+                "winit EventLoopError: os error at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/winit-0.30.13/src/platform_impl/linux/mod.rs:788: Failed to open connection to X server"
+            ),
+            "Failed to open connection to X server"
+        );
+        assert_eq!(without_source_location("plain: text"), "plain: text");
+    }
+}

@@ -56,6 +56,9 @@ pub struct UiState {
     pub interval_input: String,
     #[serde(skip)]
     pub lock_name_input: String,
+    /// The settings panel's "held longer than" field (refilled from the active list).
+    #[serde(skip)]
+    pub stuck_after_input: String,
     #[serde(skip)]
     pub log_filter: String,
     /// Focus the path field on the next frame (after "no folder dialog here").
@@ -106,6 +109,7 @@ impl Default for UiState {
             list_name_input: String::new(),
             interval_input: String::new(),
             lock_name_input: String::new(),
+            stuck_after_input: String::new(),
             log_filter: String::new(),
             focus_path: false,
             focus_filter: false,

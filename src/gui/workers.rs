@@ -5,6 +5,7 @@
 //! thread never blocks on any of it. Nothing here knows the app: it only sees [`Events`].
 
 use super::model::Fresh;
+use super::notify::{Notice, NoticeSink};
 use crate::diagnose::Diagnoser;
 use crate::lock::{LockError, LockFile};
 use crate::monitor::DirState;
@@ -46,6 +47,8 @@ pub enum WorkerEvent {
         dir: PathBuf,
         error: Option<String>,
     },
+    /// A desktop notification could not be shown (no notification service, ...).
+    NoticeFailed(String),
 }
 
 /// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
@@ -499,6 +502,63 @@ pub fn run_dialog(
 
 /// How fast an empty dialog answer must be to mean "no dialog was shown".
 pub const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
+
+// ---- the local time zone ----------------------------------------------------------------------
+
+/// How often the local zone is read again (a change of `/etc/localtime` shows within this).
+const ZONE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Resolves the local time zone now and every [`ZONE_REFRESH`] on a thread of its own, for
+/// [`crate::local_time::TimeStyle::Resolved`], and wakes the UI when it changed. Never joined.
+pub fn watch_local_zone(wake: Waker) {
+    let _detached = std::thread::Builder::new()
+        .name("lockscope-zone".into())
+        .spawn(move || {
+            loop {
+                if crate::local_time::resolve_local_zone() {
+                    wake();
+                }
+                std::thread::sleep(ZONE_REFRESH);
+            }
+        });
+}
+
+// ---- desktop notifications ---------------------------------------------------------------------
+
+/// The thread that shows desktop notifications (a D-Bus call may wait on a slow or absent
+/// notification service). Dropping the handle ends the thread after its current notice;
+/// nothing waits for it.
+pub struct Notices {
+    outbox: Sender<Notice>,
+}
+
+impl Notices {
+    /// Failures arrive as [`WorkerEvent::NoticeFailed`], the first of each run of failures only
+    /// (one "no notification service" message, not one per notice).
+    pub fn start(sink: Arc<dyn NoticeSink>, events: Events) -> Notices {
+        let (outbox, inbox) = mpsc::channel::<Notice>();
+        let _detached = std::thread::Builder::new()
+            .name("lockscope-notices".into())
+            .spawn(move || {
+                let mut failing = false;
+                while let Ok(notice) = inbox.recv() {
+                    match sink.show(&notice) {
+                        Ok(()) => failing = false,
+                        Err(e) if !failing => {
+                            failing = true;
+                            events.send(WorkerEvent::NoticeFailed(e));
+                        }
+                        Err(_) => {}
+                    }
+                }
+            });
+        Notices { outbox }
+    }
+
+    pub fn send(&self, notice: Notice) {
+        let _ = self.outbox.send(notice);
+    }
+}
 
 // ---- fresh diagnoses (the details pane) --------------------------------------------------------
 

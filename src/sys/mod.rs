@@ -45,6 +45,19 @@ pub(crate) use files::*;
 pub(crate) use pidfd::*;
 pub(crate) use process::*;
 
+/// Whether the environment names a display server for the app's window. X11 and Wayland say
+/// where theirs is in DISPLAY / WAYLAND_DISPLAY / WAYLAND_SOCKET (what winit reads); macOS and
+/// Windows give every logged-in session one.
+#[cfg(feature = "gui")]
+pub(crate) fn display_named() -> bool {
+    if cfg!(any(windows, target_os = "macos")) {
+        return true;
+    }
+    ["WAYLAND_DISPLAY", "WAYLAND_SOCKET", "DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+}
+
 /// What a lock query found on a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Conflict {

@@ -13,6 +13,7 @@ impl WatchList {
         WatchList {
             name: CERTBOT_PRESET_NAME.to_string(),
             dirs: certbot_defaults(),
+            notify: Default::default(),
         }
     }
 }

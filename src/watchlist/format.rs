@@ -3,7 +3,9 @@
 //! reading and writing files is [`store`](super::store)'s job.
 
 use super::model::{check_name, dir_problem};
-use super::{Loaded, MAX_REPAIR_WARNINGS, Settings, State, Warning, WatchList, WatchListError};
+use super::{
+    Loaded, MAX_REPAIR_WARNINGS, Notifications, Settings, State, Warning, WatchList, WatchListError,
+};
 use crate::{LOCK_FILE_NAME, duration};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -29,10 +31,7 @@ pub(super) fn decode_state(bytes: &[u8], file: &Path) -> Result<Loaded, String> 
 
 /// The text of an exchange file for `list` (already checked: see `WatchList::checked`).
 pub(super) fn encode_list(list: WatchList) -> Result<String, WatchListError> {
-    let raw = ListFile {
-        name: list.name,
-        dirs: list.dirs.iter().map(|d| path_text(d)).collect(),
-    };
+    let raw = ListFile::from_list(&list);
     Ok(format!(
         "# A lockscope watch list: the directories whose certbot locks to watch.\n{}",
         toml::to_string_pretty(&raw)?
@@ -48,7 +47,15 @@ pub(super) fn decode_list(bytes: &[u8], path: &Path) -> Result<WatchList, WatchL
     };
     let text = std::str::from_utf8(bytes).map_err(|_| parse_error("not UTF-8 text".into()))?;
     let raw: ListFile = toml::from_str(text).map_err(|e| parse_error(one_line(&e, text)))?;
-    WatchList::new(&raw.name, raw.dirs.into_iter().map(PathBuf::from))
+    let notify = match raw.notify {
+        None => Notifications::default(),
+        Some(n) => n.decode().map_err(parse_error)?,
+    };
+    notify.check()?;
+    Ok(WatchList {
+        notify,
+        ..WatchList::new(&raw.name, raw.dirs.into_iter().map(PathBuf::from))?
+    })
 }
 
 /// `lockscope.toml` as serde sees it. Field order matters: TOML puts plain keys before tables.
@@ -76,6 +83,51 @@ struct ListFile {
     name: String,
     #[serde(default)]
     dirs: Vec<String>,
+    /// Absent when every notification is off (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notify: Option<NotifyFile>,
+}
+
+/// A list's `[list.notify]` table.
+#[derive(Serialize, Deserialize)]
+struct NotifyFile {
+    /// A duration ("10m"), or absent: no "held longer than" notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stuck_after: Option<String>,
+    #[serde(default)]
+    background_changes: bool,
+}
+
+impl ListFile {
+    fn from_list(list: &WatchList) -> ListFile {
+        ListFile {
+            name: list.name.clone(),
+            dirs: list.dirs.iter().map(|d| path_text(d)).collect(),
+            notify: list.notify.any().then(|| NotifyFile {
+                stuck_after: list
+                    .notify
+                    .stuck_after
+                    .map(|d| humantime::format_duration(d).to_string()),
+                background_changes: list.notify.background_changes,
+            }),
+        }
+    }
+}
+
+impl NotifyFile {
+    /// The notifications this table asks for, or why its threshold is not a duration.
+    fn decode(self) -> Result<Notifications, String> {
+        let stuck_after = match self.stuck_after {
+            None => None,
+            Some(text) => Some(duration::parse_duration(&text).map_err(|_| {
+                format!("notify.stuck_after {text:?} is not a duration (like \"10m\")")
+            })?),
+        };
+        Ok(Notifications {
+            stuck_after,
+            background_changes: self.background_changes,
+        })
+    }
 }
 
 /// A path known to be Unicode (checked when it entered a list).
@@ -92,14 +144,7 @@ impl StateFile {
                 interval: Some(humantime::format_duration(state.settings().interval).to_string()),
                 lock_name: Some(state.settings().lock_name.clone()),
             },
-            lists: state
-                .lists()
-                .iter()
-                .map(|l| ListFile {
-                    name: l.name.clone(),
-                    dirs: l.dirs.iter().map(|d| path_text(d)).collect(),
-                })
-                .collect(),
+            lists: state.lists().iter().map(ListFile::from_list).collect(),
         }
     }
 
@@ -156,10 +201,31 @@ impl StateFile {
                     )),
                 }
             }
+            let notify = match raw.notify.map(NotifyFile::decode) {
+                None => Notifications::default(),
+                Some(Ok(n)) if n.check().is_ok() => n,
+                Some(Ok(n)) => {
+                    warn(format!(
+                        "watch list {name:?}: notify.stuck_after {} is shorter than 1s; \
+                         that notification is off",
+                        humantime::format_duration(n.stuck_after.unwrap_or_default())
+                    ));
+                    Notifications {
+                        stuck_after: None,
+                        ..n
+                    }
+                }
+                Some(Err(e)) => {
+                    warn(format!(
+                        "watch list {name:?}: {e}; its notifications are off"
+                    ));
+                    Notifications::default()
+                }
+            };
             // Cannot fail: the name and every directory were checked above.
             if let Ok(list) = WatchList::new(&name, dirs) {
                 names.insert(&list.name);
-                lists.push(list);
+                lists.push(WatchList { notify, ..list });
             }
         }
         let mut active = match self.active {
@@ -416,5 +482,80 @@ name = "  "
         // A list without dirs is a valid, empty list; duplicates are dropped.
         fs::write(&path, "name = \"x\"").unwrap();
         assert_eq!(import(&path).unwrap(), WatchList::new("x", []).unwrap());
+    }
+
+    #[test]
+    fn notifications_are_saved_per_list_and_off_unless_asked_for() {
+        let (_dir, store) = store();
+        let mut state = sample();
+        let on = Notifications {
+            stuck_after: Some(Duration::from_secs(90)),
+            background_changes: true,
+        };
+        state.set_notify("web", on).unwrap();
+        store.save(&state).unwrap();
+        let text = fs::read_to_string(store.file()).unwrap();
+        assert!(text.contains("[list.notify]"), "{text}");
+        assert_eq!(text.matches("[list.notify]").count(), 1, "{text}");
+        assert!(text.contains("stuck_after = \"1m 30s\""), "{text}");
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.warnings, []);
+        assert_eq!(loaded.state.get("web").unwrap().notify, on);
+        assert_eq!(
+            loaded.state.get("certbot").unwrap().notify,
+            Notifications::default()
+        );
+        // A too-short threshold is refused by the model, and changes nothing.
+        let short = Notifications {
+            stuck_after: Some(Duration::from_millis(10)),
+            ..on
+        };
+        assert!(state.set_notify("web", short).is_err());
+        assert_eq!(state.get("web").unwrap().notify, on);
+        // Exported lists carry their notifications; import reads them back.
+        let out = store.dir().join("web.toml");
+        crate::watchlist::export(state.get("web").unwrap(), &out).unwrap();
+        assert_eq!(import(&out).unwrap().notify, on);
+    }
+
+    #[test]
+    fn broken_notify_tables_are_repaired_on_load_and_refused_on_import() {
+        let (_dir, _store, loaded) = load_bytes(
+            b"[[list]]\nname = \"a\"\n[list.notify]\nstuck_after = \"soon\"\n\
+              background_changes = true\n[[list]]\nname = \"b\"\n[list.notify]\n\
+              stuck_after = \"5ms\"\nbackground_changes = true\n",
+        );
+        let s = &loaded.state;
+        assert_eq!(s.get("a").unwrap().notify, Notifications::default());
+        assert_eq!(
+            s.get("b").unwrap().notify,
+            Notifications {
+                stuck_after: None,
+                background_changes: true
+            }
+        );
+        let messages: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(
+            messages[0].contains("\"soon\" is not a duration"),
+            "{messages:#?}"
+        );
+        assert!(messages[1].contains("shorter than 1s"), "{messages:#?}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.toml");
+        for (bytes, expected) in [
+            (
+                &b"name = \"x\"\n[notify]\nstuck_after = \"soon\""[..],
+                "not a duration",
+            ),
+            (
+                b"name = \"x\"\n[notify]\nstuck_after = \"5ms\"",
+                "at least 1s",
+            ),
+        ] {
+            fs::write(&path, bytes).unwrap();
+            let err = import(&path).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 }

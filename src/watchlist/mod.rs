@@ -103,7 +103,9 @@ mod test_support;
 
 pub use crate::duration::MIN_INTERVAL;
 pub use defaults::{CERTBOT_PRESET_NAME, certbot_defaults, certbot_defaults_with};
-pub use model::{DirProblem, Settings, State, WatchList};
+pub use model::{
+    DEFAULT_STUCK_AFTER, DirProblem, MIN_STUCK_AFTER, Notifications, Settings, State, WatchList,
+};
 pub(crate) use store::write_file_atomically;
 pub use store::{Store, default_config_dir, export, import};
 
@@ -151,6 +153,9 @@ pub enum WatchListError {
     /// A poll interval below [`MIN_INTERVAL`].
     #[error("the poll interval must be at least 10ms, not {0:?}")]
     IntervalTooShort(Duration),
+    /// A "held longer than" notification threshold below [`MIN_STUCK_AFTER`].
+    #[error("the \"held longer than\" threshold must be at least 1s, not {0:?}")]
+    StuckAfterTooShort(Duration),
     /// A lock-file name that is not a plain file name.
     #[error("lock file name {0:?} is not a plain file name (like .certbot.lock)")]
     BadLockName(String),

@@ -17,6 +17,49 @@ pub struct WatchList {
     pub name: String,
     /// Absolute, Unicode directories, without duplicates, in the user's order.
     pub dirs: Vec<PathBuf>,
+    /// The app's desktop notifications for this list (off unless the user turns them on).
+    pub notify: Notifications,
+}
+
+/// Which desktop notifications the app sends for a list's directories. Off by default: a
+/// notification is an interruption the user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notifications {
+    /// A lock held longer than this is reported, once per hold ("certbot may be stuck"). `None`:
+    /// never. At least [`MIN_STUCK_AFTER`].
+    pub stuck_after: Option<Duration>,
+    /// Lock state changes are reported while the app's window is in the background.
+    pub background_changes: bool,
+}
+
+/// The threshold the app offers when notifications are turned on: certbot's runs take seconds
+/// to a few minutes, so a hold of 10 minutes is worth a look.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// The shortest "held longer than" threshold (shorter ones would report every ordinary run).
+pub const MIN_STUCK_AFTER: Duration = Duration::from_secs(1);
+
+impl Notifications {
+    /// Both kinds on, with the default threshold.
+    pub fn on() -> Notifications {
+        Notifications {
+            stuck_after: Some(DEFAULT_STUCK_AFTER),
+            background_changes: true,
+        }
+    }
+
+    /// Whether any notification is on.
+    pub fn any(&self) -> bool {
+        self.stuck_after.is_some() || self.background_changes
+    }
+
+    /// Whether these keep the rules (a threshold of at least [`MIN_STUCK_AFTER`]).
+    pub fn check(&self) -> Result<(), WatchListError> {
+        match self.stuck_after {
+            Some(d) if d < MIN_STUCK_AFTER => Err(WatchListError::StuckAfterTooShort(d)),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Why a directory cannot be in a watch list.
@@ -65,12 +108,20 @@ impl WatchList {
                 kept.push(dir);
             }
         }
-        Ok(WatchList { name, dirs: kept })
+        Ok(WatchList {
+            name,
+            dirs: kept,
+            notify: Notifications::default(),
+        })
     }
 
     /// This list, checked and normalized as by [`WatchList::new`].
     pub(super) fn checked(&self) -> Result<WatchList, WatchListError> {
-        WatchList::new(&self.name, self.dirs.iter().cloned())
+        self.notify.check()?;
+        Ok(WatchList {
+            notify: self.notify,
+            ..WatchList::new(&self.name, self.dirs.iter().cloned())?
+        })
     }
 }
 
@@ -249,6 +300,14 @@ impl State {
         Ok(())
     }
 
+    /// Sets a list's notifications (checked first: a refused change changes nothing).
+    pub fn set_notify(&mut self, name: &str, notify: Notifications) -> Result<(), WatchListError> {
+        notify.check()?;
+        let i = self.index(name)?;
+        self.lists[i].notify = notify;
+        Ok(())
+    }
+
     /// `base` if no list has that name, else `base (2)`, `base (3)`, ...
     pub fn unused_name(&self, base: &str) -> String {
         let base = base.trim();
@@ -361,6 +420,7 @@ mod tests {
         s.insert(WatchList {
             name: " m ".into(),
             dirs: vec![abs("/y"), abs("/y")],
+            notify: Notifications::default(),
         })
         .unwrap();
         assert_eq!(s.get("m").unwrap().dirs, [abs("/y")]);
@@ -406,6 +466,7 @@ mod tests {
         let list = WatchList {
             name: "l".into(),
             dirs: vec![bad],
+            notify: Notifications::default(),
         };
         assert!(export(&list, &out).is_err());
         assert!(!out.exists());

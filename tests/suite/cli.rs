@@ -34,7 +34,8 @@ fn status_json_has_the_contract_keys_in_path_order() {
         let mut keys: Vec<_> = row.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         // The original contract's keys, plus the diagnosis (issue 12; `warnings` only when
-        // there is one).
+        // there is one), plus `host` (issue 14: null for a local path).
+        assert_eq!(row["host"], serde_json::Value::Null, "{row}");
         assert_eq!(
             keys,
             [
@@ -43,6 +44,7 @@ fn status_json_has_the_contract_keys_in_path_order() {
                 "held_since",
                 "held_since_source",
                 "holder",
+                "host",
                 "lock_file",
                 "lock_set",
                 "state"
@@ -271,7 +273,7 @@ fn usage_errors_exit_2_and_no_subcommand_opens_the_app() {
     let err = String::from_utf8_lossy(&out.stderr);
     if cfg!(feature = "gui") {
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.contains("cannot open the window"), "{err}");
+        assert!(err.contains("no display for the window"), "{err}");
     } else {
         assert_eq!(out.status.code(), Some(0));
     }

@@ -14,7 +14,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, Node};
 use lockscope::gui::FolderPicker;
-use lockscope::gui::{AppConfig, LockscopeApp, OpenList};
+use lockscope::gui::{AppConfig, LockscopeApp, Notice, NoticeSink, OpenList};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,6 +116,32 @@ fn app_config(
         stats: None,
         before_load: None,
         file_manager: None,
+        notices: Arc::new(RecordedNotices::default()),
+    }
+}
+
+/// Desktop notifications recorded instead of shown (scripts/gui-notify shows them with a real
+/// notification daemon).
+#[derive(Default)]
+struct RecordedNotices(Mutex<Vec<Notice>>);
+
+impl RecordedNotices {
+    fn all(&self) -> Vec<Notice> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn with_summary(&self, summary: &str) -> Vec<Notice> {
+        self.all()
+            .into_iter()
+            .filter(|n| n.summary == summary)
+            .collect()
+    }
+}
+
+impl NoticeSink for RecordedNotices {
+    fn show(&self, notice: &Notice) -> Result<(), String> {
+        self.0.lock().unwrap().push(notice.clone());
+        Ok(())
     }
 }
 
@@ -2507,4 +2533,152 @@ fn the_timeline_has_a_local_time_axis_and_its_hover_names_the_holder_and_times()
         message_containing(h, "nothing recorded yet").is_some()
     });
     drop(certbot);
+}
+
+// ---- desktop notifications --------------------------------------------------------------------
+
+/// Notifications are off until the user turns them on for a list; then a certbot holding past
+/// the threshold is reported once per hold, and changes while the window is in the background
+/// are reported (not those seen while it has the focus). The choices are saved with the list.
+#[test]
+fn notifications_are_opt_in_per_list_and_report_a_stuck_certbot_once() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let notices = Arc::new(RecordedNotices::default());
+    let mut config = app_config(cfg.path(), FakePicker::new(), None);
+    config.notices = notices.clone();
+    let mut h = build_app(config, true);
+    run_until(&mut h, "the watch lists are loaded", lists_loaded);
+    add_absent_rows(&mut h, &[dir]);
+
+    // Off by default: a change in the background is not reported.
+    h.input_mut().focused = false;
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    run_until(&mut h, "the row shows certbot's hold", |h| {
+        has_badge(h, dir, "Held")
+    });
+    h.run_steps(5);
+    assert_eq!(notices.all(), [], "notifications are off by default");
+    certbot.release();
+    run_until(&mut h, "the row is Absent again", |h| {
+        has_badge(h, dir, "Absent")
+    });
+    h.input_mut().focused = true;
+
+    // Turned on in the settings panel: a 2 s threshold and background changes.
+    click(&mut h, |h| h.get_by_label("Settings"));
+    fn threshold(h: &App) -> Node<'_> {
+        h.get_by(|n| n.role() == Role::TextInput && n.data().placeholder() == Some("10m"))
+    }
+    run_until(&mut h, "the panel offers notifications", |h| {
+        h.query_by_label("Changes while in the background")
+            .is_some()
+    });
+    threshold(&h).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    threshold(&h).type_text("2s");
+    h.step();
+    click(&mut h, |h| h.get_by_label("Held longer than"));
+    click(&mut h, |h| {
+        h.get_by_label("Changes while in the background")
+    });
+    let saved = || std::fs::read_to_string(cfg.path().join("lockscope.toml")).unwrap_or_default();
+    run_until(&mut h, "the list's notifications are saved", |_| {
+        let text = saved();
+        text.contains("stuck_after = \"2s\"") && text.contains("background_changes = true")
+    });
+
+    // Seen while focused: no notification.
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    run_until(&mut h, "the row shows certbot's hold", |h| {
+        has_badge(h, dir, "Held")
+    });
+    h.run_steps(5);
+    assert_eq!(notices.with_summary("Lock state changed"), []);
+    // Held past 2 s: "certbot may be stuck", naming the directory and certbot's pid, once.
+    run_until(&mut h, "a stuck notification", |_| {
+        !notices.with_summary("certbot may be stuck").is_empty()
+    });
+    let pid = certbot.pid;
+    let stuck = notices.with_summary("certbot may be stuck");
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert!(
+        stuck[0]
+            .body
+            .starts_with(&format!("{} held for ", dir.display()))
+            && stuck[0].body.contains(&format!("by pid {pid} (")),
+        "{:?}",
+        stuck[0].body
+    );
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        notices.with_summary("certbot may be stuck").len(),
+        1,
+        "once per hold"
+    );
+
+    // In the background: certbot's release is reported.
+    h.input_mut().focused = false;
+    certbot.release();
+    run_until(&mut h, "a notification of the release", |_| {
+        !notices.with_summary("Lock state changed").is_empty()
+    });
+    let changed = notices.with_summary("Lock state changed");
+    assert_eq!(
+        changed[0].body,
+        format!("{}: Absent", dir.display()),
+        "{changed:?}"
+    );
+}
+
+/// A double click on a row opens its details, whatever the modifiers: a Ctrl+double click on one
+/// of two selected rows leaves only that row selected, with its details pane (two Ctrl+clicks
+/// would toggle it off and on again, keeping both rows).
+#[test]
+fn a_double_click_opens_the_rows_details() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0], &dirs[1]]);
+    select_row(&mut h, &dirs[0]);
+    press(&mut h, egui::Modifiers::COMMAND, egui::Key::A);
+    run_until(&mut h, "both rows selected", |h| {
+        selected_count(h) == Some(2)
+    });
+    let path_cell = |h: &App| {
+        let cells = row(h, &dirs[0]).expect("the row");
+        cells[0].get_by_role(Role::Label).rect().center()
+    };
+    let at = path_cell(&h);
+    // Two Ctrl+clicks one frame (0.25 s of the harness's clock) apart: within egui's double-click
+    // delay (0.3 s).
+    for _ in 0..2 {
+        let events = &mut h.input_mut().events;
+        events.push(egui::Event::ModifiersChanged(egui::Modifiers::COMMAND));
+        events.push(egui::Event::PointerMoved(at));
+        for pressed in [true, false] {
+            events.push(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: egui::Modifiers::COMMAND,
+            });
+        }
+        h.step();
+    }
+    h.input_mut()
+        .events
+        .push(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    run_until(
+        &mut h,
+        "only the double-clicked row, with its details",
+        |h| only_selected(h, &dirs[0]),
+    );
 }

@@ -411,11 +411,17 @@ fn watch_cli_prints_json_lines_and_exits_0_on_sigterm() {
             "held_since",
             "held_since_source",
             "holder",
+            "host",
             "lock_file",
             "lock_set",
             "state",
             "time"
         ]
+    );
+    assert_eq!(
+        first["host"],
+        serde_json::Value::Null,
+        "local rows: host null"
     );
     assert_eq!(
         (first["state"].as_str(), first["cause"].as_str()),

@@ -479,6 +479,21 @@ fn status_json_flag_and_format_json_agree_and_output_needs_prometheus() {
         .args(["status", "--json", "--format", "text"])
         .arg(dir.path()));
     assert_eq!(out.status.code(), Some(2), "--json conflicts with --format");
+
+    // HOST:DIR operands are for the ssh commands; the metrics are this machine's.
+    for args in [
+        &["status", "--format", "prometheus", "web1:/etc/letsencrypt"][..],
+        &["serve", "--metrics", "0", "web1:/etc/letsencrypt"][..],
+    ] {
+        let out = run(lockscope()
+            .args(args)
+            .env("LOCKSCOPE_SSH_COMMAND", "/bin/false"));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("local directories only"),
+            "{args:?}: {out:?}"
+        );
+    }
 }
 
 #[test]

@@ -126,7 +126,7 @@ fn user(details: &ProcessDetails) -> String {
 fn when(t: Timestamp, now: Timestamp) -> String {
     format!(
         "{}, {} ago",
-        format_time(t, TimeStyle::Local),
+        format_time(t, TimeStyle::Resolved),
         format_age(age_at(t, now))
     )
 }
@@ -203,7 +203,7 @@ fn warnings(ui: &mut Ui, diagnosis: &Diagnosis) {
 }
 
 fn what_to_do(ui: &mut Ui, dir: &Path, lock: &LockState, diagnosis: &Diagnosis, now: Timestamp) {
-    let mut paragraphs = explain(dir, &Ok(lock.clone()), diagnosis, now, TimeStyle::Local);
+    let mut paragraphs = explain(dir, &Ok(lock.clone()), diagnosis, now, TimeStyle::Resolved);
     let Some(last) = paragraphs.pop() else {
         return;
     };

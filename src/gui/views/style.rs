@@ -24,7 +24,7 @@ pub fn badge_color(state: &DirState) -> Color32 {
 /// it is today there, the date too when not (`04:01:42 CET`, `2026-12-01 23:59:01 CET`).
 pub fn clock(t: SystemTime, now: SystemTime) -> String {
     match (Timestamp::try_from(t), Timestamp::try_from(now)) {
-        (Ok(t), Ok(now)) => format_time_short(t, now, TimeStyle::Local),
+        (Ok(t), Ok(now)) => format_time_short(t, now, TimeStyle::Resolved),
         // Outside jiff's range (years beyond ±9999): RFC 3339 UTC still says when.
         _ => humantime::format_rfc3339_seconds(t).to_string(),
     }

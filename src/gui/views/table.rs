@@ -348,13 +348,13 @@ fn held_for(ui: &mut Ui, held: HeldFor, now: SystemTime) {
             format!("≥ {age}"),
             format!(
                 "held at least since {} (when the app first saw it)",
-                format_time(since, TimeStyle::Local)
+                format_time(since, TimeStyle::Resolved)
             ),
         )
     } else {
         (
             age,
-            format!("held since {}", format_time(since, TimeStyle::Local)),
+            format!("held since {}", format_time(since, TimeStyle::Resolved)),
         )
     };
     ui.label(text).on_hover_text(hover);

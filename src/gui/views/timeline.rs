@@ -39,7 +39,7 @@ pub fn header(ui: &mut Ui, minutes: &mut u32, now: SystemTime) {
             ui.add(egui::DragValue::new(minutes).range(1..=60).suffix(" min"));
             // The zone once, on the title line: the axis below keeps its width for ticks.
             let zone_name = to_timestamp(now)
-                .to_zoned(TimeZone::system())
+                .to_zoned(TimeStyle::Resolved.zone())
                 .strftime("%Z")
                 .to_string();
             ui.label(egui::RichText::new(zone_name).small().weak())
@@ -53,7 +53,7 @@ pub fn header(ui: &mut Ui, minutes: &mut u32, now: SystemTime) {
 fn axis(ui: &mut Ui, now: SystemTime, span: Duration) {
     let size = egui::vec2(ui.available_width(), AXIS_HEIGHT);
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    let zone = TimeZone::system();
+    let zone = TimeStyle::Resolved.zone();
     let scale = Scale::new(rect, now, span);
     let font = egui::TextStyle::Small.resolve(ui.style());
     let color = ui.visuals().weak_text_color();
@@ -111,7 +111,7 @@ pub fn strip(ui: &mut Ui, history: &VecDeque<Span>, now: SystemTime, span: Durat
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals();
     let scale = Scale::new(rect, now, span);
-    let zone = TimeZone::system();
+    let zone = TimeStyle::Resolved.zone();
     let (_, ticks) = ticks(&zone, scale.start, span, rect.width());
     let tick_color = visuals.weak_text_color().gamma_multiply(0.5);
     for t in ticks {
@@ -149,7 +149,7 @@ pub fn describe_at(history: &VecDeque<Span>, at: SystemTime, now: SystemTime) ->
     let s = &history[i];
     let end = history.get(i + 1).map(|n| n.start);
     let now_ts = to_timestamp(now);
-    let when = |t: SystemTime| format_time_short(to_timestamp(t), now_ts, TimeStyle::Local);
+    let when = |t: SystemTime| format_time_short(to_timestamp(t), now_ts, TimeStyle::Resolved);
     let lasted = format_age(age_at(
         to_timestamp(s.start),
         to_timestamp(end.unwrap_or(now)),

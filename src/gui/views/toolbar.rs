@@ -39,7 +39,16 @@ const PANEL_TOGGLES_WIDTH: f32 = 230.0;
 
 fn list_controls(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
     {
-        let label = ui.label("Watch list:");
+        // As tall as the combo box beside it, text centred: a bare label sits a few pixels
+        // higher than the combo's text in a wrapping row.
+        let height = ui.spacing().interact_size.y;
+        let label = ui
+            .allocate_ui_with_layout(
+                egui::vec2(0.0, height),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| ui.label("Watch list:"),
+            )
+            .inner;
         let names: Vec<String> = view
             .lists
             .map(|s| s.lists().iter().map(|l| l.name.clone()).collect())

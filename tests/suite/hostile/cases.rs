@@ -683,6 +683,7 @@ pub(super) const CASES: &[Case] = &[
                 let list = WatchList {
                     name: "l".into(),
                     dirs: vec![b],
+                    notify: Default::default(),
                 };
                 watchlist::export(&list, &out)
             });
@@ -709,7 +710,7 @@ pub(super) const CASES: &[Case] = &[
                 os("--config-dir"),
                 r.os("cfg"),
             ];
-            r.cli(&args, 2, &["cannot open the window", "DISPLAY"]);
+            r.cli(&args, 2, &["no display for the window", "DISPLAY"]);
         },
         disk: Disk::Unchanged,
     },

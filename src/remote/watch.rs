@@ -1,0 +1,319 @@
+//! Watching one host's directories through one ssh connection: one remote `lockscope watch
+//! --json DIR...`, its rows passed on, its loss reported with the reason, every row of the
+//! host turned `unknown` (never left at a stale held or free), and reconnects with backoff.
+
+use super::error::ConnectionError;
+use super::operand::Host;
+use super::record::{LINE_LIMIT, RemoteRow, parse_watch_line};
+use super::ssh::{Ssh, read_line_bounded};
+use std::io::BufReader;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The first reconnect waits this long; each failure doubles it up to [`MAX_BACKOFF`]; a
+/// connection that delivered a row starts over.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between reconnects.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A host's connection state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// ssh is starting (first time or again).
+    Connecting,
+    /// The remote watch answered.
+    Connected,
+    /// It ended or never answered; `retry_in`: when it is tried again.
+    Lost {
+        /// Why.
+        reason: ConnectionError,
+        /// The wait before the next attempt.
+        retry_in: Duration,
+    },
+}
+
+impl ConnectionState {
+    /// `connecting`, `connected`, `lost`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Lost { .. } => "lost",
+        }
+    }
+}
+
+/// What a remote watch reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteEvent {
+    /// The connection changed state.
+    Connection {
+        /// Which host.
+        host: Host,
+        /// Its new state.
+        state: ConnectionState,
+    },
+    /// A directory's row: from the remote (its `time` and `cause` in `other`), or `unknown`
+    /// after a loss (`other` empty).
+    Row(RemoteRow),
+    /// A message the remote lockscope printed on stderr (hostile text), without its prefix.
+    Notice {
+        /// Which host.
+        host: Host,
+        /// The message.
+        text: String,
+    },
+}
+
+/// The remote watch's options (passed on as `--interval` and `--lock-name`).
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// The remote's periodic pass.
+    pub interval: Duration,
+    /// The lock file's name.
+    pub lock_name: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    stopped: bool,
+    child: Option<Child>,
+}
+
+/// A running watch of one host. Dropping it stops the watch: ssh is killed, no event follows
+/// (the thread is not joined, so that a stuck ssh can never block the caller).
+pub struct RemoteWatch {
+    shared: Arc<(Mutex<Shared>, Condvar)>,
+}
+
+impl RemoteWatch {
+    /// Starts watching `dirs` on `host`; `sink` gets every event, on the watch's own thread.
+    pub fn start(
+        ssh: Ssh,
+        host: Host,
+        dirs: Vec<String>,
+        options: WatchOptions,
+        sink: impl FnMut(RemoteEvent) + Send + 'static,
+    ) -> RemoteWatch {
+        let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("watch {host}"))
+            .spawn(move || run(&ssh, &host, &dirs, &options, &thread_shared, sink))
+            .ok();
+        RemoteWatch { shared }
+    }
+}
+
+impl Drop for RemoteWatch {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut shared) = lock.lock() {
+            shared.stopped = true;
+            if let Some(child) = shared.child.as_mut() {
+                let _ = child.kill();
+            }
+        }
+        wake.notify_all();
+    }
+}
+
+fn stopped(shared: &(Mutex<Shared>, Condvar)) -> bool {
+    shared.0.lock().map_or(true, |s| s.stopped)
+}
+
+fn run(
+    ssh: &Ssh,
+    host: &Host,
+    dirs: &[String],
+    options: &WatchOptions,
+    shared: &(Mutex<Shared>, Condvar),
+    mut sink: impl FnMut(RemoteEvent),
+) {
+    let mut args: Vec<String> = vec![
+        "watch".into(),
+        "--json".into(),
+        "--interval".into(),
+        format!("{}ms", options.interval.as_millis().max(1)),
+        "--lock-name".into(),
+        options.lock_name.clone(),
+        "--".into(),
+    ];
+    args.extend(dirs.iter().cloned());
+    let mut backoff = FIRST_BACKOFF;
+    // The reason the rows were last made unknown: a retry failing the same way says it once.
+    let mut rows_unknown_for: Option<&'static str> = None;
+    loop {
+        if stopped(shared) {
+            return;
+        }
+        let connection = |state| RemoteEvent::Connection {
+            host: host.clone(),
+            state,
+        };
+        sink(connection(ConnectionState::Connecting));
+        let (reason, answered) = attempt(ssh, host, &args, shared, &mut sink);
+        if stopped(shared) {
+            return;
+        }
+        if answered {
+            backoff = FIRST_BACKOFF;
+            rows_unknown_for = None;
+        }
+        sink(connection(ConnectionState::Lost {
+            reason: reason.clone(),
+            retry_in: backoff,
+        }));
+        if rows_unknown_for != Some(reason.kind()) {
+            rows_unknown_for = Some(reason.kind());
+            let words = if answered {
+                "connection lost"
+            } else {
+                "not connected"
+            };
+            for dir in dirs {
+                sink(RemoteEvent::Row(RemoteRow::unknown(
+                    host,
+                    dir,
+                    &options.lock_name,
+                    format!("{words}: {reason}"),
+                )));
+            }
+        }
+        // Wait out the backoff, unless stopped.
+        let (lock, wake) = shared;
+        let Ok(guard) = lock.lock() else { return };
+        let Ok((guard, _)) = wake.wait_timeout_while(guard, backoff, |s| !s.stopped) else {
+            return;
+        };
+        if guard.stopped {
+            return;
+        }
+        drop(guard);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection: returns why it ended and whether the remote answered at all.
+fn attempt(
+    ssh: &Ssh,
+    host: &Host,
+    args: &[String],
+    shared: &(Mutex<Shared>, Condvar),
+    sink: &mut impl FnMut(RemoteEvent),
+) -> (ConnectionError, bool) {
+    let mut child = match ssh.spawn(host, args, Stdio::null()) {
+        Ok(child) => child,
+        Err(e) => return (e, false),
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    {
+        let Ok(mut guard) = shared.0.lock() else {
+            let _ = child.kill();
+            return (
+                ConnectionError::Ssh {
+                    detail: "stopped".into(),
+                },
+                false,
+            );
+        };
+        if guard.stopped {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        guard.child = Some(child);
+    }
+    // stderr: the remote's notices are passed on as they come; the tail is kept to classify
+    // the end.
+    let tail = Arc::new(Mutex::new(String::new()));
+    let stderr_thread = stderr.map(|stderr| {
+        let tail = tail.clone();
+        let (notices_tx, notices) = std::sync::mpsc::channel::<String>();
+        let thread = std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            while let Ok(Some(line)) = read_line_bounded(&mut reader, 4096) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if let Some(notice) = line.strip_prefix("lockscope: ") {
+                    let _ = notices_tx.send(notice.to_string());
+                }
+                if let Ok(mut tail) = tail.lock() {
+                    if tail.len() > 16 * 1024 {
+                        tail.clear();
+                    }
+                    tail.push_str(&line);
+                    tail.push('\n');
+                }
+            }
+        });
+        (thread, notices)
+    });
+    let mut answered = false;
+    let mut bad: Option<ConnectionError> = None;
+    if let Some(stdout) = stdout {
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let line = match read_line_bounded(&mut reader, LINE_LIMIT) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    bad = Some(ConnectionError::BadAnswer {
+                        detail: e.to_string(),
+                    });
+                    break;
+                }
+            };
+            if let Some((_, notices)) = &stderr_thread {
+                for text in notices.try_iter() {
+                    sink(RemoteEvent::Notice {
+                        host: host.clone(),
+                        text,
+                    });
+                }
+            }
+            match parse_watch_line(host, &line) {
+                Ok(row) => {
+                    if !answered {
+                        answered = true;
+                        sink(RemoteEvent::Connection {
+                            host: host.clone(),
+                            state: ConnectionState::Connected,
+                        });
+                    }
+                    sink(RemoteEvent::Row(row));
+                }
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    // The end: reap ssh (killed first if its answer was bad).
+    let child = shared
+        .0
+        .lock()
+        .ok()
+        .and_then(|mut guard| guard.child.take());
+    let status = child.and_then(|mut child| {
+        if bad.is_some() {
+            let _ = child.kill();
+        }
+        child.wait().ok()
+    });
+    if let Some((thread, _)) = stderr_thread {
+        let _ = thread.join();
+    }
+    if let Some(bad) = bad {
+        return (bad, answered);
+    }
+    let tail = tail.lock().map(|t| t.clone()).unwrap_or_default();
+    let reason = match status {
+        Some(status) => ssh.classify(status, &tail),
+        None => ConnectionError::Ssh {
+            detail: "ssh's exit status is unknown".into(),
+        },
+    };
+    (reason, answered)
+}
