@@ -242,6 +242,7 @@ Examples:
   lockscope watch --json /etc/letsencrypt
   lockscope hold --for 30s /etc/letsencrypt
   lockscope terminate /etc/letsencrypt
+  lockscope serve --metrics 9977 /etc/letsencrypt      (Prometheus: http://127.0.0.1:9977/metrics)
 
 Exit status:
   0  success (also when the reader of stdout went away)
