@@ -51,9 +51,21 @@ pub(crate) enum Command {
     /// Report each lock's state (absent, free, held) and its holder, without touching it.
     #[command(long_about = STATUS_ABOUT, after_long_help = STATUS_AFTER)]
     Status {
-        /// Print one JSON array instead of a table.
-        #[arg(long)]
+        /// Print one JSON array instead of a table (as --format json).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// The output: a table, one JSON array, or Prometheus metrics (as `serve`'s; local
+        /// directories only).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<StatusFormat>,
+        /// With --format prometheus: replace FILE atomically instead of printing (for
+        /// node_exporter's textfile collector, which reads DIR/*.prom).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// With --format prometheus: add each holder's whole command line as a label (it can
+        /// carry secrets: tokens, passwords).
+        #[arg(long)]
+        metrics_command_line: bool,
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
@@ -104,6 +116,33 @@ pub(crate) enum Command {
         #[arg(value_name = "DIR", required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
+    /// SIGINT/SIGTERM.
+    Serve {
+        /// Where to listen: PORT or :PORT (127.0.0.1), or HOST:PORT (0.0.0.0:9977 for all).
+        #[arg(long, value_name = "ADDR", value_parser = crate::serve::parse_listen_addr)]
+        metrics: String,
+        /// Period of the pass that catches changes no filesystem event shows [default: 1s, or
+        /// the watch list's].
+        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+        interval: Option<Duration>,
+        /// The lock file's name inside each directory [default: .certbot.lock, or the watch
+        /// list's].
+        #[arg(long, value_name = "NAME", value_parser = parse_lock_name)]
+        lock_name: Option<String>,
+        /// Add each holder's whole command line as a label (it can carry secrets).
+        #[arg(long)]
+        metrics_command_line: bool,
+        /// Watch a saved watch list, by name, or a watch-list file, instead of DIRs.
+        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
+        watchlist: Option<String>,
+        /// Where watch lists are kept (default: the platform config directory).
+        #[arg(long, value_name = "DIR", requires = "watchlist")]
+        config_dir: Option<PathBuf>,
+        /// Local directories.
+        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
+        dirs: Vec<PathBuf>,
+    },
     /// Take the certbot lock on DIR, hold it, release it on exit.
     #[command(long_about = HOLD_ABOUT, after_long_help = HOLD_AFTER)]
     Hold {
@@ -148,6 +187,13 @@ pub(crate) enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
 }
 
 #[derive(Clone, Copy)]
@@ -196,6 +242,7 @@ Examples:
   lockscope watch --json /etc/letsencrypt
   lockscope hold --for 30s /etc/letsencrypt
   lockscope terminate /etc/letsencrypt
+  lockscope serve --metrics 9977 /etc/letsencrypt      (Prometheus: http://127.0.0.1:9977/metrics)
 
 Exit status:
   0  success (also when the reader of stdout went away)

@@ -106,6 +106,7 @@ pub use defaults::{CERTBOT_PRESET_NAME, certbot_defaults, certbot_defaults_with}
 pub use model::{
     DEFAULT_STUCK_AFTER, DirProblem, MIN_STUCK_AFTER, Notifications, Settings, State, WatchList,
 };
+pub(crate) use store::write_file_atomically;
 pub use store::{Store, default_config_dir, export, import};
 
 use std::fmt;
