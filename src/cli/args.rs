@@ -151,9 +151,9 @@ fn parse_wait(text: &str) -> Result<Wait, DurationError> {
 }
 
 // The long help texts (`--help`, and the man pages). Their layout is what the xtask turns into
-// roff: a line ending in ':' alone is a section heading, indented lines are shown as they are
-// (examples, tables), other lines are prose, blank lines separate paragraphs. Shortened from
-// README.md, which stays the full contract.
+// roff: a line of up to three words ending in ':' is a section heading, indented lines are
+// shown as they are (examples, tables), other lines are prose, blank lines separate
+// paragraphs. Shortened from README.md, which stays the full contract.
 
 const ROOT_ABOUT: &str = "\
 See, probe and test certbot's directory locks.
@@ -197,9 +197,12 @@ States:
   held    a process holds the lock; its pid and command line when they can be found
   error   the path cannot be probed (missing, not a directory, permission denied, a symlink, cannot tell)
 
-Warnings (the COMMAND column, and a warnings array in JSON): orphaned-lock (a process holds a \
-lock file of this directory that was deleted or replaced), flock (a flock(2) lock, which \
-certbot ignores), network-filesystem (other hosts' locks are not seen), holder-not-visible.
+Warnings:
+Shown in the COMMAND column, and as a warnings array in JSON.
+  orphaned-lock       a process holds a lock on a lock file of this directory that was deleted or replaced
+  flock               a flock(2) lock on the lock file: certbot ignores it, but someone uses the file
+  network-filesystem  other hosts' locks are kept elsewhere (NFS nolock, FUSE, ...)
+  holder-not-visible  held by a process this system's /proc does not show (another pid namespace)
 
 Exit status:
   0  every PATH was probed (or the reader of stdout went away)
