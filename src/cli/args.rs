@@ -172,14 +172,15 @@ Examples:
   lockscope hold --for 30s /etc/letsencrypt
   lockscope terminate /etc/letsencrypt
 
+Output:
+Text output is escaped: directory names, lock paths and command lines are chosen by local \
+users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
+--json for the raw values.
+
 Exit status:
   0  success (also when the reader of stdout went away)
   1  hold: the lock is busy; terminate: still held after the grace period
-  2  an error, a path that cannot be probed, a usage error, or output that cannot be written
-
-Text output is escaped: directory names, lock paths and command lines are chosen by local \
-users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
---json for the raw values.";
+  2  an error, a path that cannot be probed, a usage error, or output that cannot be written";
 
 const STATUS_ABOUT: &str = "\
 Report each lock's state (absent, free, held) and its holder, without touching it.
