@@ -709,7 +709,7 @@ pub(super) const CASES: &[Case] = &[
                 os("--config-dir"),
                 r.os("cfg"),
             ];
-            r.cli(&args, 2, &["cannot open the window", "DISPLAY"]);
+            r.cli(&args, 2, &["no display for the window", "DISPLAY"]);
         },
         disk: Disk::Unchanged,
     },
