@@ -196,7 +196,7 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
 /// What to do instead when the app has no display (a headless server, an SSH session).
 #[cfg(feature = "gui")]
 const WITHOUT_A_DISPLAY: &str = "\
-Without a display, use lockscope's command line:
+Without a working display, use lockscope's command line:
   lockscope status /etc/letsencrypt /var/lib/letsencrypt /var/log/letsencrypt
   lockscope explain /etc/letsencrypt
   lockscope watch /etc/letsencrypt

@@ -222,9 +222,9 @@ fn parse_wait(text: &str) -> Result<Wait, DurationError> {
 }
 
 // The long help texts (`--help`, and the man pages). Their layout is what the xtask turns into
-// roff: a line ending in ':' alone is a section heading, indented lines are shown as they are
-// (examples, tables), other lines are prose, blank lines separate paragraphs. Shortened from
-// README.md, which stays the full contract.
+// roff: a line of up to three words ending in ':' is a section heading, indented lines are
+// shown as they are (examples, tables), other lines are prose, blank lines separate
+// paragraphs. Shortened from README.md, which stays the full contract.
 
 const ROOT_ABOUT: &str = "\
 See, probe and test certbot's directory locks.
@@ -244,16 +244,18 @@ Examples:
   lockscope terminate /etc/letsencrypt
   lockscope serve --metrics 9977 /etc/letsencrypt      (Prometheus: http://127.0.0.1:9977/metrics)
 
+Output:
+Text output is escaped: directory names, lock paths and command lines are chosen by local \
+users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
+--json for the raw values.
+
 Exit status:
   0  success (also when the reader of stdout went away)
   1  hold: the lock is busy; terminate: still held after the grace period
   2  an error, a path that cannot be probed, a usage error, or output that cannot be written
 
-Text output is escaped: directory names, lock paths and command lines are chosen by local \
-users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
---json for the raw values.
-
-Remote hosts: status, explain, watch, hold and terminate take HOST:DIR operands (scp's rule: \
+Remote hosts:
+status, explain, watch, hold and terminate take HOST:DIR operands (scp's rule: \
 a colon before the first slash means a host; a single letter before it is a Windows drive). \
 lockscope runs the system's ssh (--ssh-command or LOCKSCOPE_SSH_COMMAND, default ssh) with \
 BatchMode=yes, one connection per host, and runs lockscope there (--remote-command, default \
@@ -278,9 +280,12 @@ States:
   error   the path cannot be probed (missing, not a directory, permission denied, a symlink, cannot tell)
   unknown HOST:DIR only: the host could not be asked (authentication, host key, unreachable, ...)
 
-Warnings (the COMMAND column, and a warnings array in JSON): orphaned-lock (a process holds a \
-lock file of this directory that was deleted or replaced), flock (a flock(2) lock, which \
-certbot ignores), network-filesystem (other hosts' locks are not seen), holder-not-visible.
+Warnings:
+Shown in the COMMAND column, and as a warnings array in JSON.
+  orphaned-lock       a process holds a lock on a lock file of this directory that was deleted or replaced
+  flock               a flock(2) lock on the lock file: certbot ignores it, but someone uses the file
+  network-filesystem  other hosts' locks are kept elsewhere (NFS nolock, FUSE, ...)
+  holder-not-visible  held by a process this system's /proc does not show (another pid namespace)
 
 Exit status:
   0  every PATH was probed (or the reader of stdout went away)
