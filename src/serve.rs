@@ -14,7 +14,7 @@ use tiny_http::{Header, Method, Response, Server};
 
 /// What `serve` was asked to do.
 pub(crate) struct ServeOptions {
-    /// Where to listen (already normalized by [`parse_listen_addr`]).
+    /// Where to listen (already normalized by `--metrics`' parser in `cli/args.rs`).
     pub listen: String,
     pub interval: Option<Duration>,
     pub lock_name: Option<String>,
@@ -22,24 +22,6 @@ pub(crate) struct ServeOptions {
     pub dirs: Vec<PathBuf>,
     pub watchlist: Option<String>,
     pub config_dir: Option<PathBuf>,
-}
-
-/// `ADDR` of `--metrics`: `PORT` or `:PORT` listen on 127.0.0.1 (the metrics name local
-/// paths and processes: exposing them is a choice); `HOST:PORT` (`0.0.0.0:9977`,
-/// `[::1]:9977`, `localhost:9977`) as given.
-pub(crate) fn parse_listen_addr(text: &str) -> Result<String, String> {
-    let port_only = text.strip_prefix(':').unwrap_or(text);
-    if port_only.parse::<u16>().is_ok() {
-        return Ok(format!("127.0.0.1:{port_only}"));
-    }
-    match text.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok(text.to_string())
-        }
-        _ => Err(format!(
-            "{text:?} is not PORT, :PORT or HOST:PORT (e.g. 9977 or 0.0.0.0:9977)"
-        )),
-    }
 }
 
 enum Event {

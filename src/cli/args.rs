@@ -120,7 +120,7 @@ pub(crate) enum Command {
     /// SIGINT/SIGTERM.
     Serve {
         /// Where to listen: PORT or :PORT (127.0.0.1), or HOST:PORT (0.0.0.0:9977 for all).
-        #[arg(long, value_name = "ADDR", value_parser = crate::serve::parse_listen_addr)]
+        #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
         metrics: String,
         /// Period of the pass that catches changes no filesystem event shows [default: 1s, or
         /// the watch list's].
@@ -200,6 +200,24 @@ pub(crate) enum StatusFormat {
 pub(crate) enum Wait {
     Forever,
     Upto(Duration),
+}
+
+/// `ADDR` of `--metrics`: `PORT` or `:PORT` listen on 127.0.0.1 (the metrics name local
+/// paths and processes: exposing them is a choice); `HOST:PORT` (`0.0.0.0:9977`,
+/// `[::1]:9977`, `localhost:9977`) as given.
+fn parse_listen_addr(text: &str) -> Result<String, String> {
+    let port_only = text.strip_prefix(':').unwrap_or(text);
+    if port_only.parse::<u16>().is_ok() {
+        return Ok(format!("127.0.0.1:{port_only}"));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(text.to_string())
+        }
+        _ => Err(format!(
+            "{text:?} is not PORT, :PORT or HOST:PORT (e.g. 9977 or 0.0.0.0:9977)"
+        )),
+    }
 }
 
 /// A lock name is a plain file name: no separators, not `.` or `..`.
