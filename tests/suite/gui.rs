@@ -2033,6 +2033,13 @@ fn a_refusal_note_goes_when_the_state_changes() {
     let dir = &dirs[0];
     let lock = dir.join(LOCK);
     std::fs::write(&lock, b"").unwrap();
+    // No periodic pass during the test: only the file events the test makes tell the monitor
+    // (a pass could see the lock taken before Acquire is clicked; seen once under load).
+    std::fs::write(
+        cfg.path().join("lockscope.toml"),
+        "[settings]\ninterval = \"1h\"\n",
+    )
+    .unwrap();
     let mut h = start_app(cfg.path(), FakePicker::new());
     add_absent_rows_or_free(&mut h, dir);
     // A holder that takes the lock on a file it opened a while before: no filesystem event
