@@ -117,6 +117,9 @@ fn app_config(
         before_load: None,
         file_manager: None,
         notices: Arc::new(RecordedNotices::default()),
+        // Never the environment's: a test that wants remote rows says how to reach them.
+        ssh_command: None,
+        remote_command: None,
     }
 }
 
