@@ -442,6 +442,15 @@ impl LockscopeApp {
             }
             _ => None,
         };
+        if let LockOutcome::Held {
+            remote_pid: Some(_),
+            ..
+        } = &outcome
+            && let Some(last) = self.model.row(&dir).and_then(|r| r.remote.clone())
+        {
+            // The remote watch may have seen the hold before its answer came: it is ours.
+            self.on_remote_row((*last).clone());
+        }
         match (&outcome, error) {
             (LockOutcome::Orphaned { .. }, Some(e)) => {
                 self.tell(format!("{}: {e}", dir.display()), true);

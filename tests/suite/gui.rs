@@ -26,7 +26,8 @@ type App = Harness<'static, LockscopeApp>;
 /// How long any one wait may take. Generous: the test machine has 2 noisy cores.
 const DEADLINE: Duration = Duration::from_secs(10);
 const PATH_HINT: &str = "type or paste a directory, Enter to add";
-const STATE_WORDS: [&str; 6] = [
+const STATE_WORDS: [&str; 7] = [
+    "Unknown",
     "Held",
     "Held by this app",
     "Free (stale file)",
@@ -2684,4 +2685,122 @@ fn a_double_click_opens_the_rows_details() {
         "only the double-clicked row, with its details",
         |h| only_selected(h, &dirs[0]),
     );
+}
+
+// ---- remote rows over a real sshd -------------------------------------------------------------
+
+#[cfg(target_os = "linux")] // the sshd fixture reads /proc
+mod over_ssh {
+    use super::*;
+    use crate::common::sshd::{ALIAS, REMOTE, Sshd};
+
+    /// The app reaching `sshd` (its alias) with the lockscope under test as the remote program.
+    fn start_remote_app(config_dir: &Path, sshd: &Sshd) -> App {
+        let mut config = app_config(config_dir, FakePicker::new(), None);
+        config.ssh_command = Some(sshd.ssh_command("ssh_config"));
+        config.remote_command = Some(REMOTE.to_string());
+        let mut h = build_app(config, true);
+        run_until(&mut h, "the watch lists are loaded", lists_loaded);
+        h
+    }
+
+    #[test]
+    fn a_remote_row_follows_certbot_the_connection_and_the_apps_own_hold() {
+        let cfg = tempfile::tempdir().unwrap();
+        let (_root, dirs) = tempdirs(1);
+        let dir = &dirs[0];
+        let row = PathBuf::from(format!("{ALIAS}:{}", dir.display()));
+        let mut sshd = Sshd::start();
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        type_path(&mut h, row.to_str().unwrap());
+        run_until(&mut h, "the remote row Absent", |h| {
+            has_badge(h, &row, "Absent")
+        });
+
+        // Real certbot holds DIR "on the remote": Held, with certbot's pid.
+        let certbot = certbot_lock_dir(dir).expect_locked();
+        let pid = certbot.pid.to_string();
+        run_until(&mut h, "Held by certbot, with its pid", |h| {
+            let texts = row_texts(h, &row);
+            texts.iter().any(|t| t == "Held") && texts.contains(&pid)
+        });
+
+        // The server vanishes: Unknown, never a stale Held; the banner says why.
+        sshd.kill();
+        run_until(&mut h, "Unknown after the connection is lost", |h| {
+            has_badge(h, &row, "Unknown")
+        });
+        assert!(
+            !row_texts(&h, &row).contains(&pid),
+            "no stale holder: {:?}",
+            row_texts(&h, &row)
+        );
+        run_until(&mut h, "the banner says the connection was lost", |h| {
+            message_containing(h, &format!("connection to {ALIAS} lost")).is_some()
+        });
+        assert!(!row_button_enabled(&h, &row, "Acquire"));
+
+        // Back after a restart (reconnect with backoff).
+        sshd.restart();
+        run_until(&mut h, "Held by certbot again once reconnected", |h| {
+            row_texts(h, &row).contains(&pid)
+        });
+        certbot.release();
+        run_until(&mut h, "Absent after certbot released", |h| {
+            has_badge(h, &row, "Absent")
+        });
+
+        // The app's own remote hold: another process sees DIR held, then released.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        assert_eq!(
+            status(dir).0,
+            "held",
+            "another process sees the remote hold"
+        );
+        click(&mut h, |h| row_button(h, &row, "Release"));
+        run_until(&mut h, "Absent after the release", |h| {
+            has_badge(h, &row, "Absent")
+        });
+        assert_eq!(status(dir).0, "absent");
+
+        // Closing the app releases its remote lock.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app again", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        drop(h);
+        let deadline = Instant::now() + DEADLINE;
+        while status(dir).0 == "held" {
+            assert!(
+                Instant::now() < deadline,
+                "closing the app released the remote lock"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // The saved list keeps the remote row.
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        run_until(&mut h, "the remote row back after a restart", |h| {
+            has_badge(h, &row, "Absent")
+        });
+        let saved = std::fs::read_to_string(cfg.path().join("lockscope.toml")).unwrap_or_default();
+        assert!(
+            saved.contains(&format!("\"{}\"", row.display())),
+            "saved as a HOST:DIR string: {saved}"
+        );
+    }
+
+    #[test]
+    fn an_option_like_host_is_refused_in_the_add_field() {
+        let cfg = tempfile::tempdir().unwrap();
+        let mut h = start_app(cfg.path(), FakePicker::new());
+        type_path(&mut h, "-oProxyCommand=evil:/etc");
+        run_until(&mut h, "the refusal shown", |h| {
+            message_containing(h, "refusing host").is_some()
+        });
+        assert!(row(&h, Path::new("-oProxyCommand=evil:/etc")).is_none());
+    }
 }
