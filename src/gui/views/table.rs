@@ -21,7 +21,7 @@ pub fn empty_state(ui: &mut Ui) {
     });
 }
 
-fn badge(ui: &mut Ui, state: Option<&DirState>) {
+fn badge(ui: &mut Ui, state: Option<&DirState>) -> egui::Response {
     let (word, color) = match state {
         Some(s) => (state_word(s), badge_color(s)),
         None => ("…", Color32::GRAY),
@@ -32,7 +32,8 @@ fn badge(ui: &mut Ui, state: Option<&DirState>) {
         .inner_margin(egui::Margin::symmetric(6, 1))
         .show(ui, |ui| {
             ui.label(RichText::new(word).color(Color32::WHITE).strong())
-        });
+        })
+        .inner
 }
 
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
@@ -149,7 +150,10 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     }
                 });
                 row_ui.col(|ui| {
-                    badge(ui, row.state.as_ref());
+                    let badge = badge(ui, row.state.as_ref());
+                    if let Some(DirState::Unknown(why)) = &row.state {
+                        badge.on_hover_text(escape(why).as_ref());
+                    }
                     warning_badge(ui, row);
                 });
                 row_ui.col(|ui| {
@@ -298,9 +302,11 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
             escape(command.as_deref().unwrap_or_default()).into_owned(),
         ));
     }
+    let remote = row.remote.is_some() || crate::watchlist::is_remote(&row.dir);
     if ui
-        .button("Open folder")
+        .add_enabled(!remote, egui::Button::new("Open folder"))
         .on_hover_text("in the file manager")
+        .on_disabled_hover_text("a directory on another host (HOST:DIR)")
         .clicked()
     {
         chosen = Some(Intent::OpenFolder(row.dir.clone()));
