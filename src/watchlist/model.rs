@@ -348,6 +348,20 @@ mod tests {
     use crate::watchlist::test_support::*;
 
     #[test]
+    fn remote_dirs_are_kept_as_written_and_option_like_hosts_refused() {
+        let list = WatchList::new(
+            "fleet",
+            ["web1:/etc/letsencrypt", "admin@web2:/etc/letsencrypt"].map(PathBuf::from),
+        )
+        .unwrap();
+        assert_eq!(list.dirs[0], PathBuf::from("web1:/etc/letsencrypt"));
+        assert!(is_remote(&list.dirs[1]));
+        let err = WatchList::new("fleet", [PathBuf::from("-oProxyCommand=x:/etc")]).unwrap_err();
+        assert!(err.to_string().contains("refusing host"), "{err}");
+        assert!(WatchList::new("fleet", [PathBuf::from("relative/dir")]).is_err());
+    }
+
+    #[test]
     fn defaults_are_one_second_and_certbot_lock() {
         let settings = State::default().settings().clone();
         assert_eq!(settings.interval, Duration::from_secs(1));

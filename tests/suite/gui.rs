@@ -2761,9 +2761,11 @@ mod over_ssh {
             "another process sees the remote hold"
         );
         click(&mut h, |h| row_button(h, &row, "Release"));
-        run_until(&mut h, "Absent after the release", |h| {
-            has_badge(h, &row, "Absent")
-        });
+        run_until(
+            &mut h,
+            "Absent after the release, Acquire enabled again",
+            |h| has_badge(h, &row, "Absent") && row_button_enabled(h, &row, "Acquire"),
+        );
         assert_eq!(status(dir).0, "absent");
 
         // Closing the app releases its remote lock.
