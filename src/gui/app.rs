@@ -138,6 +138,8 @@ pub struct LockscopeApp {
     remote_locks: RemoteLocks,
     /// The remote pid of each remote hold (its row's holder then is this app).
     remote_pids: HashMap<PathBuf, u32>,
+    /// Hosts whose loss the banner has told (until they are connected again).
+    lost_told: std::collections::HashSet<String>,
 }
 
 /// The details pane's last diagnosis request.
@@ -213,6 +215,7 @@ impl LockscopeApp {
             remote: None,
             remote_locks: RemoteLocks::start(events_tx_for_notices),
             remote_pids: HashMap::new(),
+            lost_told: Default::default(),
         })
     }
 
@@ -646,13 +649,12 @@ impl LockscopeApp {
         match event {
             RemoteEvent::Connection { host, state } => {
                 let host = host.to_string();
-                let was_connected = self
-                    .model
-                    .hosts
-                    .get(&host)
-                    .is_some_and(|s| *s == ConnectionState::Connected);
+                if state == ConnectionState::Connected {
+                    self.lost_told.remove(&host);
+                }
+                // Said once per loss, not at every retry.
                 if let ConnectionState::Lost { reason, retry_in } = &state
-                    && (was_connected || !self.model.hosts.contains_key(&host))
+                    && self.lost_told.insert(host.clone())
                 {
                     self.tell(
                         format!(
@@ -723,13 +725,29 @@ impl LockscopeApp {
                  only as long as its ssh session)"
             ),
         };
-        let old = self.model.row(&dir).and_then(|r| r.state.clone());
-        if let Some(row) = self.model.row_mut(&dir) {
-            row.own = OwnLock::None;
-            row.release_asked = false;
+        let Some(row) = self.model.row_mut(&dir) else {
+            self.tell(text, error.is_some());
+            return;
+        };
+        row.own = OwnLock::None;
+        row.release_asked = false;
+        let ours = matches!(
+            row.state,
+            Some(DirState::Lock(LockState::HeldByThisProcess))
+        );
+        let now = match &row.state {
+            // "Held by this app" is over; what the lock is now, the host's next row says.
+            Some(state) if !ours => state.clone(),
+            _ => DirState::Unknown(
+                "the remote hold ended; waiting for the host's next report".into(),
+            ),
+        };
+        let change = remote_change(&self.model, dir, &self.settings.lock_name, now, None);
+        self.model.apply(change);
+        if let Some(entry) = self.model.log.back_mut() {
+            entry.note = Some(text.clone());
+            entry.cause = Cause::Action;
         }
-        self.model
-            .log_action(dir, old, DirState::Lock(LockState::Absent), text.clone());
         self.tell(text, error.is_some());
     }
 

@@ -2727,9 +2727,16 @@ mod over_ssh {
 
         // The server vanishes: Unknown, never a stale Held; the banner says why.
         sshd.kill();
-        run_until(&mut h, "Unknown after the connection is lost", |h| {
-            has_badge(h, &row, "Unknown")
-        });
+        run_until(
+            &mut h,
+            "Unknown (connection lost) after the server vanished",
+            |h| {
+                has_badge(h, &row, "Unknown")
+                    && row_texts(h, &row)
+                        .iter()
+                        .any(|t| t.starts_with("connection lost"))
+            },
+        );
         assert!(
             !row_texts(&h, &row).contains(&pid),
             "no stale holder: {:?}",
@@ -2767,6 +2774,31 @@ mod over_ssh {
             |h| has_badge(h, &row, "Absent") && row_button_enabled(h, &row, "Acquire"),
         );
         assert_eq!(status(dir).0, "absent");
+
+        // A hold whose connection drops ends, and the app says so; the remote released it.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app before the loss", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        sshd.kill();
+        run_until(&mut h, "the app says the remote hold ended", |h| {
+            message_containing(h, "the remote hold ended").is_some()
+                && !row_button_enabled(h, &row, "Release")
+        });
+        let deadline = Instant::now() + DEADLINE;
+        while status(dir).0 == "held" {
+            assert!(
+                Instant::now() < deadline,
+                "the lost session released the remote lock"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd.restart();
+        // The killed session's remote hold could not unlink its file: free (stale), or absent.
+        run_until(&mut h, "not held, Acquire enabled once reconnected", |h| {
+            (has_badge(h, &row, "Absent") || has_badge(h, &row, "Free (stale file)"))
+                && row_button_enabled(h, &row, "Acquire")
+        });
 
         // Closing the app releases its remote lock.
         click(&mut h, |h| row_button(h, &row, "Acquire"));

@@ -168,6 +168,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     let mut is_command = false;
                     let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.to_string(),
+                        (Some(DirState::Unknown(why)), _) => why.clone(),
                         (Some(DirState::NotResponding), _) => {
                             "the filesystem is not responding".to_string()
                         }
