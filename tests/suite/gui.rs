@@ -2762,11 +2762,14 @@ mod over_ssh {
         run_until(&mut h, "Held by this app", |h| {
             has_badge(h, &row, "Held by this app")
         });
-        assert_eq!(
-            status(dir).0,
-            "held",
-            "another process sees the remote hold"
-        );
+        let (state, holder) = status(dir);
+        assert_eq!(state, "held", "another process sees the remote hold");
+        // The PID column shows the remote hold's pid on that host, not this process's.
+        let holder = holder.expect("the remote hold's pid").to_string();
+        run_until(&mut h, "the remote hold's pid in the row", |h| {
+            row_texts(h, &row).contains(&holder)
+        });
+        assert!(!row_texts(&h, &row).contains(&std::process::id().to_string()));
         click(&mut h, |h| row_button(h, &row, "Release"));
         run_until(
             &mut h,

@@ -136,7 +136,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             body.rows(ROW_HEIGHT, visible.len(), |mut row_ui| {
                 let row = &model.rows()[visible[row_ui.index()]];
                 row_ui.set_selected(model.selection.contains(&row.dir));
-                let holder = row.state.as_ref().and_then(DirState::holder);
+                let holder = match (&row.state, &row.remote) {
+                    // This app's remote hold: its pid on that host, not this process's.
+                    (Some(DirState::Lock(LockState::HeldByThisProcess)), Some(remote)) => {
+                        remote.holder.as_ref().map(|h| crate::holder::Holder {
+                            pid: h.pid,
+                            command: h.command.clone(),
+                        })
+                    }
+                    (state, _) => state.as_ref().and_then(DirState::holder),
+                };
                 row_ui.col(|ui| {
                     let dir = escape_path(&row.dir);
                     ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
