@@ -2725,6 +2725,14 @@ mod over_ssh {
             texts.iter().any(|t| t == "Held") && texts.contains(&pid)
         });
 
+        // The details pane: the remote's holder and the host's connection; no local End holder.
+        select_row(&mut h, &row);
+        run_until(&mut h, "the details pane shows the remote holder", |h| {
+            detail(h, "PID").as_deref() == Some(pid.as_str())
+                && detail(h, "Host").as_deref() == Some(&format!("{ALIAS} (connected)"))
+        });
+        assert!(button(&h, "End holder…").accesskit_node().is_disabled());
+
         // The server vanishes: Unknown, never a stale Held; the banner says why.
         sshd.kill();
         run_until(
@@ -2744,14 +2752,20 @@ mod over_ssh {
         );
         run_until(&mut h, "the banner says the connection was lost", |h| {
             message_containing(h, &format!("connection to {ALIAS} lost")).is_some()
+                && detail(h, "Host").is_some_and(|t| t.starts_with(&format!("{ALIAS} (lost: ")))
         });
         assert!(!row_button_enabled(&h, &row, "Acquire"));
 
         // Back after a restart (reconnect with backoff).
         sshd.restart();
-        run_until(&mut h, "Held by certbot again once reconnected", |h| {
-            row_texts(h, &row).contains(&pid)
-        });
+        run_until(
+            &mut h,
+            "Held by certbot again once reconnected, and logged",
+            |h| {
+                row_texts(h, &row).contains(&pid)
+                    && message_containing(h, &format!("connection to {ALIAS} is back")).is_some()
+            },
+        );
         certbot.release();
         run_until(&mut h, "Absent after certbot released", |h| {
             has_badge(h, &row, "Absent")

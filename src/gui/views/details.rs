@@ -107,7 +107,6 @@ fn heading(ui: &mut Ui, name: &str) {
     ui.label(RichText::new(name).strong());
 }
 
-/// A value: wrapped, selectable.
 /// A `HOST:DIR` row: what the remote lockscope said (no local diagnosis of a remote
 /// directory), the host's connection, and what a remote hold by this app depends on.
 fn remote_details(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, remote: &crate::remote::RemoteRow) {
@@ -160,6 +159,7 @@ fn remote_details(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, remote: &crate::r
     );
 }
 
+/// A value: wrapped, selectable.
 fn value(ui: &mut Ui, text: &str) {
     ui.add(egui::Label::new(text).wrap().selectable(true));
 }
