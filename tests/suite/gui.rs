@@ -2845,6 +2845,39 @@ mod over_ssh {
     }
 
     #[test]
+    fn a_timed_remote_hold_ends_on_its_own_and_the_app_says_so() {
+        let cfg = tempfile::tempdir().unwrap();
+        let (_root, dirs) = tempdirs(1);
+        let dir = &dirs[0];
+        let row = PathBuf::from(format!("{ALIAS}:{}", dir.display()));
+        let sshd = Sshd::start();
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        hold_secs_field(&h).set_value_accesskit(2.0);
+        run_until(&mut h, "Hold for shows 2 s", |h| {
+            hold_secs_field(h).value().as_deref() == Some("2 s")
+        });
+        type_path(&mut h, row.to_str().unwrap());
+        run_until(&mut h, "the remote row Absent", |h| {
+            has_badge(h, &row, "Absent")
+        });
+        click(&mut h, |h| row_button(h, &row, "Hold"));
+        run_until(&mut h, "Held by this app, timed", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        assert_eq!(status(dir).0, "held");
+        run_until(&mut h, "the hold ran its time", |h| {
+            message_containing(h, "the remote hold ran its time").is_some()
+                && has_badge(h, &row, "Absent")
+                && row_button_enabled(h, &row, "Acquire")
+        });
+        assert_eq!(
+            status(dir).0,
+            "absent",
+            "the remote released (unlink, close)"
+        );
+    }
+
+    #[test]
     fn an_option_like_host_is_refused_in_the_add_field() {
         let cfg = tempfile::tempdir().unwrap();
         let mut h = start_app(cfg.path(), FakePicker::new());
