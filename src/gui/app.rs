@@ -262,7 +262,7 @@ impl LockscopeApp {
                 WorkerEvent::NoticeFailed(e) => {
                     self.tell(format!("desktop notifications cannot be shown: {e}"), true)
                 }
-                WorkerEvent::Remote(event) => self.on_remote_event(event),
+                WorkerEvent::Remote(event) => self.on_remote_event(event, background_changes),
                 WorkerEvent::RemoteHoldEnded { dir, error } => {
                     self.on_remote_hold_ended(dir, error)
                 }
@@ -452,7 +452,7 @@ impl LockscopeApp {
             && let Some(last) = self.model.row(&dir).and_then(|r| r.remote.clone())
         {
             // The remote watch may have seen the hold before its answer came: it is ours.
-            self.on_remote_row((*last).clone());
+            self.on_remote_row((*last).clone(), false);
         }
         match (&outcome, error) {
             (LockOutcome::Orphaned { .. }, Some(e)) => {
@@ -645,7 +645,8 @@ impl LockscopeApp {
         }))
     }
 
-    fn on_remote_event(&mut self, event: RemoteEvent) {
+    /// `background_changes`: changes may be notified (as the local monitor's).
+    fn on_remote_event(&mut self, event: RemoteEvent, background_changes: bool) {
         match event {
             RemoteEvent::Connection { host, state } => {
                 let host = host.to_string();
@@ -667,13 +668,13 @@ impl LockscopeApp {
                 self.model.hosts.insert(host, state);
             }
             RemoteEvent::Notice { host, text } => self.tell(format!("{host}: {text}"), false),
-            RemoteEvent::Row(row) => self.on_remote_row(row),
+            RemoteEvent::Row(row) => self.on_remote_row(row, background_changes),
         }
     }
 
     /// A remote row becomes the row's state (logged when it changed); a lost connection's
     /// `unknown` replaces whatever was known.
-    fn on_remote_row(&mut self, remote: RemoteRow) {
+    fn on_remote_row(&mut self, remote: RemoteRow, background_changes: bool) {
         let Some(host) = remote.host.as_deref() else {
             return;
         };
@@ -706,6 +707,7 @@ impl LockscopeApp {
                 new,
                 Some(&remote),
             );
+            self.notifier.on_change(&change, background_changes);
             self.model.apply(change);
             if let Some(note) = note
                 && let Some(entry) = self.model.log.back_mut()
