@@ -23,8 +23,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 }
 
-/// The short commit of HEAD, and rerun-if-changed on the files that move with it (HEAD, the
-/// branch's ref, packed-refs; worktrees keep them in different places, so git names them).
+/// The short commit of HEAD, and rerun-if-changed on the files that move with it.
 fn commit(dir: &std::ffi::OsStr) -> Option<String> {
     let git = |args: &[&str]| -> Option<String> {
         let out = Command::new("git")
@@ -37,21 +36,25 @@ fn commit(dir: &std::ffi::OsStr) -> Option<String> {
         (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_string())
     };
     let commit = git(&["rev-parse", "--short", "HEAD"])?;
-    let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];
+    // HEAD moves with a checkout; the branch's ref with a commit (packed-refs holds it once git
+    // packs refs; before that the ref is a file, or the next commit creates one in its
+    // directory). Worktrees keep these in different places, so git names them.
+    let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"]).map(|p| (p, false))];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watched.push(git(&["rev-parse", "--git-path", &branch]));
-        watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
+        watched.push(git(&["rev-parse", "--git-path", &branch]).map(|p| (p, true)));
+        watched.push(git(&["rev-parse", "--git-path", "packed-refs"]).map(|p| (p, false)));
     }
-    for path in watched.into_iter().flatten() {
+    for (path, or_its_directory) in watched.into_iter().flatten() {
         let path = Path::new(dir).join(path);
-        // A path that does not exist would rerun this script on every build; a branch whose
-        // ref is only in packed-refs gets its file in that directory at the next commit.
+        // A path that does not exist would rerun this script on every build.
         let path = if path.exists() {
             Some(path.as_path())
+        } else if or_its_directory {
+            path.parent().filter(|p| p.exists())
         } else {
-            path.parent()
+            None
         };
-        if let Some(path) = path.filter(|p| p.exists()) {
+        if let Some(path) = path {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }

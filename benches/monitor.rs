@@ -1,8 +1,10 @@
 //! Monitor benchmarks: event-to-output latency against real certbot, and scale (first snapshot,
 //! idle CPU, CPU per pass, peak RSS) of `lockscope watch` at 10 / 1,000 / 10,000 directories.
 //!
+//! Also `lockscope serve --metrics` at 1,000 directories: CPU per scrape and idle CPU (issue 14).
+//!
 //!     cargo bench --bench monitor                 # everything (a few minutes)
-//!     cargo bench --bench monitor -- latency      # or: scale
+//!     cargo bench --bench monitor -- latency      # or: scale, prometheus
 //!
 //! Needs real certbot (see scripts/test). Results and method: BENCHMARKS.md.
 
@@ -398,6 +400,138 @@ mod linux {
         }
     }
 
+    /// One HTTP/1.1 GET with `Connection: close`; the body's length (the scrape must succeed).
+    fn http_get(addr: &str, path: &str) -> String {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response:.200}");
+        response
+    }
+
+    /// `serve --metrics` at `n` directories (1% held by one certbot): CPU time per scrape of
+    /// the serve process (schedstat of all its threads around `scrapes` sequential scrapes,
+    /// less the idle rate over the same time), and its idle CPU over `idle_secs`, beside
+    /// `watch --json`'s over the same directories in the same run.
+    fn prometheus(n: usize, scrapes: usize, idle_secs: u64) {
+        println!(
+            "\n### Prometheus: `lockscope serve --metrics --interval 1s` at {n} directories ({} held by one certbot)\n",
+            n / 100
+        );
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs: Vec<PathBuf> = (0..n)
+            .map(|i| root.path().join(format!("d{i:05}")))
+            .collect();
+        for d in &dirs {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        let held: Vec<&PathBuf> = dirs.iter().step_by(100).collect();
+        let mut holder = Command::new(certbot_python())
+            .arg(peer_script())
+            .arg("hold-many")
+            .args(&held)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("certbot hold-many");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("locked");
+
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_lockscope"))
+            .args(["serve", "--metrics", "127.0.0.1:0", "--interval", "1s"])
+            .args(&dirs)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start lockscope serve");
+        let mut line = String::new();
+        BufReader::new(serve.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("serving line");
+        let addr = line
+            .trim()
+            .trim_start_matches("serving http://")
+            .trim_end_matches("/metrics")
+            .to_string();
+        let pid = serve.id();
+        let held_series = "lockscope_lock_held{dir=";
+        let body = loop {
+            let body = http_get(&addr, "/metrics");
+            if body.matches(held_series).count() == n {
+                break body;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(1500)); // settle: first pass done
+        let idle0 = cpu_ns(pid);
+        std::thread::sleep(Duration::from_secs(idle_secs));
+        let idle1 = cpu_ns(pid);
+        let idle_rate = (idle1 - idle0) as f64 / (idle_secs as f64 * 1e9); // core-seconds per second
+
+        let started = monotonic();
+        let cpu0 = cpu_ns(pid);
+        for _ in 0..scrapes {
+            http_get(&addr, "/metrics");
+        }
+        let cpu1 = cpu_ns(pid);
+        let elapsed = monotonic() - started;
+        let per_scrape_ms = (cpu1 - cpu0) as f64 / scrapes as f64 / 1e6;
+        let net_ms = ((cpu1 - cpu0) as f64 - idle_rate * elapsed * 1e9) / scrapes as f64 / 1e6;
+        let rss_mb = status_kb(pid, "VmHWM:") as f64 / 1024.0;
+        let _ = serve.kill();
+        let _ = serve.wait();
+
+        // `watch` over the same directories, same idle time: what the monitor alone costs.
+        let watch = Watch::start_bin(Path::new(env!("CARGO_BIN_EXE_lockscope")), &dirs, "1s");
+        let mut initial = 0;
+        while initial < n {
+            let (_, v) = watch
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("initial states");
+            if v["cause"] == "initial" {
+                initial += 1;
+            }
+        }
+        let wpid = watch.child.id();
+        std::thread::sleep(Duration::from_millis(1500));
+        let w0 = cpu_ns(wpid);
+        std::thread::sleep(Duration::from_secs(idle_secs));
+        let w1 = cpu_ns(wpid);
+        let watch_rate = (w1 - w0) as f64 / (idle_secs as f64 * 1e9);
+        watch.stop();
+        drop(holder.stdin.take());
+        let _ = holder.wait();
+
+        println!("| measure | value | target |");
+        println!("|---------|------:|--------|");
+        println!(
+            "| exposition size ({n} dirs) | {} KiB | |",
+            body.len() / 1024
+        );
+        println!(
+            "| serve CPU per scrape, {scrapes} scrapes ({:.0} ms wall each) | {per_scrape_ms:.3} ms | ≤ 5 ms |",
+            elapsed / scrapes as f64 * 1e3
+        );
+        println!("| serve CPU per scrape, less idle | {net_ms:.3} ms | |");
+        println!(
+            "| serve idle CPU over {idle_secs} s | {:.3} % of a core | ≤ 0.5 % |",
+            idle_rate * 100.0
+        );
+        println!(
+            "| watch idle CPU over {idle_secs} s (same dirs, same run) | {:.3} % of a core | |",
+            watch_rate * 100.0
+        );
+        println!("| serve peak RSS | {rss_mb:.1} MB | |");
+    }
+
     pub fn main() {
         let args: Vec<String> = std::env::args()
             .skip(1)
@@ -409,6 +543,9 @@ mod linux {
         }
         if all || args.iter().any(|a| a == "scale") {
             scale(&[10, 1_000, 10_000], 10);
+        }
+        if all || args.iter().any(|a| a == "prometheus") {
+            prometheus(1_000, 200, 60);
         }
     }
 }

@@ -4,10 +4,11 @@
 mod args;
 
 use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
+use crate::metrics::MetricsOptions;
 use crate::output::{exit, on_stop, output_failed, report};
 pub(crate) use args::RemoteArgs;
 pub(crate) use args::Wait;
-use args::{Cli, Command};
+use args::{Cli, Command, StatusFormat};
 use clap::Parser;
 use lockscope::diagnose::{Diagnoser, Diagnosis};
 use lockscope::escape::{escape, escape_path};
@@ -48,12 +49,39 @@ pub fn main() -> ExitCode {
         }) => gui(watchlist, config_dir),
         Some(Command::Status {
             json,
+            format,
+            output,
+            metrics_command_line,
             lock_name,
             paths,
         }) => match crate::remote_cli::Operands::parse(&paths) {
             Err(code) => code,
-            Ok(ops) if ops.all_local() => status(&paths, &lock_name, json),
-            Ok(ops) => crate::remote_cli::status(&ops, &lock_name, json, &remote),
+            Ok(ops) => match (format, output) {
+                (Some(StatusFormat::Prometheus), _) if !ops.all_local() => {
+                    report("--format prometheus reads local directories only (no HOST:DIR)");
+                    exit::ERROR
+                }
+                (Some(StatusFormat::Prometheus), output) => crate::textfile::run(
+                    &paths,
+                    &lock_name,
+                    output.as_deref(),
+                    MetricsOptions {
+                        command_line: metrics_command_line,
+                    },
+                ),
+                (_, Some(_)) => {
+                    report("--output needs --format prometheus");
+                    exit::ERROR
+                }
+                (format, None) => {
+                    let json = json || format == Some(StatusFormat::Json);
+                    if ops.all_local() {
+                        status(&paths, &lock_name, json)
+                    } else {
+                        crate::remote_cli::status(&ops, &lock_name, json, &remote)
+                    }
+                }
+            },
         },
         Some(Command::Explain {
             utc,
@@ -73,6 +101,32 @@ pub fn main() -> ExitCode {
         }) => match crate::remote_cli::Operands::parse(&dirs) {
             Err(code) => code,
             Ok(ops) => crate::watch::run(&ops, interval, lock_name, json, time_style(utc), &remote),
+        },
+        Some(Command::Serve {
+            metrics,
+            interval,
+            lock_name,
+            metrics_command_line,
+            watchlist,
+            config_dir,
+            dirs,
+        }) => match crate::remote_cli::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) if !ops.all_local() => {
+                report("serve watches local directories only (no HOST:DIR)");
+                exit::ERROR
+            }
+            Ok(_) => crate::serve::run(crate::serve::ServeOptions {
+                listen: metrics,
+                interval,
+                lock_name,
+                metrics: MetricsOptions {
+                    command_line: metrics_command_line,
+                },
+                dirs,
+                watchlist,
+                config_dir,
+            }),
         },
         Some(Command::Hold {
             hold_for,
@@ -142,7 +196,7 @@ fn gui(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
 /// What to do instead when the app has no display (a headless server, an SSH session).
 #[cfg(feature = "gui")]
 const WITHOUT_A_DISPLAY: &str = "\
-Without a display, use lockscope's command line:
+Without a working display, use lockscope's command line:
   lockscope status /etc/letsencrypt /var/lib/letsencrypt /var/log/letsencrypt
   lockscope explain /etc/letsencrypt
   lockscope watch /etc/letsencrypt

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic_file;
 pub mod diagnose;
 pub mod duration;
 pub mod escape;

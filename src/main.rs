@@ -8,9 +8,12 @@ mod closed_stdout;
 mod diagnosis_json;
 mod end_holder;
 mod explain;
+mod metrics;
 mod output;
 mod remote_cli;
 mod remote_watch;
+mod serve;
+mod textfile;
 mod watch;
 
 fn main() -> std::process::ExitCode {

@@ -52,6 +52,9 @@ mod monitor;
 #[cfg(target_os = "linux")] // /proc/locks and /proc/<pid>/fdinfo
 #[path = "suite/probe_holders.rs"]
 mod probe_holders;
+#[cfg(target_os = "linux")] // holders' names from /proc/<pid>/comm; Debian's prometheus
+#[path = "suite/prometheus.rs"]
+mod prometheus;
 #[cfg(target_os = "linux")] // strace fault injection
 #[path = "suite/reliability.rs"]
 mod reliability;

@@ -51,9 +51,21 @@ pub(crate) enum Command {
     /// Report each lock's state (absent, free, held) and its holder, without touching it.
     #[command(long_about = STATUS_ABOUT, after_long_help = STATUS_AFTER)]
     Status {
-        /// Print one JSON array instead of a table.
-        #[arg(long)]
+        /// Print one JSON array instead of a table (as --format json).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// The output: a table, one JSON array, or Prometheus metrics (as `serve`'s; local
+        /// directories only).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<StatusFormat>,
+        /// With --format prometheus: replace FILE atomically instead of printing (for
+        /// node_exporter's textfile collector, which reads DIR/*.prom).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// With --format prometheus: add each holder's whole command line as a label (it can
+        /// carry secrets: tokens, passwords).
+        #[arg(long)]
+        metrics_command_line: bool,
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
@@ -104,6 +116,33 @@ pub(crate) enum Command {
         #[arg(value_name = "DIR", required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
+    /// SIGINT/SIGTERM.
+    Serve {
+        /// Where to listen: PORT or :PORT (127.0.0.1), or HOST:PORT (0.0.0.0:9977 for all).
+        #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+        metrics: String,
+        /// Period of the pass that catches changes no filesystem event shows [default: 1s, or
+        /// the watch list's].
+        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+        interval: Option<Duration>,
+        /// The lock file's name inside each directory [default: .certbot.lock, or the watch
+        /// list's].
+        #[arg(long, value_name = "NAME", value_parser = parse_lock_name)]
+        lock_name: Option<String>,
+        /// Add each holder's whole command line as a label (it can carry secrets).
+        #[arg(long)]
+        metrics_command_line: bool,
+        /// Watch a saved watch list, by name, or a watch-list file, instead of DIRs.
+        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
+        watchlist: Option<String>,
+        /// Where watch lists are kept (default: the platform config directory).
+        #[arg(long, value_name = "DIR", requires = "watchlist")]
+        config_dir: Option<PathBuf>,
+        /// Local directories.
+        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
+        dirs: Vec<PathBuf>,
+    },
     /// Take the certbot lock on DIR, hold it, release it on exit.
     #[command(long_about = HOLD_ABOUT, after_long_help = HOLD_AFTER)]
     Hold {
@@ -150,10 +189,35 @@ pub(crate) enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
+}
+
 #[derive(Clone, Copy)]
 pub(crate) enum Wait {
     Forever,
     Upto(Duration),
+}
+
+/// `ADDR` of `--metrics`: `PORT` or `:PORT` listen on 127.0.0.1 (the metrics name local
+/// paths and processes: exposing them is a choice); `HOST:PORT` (`0.0.0.0:9977`,
+/// `[::1]:9977`, `localhost:9977`) as given.
+fn parse_listen_addr(text: &str) -> Result<String, String> {
+    let port_only = text.strip_prefix(':').unwrap_or(text);
+    if port_only.parse::<u16>().is_ok() {
+        return Ok(format!("127.0.0.1:{port_only}"));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(text.to_string())
+        }
+        _ => Err(format!(
+            "{text:?} is not PORT, :PORT or HOST:PORT (e.g. 9977 or 0.0.0.0:9977)"
+        )),
+    }
 }
 
 /// A lock name is a plain file name: no separators, not `.` or `..`.
@@ -176,9 +240,9 @@ fn parse_wait(text: &str) -> Result<Wait, DurationError> {
 }
 
 // The long help texts (`--help`, and the man pages). Their layout is what the xtask turns into
-// roff: a line ending in ':' alone is a section heading, indented lines are shown as they are
-// (examples, tables), other lines are prose, blank lines separate paragraphs. Shortened from
-// README.md, which stays the full contract.
+// roff: a line of up to three words ending in ':' is a section heading, indented lines are
+// shown as they are (examples, tables), other lines are prose, blank lines separate
+// paragraphs. Shortened from README.md, which stays the full contract.
 
 const ROOT_ABOUT: &str = "\
 See, probe and test certbot's directory locks.
@@ -196,17 +260,20 @@ Examples:
   lockscope watch --json /etc/letsencrypt
   lockscope hold --for 30s /etc/letsencrypt
   lockscope terminate /etc/letsencrypt
+  lockscope serve --metrics 9977 /etc/letsencrypt      (Prometheus: http://127.0.0.1:9977/metrics)
+
+Output:
+Text output is escaped: directory names, lock paths and command lines are chosen by local \
+users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
+--json for the raw values.
 
 Exit status:
   0  success (also when the reader of stdout went away)
   1  hold: the lock is busy; terminate: still held after the grace period
   2  an error, a path that cannot be probed, a usage error, or output that cannot be written
 
-Text output is escaped: directory names, lock paths and command lines are chosen by local \
-users, so control, bidi and zero-width characters are shown as \\n, \\x7f, \\u{202e}. Use \
---json for the raw values.
-
-Remote hosts: status, explain, watch, hold and terminate take HOST:DIR operands (scp's rule: \
+Remote hosts:
+status, explain, watch, hold and terminate take HOST:DIR operands (scp's rule: \
 a colon before the first slash means a host; a single letter before it is a Windows drive). \
 lockscope runs the system's ssh (--ssh-command or LOCKSCOPE_SSH_COMMAND, default ssh) with \
 BatchMode=yes, one connection per host, and runs lockscope there (--remote-command, default \
@@ -231,9 +298,12 @@ States:
   error   the path cannot be probed (missing, not a directory, permission denied, a symlink, cannot tell)
   unknown HOST:DIR only: the host could not be asked (authentication, host key, unreachable, ...)
 
-Warnings (the COMMAND column, and a warnings array in JSON): orphaned-lock (a process holds a \
-lock file of this directory that was deleted or replaced), flock (a flock(2) lock, which \
-certbot ignores), network-filesystem (other hosts' locks are not seen), holder-not-visible.
+Warnings:
+Shown in the COMMAND column, and as a warnings array in JSON.
+  orphaned-lock       a process holds a lock on a lock file of this directory that was deleted or replaced
+  flock               a flock(2) lock on the lock file: certbot ignores it, but someone uses the file
+  network-filesystem  other hosts' locks are kept elsewhere (NFS nolock, FUSE, ...)
+  holder-not-visible  held by a process this system's /proc does not show (another pid namespace)
 
 Exit status:
   0  every PATH was probed (or the reader of stdout went away)

@@ -142,9 +142,12 @@ fn window_error(e: eframe::Error) -> GuiError {
             display: display(),
             reason: reason(&e),
         },
-        eframe::Error::Glutin(_)
-        | eframe::Error::NoGlutinConfigs(..)
-        | eframe::Error::OpenGL(_) => GuiError::NoOpenGl {
+        // Without the template it was asked for (a page of Debug output): why none matched.
+        eframe::Error::NoGlutinConfigs(_, why) => GuiError::NoOpenGl {
+            display: display(),
+            reason: reason(&why),
+        },
+        eframe::Error::Glutin(_) | eframe::Error::OpenGL(_) => GuiError::NoOpenGl {
             display: display(),
             reason: reason(&e),
         },

@@ -94,6 +94,13 @@ pub fn command_line(pid: u32) -> Option<String> {
     sys::command_line(pid)
 }
 
+/// A process's executable name without its path or arguments (Linux: `comm`, which names a
+/// script rather than its interpreter), when the platform shows it. Unlike the command line it
+/// carries no arguments, so no secrets passed in them.
+pub fn program_name(pid: u32) -> Option<String> {
+    sys::program_name(pid)
+}
+
 mod details;
 
 pub use details::{ChildProcess, Container, ProcessDetails, ProcessState};

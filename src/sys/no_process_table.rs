@@ -10,6 +10,10 @@ pub(crate) fn command_line(_pid: u32) -> Option<String> {
     None
 }
 
+pub(crate) fn program_name(_pid: u32) -> Option<String> {
+    None
+}
+
 pub(crate) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)> {
     None
 }

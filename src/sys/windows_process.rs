@@ -34,6 +34,13 @@ pub(crate) fn command_line(pid: u32) -> Option<String> {
     }
 }
 
+/// The executable's file name of `pid` (`certbot.exe`).
+pub(crate) fn program_name(pid: u32) -> Option<String> {
+    let exe = command_line(pid)?;
+    let name = exe.rsplit(['\\', '/']).next()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// The one process other than this one that has the lock file open, per the Restart Manager,
 /// with the application name it reports. `None` when the Restart Manager is unavailable, lists
 /// no process, or lists several (then which one holds the lock is unknown).

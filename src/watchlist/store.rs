@@ -189,15 +189,19 @@ fn set_aside(file: &Path) -> io::Result<PathBuf> {
 
 /// Replaces `target` with `bytes` so that readers and crashes see the old or the new content.
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WatchListError> {
-    let write_error = |source| WatchListError::Write {
+    write_file_atomically(target, bytes).map_err(|source| WatchListError::Write {
         path: target.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Replaces `target` with `bytes` atomically: a temporary file beside it, fsync, rename,
+/// directory fsync (readers see the old file or the new one, never a part). See
+/// [`crate::atomic_file`].
+pub(crate) fn write_file_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
     // Replace the file a symlink points to, not the link.
     let target = match fs::symlink_metadata(target) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::canonicalize(target).map_err(write_error)?
-        }
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(target)?,
         _ => target.to_path_buf(),
     };
     let existing = fs::metadata(&target).ok();
@@ -205,21 +209,21 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WatchListError> {
     // (and a rename never replaces a directory or a device node such as /dev/null).
     match &existing {
         Some(m) if m.is_dir() => {
-            return Err(write_error(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::IsADirectory,
                 "it is a directory",
-            )));
+            ));
         }
         Some(m) if !m.is_file() => {
-            return Err(write_error(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "it is a special file (FIFO, socket or device), not a regular file",
-            )));
+            ));
         }
         _ => {}
     }
     let keep_permissions = existing.map(|m| m.permissions());
-    let (tmp_path, mut tmp) = create_temp(&target).map_err(write_error)?;
+    let (tmp_path, mut tmp) = create_temp(&target)?;
     let result = (|| {
         tmp.write_all(bytes)?;
         if let Some(permissions) = keep_permissions {
@@ -233,7 +237,7 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WatchListError> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp_path);
     }
-    result.map_err(write_error)
+    result
 }
 
 /// A new file `.<name>.<pid>.<n>.tmp` beside `target`, created exclusively.

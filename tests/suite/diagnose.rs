@@ -111,7 +111,23 @@ fn certbot_at_a_prompt_waits_for_terminal_input_and_holds_three_locks() {
     assert!(peer.line.starts_with("prompt "), "{}", peer.line);
     let pid = peer.numbers()[0];
 
-    let records = status_json(&[&dirs[0], &dirs[1], &dirs[2]]);
+    // The peer reports once certbot holds its locks; certbot reaches its prompt a moment later
+    // (under load it was still "running" at the first look).
+    let at_prompt = |records: &[Value]| {
+        records.iter().all(|r| {
+            r["holder"]["waiting_for"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("terminal input on /dev/pts/"))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let records = loop {
+        let records = status_json(&[&dirs[0], &dirs[1], &dirs[2]]);
+        if at_prompt(&records) || std::time::Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     for (record, dir) in records.iter().zip(&dirs) {
         assert_eq!(record["state"], "held", "{record}");
         let holder = &record["holder"];

@@ -53,7 +53,7 @@ mod without_a_display {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.starts_with(reason), "{stderr}");
         assert!(
-            stderr.contains("Without a display, use lockscope's command line:")
+            stderr.contains("Without a working display, use lockscope's command line:")
                 && stderr.contains("  lockscope status /etc/letsencrypt")
                 && stderr.contains("`lockscope --help` lists every command"),
             "{stderr}"

@@ -20,6 +20,16 @@ pub(crate) fn command_line(pid: u32) -> Option<String> {
     Some(format!("[{}]", comm.trim_end()))
 }
 
+/// The executable's name of `pid`, from `/proc/<pid>/comm`: for a script, the script's file
+/// name (`certbot`, not `python3`), at most 15 bytes (the kernel's limit).
+pub(crate) fn program_name(pid: u32) -> Option<String> {
+    let comm = read_proc_file(&format!("/proc/{pid}/comm"), 64)?;
+    let name = String::from_utf8_lossy(&comm)
+        .trim_end_matches('\n')
+        .to_string();
+    (!name.is_empty()).then_some(name)
+}
+
 /// A whole `/proc/<pid>/cmdline`, `comm` or `fdinfo/<fd>` file. Each is produced whole by every
 /// read (`cmdline` fills the buffer up to its end; the others are single-record seq files), so
 /// a read that leaves room in the buffer has reached the end: no extra read to see 0 bytes.

@@ -1,0 +1,308 @@
+//! The Prometheus metric families that `serve --metrics` and `status --format prometheus`
+//! share: a snapshot of each directory's lock, encoded in the Prometheus text format (0.0.4)
+//! by `prometheus-client`, which also escapes the label values (directory names and holders'
+//! command lines are hostile input: a `"` or a newline in one must not forge a series).
+//!
+//! The snapshot is kept up to date from the monitor's changes (or filled once from `status`'s
+//! probes); a scrape only encodes it, with `held_seconds` computed from `held_since` at the
+//! moment of the scrape. Nothing is probed per scrape.
+
+use lockscope::diagnose::{Diagnosis, WarningKind};
+use lockscope::holder::program_name;
+use lockscope::monitor::{Change, DirState};
+use lockscope::probe::LockState;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Every state `lockscope_lock_state` has a series for, in `watch`'s and `status`'s names.
+const STATES: [&str; 6] = [
+    "absent",
+    "free",
+    "held",
+    "missing",
+    "not-responding",
+    "error",
+];
+
+/// Every warning kind `lockscope_lock_warnings` has a series for.
+const WARNING_KINDS: [WarningKind; 4] = [
+    WarningKind::OrphanedLock,
+    WarningKind::Flock,
+    WarningKind::NetworkFilesystem,
+    WarningKind::HolderNotVisible,
+];
+
+/// The index of `kind` in [`WARNING_KINDS`]. Exhaustive: a new kind fails to compile here
+/// until it has a series.
+fn warning_index(kind: WarningKind) -> usize {
+    match kind {
+        WarningKind::OrphanedLock => 0,
+        WarningKind::Flock => 1,
+        WarningKind::NetworkFilesystem => 2,
+        WarningKind::HolderNotVisible => 3,
+    }
+}
+
+/// The index of `state` in [`STATES`] (exhaustive, as [`warning_index`]).
+fn state_index(state: &DirState) -> usize {
+    match state {
+        DirState::Lock(LockState::Absent) => 0,
+        DirState::Lock(LockState::Free) => 1,
+        DirState::Lock(LockState::Held(_) | LockState::HeldByThisProcess) => 2,
+        DirState::Missing => 3,
+        DirState::NotResponding => 4,
+        DirState::Error(_) => 5,
+    }
+}
+
+/// Who holds a lock, as `lockscope_lock_holder_info` labels it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HolderLabels {
+    /// Empty when the holder's pid is not visible.
+    pid: String,
+    /// The executable's name only; empty when unknown.
+    program: String,
+    /// The whole command line; only kept with `--metrics-command-line`.
+    command: Option<String>,
+}
+
+/// One directory's metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DirMetrics {
+    state: usize,
+    held: bool,
+    held_since: Option<jiff::Timestamp>,
+    holder: Option<HolderLabels>,
+    warnings: [u32; WARNING_KINDS.len()],
+}
+
+/// What the metrics show, and what they leave out.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MetricsOptions {
+    /// Add the holder's whole command line as a `command` label (it can carry secrets).
+    pub command_line: bool,
+}
+
+/// The metrics of every directory, by directory label.
+#[derive(Debug, Default)]
+pub(crate) struct LockMetrics {
+    options: MetricsOptions,
+    dirs: BTreeMap<String, DirMetrics>,
+    probe_errors: u64,
+}
+
+impl LockMetrics {
+    pub(crate) fn new(options: MetricsOptions) -> LockMetrics {
+        LockMetrics {
+            options,
+            ..LockMetrics::default()
+        }
+    }
+
+    /// Records a directory's state. A change into `error` or `not-responding` counts as a probe
+    /// error (`lockscope_probe_errors_total`).
+    pub(crate) fn set(&mut self, dir: String, state: &DirState, diagnosis: &Diagnosis) {
+        let holder = state.holder().map(|h| HolderLabels {
+            pid: h.pid.map(|p| p.to_string()).unwrap_or_default(),
+            program: h
+                .pid
+                .and_then(program_name)
+                .or_else(|| h.command.as_deref().and_then(program_of_command))
+                .unwrap_or_default(),
+            command: if self.options.command_line {
+                h.command
+            } else {
+                None
+            },
+        });
+        let mut warnings = [0; WARNING_KINDS.len()];
+        for w in &diagnosis.warnings {
+            warnings[warning_index(w.kind)] += 1;
+        }
+        let metrics = DirMetrics {
+            state: state_index(state),
+            held: state.is_held(),
+            held_since: diagnosis.held_since.map(|h| h.time),
+            holder,
+            warnings,
+        };
+        // The monitor reports changes only, so each report of a failure is a new one.
+        let failed = matches!(state, DirState::Error(_) | DirState::NotResponding);
+        if failed && self.dirs.get(&dir) != Some(&metrics) {
+            self.probe_errors += 1;
+        }
+        self.dirs.insert(dir, metrics);
+    }
+
+    /// Records a monitor change.
+    pub(crate) fn apply(&mut self, change: &Change) {
+        self.set(
+            change.dir.to_string_lossy().into_owned(),
+            &change.new,
+            &change.diagnosis,
+        );
+    }
+}
+
+/// The argument's last path component of a command line's first word (a fallback where the
+/// platform gives no executable name).
+fn program_of_command(command: &str) -> Option<String> {
+    let first = command.split(' ').next()?;
+    let name = first.rsplit(['/', '\\']).next()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// [`LockMetrics`] shared between the thread that updates them and the scrapes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedMetrics(Arc<Mutex<LockMetrics>>);
+
+impl SharedMetrics {
+    pub(crate) fn new(metrics: LockMetrics) -> SharedMetrics {
+        SharedMetrics(Arc::new(Mutex::new(metrics)))
+    }
+
+    /// The metrics, to update. A panic while they were locked leaves them as they were (each
+    /// update replaces one directory's entry whole), so a poisoned lock is still usable.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LockMetrics> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A registry whose every encoding is a fresh rendering of these metrics.
+    pub(crate) fn registry(&self) -> Registry {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self.clone()));
+        registry
+    }
+}
+
+/// The exposition: `Content-Type` and the text.
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The metrics in the Prometheus text format (0.0.4), as of now.
+pub(crate) fn render(registry: &Registry) -> String {
+    let mut text = String::new();
+    // Writing to a String cannot fail; an encoder error would be a bug in a label set.
+    if prometheus_client::encoding::prometheus_text::encode(&mut text, registry).is_err() {
+        text.clear();
+    }
+    text
+}
+
+const HELD_HELP: &str = "Whether the directory's certbot lock is held (1) or not (0).";
+const STATE_HELP: &str = "The lock's state: 1 for the current one of absent, free (a lock file \
+                          nobody holds), held, missing (no directory), not-responding, error.";
+const HELD_SECONDS_HELP: &str = "How long the lock has been held, at the time of the scrape \
+                                 (0 when not held; no series when held since an unknown time).";
+const HOLDER_HELP: &str = "The process holding the lock: its pid and executable name (1 per \
+                           holder).";
+const WARNINGS_HELP: &str = "Hazards the state alone does not show, by kind (orphaned-lock, \
+                             flock, network-filesystem, holder-not-visible).";
+const PROBE_ERRORS_HELP: &str = "Times a directory's probe failed (it turned to error or \
+                                 not-responding).";
+
+impl Collector for SharedMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let now = jiff::Timestamp::now();
+        let metrics = self.lock();
+        let dirs = &metrics.dirs;
+        {
+            let mut family = encoder.encode_descriptor(
+                "lockscope_lock_held",
+                HELD_HELP,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (dir, m) in dirs {
+                let labels = [("dir", dir.as_str())];
+                family
+                    .encode_family(&labels)?
+                    .encode_gauge(&i64::from(m.held))?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "lockscope_lock_state",
+                STATE_HELP,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (dir, m) in dirs {
+                for (i, state) in STATES.iter().enumerate() {
+                    let labels = [("dir", dir.as_str()), ("state", state)];
+                    family
+                        .encode_family(&labels)?
+                        .encode_gauge(&i64::from(m.state == i))?;
+                }
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "lockscope_lock_held_seconds",
+                HELD_SECONDS_HELP,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (dir, m) in dirs {
+                let seconds = match (m.held, m.held_since) {
+                    (false, _) => 0.0,
+                    // A clock set back makes the span negative: not held for less than 0 s.
+                    (true, Some(since)) => now.duration_since(since).as_secs_f64().max(0.0),
+                    (true, None) => continue,
+                };
+                let labels = [("dir", dir.as_str())];
+                family.encode_family(&labels)?.encode_gauge(&seconds)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "lockscope_lock_holder_info",
+                HOLDER_HELP,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (dir, m) in dirs {
+                let Some(h) = &m.holder else { continue };
+                let mut labels = vec![
+                    ("dir", dir.as_str()),
+                    ("pid", h.pid.as_str()),
+                    ("program", h.program.as_str()),
+                ];
+                if let Some(command) = &h.command {
+                    labels.push(("command", command.as_str()));
+                }
+                family.encode_family(&labels)?.encode_gauge(&1i64)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "lockscope_lock_warnings",
+                WARNINGS_HELP,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (dir, m) in dirs {
+                for (i, kind) in WARNING_KINDS.iter().enumerate() {
+                    let labels = [("dir", dir.as_str()), ("kind", kind.name())];
+                    family
+                        .encode_family(&labels)?
+                        .encode_gauge(&i64::from(m.warnings[i]))?;
+                }
+            }
+        }
+        let errors = ConstCounter::new(metrics.probe_errors);
+        errors.encode(encoder.encode_descriptor(
+            "lockscope_probe_errors",
+            PROBE_ERRORS_HELP,
+            None,
+            errors.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
