@@ -56,7 +56,8 @@ fn state_index(state: &DirState) -> usize {
         DirState::Lock(LockState::Held(_) | LockState::HeldByThisProcess) => 2,
         DirState::Missing => 3,
         DirState::NotResponding => 4,
-        DirState::Error(_) => 5,
+        // Unknown is the app's word for a remote row; the metrics are local only.
+        DirState::Error(_) | DirState::Unknown(_) => 5,
     }
 }
 

@@ -7,12 +7,19 @@
 use super::intent::{Intent, Rows};
 use super::model::{Model, OwnLock};
 use super::notify::{DesktopNotices, HeldRow, NoticeSink, Notifier};
+use super::remote_locks::RemoteLocks;
 use super::state::{Answer, Ask, EndHolder, FilePrompt, Message, Snapshot, UiState};
 use super::workers::{
     self, Diagnoses, DialogOutcome, EndEvent, Events, FolderPicker, LoadHook, LockOutcome, Locks,
     Notices, Resolved, StoreOutcome, StoreWorker, WorkerEvent,
 };
-use crate::monitor::{DirState, LockState, Monitor, MonitorError, MonitorOptions, Update};
+use crate::monitor::{
+    Cause, Change, DirState, LockState, Monitor, MonitorError, MonitorOptions, Update,
+};
+use crate::remote::{
+    ConnectionState, Operand, RemoteDir, RemoteEvent, RemoteMonitor, RemoteRow, RemoteState, Ssh,
+    WatchOptions,
+};
 use crate::terminate::{Outcome, Signal};
 use crate::watchlist::{self, Settings, State, Store, WatchList};
 use eframe::egui;
@@ -41,6 +48,11 @@ pub struct AppConfig {
     pub file_manager: Option<PathBuf>,
     /// Where desktop notifications go: the freedesktop service; tests pass their own.
     pub notices: Arc<dyn NoticeSink>,
+    /// The ssh program and its options for `HOST:DIR` rows (as `LOCKSCOPE_SSH_COMMAND`);
+    /// `None`: `ssh`. [`AppConfig::new`] reads the environment variable.
+    pub ssh_command: Option<String>,
+    /// The program run on remote hosts; `None`: `lockscope`.
+    pub remote_command: Option<String>,
 }
 
 impl AppConfig {
@@ -54,6 +66,8 @@ impl AppConfig {
             notices: Arc::new(DesktopNotices),
             before_load: None,
             file_manager: None,
+            ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
+            remote_command: None,
         }
     }
 }
@@ -116,6 +130,16 @@ pub struct LockscopeApp {
     notifier: Notifier,
     /// ... and the thread that shows them.
     notices: Notices,
+    /// How `HOST:DIR` rows are reached, or why they cannot be (a bad ssh command).
+    ssh: Result<Ssh, String>,
+    /// The remote rows' live state: one hub for every host, started with the first remote row.
+    remote: Option<RemoteMonitor>,
+    /// The app's locks on remote directories.
+    remote_locks: RemoteLocks,
+    /// The remote pid of each remote hold (its row's holder then is this app).
+    remote_pids: HashMap<PathBuf, u32>,
+    /// Hosts whose loss the banner has told (until they are connected again).
+    lost_told: std::collections::HashSet<String>,
 }
 
 /// The details pane's last diagnosis request.
@@ -182,7 +206,16 @@ impl LockscopeApp {
                 .unwrap_or_else(workers::default_file_manager),
             removed: Vec::new(),
             notifier: Notifier::default(),
-            notices: Notices::start(config.notices, events_tx_for_notices),
+            notices: Notices::start(config.notices, events_tx_for_notices.clone()),
+            ssh: Ssh::new(
+                config.ssh_command.as_deref(),
+                config.remote_command.as_deref(),
+            )
+            .map_err(|e| e.to_string()),
+            remote: None,
+            remote_locks: RemoteLocks::start(events_tx_for_notices),
+            remote_pids: HashMap::new(),
+            lost_told: Default::default(),
         })
     }
 
@@ -228,6 +261,10 @@ impl LockscopeApp {
                 }
                 WorkerEvent::NoticeFailed(e) => {
                     self.tell(format!("desktop notifications cannot be shown: {e}"), true)
+                }
+                WorkerEvent::Remote(event) => self.on_remote_event(event, background_changes),
+                WorkerEvent::RemoteHoldEnded { dir, error } => {
+                    self.on_remote_hold_ended(dir, error)
                 }
             }
         }
@@ -359,9 +396,17 @@ impl LockscopeApp {
             | LockOutcome::Orphaned { dir } => dir.clone(),
         };
         let error = match (&outcome, self.model.row_mut(&dir)) {
-            (LockOutcome::Held { until, .. }, Some(row)) => {
+            (
+                LockOutcome::Held {
+                    until, remote_pid, ..
+                },
+                Some(row),
+            ) => {
                 row.own = OwnLock::Held { until: *until };
                 row.refusal = None;
+                if let Some(pid) = remote_pid {
+                    self.remote_pids.insert(dir.clone(), *pid);
+                }
                 None
             }
             (LockOutcome::Refused { reason, .. }, Some(row)) => {
@@ -370,6 +415,7 @@ impl LockscopeApp {
                 None
             }
             (LockOutcome::Released { error, .. }, Some(row)) => {
+                self.remote_pids.remove(&dir);
                 row.own = OwnLock::None;
                 row.orphaned = false;
                 row.release_asked = false;
@@ -381,7 +427,7 @@ impl LockscopeApp {
             }
             // A row removed meanwhile: a lock taken for it is not wanted any more.
             (LockOutcome::Held { .. }, None) => {
-                self.locks.release(&dir);
+                self.release_lock(&dir);
                 None
             }
             // A row the app dropped: its release is logged here (the monitor no longer
@@ -399,6 +445,15 @@ impl LockscopeApp {
             }
             _ => None,
         };
+        if let LockOutcome::Held {
+            remote_pid: Some(_),
+            ..
+        } = &outcome
+            && let Some(last) = self.model.row(&dir).and_then(|r| r.remote.clone())
+        {
+            // The remote watch may have seen the hold before its answer came: it is ours.
+            self.on_remote_row((*last).clone(), false);
+        }
         match (&outcome, error) {
             (LockOutcome::Orphaned { .. }, Some(e)) => {
                 self.tell(format!("{}: {e}", dir.display()), true);
@@ -423,10 +478,10 @@ impl LockscopeApp {
                 ),
             );
             self.model.remove(&dir);
-            self.monitor.remove(&dir);
+            self.unwatch(&dir);
             return;
         }
-        self.monitor.recheck(&dir);
+        self.recheck(&dir);
     }
 
     fn on_store_outcome(&mut self, outcome: StoreOutcome) {
@@ -512,22 +567,201 @@ impl LockscopeApp {
         }
         for dir in dirs {
             if self.model.add(dir.clone()) {
-                self.monitor.add(dir);
+                self.watch(dir);
             } else if let Some(row) = self.model.row_mut(&dir) {
                 row.kept_from = None;
             }
         }
     }
 
+    // ---- local and remote rows -------------------------------------------------------------
+
+    /// Starts watching a row's directory: the local monitor, or the remote hub (started now if
+    /// this is the first remote row).
+    fn watch(&mut self, dir: PathBuf) {
+        let Some(remote) = remote_dir(&dir) else {
+            self.monitor.add(dir);
+            return;
+        };
+        match self.remote_monitor() {
+            Ok(hub) => hub.add(remote),
+            Err(e) => {
+                let change = remote_change(
+                    &self.model,
+                    dir,
+                    &self.settings.lock_name,
+                    DirState::Unknown(format!("cannot reach remote hosts: {e}")),
+                    None,
+                );
+                self.model.apply(change);
+            }
+        }
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        match remote_dir(dir) {
+            None => self.monitor.remove(dir),
+            Some(remote) => {
+                if let Some(hub) = &self.remote {
+                    hub.remove(remote);
+                }
+            }
+        }
+    }
+
+    /// A fresh look after the app's own lock action (the remote watch sees it by itself).
+    fn recheck(&mut self, dir: &Path) {
+        if remote_dir(dir).is_none() {
+            self.monitor.recheck(dir);
+        }
+    }
+
+    fn release_lock(&mut self, dir: &Path) {
+        if remote_dir(dir).is_some() {
+            self.remote_locks.release(&dir.to_path_buf());
+        } else {
+            self.locks.release(dir);
+        }
+    }
+
+    fn remote_options(&self) -> WatchOptions {
+        WatchOptions {
+            interval: self.settings.interval,
+            lock_name: self.settings.lock_name.clone(),
+        }
+    }
+
+    /// The remote hub, started on first use; its events come on the workers' channel.
+    fn remote_monitor(&mut self) -> Result<&RemoteMonitor, String> {
+        let ssh = self.ssh.clone()?;
+        let options = self.remote_options();
+        let events = self.events_tx.clone();
+        Ok(self.remote.get_or_insert_with(|| {
+            RemoteMonitor::start(
+                move |_host| ssh.clone(),
+                options,
+                move |event| events.send(WorkerEvent::Remote(event)),
+            )
+        }))
+    }
+
+    /// `background_changes`: changes may be notified (as the local monitor's).
+    fn on_remote_event(&mut self, event: RemoteEvent, background_changes: bool) {
+        match event {
+            RemoteEvent::Connection { host, state } => {
+                let host = host.to_string();
+                if state == ConnectionState::Connected {
+                    self.lost_told.remove(&host);
+                }
+                // Said once per loss, not at every retry.
+                if let ConnectionState::Lost { reason, retry_in } = &state
+                    && self.lost_told.insert(host.clone())
+                {
+                    self.tell(
+                        format!(
+                            "connection to {host} lost: {reason} (trying again in {})",
+                            humantime::format_duration(*retry_in)
+                        ),
+                        true,
+                    );
+                }
+                self.model.hosts.insert(host, state);
+            }
+            RemoteEvent::Notice { host, text } => self.tell(format!("{host}: {text}"), false),
+            RemoteEvent::Row(row) => self.on_remote_row(row, background_changes),
+        }
+    }
+
+    /// A remote row becomes the row's state (logged when it changed); a lost connection's
+    /// `unknown` replaces whatever was known.
+    fn on_remote_row(&mut self, remote: RemoteRow, background_changes: bool) {
+        let Some(host) = remote.host.as_deref() else {
+            return;
+        };
+        let dir = PathBuf::from(format!("{host}:{}", remote.dir));
+        let Some(row) = self.model.row(&dir) else {
+            return; // removed meanwhile
+        };
+        let mut new = remote_state(&remote);
+        if let (DirState::Lock(LockState::Held(h)), Some(own)) = (&new, self.remote_pids.get(&dir))
+            && row.own != OwnLock::None
+            && h.pid == Some(*own)
+        {
+            new = DirState::Lock(LockState::HeldByThisProcess);
+        }
+        let note = match (&row.state, &new) {
+            (_, DirState::Unknown(why)) => Some(why.clone()),
+            (Some(DirState::Unknown(_)), _) => Some(format!("connection to {host} is back")),
+            _ => None,
+        };
+        let changed = row.state.as_ref() != Some(&new);
+        let remote = Arc::new(remote);
+        if let Some(row) = self.model.row_mut(&dir) {
+            row.remote = Some(remote.clone());
+        }
+        if changed {
+            let change = remote_change(
+                &self.model,
+                dir,
+                &self.settings.lock_name,
+                new,
+                Some(&remote),
+            );
+            self.notifier.on_change(&change, background_changes);
+            self.model.apply(change);
+            if let Some(note) = note
+                && let Some(entry) = self.model.log.back_mut()
+            {
+                entry.note = Some(note);
+            }
+        }
+    }
+
+    fn on_remote_hold_ended(&mut self, dir: PathBuf, error: Option<String>) {
+        self.remote_pids.remove(&dir);
+        let shown = crate::escape::escape(&dir.to_string_lossy()).to_string();
+        let text = match &error {
+            None => format!("{shown}: the remote hold ran its time; the lock is released"),
+            Some(e) => format!(
+                "{shown}: the remote hold ended ({e}); the remote lock is released (it lasts \
+                 only as long as its ssh session)"
+            ),
+        };
+        let Some(row) = self.model.row_mut(&dir) else {
+            self.tell(text, error.is_some());
+            return;
+        };
+        row.own = OwnLock::None;
+        row.release_asked = false;
+        let ours = matches!(
+            row.state,
+            Some(DirState::Lock(LockState::HeldByThisProcess))
+        );
+        let now = match &row.state {
+            // "Held by this app" is over; what the lock is now, the host's next row says.
+            Some(state) if !ours => state.clone(),
+            _ => DirState::Unknown(
+                "the remote hold ended; waiting for the host's next report".into(),
+            ),
+        };
+        let change = remote_change(&self.model, dir, &self.settings.lock_name, now, None);
+        self.model.apply(change);
+        if let Some(entry) = self.model.log.back_mut() {
+            entry.note = Some(text.clone());
+            entry.cause = Cause::Action;
+        }
+        self.tell(text, error.is_some());
+    }
+
     /// Drops a row; a lock the app holds for it is released, and the release logged with `why`.
     fn drop_row(&mut self, dir: &Path, why: &str) {
         if let Some(row) = self.model.remove(dir) {
             if row.own != OwnLock::None {
-                self.locks.release(dir);
+                self.release_lock(dir);
                 self.releasing
                     .insert(dir.to_path_buf(), (row.state.clone(), why.to_string()));
             }
-            self.monitor.remove(dir);
+            self.unwatch(dir);
         }
     }
 
@@ -566,7 +800,7 @@ impl LockscopeApp {
                     .map(|r| r.dir.clone())
                     .collect();
                 for dir in held {
-                    self.locks.release(&dir);
+                    self.release_lock(&dir);
                     if let Some(row) = self.model.row_mut(&dir) {
                         row.release_asked = true;
                     }
@@ -593,8 +827,13 @@ impl LockscopeApp {
         self.settings = settings;
         self.monitor = monitor;
         self.updates = updates;
+        if let Some(remote) = &self.remote {
+            remote.set_options(self.remote_options());
+        }
         for dir in self.model.dirs() {
-            self.monitor.add(dir);
+            if remote_dir(&dir).is_none() {
+                self.monitor.add(dir);
+            }
         }
     }
 
@@ -652,7 +891,7 @@ impl LockscopeApp {
                 continue;
             }
             if self.model.add(dir.clone()) {
-                self.monitor.add(dir);
+                self.watch(dir);
                 added = true;
             } else if let Some(row) = self.model.row_mut(&dir)
                 && row.kept_from.is_some()
@@ -675,7 +914,21 @@ impl LockscopeApp {
     /// Typed or dropped paths: each resolved on a worker like `lockscope status` resolves it (a
     /// lock file means its directory), then added.
     fn resolve_and_add(&mut self, paths: Vec<PathBuf>) {
-        let paths: Vec<PathBuf> = paths.iter().map(|p| normalize(p)).collect();
+        let mut refused = Vec::new();
+        let paths: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| match crate::remote::parse_operand(p.as_os_str()) {
+                Ok(_) => true,
+                Err(e) => {
+                    refused.push(e.to_string());
+                    false
+                }
+            })
+            .map(|p| normalize(p))
+            .collect();
+        for why in refused {
+            self.tell(why, true);
+        }
         if paths.is_empty() {
             return;
         }
@@ -771,7 +1024,25 @@ impl LockscopeApp {
             }
             row.own = OwnLock::Pending;
             row.refusal = None;
-            self.locks.acquire(dir, &self.settings.lock_name, hold_for);
+            match (remote_dir(dir), &self.ssh) {
+                (None, _) => self.locks.acquire(dir, &self.settings.lock_name, hold_for),
+                (Some(remote), Ok(ssh)) => {
+                    let lock_name = self.settings.lock_name.clone();
+                    let (ssh, dir) = (ssh.clone(), dir.clone());
+                    if !self
+                        .remote_locks
+                        .acquire(ssh, dir.clone(), remote, lock_name, hold_for)
+                        && let Some(row) = self.model.row_mut(&dir)
+                    {
+                        row.own = OwnLock::None;
+                        row.refusal = Some("could not start a thread for the remote hold".into());
+                    }
+                }
+                (Some(_), Err(e)) => {
+                    row.own = OwnLock::None;
+                    row.refusal = Some(format!("cannot reach remote hosts: {e}"));
+                }
+            }
         }
         if bulk && !skipped.is_empty() {
             self.tell(format!("skipped {}", skipped.join(", ")), false);
@@ -782,7 +1053,7 @@ impl LockscopeApp {
         for dir in dirs {
             if let Some(row) = self.model.row_mut(dir).filter(|r| r.can_release()) {
                 row.release_asked = true;
-                self.locks.release(dir);
+                self.release_lock(dir);
             }
         }
     }
@@ -1090,6 +1361,11 @@ impl LockscopeApp {
             self.details_asked = None;
             return;
         };
+        if remote_dir(&dir).is_some() {
+            // No local diagnosis of a remote directory: the pane shows the remote's row.
+            self.details_asked = None;
+            return;
+        }
         let Some(row) = self.model.row(&dir) else {
             return;
         };
@@ -1237,7 +1513,7 @@ impl LockscopeApp {
                     ),
                     Err(e) => self.tell(e, true),
                 }
-                self.monitor.recheck(&dir);
+                self.recheck(&dir);
                 if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
                     // Diagnose again at once (the holder is gone, or not).
                     a.pending = false;
@@ -1386,8 +1662,86 @@ fn start_monitor(
     Monitor::start(options, move || wake())
 }
 
-/// `~` expanded, relative paths made absolute against the working directory (no I/O).
+/// The remote directory a row stands for, if it is a `HOST:DIR` row.
+fn remote_dir(dir: &Path) -> Option<RemoteDir> {
+    match crate::remote::parse_operand(dir.as_os_str()) {
+        Ok(Operand::Remote(remote)) => Some(remote),
+        _ => None,
+    }
+}
+
+/// A remote row's state in the model's terms. A remote that could not probe the directory,
+/// or a host that cannot be asked, is `Unknown` with the reason.
+fn remote_state(row: &RemoteRow) -> DirState {
+    let why = || row.error.clone().unwrap_or_default();
+    match row.state {
+        RemoteState::Absent => DirState::Lock(LockState::Absent),
+        RemoteState::Free => DirState::Lock(LockState::Free),
+        RemoteState::Held => DirState::Lock(LockState::Held(crate::holder::Holder {
+            pid: row.holder.as_ref().and_then(|h| h.pid),
+            command: row.holder.as_ref().and_then(|h| h.command.clone()),
+        })),
+        RemoteState::Missing => DirState::Missing,
+        RemoteState::NotResponding => DirState::NotResponding,
+        RemoteState::Error => {
+            DirState::Unknown(format!("the remote could not probe it: {}", why()))
+        }
+        RemoteState::Unknown => DirState::Unknown(why()),
+    }
+}
+
+/// A change of a remote row, as the model takes the local monitor's.
+fn remote_change(
+    model: &Model,
+    dir: PathBuf,
+    lock_name: &str,
+    new: DirState,
+    remote: Option<&RemoteRow>,
+) -> Change {
+    let cause = match remote
+        .and_then(|r| r.other.get("cause"))
+        .and_then(|c| c.as_str())
+    {
+        Some("initial") => Cause::Initial,
+        Some("fs-event") => Cause::FsEvent,
+        Some("action") => Cause::Action,
+        _ => Cause::Poll,
+    };
+    let held_since = remote.filter(|_| new.is_held()).and_then(|r| {
+        use crate::diagnose::HeldSinceSource as Source;
+        let source = match r.other.get("held_since_source").and_then(|s| s.as_str()) {
+            Some("lock-file-created") => Source::LockFileCreated,
+            Some("holder-started") => Source::HolderStarted,
+            _ => Source::Observed,
+        };
+        Some(crate::diagnose::HeldSince {
+            time: r.held_since?,
+            source,
+        })
+    });
+    Change {
+        lock_file: remote.map_or_else(
+            || dir.join(lock_name),
+            |r| PathBuf::from(r.lock_file.clone()),
+        ),
+        old: model.row(&dir).and_then(|r| r.state.clone()),
+        dir,
+        new,
+        diagnosis: Arc::new(crate::diagnose::Diagnosis {
+            held_since,
+            ..Default::default()
+        }),
+        at: SystemTime::now(),
+        cause,
+    }
+}
+
+/// `~` expanded, relative paths made absolute against the working directory (no I/O);
+/// `HOST:DIR` kept as it is (spelled as the hub will report it).
 fn normalize(path: &Path) -> PathBuf {
+    if let Some(remote) = remote_dir(path) {
+        return PathBuf::from(remote.to_string());
+    }
     let expanded = match path.strip_prefix("~") {
         Ok(rest) => match std::env::var_os("HOME") {
             Some(home) => PathBuf::from(home).join(rest),

@@ -16,6 +16,7 @@ pub mod icon;
 mod intent;
 mod model;
 mod notify;
+mod remote_locks;
 mod state;
 mod stats;
 mod views;
@@ -112,6 +113,8 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         before_load: None,
         file_manager: None,
         notices: std::sync::Arc::new(notify::DesktopNotices),
+        ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
+        remote_command: None,
     };
     eframe::run_native(
         "lockscope",

@@ -3,7 +3,7 @@
 
 use crate::diagnose::Diagnosis;
 use crate::monitor::{Cause, Change, DirState, LockState};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -59,6 +59,8 @@ pub struct Row {
     pub kept_from: Option<String>,
     /// The app asked its lock worker to release this row's lock (no answer yet).
     pub release_asked: bool,
+    /// A `HOST:DIR` row: the remote's last row (holder, held since, warnings: hostile text).
+    pub remote: Option<Arc<crate::remote::RemoteRow>>,
 }
 
 /// A diagnosis made on request (the details pane), with the state its probe found then.
@@ -92,6 +94,7 @@ impl Row {
             fresh: None,
             kept_from: None,
             release_asked: false,
+            remote: None,
         }
     }
 
@@ -159,6 +162,7 @@ impl Row {
             (_, Some(DirState::Missing)) => "the directory does not exist".into(),
             (_, Some(DirState::Error(e))) => e.to_string(),
             (_, Some(DirState::NotResponding)) => "its filesystem is not responding".into(),
+            (_, Some(DirState::Unknown(why))) => why.clone(),
             (_, None) => "state not known yet".into(),
             _ => String::new(),
         }
@@ -209,6 +213,8 @@ pub struct Model {
     cursor: Option<PathBuf>,
     /// Where a shift-extended selection starts.
     anchor: Option<PathBuf>,
+    /// Each remote host's connection, by its name as rows spell it (`web1`).
+    pub hosts: BTreeMap<String, crate::remote::ConnectionState>,
 }
 
 impl Default for Model {
@@ -225,6 +231,7 @@ impl Default for Model {
             order_stale: false,
             cursor: None,
             anchor: None,
+            hosts: BTreeMap::new(),
         }
     }
 }
@@ -594,7 +601,7 @@ fn state_rank(row: &Row) -> u8 {
     match &row.state {
         Some(DirState::Lock(LockState::Held(_))) => 0,
         Some(DirState::Lock(LockState::HeldByThisProcess)) => 1,
-        Some(DirState::Error(_) | DirState::NotResponding) => 2,
+        Some(DirState::Error(_) | DirState::NotResponding | DirState::Unknown(_)) => 2,
         Some(DirState::Missing) => 3,
         Some(DirState::Lock(LockState::Free)) => 4,
         Some(DirState::Lock(LockState::Absent)) => 5,
@@ -715,6 +722,7 @@ pub fn state_word(state: &DirState) -> &'static str {
         DirState::Missing => "Missing",
         DirState::Error(_) => "Error",
         DirState::NotResponding => "Not responding",
+        DirState::Unknown(_) => "Unknown",
     }
 }
 

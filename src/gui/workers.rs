@@ -49,6 +49,14 @@ pub enum WorkerEvent {
     },
     /// A desktop notification could not be shown (no notification service, ...).
     NoticeFailed(String),
+    /// What the remote hub saw (rows of `HOST:DIR` directories, connection states).
+    Remote(crate::remote::RemoteEvent),
+    /// A remote hold's session ended by itself: its time ran out (`error` none), or the
+    /// connection or the remote hold went away (why). Either way the remote lock is released.
+    RemoteHoldEnded {
+        dir: PathBuf,
+        error: Option<String>,
+    },
 }
 
 /// The sending end of the app's event channel, cloned into every worker: sends, then wakes the UI.
@@ -96,6 +104,14 @@ pub fn resolve_paths(events: &Events, paths: Vec<PathBuf>, lock_name: String) ->
             let resolved = paths
                 .into_iter()
                 .map(|path| {
+                    if crate::watchlist::is_remote(&path) {
+                        // HOST:DIR: nothing here to look at.
+                        return Resolved {
+                            dir: path.clone(),
+                            path,
+                            was_file: false,
+                        };
+                    }
                     let (dir, lock_file) = crate::probe::resolve_path(&path, &lock_name);
                     Resolved {
                         was_file: lock_file == path,
@@ -127,6 +143,8 @@ pub enum LockOutcome {
     Held {
         dir: PathBuf,
         until: Option<Instant>,
+        /// A remote hold's pid on its host (the row then shows "held by this app").
+        remote_pid: Option<u32>,
     },
     /// Busy, or the path cannot be locked: the message says why.
     Refused {
@@ -300,6 +318,7 @@ fn acquire(
             LockOutcome::Held {
                 dir: dir.to_path_buf(),
                 until,
+                remote_pid: None,
             }
         }
         Err(e) => LockOutcome::Refused {

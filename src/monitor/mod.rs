@@ -42,6 +42,9 @@ pub enum DirState {
     NotResponding,
     /// The directory or lock path cannot be probed.
     Error(DirError),
+    /// Nothing is known now, and why: a remote directory whose host cannot be asked
+    /// ("connection lost: …"). Never produced by the local monitor; never a stale state.
+    Unknown(String),
 }
 
 impl DirState {
@@ -52,6 +55,7 @@ impl DirState {
             DirState::Missing => "missing",
             DirState::Error(_) => "error",
             DirState::NotResponding => "not-responding",
+            DirState::Unknown(_) => "unknown",
         }
     }
 
@@ -73,6 +77,7 @@ impl DirState {
         match self {
             DirState::Error(e) => Some(e.message()),
             DirState::NotResponding => Some("the filesystem is not responding"),
+            DirState::Unknown(reason) => Some(reason),
             _ => None,
         }
     }

@@ -105,6 +105,7 @@ pub use crate::duration::MIN_INTERVAL;
 pub use defaults::{CERTBOT_PRESET_NAME, certbot_defaults, certbot_defaults_with};
 pub use model::{
     DEFAULT_STUCK_AFTER, DirProblem, MIN_STUCK_AFTER, Notifications, Settings, State, WatchList,
+    is_remote,
 };
 pub(crate) use store::write_file_atomically;
 pub use store::{Store, default_config_dir, export, import};

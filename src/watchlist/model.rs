@@ -63,7 +63,7 @@ impl Notifications {
 }
 
 /// Why a directory cannot be in a watch list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirProblem {
     /// The path is empty.
     Empty,
@@ -71,18 +71,21 @@ pub enum DirProblem {
     NotAbsolute,
     /// The path is not Unicode, so a TOML file cannot hold it.
     NotUnicode,
+    /// `HOST:DIR` whose host or directory cannot be (an ssh option, `HOST:` alone): why.
+    BadRemote(String),
 }
 
 impl fmt::Display for DirProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DirProblem::Empty => "is empty",
-            DirProblem::NotAbsolute => "is not an absolute path",
-            DirProblem::NotUnicode => {
+        match self {
+            DirProblem::Empty => f.write_str("is empty"),
+            DirProblem::NotAbsolute => f.write_str("is not an absolute path"),
+            DirProblem::NotUnicode => f.write_str(
                 "is not valid Unicode and cannot be saved in a TOML file (watch it from the \
-                 command line instead)"
-            }
-        })
+                 command line instead)",
+            ),
+            DirProblem::BadRemote(why) => write!(f, "is refused: {why}"),
+        }
     }
 }
 
@@ -137,13 +140,23 @@ pub(super) fn check_name(name: &str) -> Result<String, WatchListError> {
     }
 }
 
+/// Whether `dir` is a `HOST:DIR` operand (scp's rule), kept in lists as written.
+pub fn is_remote(dir: &Path) -> bool {
+    matches!(
+        crate::remote::parse_operand(dir.as_os_str()),
+        Ok(crate::remote::Operand::Remote(_))
+    )
+}
+
 /// Why `dir` cannot be in a list, if it cannot.
 pub(super) fn dir_problem(dir: &Path) -> Option<DirProblem> {
     if dir.as_os_str().is_empty() {
         Some(DirProblem::Empty)
     } else if dir.to_str().is_none() {
         Some(DirProblem::NotUnicode)
-    } else if !dir.is_absolute() {
+    } else if let Err(e) = crate::remote::parse_operand(dir.as_os_str()) {
+        Some(DirProblem::BadRemote(e.to_string()))
+    } else if !dir.is_absolute() && !is_remote(dir) {
         Some(DirProblem::NotAbsolute)
     } else {
         None
@@ -333,6 +346,20 @@ mod tests {
     use super::*;
     use crate::watchlist::export;
     use crate::watchlist::test_support::*;
+
+    #[test]
+    fn remote_dirs_are_kept_as_written_and_option_like_hosts_refused() {
+        let list = WatchList::new(
+            "fleet",
+            ["web1:/etc/letsencrypt", "admin@web2:/etc/letsencrypt"].map(PathBuf::from),
+        )
+        .unwrap();
+        assert_eq!(list.dirs[0], PathBuf::from("web1:/etc/letsencrypt"));
+        assert!(is_remote(&list.dirs[1]));
+        let err = WatchList::new("fleet", [PathBuf::from("-oProxyCommand=x:/etc")]).unwrap_err();
+        assert!(err.to_string().contains("refusing host"), "{err}");
+        assert!(WatchList::new("fleet", [PathBuf::from("relative/dir")]).is_err());
+    }
 
     #[test]
     fn defaults_are_one_second_and_certbot_lock() {

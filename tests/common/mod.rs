@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary (tests/tests.rs, tests/monitor.rs) uses a different subset
 
 pub mod proptest_config;
+#[cfg(target_os = "linux")]
+pub mod sshd;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

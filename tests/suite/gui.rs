@@ -26,7 +26,8 @@ type App = Harness<'static, LockscopeApp>;
 /// How long any one wait may take. Generous: the test machine has 2 noisy cores.
 const DEADLINE: Duration = Duration::from_secs(10);
 const PATH_HINT: &str = "type or paste a directory, Enter to add";
-const STATE_WORDS: [&str; 6] = [
+const STATE_WORDS: [&str; 7] = [
+    "Unknown",
     "Held",
     "Held by this app",
     "Free (stale file)",
@@ -117,6 +118,9 @@ fn app_config(
         before_load: None,
         file_manager: None,
         notices: Arc::new(RecordedNotices::default()),
+        // Never the environment's: a test that wants remote rows says how to reach them.
+        ssh_command: None,
+        remote_command: None,
     }
 }
 
@@ -2688,4 +2692,206 @@ fn a_double_click_opens_the_rows_details() {
         "only the double-clicked row, with its details",
         |h| only_selected(h, &dirs[0]),
     );
+}
+
+// ---- remote rows over a real sshd -------------------------------------------------------------
+
+#[cfg(target_os = "linux")] // the sshd fixture reads /proc
+mod over_ssh {
+    use super::*;
+    use crate::common::sshd::{ALIAS, REMOTE, Sshd};
+
+    /// The app reaching `sshd` (its alias) with the lockscope under test as the remote program.
+    fn start_remote_app(config_dir: &Path, sshd: &Sshd) -> App {
+        let mut config = app_config(config_dir, FakePicker::new(), None);
+        config.ssh_command = Some(sshd.ssh_command("ssh_config"));
+        config.remote_command = Some(REMOTE.to_string());
+        let mut h = build_app(config, true);
+        run_until(&mut h, "the watch lists are loaded", lists_loaded);
+        h
+    }
+
+    #[test]
+    fn a_remote_row_follows_certbot_the_connection_and_the_apps_own_hold() {
+        let cfg = tempfile::tempdir().unwrap();
+        let (_root, dirs) = tempdirs(1);
+        let dir = &dirs[0];
+        let row = PathBuf::from(format!("{ALIAS}:{}", dir.display()));
+        let mut sshd = Sshd::start();
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        type_path(&mut h, row.to_str().unwrap());
+        run_until(&mut h, "the remote row Absent", |h| {
+            has_badge(h, &row, "Absent")
+        });
+
+        // Real certbot holds DIR "on the remote": Held, with certbot's pid.
+        let certbot = certbot_lock_dir(dir).expect_locked();
+        let pid = certbot.pid.to_string();
+        run_until(&mut h, "Held by certbot, with its pid", |h| {
+            let texts = row_texts(h, &row);
+            texts.iter().any(|t| t == "Held") && texts.contains(&pid)
+        });
+
+        // The details pane: the remote's holder and the host's connection; no local End holder.
+        select_row(&mut h, &row);
+        run_until(&mut h, "the details pane shows the remote holder", |h| {
+            detail(h, "PID").as_deref() == Some(pid.as_str())
+                && detail(h, "Host").as_deref() == Some(&format!("{ALIAS} (connected)"))
+        });
+        assert!(button(&h, "End holder…").accesskit_node().is_disabled());
+
+        // The server vanishes: Unknown, never a stale Held; the banner says why.
+        sshd.kill();
+        run_until(
+            &mut h,
+            "Unknown (connection lost) after the server vanished",
+            |h| {
+                has_badge(h, &row, "Unknown")
+                    && row_texts(h, &row)
+                        .iter()
+                        .any(|t| t.starts_with("connection lost"))
+            },
+        );
+        assert!(
+            !row_texts(&h, &row).contains(&pid),
+            "no stale holder: {:?}",
+            row_texts(&h, &row)
+        );
+        run_until(&mut h, "the banner says the connection was lost", |h| {
+            message_containing(h, &format!("connection to {ALIAS} lost")).is_some()
+                && detail(h, "Host").is_some_and(|t| t.starts_with(&format!("{ALIAS} (lost: ")))
+        });
+        assert!(!row_button_enabled(&h, &row, "Acquire"));
+
+        // Back after a restart (reconnect with backoff).
+        sshd.restart();
+        run_until(
+            &mut h,
+            "Held by certbot again once reconnected, and logged",
+            |h| {
+                row_texts(h, &row).contains(&pid)
+                    && message_containing(h, &format!("connection to {ALIAS} is back")).is_some()
+            },
+        );
+        certbot.release();
+        run_until(&mut h, "Absent after certbot released", |h| {
+            has_badge(h, &row, "Absent")
+        });
+
+        // The app's own remote hold: another process sees DIR held, then released.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        let (state, holder) = status(dir);
+        assert_eq!(state, "held", "another process sees the remote hold");
+        // The PID column shows the remote hold's pid on that host, not this process's.
+        let holder = holder.expect("the remote hold's pid").to_string();
+        run_until(&mut h, "the remote hold's pid in the row", |h| {
+            row_texts(h, &row).contains(&holder)
+        });
+        assert!(!row_texts(&h, &row).contains(&std::process::id().to_string()));
+        click(&mut h, |h| row_button(h, &row, "Release"));
+        run_until(
+            &mut h,
+            "Absent after the release, Acquire enabled again",
+            |h| has_badge(h, &row, "Absent") && row_button_enabled(h, &row, "Acquire"),
+        );
+        assert_eq!(status(dir).0, "absent");
+
+        // A hold whose connection drops ends, and the app says so; the remote released it.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app before the loss", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        sshd.kill();
+        run_until(&mut h, "the app says the remote hold ended", |h| {
+            message_containing(h, "the remote hold ended").is_some()
+                && !row_button_enabled(h, &row, "Release")
+        });
+        let deadline = Instant::now() + DEADLINE;
+        while status(dir).0 == "held" {
+            assert!(
+                Instant::now() < deadline,
+                "the lost session released the remote lock"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd.restart();
+        // The killed session's remote hold could not unlink its file: free (stale), or absent.
+        run_until(&mut h, "not held, Acquire enabled once reconnected", |h| {
+            (has_badge(h, &row, "Absent") || has_badge(h, &row, "Free (stale file)"))
+                && row_button_enabled(h, &row, "Acquire")
+        });
+
+        // Closing the app releases its remote lock.
+        click(&mut h, |h| row_button(h, &row, "Acquire"));
+        run_until(&mut h, "Held by this app again", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        drop(h);
+        let deadline = Instant::now() + DEADLINE;
+        while status(dir).0 == "held" {
+            assert!(
+                Instant::now() < deadline,
+                "closing the app released the remote lock"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // The saved list keeps the remote row.
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        run_until(&mut h, "the remote row back after a restart", |h| {
+            has_badge(h, &row, "Absent")
+        });
+        let saved = std::fs::read_to_string(cfg.path().join("lockscope.toml")).unwrap_or_default();
+        assert!(
+            saved.contains(&format!("\"{}\"", row.display())),
+            "saved as a HOST:DIR string: {saved}"
+        );
+    }
+
+    #[test]
+    fn a_timed_remote_hold_ends_on_its_own_and_the_app_says_so() {
+        let cfg = tempfile::tempdir().unwrap();
+        let (_root, dirs) = tempdirs(1);
+        let dir = &dirs[0];
+        let row = PathBuf::from(format!("{ALIAS}:{}", dir.display()));
+        let sshd = Sshd::start();
+        let mut h = start_remote_app(cfg.path(), &sshd);
+        hold_secs_field(&h).set_value_accesskit(2.0);
+        run_until(&mut h, "Hold for shows 2 s", |h| {
+            hold_secs_field(h).value().as_deref() == Some("2 s")
+        });
+        type_path(&mut h, row.to_str().unwrap());
+        run_until(&mut h, "the remote row Absent", |h| {
+            has_badge(h, &row, "Absent")
+        });
+        click(&mut h, |h| row_button(h, &row, "Hold"));
+        run_until(&mut h, "Held by this app, timed", |h| {
+            has_badge(h, &row, "Held by this app")
+        });
+        assert_eq!(status(dir).0, "held");
+        run_until(&mut h, "the hold ran its time", |h| {
+            message_containing(h, "the remote hold ran its time").is_some()
+                && has_badge(h, &row, "Absent")
+                && row_button_enabled(h, &row, "Acquire")
+        });
+        assert_eq!(
+            status(dir).0,
+            "absent",
+            "the remote released (unlink, close)"
+        );
+    }
+
+    #[test]
+    fn an_option_like_host_is_refused_in_the_add_field() {
+        let cfg = tempfile::tempdir().unwrap();
+        let mut h = start_app(cfg.path(), FakePicker::new());
+        type_path(&mut h, "-oProxyCommand=evil:/etc");
+        run_until(&mut h, "the refusal shown", |h| {
+            message_containing(h, "refusing host").is_some()
+        });
+        assert!(row(&h, Path::new("-oProxyCommand=evil:/etc")).is_none());
+    }
 }

@@ -38,6 +38,10 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, intents: &mut Vec<Inten
             ui.label(RichText::new(format!("checked {} ago", format_age(age_at(at, now)))).weak());
         }
     });
+    if let Some(remote) = &row.remote {
+        remote_details(ui, view, row, remote);
+        return;
+    }
     // Above the scrolled part: in sight whatever the pane's height.
     end_holder(ui, view, row, state, intents);
     ui.separator();
@@ -101,6 +105,58 @@ fn state_badge(ui: &mut Ui, state: &DirState) {
 fn heading(ui: &mut Ui, name: &str) {
     ui.add_space(4.0);
     ui.label(RichText::new(name).strong());
+}
+
+/// A `HOST:DIR` row: what the remote lockscope said (no local diagnosis of a remote
+/// directory), the host's connection, and what a remote hold by this app depends on.
+fn remote_details(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, remote: &crate::remote::RemoteRow) {
+    let host = remote.host.as_deref().unwrap_or_default();
+    let _ = ui
+        .add_enabled(false, egui::Button::new("End holder…"))
+        .on_disabled_hover_text(format!(
+            "not from the app for remote directories yet: run `lockscope terminate {}`",
+            escape_path(&row.dir)
+        ));
+    ui.separator();
+    let connection = match view.model.hosts.get(host) {
+        Some(crate::remote::ConnectionState::Lost { reason, retry_in }) => format!(
+            "lost: {} (trying again in {})",
+            escape(&reason.to_string()),
+            humantime::format_duration(*retry_in)
+        ),
+        Some(state) => state.name().to_string(),
+        None => "connecting".to_string(),
+    };
+    field(ui, "Host", &format!("{} ({connection})", escape(host)));
+    if let Some(holder) = &remote.holder {
+        let pid = holder
+            .pid
+            .map_or("not visible there".into(), |p| p.to_string());
+        field(ui, "PID", &pid);
+        if let Some(command) = &holder.command {
+            field(ui, "Command", escape(command).as_ref());
+        }
+    }
+    if let Some(since) = remote.held_since {
+        field(ui, "Held since", &format_time(since, TimeStyle::Resolved));
+    }
+    if let Some(error) = &remote.error {
+        field(ui, "Why", escape(error).as_ref());
+    }
+    for warning in &remote.warnings {
+        field(
+            ui,
+            "Warning",
+            &format!("{}: {}", escape(&warning.kind), escape(&warning.message)),
+        );
+    }
+    ui.label(
+        RichText::new(
+            "A lock this app takes here is held by a remote `lockscope hold` tied to its ssh \
+             session: closing the app or losing the connection releases it.",
+        )
+        .weak(),
+    );
 }
 
 /// A value: wrapped, selectable.

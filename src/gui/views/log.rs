@@ -5,7 +5,7 @@ use crate::escape::{escape, escape_path};
 use crate::gui::intent::Intent;
 use crate::gui::model::LogEntry;
 use crate::gui::state::{Snapshot, UiState};
-use crate::monitor::Cause;
+use crate::monitor::{Cause, DirState, LockState};
 use eframe::egui::{self, RichText, Ui};
 
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
@@ -57,11 +57,17 @@ fn log_line(e: &LogEntry, now: std::time::SystemTime) -> String {
         Cause::Poll => "poll",
         Cause::Action => "action",
     };
-    let holder = e
-        .new
-        .holder()
-        .map(|h| format!("  ({h})"))
-        .unwrap_or_default();
+    let ours_remote = matches!(e.new, DirState::Lock(LockState::HeldByThisProcess))
+        && crate::watchlist::is_remote(&e.dir);
+    let holder = if ours_remote {
+        // Not this process: a remote `lockscope hold` on that host, tied to our ssh session.
+        "  (this app's remote hold)".to_string()
+    } else {
+        e.new
+            .holder()
+            .map(|h| format!("  ({h})"))
+            .unwrap_or_default()
+    };
     let note = e
         .note
         .as_ref()

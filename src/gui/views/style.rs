@@ -17,6 +17,7 @@ pub fn badge_color(state: &DirState) -> Color32 {
         DirState::Missing => Color32::from_rgb(130, 130, 130),
         DirState::Error(_) => Color32::from_rgb(160, 60, 150),
         DirState::NotResponding => Color32::from_rgb(120, 90, 160),
+        DirState::Unknown(_) => Color32::from_rgb(100, 100, 100),
     }
 }
 

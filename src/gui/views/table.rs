@@ -21,7 +21,7 @@ pub fn empty_state(ui: &mut Ui) {
     });
 }
 
-fn badge(ui: &mut Ui, state: Option<&DirState>) {
+fn badge(ui: &mut Ui, state: Option<&DirState>) -> egui::Response {
     let (word, color) = match state {
         Some(s) => (state_word(s), badge_color(s)),
         None => ("…", Color32::GRAY),
@@ -32,7 +32,8 @@ fn badge(ui: &mut Ui, state: Option<&DirState>) {
         .inner_margin(egui::Margin::symmetric(6, 1))
         .show(ui, |ui| {
             ui.label(RichText::new(word).color(Color32::WHITE).strong())
-        });
+        })
+        .inner
 }
 
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
@@ -135,7 +136,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             body.rows(ROW_HEIGHT, visible.len(), |mut row_ui| {
                 let row = &model.rows()[visible[row_ui.index()]];
                 row_ui.set_selected(model.selection.contains(&row.dir));
-                let holder = row.state.as_ref().and_then(DirState::holder);
+                let holder = match (&row.state, &row.remote) {
+                    // This app's remote hold: its pid on that host, not this process's.
+                    (Some(DirState::Lock(LockState::HeldByThisProcess)), Some(remote)) => {
+                        remote.holder.as_ref().map(|h| crate::holder::Holder {
+                            pid: h.pid,
+                            command: h.command.clone(),
+                        })
+                    }
+                    (state, _) => state.as_ref().and_then(DirState::holder),
+                };
                 row_ui.col(|ui| {
                     let dir = escape_path(&row.dir);
                     ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
@@ -149,7 +159,10 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     }
                 });
                 row_ui.col(|ui| {
-                    badge(ui, row.state.as_ref());
+                    let badge = badge(ui, row.state.as_ref());
+                    if let Some(DirState::Unknown(why)) = &row.state {
+                        badge.on_hover_text(escape(why).as_ref());
+                    }
                     warning_badge(ui, row);
                 });
                 row_ui.col(|ui| {
@@ -164,6 +177,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     let mut is_command = false;
                     let full = match (&row.state, &row.refusal) {
                         (Some(DirState::Error(e)), _) => e.to_string(),
+                        (Some(DirState::Unknown(why)), _) => why.clone(),
                         (Some(DirState::NotResponding), _) => {
                             "the filesystem is not responding".to_string()
                         }
@@ -298,9 +312,11 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
             escape(command.as_deref().unwrap_or_default()).into_owned(),
         ));
     }
+    let remote = row.remote.is_some() || crate::watchlist::is_remote(&row.dir);
     if ui
-        .button("Open folder")
+        .add_enabled(!remote, egui::Button::new("Open folder"))
         .on_hover_text("in the file manager")
+        .on_disabled_hover_text("a directory on another host (HOST:DIR)")
         .clicked()
     {
         chosen = Some(Intent::OpenFolder(row.dir.clone()));

@@ -168,6 +168,7 @@ pub fn describe_at(history: &VecDeque<Span>, at: SystemTime, now: SystemTime) ->
         }
         DirState::Lock(LockState::HeldByThisProcess) => text.push_str(" (hollow)"),
         DirState::Error(e) => text.push_str(&format!(" (dotted): {}", escape(&e.to_string()))),
+        DirState::Unknown(why) => text.push_str(&format!(" (dotted): {}", escape(why))),
         DirState::Missing | DirState::NotResponding => text.push_str(" (dotted)"),
         DirState::Lock(LockState::Free | LockState::Absent) => {}
     }
@@ -195,7 +196,9 @@ fn mark(state: &DirState) -> Mark {
     match state {
         DirState::Lock(LockState::Held(h)) => Mark::HeldByOther(holder_color(h.pid)),
         DirState::Lock(LockState::HeldByThisProcess) => Mark::HeldByThisApp,
-        DirState::Error(_) | DirState::Missing | DirState::NotResponding => Mark::Unreadable,
+        DirState::Error(_) | DirState::Missing | DirState::NotResponding | DirState::Unknown(_) => {
+            Mark::Unreadable
+        }
         DirState::Lock(LockState::Free | LockState::Absent) => Mark::None,
     }
 }
