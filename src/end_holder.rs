@@ -108,14 +108,19 @@ fn confirm(target: &Target) -> Result<(), String> {
         .command
         .as_deref()
         .map_or("(command unknown)".into(), |c| escape(c).into_owned());
-    let mut err = io::stderr().lock();
-    write!(
-        err,
-        "End pid {} (user {user}): {command}? [y/N] ",
-        target.pid
+    ask_yes_no(
+        &stdin,
+        &format!("End pid {} (user {user}): {command}?", target.pid),
     )
-    .and_then(|()| err.flush())
-    .map_err(|e| format!("cannot ask for confirmation: {e}"))?;
+}
+
+/// Asks `question` with ` [y/N] ` on stderr and reads the answer from `stdin` (a terminal):
+/// Ok only for y or yes. `question` is already escaped.
+pub(crate) fn ask_yes_no(stdin: &io::Stdin, question: &str) -> Result<(), String> {
+    let mut err = io::stderr().lock();
+    write!(err, "{question} [y/N] ")
+        .and_then(|()| err.flush())
+        .map_err(|e| format!("cannot ask for confirmation: {e}"))?;
     drop(err);
     let mut answer = String::new();
     stdin

@@ -14,7 +14,7 @@ use lockscope::remote::{
 use lockscope::terminate::Signal;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -512,23 +512,10 @@ fn confirm(host: &Host, pid: u32, row: &RemoteRow) -> Result<(), String> {
     let command = holder
         .and_then(|h| h.command.as_deref())
         .map_or("(command unknown)".into(), |c| escape(c).into_owned());
-    let mut err = io::stderr().lock();
-    write!(
-        err,
-        "End pid {pid} on {host} (user {user}): {command}? [y/N] "
+    crate::end_holder::ask_yes_no(
+        &stdin,
+        &format!("End pid {pid} on {host} (user {user}): {command}?"),
     )
-    .and_then(|()| err.flush())
-    .map_err(|e| format!("cannot ask for confirmation: {e}"))?;
-    drop(err);
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err("not confirmed".into()),
-    }
 }
 
 /// For `hold --until-stdin-closes`: a receiver that also gets a stop when stdin reaches its
