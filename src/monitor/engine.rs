@@ -1,9 +1,9 @@
-//! The monitor's worker thread: owns the watcher, the directory table and the holder cache.
+//! The monitor's worker thread: owns the watchers, the directory table and the watch groups.
 
 use super::fs_pool::{FsPool, StuckKey, locked};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update, UpdateHandler};
 use crate::diagnose::{Diagnoser, Diagnosis};
-use crate::probe::{self, HolderCache, HolderKey, LockState, LockTable};
+use crate::probe::{self, LockState, LockTable};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -17,10 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 /// (a relative and an absolute spelling, a bind mount, a symlinked parent) share one watch.
 /// inotify gives one watch descriptor per inode, so a second watch of the same directory under
 /// another path would steal the first one's events, and unwatching either would end both.
-use super::sys::{DirId, dir_id};
+use super::sys::{DirId, DirIdentity, dir_identity};
 
 /// One inotify watch and the rows it serves.
 struct WatchGroup {
+    /// What the paths named when the watch was registered (inode, mount, birth). Every pass
+    /// re-checks it (`pass`): a path that names something else now has a useless watch.
+    identity: DirIdentity,
     /// The absolute paths the watch was registered with (one per spelling; inotify keeps one
     /// watch per inode): events name their files under the latest of them.
     paths: Vec<PathBuf>,
@@ -57,8 +60,6 @@ pub(super) struct Engine {
     groups: HashMap<DirId, WatchGroup>,
     /// The absolute path of each watch, for routing events to their group.
     watch_paths: HashMap<PathBuf, DirId>,
-    /// The holder lookups, shared with the filesystem workers that make them.
-    holders: Arc<HolderCache>,
     limit_noticed: bool,
     sent: bool,
     /// Directories added in this batch: the first `WATCH_BUDGET` are watched before their
@@ -109,6 +110,10 @@ impl Watched {
             && self.state == Some(DirState::Lock(LockState::Absent)))
     }
 }
+
+/// How many directories one identity-check job of the pass stats (a job per directory would
+/// cost more in thread hand-offs than the `statx` calls).
+const IDENTITY_CHUNK: usize = 256;
 
 /// Every this many passes, probe every directory regardless (a safety net for changes no event
 /// reports, e.g. a bind mount over a watched directory).
@@ -181,7 +186,6 @@ impl Engine {
             dirs: HashMap::new(),
             groups: HashMap::new(),
             watch_paths: HashMap::new(),
-            holders: Arc::new(HolderCache::default()),
             limit_noticed: false,
             sent: false,
             new_dirs: Vec::new(),
@@ -422,8 +426,8 @@ impl Engine {
             };
             let abs = match self.dirs.get_mut(&dir) {
                 Some(w) => {
-                    if let Some((id, complete)) = answer.dir {
-                        w.dev = Some(id.0);
+                    if let Some((identity, complete)) = answer.dir {
+                        w.dev = Some(identity.id.0);
                         w.events_complete = complete;
                     }
                     w.abs.clone()
@@ -431,12 +435,17 @@ impl Engine {
                 None => continue,
             };
             match (answer.dir, answer.watch) {
-                (Some((id, _)), Ok(())) => {
+                (Some((identity, _)), Ok(())) => {
+                    let id = identity.id;
                     let group = self.groups.entry(id).or_insert_with(|| WatchGroup {
+                        identity,
                         paths: Vec::new(),
                         rows: Vec::new(),
                         own_opens: Vec::new(),
                     });
+                    // A later registration of the same inode number is the live one (a group
+                    // left from a deleted directory whose number was reused is replaced).
+                    group.identity = identity;
                     if !group.rows.contains(&dir) {
                         group.rows.push(dir.clone());
                     }
@@ -596,15 +605,17 @@ impl Engine {
         }
     }
 
-    /// The periodic pass: every directory that needs it (all of them every `FULL_PASS_EVERY`
-    /// passes), from one lock-table snapshot where there is one.
+    /// The periodic pass: every watched path's identity re-checked (a path that names another
+    /// directory now is re-watched and probed), then every directory that needs it (all of
+    /// them every `FULL_PASS_EVERY` passes), from one lock-table snapshot where there is one.
     fn pass(&mut self) {
         let full = self.counters.passes.fetch_add(1, Ordering::Relaxed) % FULL_PASS_EVERY
             == FULL_PASS_EVERY - 1;
+        let moved = self.recheck_identities();
         let probes: Vec<(PathBuf, Cause, bool)> = self
             .dirs
             .iter()
-            .filter(|(_, w)| full || w.needs_pass())
+            .filter(|(d, w)| full || w.needs_pass() || moved.contains(*d))
             .map(|(d, w)| {
                 let defer_free = w.follow_up.as_ref().is_some_and(|f| f.defer_free);
                 (d.clone(), Cause::Poll, defer_free)
@@ -614,7 +625,7 @@ impl Engine {
             .pass_probes
             .fetch_add(probes.len() as u64, Ordering::Relaxed);
         let dirs: Vec<PathBuf> = probes.iter().map(|(d, _, _)| d.clone()).collect();
-        let used = self.refresh_many(probes);
+        self.refresh_many(probes);
         // Re-watch only a path that probed as a working directory: inotify would happily
         // watch a regular file put in its place, or fail again on an unreadable one.
         let retry: Vec<PathBuf> = dirs
@@ -629,14 +640,76 @@ impl Engine {
         if !retry.is_empty() {
             self.watch_rows(retry);
         }
-        self.holders.retain_used(&used);
+    }
+
+    /// Where the watch's cached fact ("this path names the inode we watch") is re-validated:
+    /// one `statx` per watched directory, in chunks per filesystem on the pool. A group any of
+    /// whose paths names something else now (a mount over it, a renamed or re-pointed parent, a
+    /// directory deleted and made again) is dissolved: its rows go back to `Retry`, so this
+    /// pass probes them and re-watches what their paths name. Returns those rows.
+    fn recheck_identities(&mut self) -> HashSet<PathBuf> {
+        let mut by_key: HashMap<StuckKey, Vec<(PathBuf, PathBuf)>> = HashMap::new();
+        for (dir, w) in &self.dirs {
+            if w.watch != Watch::Active || w.group.is_none() {
+                continue;
+            }
+            let key = w.stuck_key();
+            if self.stuck.contains(&key) {
+                continue;
+            }
+            by_key
+                .entry(key)
+                .or_default()
+                .push((dir.clone(), w.abs.clone()));
+        }
+        type Seen = Vec<(PathBuf, Option<DirIdentity>)>;
+        let mut jobs: Vec<(StuckKey, Box<dyn FnOnce() -> Seen + Send>)> = Vec::new();
+        let mut asked: Vec<Vec<PathBuf>> = Vec::new();
+        for (key, rows) in by_key {
+            for chunk in rows.chunks(IDENTITY_CHUNK) {
+                let chunk = chunk.to_vec();
+                asked.push(chunk.iter().map(|(dir, _)| dir.clone()).collect());
+                jobs.push((
+                    key.clone(),
+                    Box::new(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(dir, abs)| (dir, dir_identity(&abs)))
+                            .collect()
+                    }),
+                ));
+            }
+        }
+        let mut moved = HashSet::new();
+        for (rows, answer) in asked.into_iter().zip(self.pool.run(jobs)) {
+            let Some(seen) = answer else {
+                if let Some(dir) = rows.first() {
+                    self.mark_stuck(dir);
+                }
+                continue;
+            };
+            for (dir, identity) in seen {
+                let Some(id) = self.dirs.get(&dir).and_then(|w| w.group) else {
+                    continue;
+                };
+                let watched = self.groups.get(&id).map(|g| g.identity);
+                if watched.is_some() && identity == watched {
+                    continue;
+                }
+                for row in self.group_rows(id) {
+                    self.leave_group(&row);
+                    self.set_watch(&row, Watch::Retry);
+                    moved.insert(row);
+                }
+            }
+        }
+        moved
     }
 
     /// Probes the rows (dir, cause, defer_free) on the filesystem pool, from one lock-table
     /// snapshot where there is one, and reports what changed. A row whose filesystem is stuck
-    /// is not probed (it says not responding until its call returns). Returns the holder-cache
-    /// keys used.
-    fn refresh_many(&mut self, rows: Vec<(PathBuf, Cause, bool)>) -> HashSet<HolderKey> {
+    /// is not probed (it says not responding until its call returns).
+    fn refresh_many(&mut self, rows: Vec<(PathBuf, Cause, bool)>) {
         let table = LockTable::read().map(Arc::new);
         let mut jobs: Vec<(StuckKey, Box<dyn FnOnce() -> Observation + Send>)> = Vec::new();
         let mut asked = Vec::new();
@@ -649,28 +722,17 @@ impl Engine {
                 continue;
             }
             let previous = w.state.clone();
-            let (abs_dir, lock_file, table, holders) = (
-                w.abs.clone(),
-                w.abs_lock_file.clone(),
-                table.clone(),
-                self.holders.clone(),
-            );
+            let (abs_dir, lock_file, table) =
+                (w.abs.clone(), w.abs_lock_file.clone(), table.clone());
             jobs.push((
                 key,
                 Box::new(move || {
-                    observe(
-                        table.as_deref(),
-                        &abs_dir,
-                        &lock_file,
-                        previous.as_ref(),
-                        &holders,
-                    )
+                    observe(table.as_deref(), &abs_dir, &lock_file, previous.as_ref())
                 }),
             ));
             asked.push((dir, cause, defer_free));
         }
         let answers = self.pool.run(jobs);
-        let mut used = HashSet::new();
         for ((dir, cause, defer_free), answer) in asked.into_iter().zip(answers) {
             let Some(seen) = answer else {
                 self.mark_stuck(&dir);
@@ -688,10 +750,8 @@ impl Engine {
                     .own_opens
                     .extend(std::iter::repeat_n(now, seen.opened as usize));
             }
-            used.extend(seen.holder_key);
             self.report(&dir, seen.state, seen.diagnosis, cause, defer_free);
         }
-        used
     }
 
     /// Reports row `dir`'s new state if it differs (a `free` state is held back while
@@ -740,7 +800,6 @@ struct Observation {
     state: DirState,
     /// When the state differs from the row's previous one: its diagnosis.
     diagnosis: Option<Arc<Diagnosis>>,
-    holder_key: Option<HolderKey>,
     /// How many times the probe opened the lock file (each causes an open event).
     opened: u64,
 }
@@ -754,22 +813,25 @@ fn observe(
     dir: &Path,
     lock_file: &Path,
     previous: Option<&DirState>,
-    holders: &HolderCache,
 ) -> Observation {
     let opens_before = probe::opens_by_probes();
     let was_held = previous.is_some_and(DirState::is_held);
-    let (state, holder_key) = match table {
-        Some(t) => {
-            let (state, key) = t.probe_watched(lock_file, was_held, holders);
-            (DirState::from(state), key)
-        }
-        None => (DirState::from(probe::probe(lock_file)), None),
-    };
+    let free_is_news = previous != Some(&DirState::Lock(LockState::Free));
+    let state = keep_exiting_holders_command(
+        DirState::from(match table {
+            Some(t) => t.probe_watched(lock_file, free_is_news),
+            None => probe::probe(lock_file),
+        }),
+        previous,
+    );
     let diagnosis = match &state {
         DirState::Lock(lock) if previous != Some(&state) => {
-            // Taken while watched (not the first look): the monitor saw when.
-            let observed =
-                (previous.is_some() && !was_held && lock.is_held()).then(SystemTime::now);
+            // Taken while watched: only a look that found the lock not held (or no directory)
+            // saw it taken; the first look, or one after a stuck or failed look, only finds
+            // it held.
+            let seen_free = matches!(previous, Some(DirState::Lock(l)) if !l.is_held())
+                || previous == Some(&DirState::Missing);
+            let observed = (seen_free && lock.is_held()).then(SystemTime::now);
             let flocks = match lock {
                 LockState::Absent => Vec::new(),
                 _ => probe::flock_holders_at(lock_file),
@@ -787,8 +849,30 @@ fn observe(
     Observation {
         state,
         diagnosis,
-        holder_key,
         opened: probe::opens_by_probes().saturating_sub(opens_before),
+    }
+}
+
+/// A holder that is exiting has no command line and no descriptors any more while the kernel
+/// has not yet dropped its lock (a SIGKILLed certbot or `hold`, for a moment), so the fresh
+/// lookup finds "command unknown" or no holder at all. When the previous holder is that
+/// exiting process (re-checked now: `sys::process_is_exiting`; a pid is not reused before its
+/// process is reaped, which is after its locks are gone), it is still the holder: kept, rather
+/// than reporting a holder change that is only its death.
+fn keep_exiting_holders_command(state: DirState, previous: Option<&DirState>) -> DirState {
+    let Some(DirState::Lock(LockState::Held(before))) = previous else {
+        return state;
+    };
+    let DirState::Lock(LockState::Held(now)) = &state else {
+        return state;
+    };
+    // No holder found, or the same pid without its command line (`[comm]` or nothing).
+    let lost_sight = now != before && (now.pid.is_none() || now.pid == before.pid);
+    match before.pid {
+        Some(pid) if lost_sight && crate::sys::process_is_exiting(pid) => {
+            DirState::Lock(LockState::Held(before.clone()))
+        }
+        _ => state,
     }
 }
 
@@ -796,7 +880,7 @@ fn observe(
 struct WatchAnswer {
     /// The directory's identity and whether events on its filesystem are complete; `None` if
     /// the path is not a directory now.
-    dir: Option<(DirId, bool)>,
+    dir: Option<(DirIdentity, bool)>,
     watch: Result<(), WatchError>,
 }
 
@@ -810,13 +894,14 @@ enum WatchError {
 /// Watches the directory at `abs` with its filesystem's watcher (created on first use), on a
 /// filesystem worker: stat, statfs and `inotify_add_watch` all wait for a stuck filesystem.
 fn watch_dir(abs: &Path, watchers: &Watchers, commands: Sender<Command>) -> WatchAnswer {
-    let Some(id) = dir_id(abs) else {
+    let Some(identity) = dir_identity(abs) else {
         return WatchAnswer {
             dir: None,
             watch: Err(WatchError::Other),
         };
     };
-    let dir = Some((id, super::sys::events_are_complete(abs)));
+    let id = identity.id;
+    let dir = Some((identity, super::sys::events_are_complete(abs)));
     let watcher = {
         let mut map = locked(watchers);
         match map.get(&id.0) {

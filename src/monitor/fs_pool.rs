@@ -2,22 +2,34 @@
 //! filesystem (a stopped FUSE daemon, a hung NFS server) blocks one worker, not the engine.
 //!
 //! The engine hands over a batch of jobs, one per directory, and waits for their answers. A
-//! worker that has been on one job longer than [`STALL`] is abandoned: its job's quarantine
-//! key (the directory's device, or the directory) is reported stuck, a fresh worker takes over
-//! the rest of the queue, and the stuck thread is left to finish whenever the kernel lets it;
-//! it then sends [`Command::FsRecovered`] and exits. Workers are never joined, so nothing
-//! waits for a stuck call, also not the monitor's shutdown.
+//! worker that has been asleep in the kernel on one job for [`STALL`] (or on one job at all
+//! for [`SLOW_LIMIT`]) is abandoned: its job's quarantine key (the directory's device, or the
+//! directory) is reported stuck, a fresh worker takes over the rest of the queue, and the stuck
+//! thread is left to finish whenever the kernel lets it; its late answer goes nowhere, and it
+//! sends [`Command::FsRecovered`] and exits. Workers are never joined, so nothing waits for a
+//! stuck call, also not the monitor's shutdown.
+//!
+//! Asleep, not merely slow: on a loaded machine a probe can take longer than `STALL` while it
+//! waits for a CPU (runnable), and calling that filesystem "not responding" would be false.
+//! A stopped FUSE daemon or a hung NFS server leaves the worker asleep in the kernel.
 
 use super::Command;
+use super::sys::{thread_id, thread_is_waiting};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// How long one filesystem job may take before its worker is abandoned and the rest of the
-/// batch goes on without it. Short, because the engine waits this long once per stuck episode.
+/// How long a worker may sleep in the kernel on one job before it is abandoned and the rest
+/// of the batch goes on without it. Short, because the engine waits this long once per stuck
+/// episode.
 pub(super) const STALL: Duration = Duration::from_millis(200);
+
+/// How long one job may take at all, runnable or not (a machine so loaded that a probe waits
+/// this long for a CPU is indistinguishable from a stuck one). Where a thread's state cannot
+/// be read, `STALL` is the limit.
+pub(super) const SLOW_LIMIT: Duration = Duration::from_secs(2);
 
 /// Live workers (stuck ones are replaced, not counted).
 const WORKERS: usize = 2;
@@ -69,6 +81,10 @@ struct Worker {
     /// The job it is on (id, key), and since when.
     busy: Arc<Mutex<Option<(u64, StuckKey, Instant)>>>,
     abandoned: Arc<AtomicBool>,
+    /// The thread's id (`sys::thread_id`), set by the thread itself; 0 until then.
+    tid: Arc<AtomicI64>,
+    /// Since when the engine has seen it asleep in the kernel on job `.0`, sample after sample.
+    asleep: Option<(u64, Instant)>,
 }
 
 pub(super) struct FsPool {
@@ -127,8 +143,10 @@ impl FsPool {
                         let answer = work();
                         let (slots, all_in) = &*answers;
                         let mut a = locked(slots);
-                        if matches!(a.slots[i], Slot::Pending) {
-                            a.slots[i] = Slot::Done(answer);
+                        // `get_mut`: a job given up after STALL may answer after `run` has
+                        // returned and taken the slots; that late answer goes nowhere.
+                        if let Some(slot @ Slot::Pending) = a.slots.get_mut(i) {
+                            *slot = Slot::Done(answer);
                             a.left -= 1;
                             if a.left == 0 {
                                 all_in.notify_one();
@@ -155,11 +173,11 @@ impl FsPool {
             self.top_up();
             a = locked(slots);
             for id in given_up {
-                if let Some(i) = id.checked_sub(first).map(|i| i as usize)
-                    && i < count
-                    && matches!(a.slots[i], Slot::Pending)
+                if let Some(slot @ Slot::Pending) = id
+                    .checked_sub(first)
+                    .and_then(|i| a.slots.get_mut(usize::try_from(i).ok()?))
                 {
-                    a.slots[i] = Slot::GivenUp;
+                    *slot = Slot::GivenUp;
                     a.left -= 1;
                 }
             }
@@ -173,23 +191,40 @@ impl FsPool {
             .collect()
     }
 
-    /// Abandons the workers that have been on one job longer than [`STALL`], and drops the
+    /// Abandons the workers that are stuck on a job (see the module's header), and drops the
     /// queued jobs with the same keys (they would only get stuck too). Returns the ids of the
-    /// jobs given up.
+    /// jobs given up. Called every `STALL / 4` while a batch waits: each call is one sample of
+    /// the busy workers' states.
     fn abandon_stuck(&mut self) -> Vec<u64> {
         let mut given_up = Vec::new();
         let mut keys = Vec::new();
-        self.workers.retain(|w| {
-            let busy = locked(&w.busy);
-            match busy.as_ref() {
-                Some((id, key, since)) if since.elapsed() >= STALL => {
-                    w.abandoned.store(true, Ordering::SeqCst);
-                    given_up.push(*id);
-                    keys.push(key.clone());
-                    false
+        self.workers.retain_mut(|w| {
+            let busy = locked(&w.busy).clone();
+            let Some((id, key, since)) = busy else {
+                w.asleep = None;
+                return true;
+            };
+            let stuck = match thread_is_waiting(w.tid.load(Ordering::SeqCst)) {
+                Some(true) => {
+                    let asleep_since = match w.asleep {
+                        Some((job, at)) if job == id => at,
+                        _ => Instant::now(),
+                    };
+                    w.asleep = Some((id, asleep_since));
+                    asleep_since.elapsed() >= STALL || since.elapsed() >= SLOW_LIMIT
                 }
-                _ => true,
+                Some(false) => {
+                    w.asleep = None;
+                    since.elapsed() >= SLOW_LIMIT
+                }
+                None => since.elapsed() >= STALL,
+            };
+            if stuck {
+                w.abandoned.store(true, Ordering::SeqCst);
+                given_up.push(id);
+                keys.push(key);
             }
+            !stuck
         });
         if !keys.is_empty() {
             locked(&self.shared.queue).jobs.retain(|job| {
@@ -223,13 +258,17 @@ impl Drop for FsPool {
 fn spawn_worker(shared: Arc<Shared>, inbox: Sender<Command>) -> Option<Worker> {
     let busy = Arc::new(Mutex::new(None));
     let abandoned = Arc::new(AtomicBool::new(false));
+    let tid = Arc::new(AtomicI64::new(0));
     let worker = Worker {
         busy: busy.clone(),
         abandoned: abandoned.clone(),
+        tid: tid.clone(),
+        asleep: None,
     };
     std::thread::Builder::new()
         .name("lockscope-fs".into())
         .spawn(move || {
+            tid.store(thread_id(), Ordering::SeqCst);
             loop {
                 let job = {
                     let mut queue = locked(&shared.queue);
@@ -258,4 +297,61 @@ fn spawn_worker(shared: Arc<Shared>, inbox: Sender<Command>) -> Option<Worker> {
         })
         .ok()?;
     Some(worker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A job slower than STALL is given up; when it finally returns, its late answer must be
+    /// dropped (not written into slots the batch no longer owns) and the engine told that the
+    /// filesystem answers again, so the directory is retried. Before the fix, the late answer
+    /// indexed the taken (empty) slots and the worker panicked, so no recovery ever came.
+    #[test]
+    fn a_late_answer_is_dropped_and_the_key_recovers() {
+        let (inbox, commands) = mpsc::channel();
+        let mut pool = FsPool::new(inbox);
+        let key = StuckKey::Dir("/slow".into());
+        let slow: Box<dyn FnOnce() -> u32 + Send> = Box::new(|| {
+            std::thread::sleep(STALL * 2);
+            1
+        });
+        let fast: Box<dyn FnOnce() -> u32 + Send> = Box::new(|| 2);
+        let answers = pool.run(vec![
+            (key.clone(), slow),
+            (StuckKey::Dir("/fast".into()), fast),
+        ]);
+        assert_eq!(answers, vec![None, Some(2)]);
+        match commands.recv_timeout(STALL * 20) {
+            Ok(Command::FsRecovered(k)) => assert_eq!(k, key),
+            Ok(_) => panic!("an unexpected command instead of the recovery"),
+            Err(e) => {
+                panic!("no recovery after the slow job returned ({e}): did its worker panic?")
+            }
+        }
+        // The pool still works afterwards.
+        let again: Box<dyn FnOnce() -> u32 + Send> = Box::new(|| 3);
+        assert_eq!(pool.run(vec![(key, again)]), vec![Some(3)]);
+    }
+
+    /// On a loaded machine a probe can take longer than STALL while it waits for a CPU: that
+    /// is not a stuck filesystem, and its answer must be used (before, every job over 200 ms
+    /// was given up and its directory said `not-responding`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_job_that_is_slow_but_running_is_not_given_up() {
+        let (inbox, _commands) = mpsc::channel();
+        let mut pool = FsPool::new(inbox);
+        let busy: Box<dyn FnOnce() -> u64 + Send> = Box::new(|| {
+            let start = Instant::now();
+            let mut spins = 0u64;
+            while start.elapsed() < STALL * 3 {
+                spins = std::hint::black_box(spins + 1);
+            }
+            spins
+        });
+        let answers = pool.run(vec![(StuckKey::Dir("/busy".into()), busy)]);
+        assert!(answers[0].is_some(), "a running job was given up");
+    }
 }

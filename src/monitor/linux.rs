@@ -21,11 +21,74 @@ pub(super) fn events_are_complete(dir: &Path) -> bool {
 /// A directory's identity: (device, inode), as inotify (which watches inodes) sees it.
 pub(super) type DirId = (u64, u64);
 
-/// The identity of the directory at `path`, following symlinks as inotify does.
-pub(super) fn dir_id(path: &Path) -> Option<DirId> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| (m.dev(), m.ino()))
+/// What a path names now, checked by every pass (one `statx`): the inode inotify watches, the
+/// mount it was reached through, and its birth time. A mount over the directory, a renamed or
+/// re-pointed parent, or a directory deleted and made again (ext4 reuses the inode number at
+/// once; the birth time differs) all change it, and the watch on the old inode is then useless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DirIdentity {
+    pub(super) id: DirId,
+    mount: u64,
+    born: (i64, u32),
+}
+
+/// The identity of the directory at `path`, following symlinks as inotify does; `None` if it is
+/// not a directory now. One `statx`, never asking a network filesystem's server.
+pub(super) fn dir_identity(path: &Path) -> Option<DirIdentity> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statx is plain C data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid NUL-terminated path, a live statx buffer.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::AT_STATX_DONT_SYNC,
+            libc::STATX_TYPE | libc::STATX_INO | libc::STATX_MNT_ID | libc::STATX_BTIME,
+            &mut stx,
+        )
+    };
+    if rc != 0 || u32::from(stx.stx_mode) & libc::S_IFMT != libc::S_IFDIR {
+        return None;
+    }
+    // Fields the filesystem does not give stay 0 on both sides of a comparison.
+    let mount = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+        stx.stx_mnt_id
+    } else {
+        0
+    };
+    let born = if stx.stx_mask & libc::STATX_BTIME != 0 {
+        (stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec)
+    } else {
+        (0, 0)
+    };
+    Some(DirIdentity {
+        id: (
+            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            stx.stx_ino,
+        ),
+        mount,
+        born,
+    })
+}
+
+/// The calling thread's id, for [`thread_is_waiting`].
+pub(super) fn thread_id() -> i64 {
+    // SAFETY: gettid has no preconditions.
+    i64::from(unsafe { libc::gettid() })
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state `S` or `D`: waiting for
+/// something, such as a filesystem's answer) rather than running or waiting for a CPU (`R`).
+/// `None` if its state cannot be read. This is how the pool tells a stuck filesystem from a
+/// loaded machine: under CPU load a slow probe is runnable, a stuck one sleeps.
+pub(super) fn thread_is_waiting(tid: i64) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may contain anything.
+    let state = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .next()?;
+    Some(matches!(state, "S" | "D"))
 }

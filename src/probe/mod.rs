@@ -56,7 +56,7 @@ impl LockState {
 
 mod snapshot;
 
-pub(crate) use snapshot::{HolderCache, HolderKey, LockTable};
+pub(crate) use snapshot::LockTable;
 
 thread_local! {
     /// How many lock files this thread's probes have opened. Each open causes an open event in

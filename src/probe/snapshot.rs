@@ -1,15 +1,19 @@
 //! Probing many lock files from one snapshot of the kernel's lock table (the monitor's way:
-//! no lock file opened where the table can vouch for it), with the holder lookups cached
-//! across snapshots.
+//! no lock file opened where the table can vouch for it).
+//!
+//! No holder is cached here: a held row's holder is looked up again at every probe (the table's
+//! pid and its command line, or the OFD owner through `sys`'s hints, each re-checked against
+//! `/proc/<pid>/fdinfo`). A holder cached per file named the previous holder when a new lock
+//! file got the old one's inode number (ext4 reuses it at once), which every hand-over does.
 
 use super::{LockState, lock_file_metadata};
-use crate::holder::{self, Holder};
+use crate::holder;
 use crate::lock;
 use crate::path_error::PathError;
 use crate::sys::{self, TableKey};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 /// A snapshot of every fcntl lock on the system (Linux: one read of `/proc/locks`), for probing
 /// many lock files cheaply: each probe is then one lstat, and no lock file is opened (so a
@@ -19,6 +23,10 @@ pub(crate) struct LockTable {
     locks: HashMap<TableKey, Option<u32>>,
     /// The table lists every lock of the system (its pid namespace is the initial one).
     complete: bool,
+    /// Two snapshots read after this one, the first time a probe from it must confirm a
+    /// `free` (see [`LockTable::probe_watched`]): shared by every probe of the batch, so a batch
+    /// costs at most two more reads however many of its files look free.
+    confirmations: OnceLock<Vec<LockTable>>,
 }
 
 impl LockTable {
@@ -27,6 +35,7 @@ impl LockTable {
         sys::lock_table().map(|locks| LockTable {
             locks,
             complete: sys::proc_view().initial_namespace,
+            confirmations: OnceLock::new(),
         })
     }
 
@@ -55,7 +64,7 @@ pub(crate) enum RawState {
     Absent,
     Free,
     HeldByThisProcess,
-    /// `file_id` is (major, minor, inode): with `pid` a cache key for the holder lookup.
+    /// `file_id` is the file as the table names it (major, minor, inode).
     Held {
         pid: Option<u32>,
         file_id: (u32, u32, u64),
@@ -66,87 +75,76 @@ pub(crate) enum RawState {
     Unsure,
 }
 
-/// A holder lookup's cache key: the table's pid (`None` for OFD locks) and the file.
-pub(crate) type HolderKey = (Option<u32>, TableKey);
-
-/// Holder lookups (command line; the `/proc` fd scan for OFD locks) by (pid, file): a new
-/// holder is a new key, so an entry is never stale. Shared by the threads that probe.
-#[derive(Default)]
-pub(crate) struct HolderCache(Mutex<HashMap<HolderKey, Holder>>);
-
-impl HolderCache {
-    fn get_or_find(&self, key: HolderKey, find: impl FnOnce() -> Holder) -> Holder {
-        let cached = self.lock().get(&key).cloned();
-        cached.unwrap_or_else(|| {
-            // Not under the lock: the lookup reads /proc, and other probes go on meanwhile.
-            let found = find();
-            self.lock().insert(key, found.clone());
-            found
-        })
-    }
-
-    /// Drops the entries no directory used in the last full look.
-    pub(crate) fn retain_used(&self, used: &HashSet<HolderKey>) {
-        self.lock().retain(|k, _| used.contains(k));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<HolderKey, Holder>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 impl LockTable {
     /// The state of the lock file at `lock_path` as [`super::probe`] reports it, answered from
     /// this snapshot where the table can vouch for the file and by a direct query where it
     /// cannot ([`RawState::Unsure`]; that query opens the file, see `probe::opens_by_probes`).
-    /// Returns the holder-cache key used, if any.
     ///
-    /// `was_held`: the last answer for this file was held. `/proc/locks` comes in page-sized
-    /// reads, each consistent on its own; between two reads rows can shift and a lock held
-    /// throughout can be skipped (seen under load with a few hundred locks on the system). So
-    /// a held lock that the snapshot shows gone is confirmed by two fresh snapshots before it
-    /// is reported free (never by opening the file: its open event would trigger the
-    /// confirmation again).
+    /// `free_is_news`: the last answer for this file was not `free` (held, absent, or none
+    /// yet). `/proc/locks` comes in page-sized reads, each consistent on its own; between two
+    /// reads rows can shift and a lock held throughout can be skipped (seen under load with a
+    /// few hundred locks on the system, and whenever other processes churn the table). So a
+    /// `free` that would be reported is confirmed by two more snapshots first (never by
+    /// opening the file: its open event would trigger the confirmation again). A `free` that
+    /// repeats the last answer reports nothing and needs no confirmation.
     pub(crate) fn probe_watched(
         &self,
         lock_path: &Path,
-        was_held: bool,
-        holders: &HolderCache,
-    ) -> (Result<LockState, PathError>, Option<HolderKey>) {
-        match self.probe(lock_path) {
-            Ok(RawState::Absent) => (Ok(LockState::Absent), None),
-            Ok(RawState::Unsure) => (super::probe(lock_path), None),
-            Ok(RawState::Free) if was_held => confirm_free(lock_path, holders),
-            Ok(RawState::Free) => (Ok(LockState::Free), None),
-            Ok(RawState::HeldByThisProcess) => (Ok(LockState::HeldByThisProcess), None),
-            Ok(RawState::Held { pid, file_id }) => {
-                let key = (pid, file_id);
-                let holder = holders.get_or_find(key, || holder::identify_holder(lock_path, pid));
+        free_is_news: bool,
+    ) -> Result<LockState, PathError> {
+        self.answer(lock_path, free_is_news, false)
+    }
+
+    /// [`Self::probe_watched`]; `fresh`: this table was read after the lookups began (a
+    /// confirmation), so its rows are not re-checked against yet another read.
+    fn answer(
+        &self,
+        lock_path: &Path,
+        free_is_news: bool,
+        fresh: bool,
+    ) -> Result<LockState, PathError> {
+        match self.probe(lock_path)? {
+            RawState::Absent => Ok(LockState::Absent),
+            RawState::Unsure => super::probe(lock_path),
+            RawState::Free if free_is_news && !fresh => self.confirm_free(lock_path),
+            RawState::Free => Ok(LockState::Free),
+            RawState::HeldByThisProcess => Ok(LockState::HeldByThisProcess),
+            RawState::Held { pid, .. } => {
+                // Looked up now, from this row: see the module's header.
+                let holder = holder::identify_holder(lock_path, pid);
+                let gone =
+                    holder.command.is_none() || holder.pid.is_none_or(sys::process_is_exiting);
+                if gone && !fresh {
+                    // No live process behind the row: the snapshot may predate the holder's
+                    // exit (it is read once per batch, before the lookups). A fresh table
+                    // says whether the lock is still there.
+                    if let Some(table) = LockTable::read() {
+                        return match table.answer(lock_path, free_is_news, true)? {
+                            LockState::Free if free_is_news => table.confirm_free(lock_path),
+                            state => Ok(state),
+                        };
+                    }
+                }
                 if holder.is_this_process() {
-                    (Ok(LockState::HeldByThisProcess), Some(key))
+                    Ok(LockState::HeldByThisProcess)
                 } else {
-                    (Ok(LockState::Held(holder)), Some(key))
+                    Ok(LockState::Held(holder))
                 }
             }
-            Err(e) => (Err(e), None),
         }
     }
-}
 
-/// A held lock the snapshot shows gone: read the table twice more before believing it.
-fn confirm_free(
-    lock_path: &Path,
-    holders: &HolderCache,
-) -> (Result<LockState, PathError>, Option<HolderKey>) {
-    for _ in 0..2 {
-        let Some(table) = LockTable::read() else {
-            break;
-        };
-        if let Ok(RawState::Held { .. }) = table.probe(lock_path) {
-            return table.probe_watched(lock_path, false, holders);
+    /// A `free` from this snapshot, checked against the two read after it: held if either
+    /// shows the lock (answered from that one), free if neither does.
+    fn confirm_free(&self, lock_path: &Path) -> Result<LockState, PathError> {
+        let later = self
+            .confirmations
+            .get_or_init(|| (0..2).filter_map(|_| LockTable::read()).collect());
+        for table in later {
+            if let Ok(RawState::Held { .. }) = table.probe(lock_path) {
+                return table.answer(lock_path, false, true);
+            }
         }
+        Ok(LockState::Free)
     }
-    (Ok(LockState::Free), None)
 }

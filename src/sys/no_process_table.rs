@@ -17,3 +17,7 @@ pub(crate) fn program_name(_pid: u32) -> Option<String> {
 pub(crate) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)> {
     None
 }
+
+pub(crate) fn process_is_exiting(_pid: u32) -> bool {
+    false
+}

@@ -124,3 +124,8 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
     let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
     (len > 0).then(|| String::from_utf16_lossy(&name[..len]))
 }
+
+/// Not known here (see the Linux version): never claimed.
+pub(crate) fn process_is_exiting(_pid: u32) -> bool {
+    false
+}

@@ -1353,3 +1353,143 @@ fn fixtures_leave_no_mount_and_no_loop_device() {
         assert!(!loops.contains(tmp_s), "{fs:?}: loop device left: {loops}");
     }
 }
+
+/// The path starts naming another directory while it is watched (issue 20, items 3 and 4): a
+/// mount over it, its parent renamed and made again, a symlinked parent re-pointed, the
+/// directory deleted and made again while its old holder still runs. The watch stays on the
+/// old inode, so only the pass's identity check (one statx per directory) can notice; a hold
+/// in the new directory must be reported within a few intervals, not at the 60th pass.
+mod path_changes_while_watching {
+    use super::*;
+    use lockscope::monitor::{DirState, Monitor, MonitorOptions, Update};
+    use std::sync::mpsc::Receiver;
+
+    /// The pass's period here; the hold must show within `SETTLE` (a few passes).
+    const INTERVAL: Duration = Duration::from_millis(200);
+    const SETTLE: Duration = Duration::from_secs(2);
+
+    fn start() -> (Monitor, Receiver<Update>) {
+        let options = MonitorOptions {
+            interval: INTERVAL,
+            ..Default::default()
+        };
+        Monitor::start(options, || {}).expect("start monitor")
+    }
+
+    /// Waits for `dir`'s state to be `want` (by name), returning its last change's holder pid.
+    #[track_caller]
+    fn wait_for(updates: &Receiver<Update>, dir: &Path, want: &str, limit: Duration) -> DirState {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match updates.recv_timeout(left) {
+                Ok(Update::Change(c)) if c.dir == dir => {
+                    seen.push(c.new.name());
+                    if c.new.name() == want {
+                        return c.new;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "{} not `{want}` within {limit:?}; states seen: {seen:?}",
+                    dir.display()
+                ),
+            }
+        }
+    }
+
+    #[track_caller]
+    fn expect_held_by(updates: &Receiver<Update>, dir: &Path, pid: u32) {
+        let state = wait_for(updates, dir, "held", SETTLE);
+        assert_eq!(state.holder().and_then(|h| h.pid), Some(pid), "{state:?}");
+    }
+
+    #[test]
+    fn a_mount_over_the_directory() {
+        require_root();
+        let tmp = tempdir();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        let mut cleanup = Cleanup::default();
+        let (monitor, updates) = start();
+        monitor.add(&dir);
+        wait_for(&updates, &dir, "absent", START_WITHIN);
+        std::thread::sleep(INTERVAL * 2); // watched
+        sh(
+            "mount",
+            &[os("-t"), os("tmpfs"), os("tmpfs"), dir.as_os_str()],
+        );
+        cleanup.0.push(Undo::Umount(dir.clone()));
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, certbot.pid);
+        certbot.release();
+        wait_for(&updates, &dir, "absent", SETTLE);
+        // And back: unmounted, the directory underneath is watched again.
+        drop(cleanup);
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, certbot.pid);
+        certbot.release();
+    }
+
+    #[test]
+    fn a_renamed_parent_made_again() {
+        let tmp = tempdir();
+        let dir = tmp.path().join("p").join("d");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (monitor, updates) = start();
+        monitor.add(&dir);
+        wait_for(&updates, &dir, "absent", START_WITHIN);
+        std::thread::sleep(INTERVAL * 2);
+        std::fs::rename(tmp.path().join("p"), tmp.path().join("p-old")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, certbot.pid);
+        certbot.release();
+        wait_for(&updates, &dir, "absent", SETTLE);
+    }
+
+    #[test]
+    fn a_symlinked_parent_re_pointed() {
+        let tmp = tempdir();
+        for side in ["a", "b"] {
+            std::fs::create_dir_all(tmp.path().join(side).join("d")).unwrap();
+        }
+        let link = tmp.path().join("current");
+        std::os::unix::fs::symlink("a", &link).unwrap();
+        let dir = link.join("d");
+        let (monitor, updates) = start();
+        monitor.add(&dir);
+        wait_for(&updates, &dir, "absent", START_WITHIN);
+        std::thread::sleep(INTERVAL * 2);
+        // Re-pointed atomically, as deploy tools do (a new link renamed over the old one).
+        std::os::unix::fs::symlink("b", tmp.path().join("next")).unwrap();
+        std::fs::rename(tmp.path().join("next"), &link).unwrap();
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, certbot.pid);
+        certbot.release();
+    }
+
+    /// The old holder keeps its (now nameless) lock; a new certbot in the new directory must
+    /// be reported as the holder there.
+    #[test]
+    fn a_directory_deleted_and_made_again_while_its_old_holder_runs() {
+        let tmp = tempdir();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        let (monitor, updates) = start();
+        monitor.add(&dir);
+        wait_for(&updates, &dir, "absent", START_WITHIN);
+        let old = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, old.pid);
+        std::fs::remove_dir_all(&dir).unwrap();
+        wait_for(&updates, &dir, "missing", SETTLE);
+        std::fs::create_dir(&dir).unwrap();
+        wait_for(&updates, &dir, "absent", SETTLE);
+        let new = certbot_lock_dir(&dir).expect_locked();
+        expect_held_by(&updates, &dir, new.pid);
+        new.release();
+        wait_for(&updates, &dir, "absent", SETTLE);
+        old.kill();
+    }
+}

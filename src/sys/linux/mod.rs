@@ -68,6 +68,21 @@ pub(crate) use process_info::{
     children_of, locked_files_named, other_lockers, process_facts, user_name,
 };
 
+/// Whether `pid` is exiting (its `PF_EXITING` flag is set, or it is a zombie): its descriptors
+/// and command line are gone or going, while the kernel may still list its locks for a moment.
+pub(crate) fn process_is_exiting(pid: u32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    read_proc_file(&format!("/proc/{pid}/stat"), 512)
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .is_some_and(|stat| {
+            let zombie = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| matches!(state, "Z" | "X"));
+            zombie || proc_parse::stat_flags(&stat).is_some_and(|f| f & PF_EXITING != 0)
+        })
+}
+
 /// The process holding a lock on the file at `lock_path` when the lock query gave no pid we
 /// can use: an OFD lock (no owner process), or a classic lock whose owner pid is from another
 /// pid namespace than `/proc`'s. Finds descriptors of that file in `/proc/<pid>/fd` and
@@ -113,8 +128,8 @@ struct Target {
 }
 
 /// Where the owners of locked files were last found: file -> (pid, fd). An entry is only a
-/// hint: it is used after `/proc/<pid>/fdinfo/<fd>` shows that descriptor still holding a lock
-/// on that very file (the `lock:` line names the device and inode), so a released lock, an
+/// hint: it is used after `/proc/<pid>/fd/<fd>` still refers to that very file and its `fdinfo`
+/// shows that descriptor still holding a lock on it, so a released lock, an
 /// exited process or a reused pid or fd can never produce a wrong answer, only a new walk.
 static OWNERS: Mutex<Option<HashMap<FileId, (u32, u32)>>> = Mutex::new(None);
 
@@ -129,7 +144,9 @@ fn owners() -> MutexGuard<'static, Option<HashMap<FileId, (u32, u32)>>> {
 
 fn remembered_owner(file: Target) -> Option<(u32, u32)> {
     let (pid, fd) = owners().as_ref()?.get(&file.id).copied()?;
-    if fdinfo_has_lock(pid, fd, file.key) {
+    // Both checks: the descriptor still refers to this very file (stat's identity: the table's
+    // name can be shared, e.g. by a btrfs snapshot's copy), and still holds a lock on it.
+    if fd_refers_to(pid, fd, file.id) && fdinfo_has_lock(pid, fd, file.key) {
         return Some((pid, fd));
     }
     if let Some(map) = owners().as_mut()
@@ -255,27 +272,39 @@ impl Iterator for FdDir {
             let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
                 continue; // "." and ".."
             };
-            // SAFETY: plain C struct, filled by fstatat below.
-            let mut st: large_file::Stat = unsafe { std::mem::zeroed() };
-            // SAFETY: dirfd of the open stream, a NUL-terminated name, a live stat buffer.
-            // Flags 0: follow the fd's magic link to the file it refers to, as stat(2) does.
-            let ok = unsafe {
-                large_file::fstatat(libc::dirfd(self.dir.as_ptr()), name.as_ptr(), &mut st, 0)
-            } == 0;
-            if ok {
-                return Some((fd, FileId::of(st.st_dev, st.st_ino)));
+            // SAFETY: dirfd of the open stream; the name is valid until the next readdir.
+            if let Some(id) = file_id_at(unsafe { libc::dirfd(self.dir.as_ptr()) }, name) {
+                return Some((fd, id));
             }
         }
     }
 }
 
-/// fstatat with 64-bit inode numbers and sizes also on 32-bit glibc targets (where plain
-/// `fstatat` fails with EOVERFLOW for such files); musl's `stat` is always 64-bit.
-mod large_file {
-    #[cfg(not(target_env = "gnu"))]
-    pub(super) use libc::{fstatat, stat as Stat};
-    #[cfg(target_env = "gnu")]
-    pub(super) use libc::{fstatat64 as fstatat, stat64 as Stat};
+/// The file a `/proc/<pid>/fd/<fd>` link refers to (`name` relative to `dirfd`), without
+/// asking its filesystem: `AT_STATX_DONT_SYNC` answers from the inode as the kernel has it
+/// (the device and inode number never change), so a descriptor on a stopped FUSE daemon's or
+/// a hung NFS server's file cannot block the walk. (A plain stat did: one process with a file
+/// open on a stopped FUSE mount anywhere on the machine made every OFD holder lookup hang.)
+fn file_id_at(dirfd: libc::c_int, name: &std::ffi::CStr) -> Option<FileId> {
+    // SAFETY: statx is plain C data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: a directory fd (or AT_FDCWD), a NUL-terminated name, a live statx buffer.
+    // Follows the magic link to the file it refers to, as stat(2) does.
+    let rc = unsafe {
+        libc::statx(
+            dirfd,
+            name.as_ptr(),
+            libc::AT_STATX_DONT_SYNC,
+            libc::STATX_INO,
+            &mut stx,
+        )
+    };
+    (rc == 0).then(|| {
+        FileId::of(
+            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            stx.stx_ino,
+        )
+    })
 }
 
 impl Drop for FdDir {
@@ -290,11 +319,7 @@ fn fd_refers_to(pid: u32, fd: u32, id: FileId) -> bool {
     let Ok(path) = CString::new(format!("/proc/{pid}/fd/{fd}")) else {
         return false;
     };
-    // SAFETY: plain C struct, filled by fstatat below.
-    let mut st: large_file::Stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a live stat buffer; follows the magic link.
-    let ok = unsafe { large_file::fstatat(libc::AT_FDCWD, path.as_ptr(), &mut st, 0) } == 0;
-    ok && FileId::of(st.st_dev, st.st_ino) == id
+    file_id_at(libc::AT_FDCWD, &path) == Some(id)
 }
 
 /// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on the file the lock
