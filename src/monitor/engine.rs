@@ -815,7 +815,6 @@ fn observe(
     previous: Option<&DirState>,
 ) -> Observation {
     let opens_before = probe::opens_by_probes();
-    let was_held = previous.is_some_and(DirState::is_held);
     let free_is_news = previous != Some(&DirState::Lock(LockState::Free));
     let state = keep_exiting_holders_command(
         DirState::from(match table {
