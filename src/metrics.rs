@@ -30,11 +30,12 @@ const STATES: [&str; 6] = [
 ];
 
 /// Every warning kind `lockscope_lock_warnings` has a series for.
-const WARNING_KINDS: [WarningKind; 4] = [
+const WARNING_KINDS: [WarningKind; 5] = [
     WarningKind::OrphanedLock,
     WarningKind::Flock,
     WarningKind::NetworkFilesystem,
     WarningKind::HolderNotVisible,
+    WarningKind::HolderNotPermitted,
 ];
 
 /// The index of `kind` in [`WARNING_KINDS`]. Exhaustive: a new kind fails to compile here
@@ -45,6 +46,7 @@ fn warning_index(kind: WarningKind) -> usize {
         WarningKind::Flock => 1,
         WarningKind::NetworkFilesystem => 2,
         WarningKind::HolderNotVisible => 3,
+        WarningKind::HolderNotPermitted => 4,
     }
 }
 
@@ -200,11 +202,15 @@ const HELD_HELP: &str = "Whether the directory's certbot lock is held (1) or not
 const STATE_HELP: &str = "The lock's state: 1 for the current one of absent, free (a lock file \
                           nobody holds), held, missing (no directory), not-responding, error.";
 const HELD_SECONDS_HELP: &str = "How long the lock has been held, at the time of the scrape \
-                                 (0 when not held; no series when held since an unknown time).";
+                                 (0 when not held; no series when held since an unknown time). \
+                                 Unless lockscope saw the lock taken, at most: counted from the \
+                                 later of the lock file's birth and the holder's start, longer \
+                                 than the truth when a leftover lock file was taken.";
 const HOLDER_HELP: &str = "The process holding the lock: its pid and executable name (1 per \
                            holder).";
 const WARNINGS_HELP: &str = "Hazards the state alone does not show, by kind (orphaned-lock, \
-                             flock, network-filesystem, holder-not-visible).";
+                             flock, network-filesystem, holder-not-visible, \
+                             holder-not-permitted).";
 const PROBE_ERRORS_HELP: &str = "Times a directory's probe failed (it turned to error or \
                                  not-responding).";
 

@@ -2,7 +2,7 @@
 //! doing, the lock set, each hazard, and what to do next. The sentences carry user-chosen text
 //! (paths, command lines, container names) unescaped: callers escape them for a terminal.
 
-use super::{Diagnosis, WarningKind};
+use super::{Diagnosis, HeldSinceSource, WarningKind};
 use crate::holder::{ProcessDetails, ProcessState};
 use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::path_error::PathError;
@@ -32,6 +32,10 @@ pub fn explain(
         .warnings
         .iter()
         .any(|w| w.kind == WarningKind::OrphanedLock);
+    let not_permitted = diagnosis
+        .warnings
+        .iter()
+        .any(|w| w.kind == WarningKind::HolderNotPermitted);
     match state {
         Err(e) => {
             out.push(format!("{shown}: cannot tell whether it is locked: {e}."));
@@ -59,6 +63,7 @@ pub fn explain(
                     None => format!("pid {pid}"),
                 },
                 (Some(pid), None) => format!("pid {pid}"),
+                (None, _) if not_permitted => "a process this user may not look up".to_string(),
                 (None, _) => "a process this system cannot see".to_string(),
             };
             match &holder.command {
@@ -68,11 +73,24 @@ pub fn explain(
         }
     }
     if let Some(since) = &diagnosis.held_since {
-        out.push(format!(
-            "Held since {} ({}).",
-            when(since.time),
-            since.source.describe()
-        ));
+        out.push(match since.source {
+            HeldSinceSource::Observed => format!(
+                "Held since {} (when lockscope saw it taken).",
+                when(since.time)
+            ),
+            // Nothing on a file records when it was locked: the earliest is all that is known.
+            HeldSinceSource::LockFileCreated => format!(
+                "Taken at the earliest {}, when the lock file was created: certbot creates it \
+                 as it locks, but a file left by an earlier run is older than its lock, and \
+                 nothing records when that was taken (`lockscope watch` sees it).",
+                when(since.time)
+            ),
+            HeldSinceSource::HolderStarted => format!(
+                "Taken at the earliest {}, when the holder started (its lock file is older, \
+                 left by an earlier run).",
+                when(since.time)
+            ),
+        });
     }
     if let Some(details) = &diagnosis.holder {
         out.extend(describe_process(details, &when));
@@ -200,6 +218,17 @@ fn what_to_do(dir: &Path, state: &Result<LockState, PathError>, diagnosis: &Diag
         };
     };
     let Some(pid) = holder.pid else {
+        if diagnosis
+            .warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::HolderNotPermitted)
+        {
+            return format!(
+                "What to do: see who holds it as root: `sudo lockscope explain {shown}` (the \
+                 holder is most likely another user's process, which this user may not look \
+                 up). {DO_NOT_DELETE}"
+            );
+        }
         return format!(
             "What to do: look for certbot inside your containers (docker ps, podman ps; docker \
              top NAME) and end it there. {DO_NOT_DELETE}"

@@ -32,7 +32,13 @@ pub struct Diagnosis {
     pub warnings: Vec<Warning>,
 }
 
-/// When a lock was taken.
+/// When a lock was taken, as far as it can be known.
+///
+/// Only the monitor's observation times the lock itself. Nothing on a lock file records when a
+/// lock was taken on it (certbot opens an existing file without truncating it: its times do not
+/// move, measured with certbot 5.8.0), so the file-based sources are the earliest the lock can
+/// have been taken: exact when the holder created the file as it locked (certbot's usual way,
+/// since it deletes the file on release), earlier than the truth when it took a leftover file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct HeldSince {
     /// The time.
@@ -45,23 +51,35 @@ pub struct HeldSince {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HeldSinceSource {
-    /// The lock file's birth time (certbot creates the file as it takes the lock).
+    /// The lock file's birth time, the holder started no later: the lock was taken then or
+    /// after (then, if the holder created the file as it locked).
     LockFileCreated,
     /// The holder's start time: the lock file is older than the holder (left by an earlier
     /// run), so the lock was taken some time after this.
     HolderStarted,
-    /// The monitor saw the lock being taken.
+    /// The monitor saw the lock being taken (its previous look found it not held).
     Observed,
 }
 
 impl HeldSinceSource {
-    /// The source in a few words ("when the lock file was created").
+    /// The source in a few words ("when lockscope saw it taken").
     pub fn describe(self) -> &'static str {
         match self {
-            HeldSinceSource::LockFileCreated => "when the lock file was created",
-            HeldSinceSource::HolderStarted => "at the latest; when the holder started",
+            HeldSinceSource::LockFileCreated => {
+                "at the earliest: when the lock file was created (a leftover file is older \
+                 than its lock)"
+            }
+            HeldSinceSource::HolderStarted => {
+                "at the earliest: when the holder started (the lock file is older)"
+            }
             HeldSinceSource::Observed => "when lockscope saw it taken",
         }
+    }
+
+    /// Whether the time is only the earliest the lock can have been taken (file-based), not
+    /// when it was seen taken.
+    pub fn is_earliest(self) -> bool {
+        !matches!(self, HeldSinceSource::Observed)
     }
 }
 
@@ -90,6 +108,9 @@ pub enum WarningKind {
     NetworkFilesystem,
     /// Locked by a process this system's `/proc` does not show.
     HolderNotVisible,
+    /// Locked by a process this user may not look up: the owner of an OFD lock is found in
+    /// `/proc/<pid>/fd`, which only the process's user and root may read. Root sees it.
+    HolderNotPermitted,
 }
 
 impl WarningKind {
@@ -100,6 +121,7 @@ impl WarningKind {
             WarningKind::Flock => "flock",
             WarningKind::NetworkFilesystem => "network-filesystem",
             WarningKind::HolderNotVisible => "holder-not-visible",
+            WarningKind::HolderNotPermitted => "holder-not-permitted",
         }
     }
 }
@@ -209,13 +231,7 @@ impl Diagnoser {
             diagnosis.holder = Some(details);
         } else if state.is_some_and(LockState::is_held) {
             diagnosis.held_since = held_since(lock_file, None, observed_since);
-            diagnosis.warnings.push(Warning {
-                kind: WarningKind::HolderNotVisible,
-                message: "locked by a process this system's /proc does not show (another pid \
-                          namespace, such as a container's, or /proc mounted with hidepid)"
-                    .to_string(),
-                holder: None,
-            });
+            diagnosis.warnings.push(hidden_holder(lock_file));
         }
         for orphan in self.orphans(dir, &lock_name, current) {
             diagnosis.warnings.push(orphan);
@@ -338,9 +354,39 @@ impl Diagnoser {
     }
 }
 
-/// When the lock on `lock_file` was taken: what a monitor saw, else the lock file's birth
-/// time if the holder (started `holder_started`) is not younger than the file, else the
-/// holder's start.
+/// Why a held lock's holder was not found: this user may not read other users' processes (the
+/// usual reason for an ordinary user), else another pid namespace or hidepid.
+fn hidden_holder(lock_file: &Path) -> Warning {
+    match sys::holder_hidden_by_permission(lock_file) {
+        Some(owner) => {
+            let owner = owner
+                .map(|uid| {
+                    let name = sys::user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+                    format!(" (the lock file belongs to {name})")
+                })
+                .unwrap_or_default();
+            Warning {
+                kind: WarningKind::HolderNotPermitted,
+                message: format!(
+                    "locked by a process this user may not look up: the holder is most likely \
+                     another user's process{owner}, whose open files only that user and root \
+                     may read; run lockscope as root (sudo) to see it"
+                ),
+                holder: None,
+            }
+        }
+        None => Warning {
+            kind: WarningKind::HolderNotVisible,
+            message: "locked by a process this system's /proc does not show (another pid \
+                      namespace, such as a container's, or /proc mounted with hidepid)"
+                .to_string(),
+            holder: None,
+        },
+    }
+}
+
+/// When the lock on `lock_file` was taken: what a monitor saw, else the earliest it can have
+/// been taken: the later of the lock file's birth and the holder's start (`holder_started`).
 fn held_since(
     lock_file: &Path,
     holder_started: Option<Timestamp>,

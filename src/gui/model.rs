@@ -39,6 +39,9 @@ pub struct Row {
     pub state: Option<DirState>,
     /// When the current state was first seen.
     pub since: Option<SystemTime>,
+    /// `since` is when the state began (within a look): the look before found another
+    /// definite state. Otherwise it is the app's first look at a state that began earlier.
+    pub since_seen_begin: bool,
     pub own: OwnLock,
     /// Why the last acquire failed ("held by pid 4563: certbot renew").
     pub refusal: Option<String>,
@@ -75,8 +78,28 @@ pub struct Fresh {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldFor {
     pub since: SystemTime,
-    /// Only a lower bound: the app saw it held at its first look, and nothing says since when.
-    pub at_least: bool,
+    pub bound: Bound,
+}
+
+/// How a time the table shows relates to the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Seen begin (lockscope saw the lock taken, or the state change).
+    Exact,
+    /// Began at or before it: the app's first look found it so (held at least this long).
+    AtLeast,
+    /// Began at or after it: the earliest the lock can have been taken (the lock file's birth
+    /// or the holder's start; nothing records when a leftover file was locked).
+    AtMost,
+}
+
+/// Since when a row's state is as shown (the SINCE column): for a held row, since when the
+/// lock is held (the details pane's), else since when the state is as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since {
+    pub at: SystemTime,
+    pub bound: Bound,
+    pub held: bool,
 }
 
 impl Row {
@@ -85,6 +108,7 @@ impl Row {
             dir,
             state: None,
             since: None,
+            since_seen_begin: false,
             own: OwnLock::None,
             refusal: None,
             orphaned: false,
@@ -117,30 +141,59 @@ impl Row {
         self.state.as_ref().is_some_and(DirState::is_held)
     }
 
-    /// Since when the lock is held (the HELD FOR column): the diagnosis's time (lock file
-    /// creation, holder start, or the monitor's observation), else when this app saw it taken,
-    /// else (a lower bound) when the app first saw it held.
+    /// Since when the lock is held (the HELD FOR column and the details pane): when lockscope
+    /// saw it taken (the diagnosis's observation, or this app's), else the earliest it can have
+    /// been taken (the diagnosis's lock file birth or holder start), else (held at least this
+    /// long) when the app first saw it held.
     pub fn held_for(&self) -> Option<HeldFor> {
+        use crate::diagnose::HeldSinceSource;
         if !self.is_held() {
             return None;
         }
-        if let Some(h) = &self.diagnosis.held_since {
+        let diagnosed = self.diagnosis.held_since;
+        if let Some(h) = diagnosed.filter(|h| h.source == HeldSinceSource::Observed) {
             return Some(HeldFor {
                 since: SystemTime::from(h.time),
-                at_least: false,
+                bound: Bound::Exact,
             });
         }
-        match (self.taken_seen, self.since) {
-            (Some(t), _) => Some(HeldFor {
+        if let Some(t) = self.taken_seen {
+            return Some(HeldFor {
                 since: t,
-                at_least: false,
-            }),
-            (None, Some(t)) => Some(HeldFor {
-                since: t,
-                at_least: true,
-            }),
-            (None, None) => None,
+                bound: Bound::Exact,
+            });
         }
+        if let Some(h) = diagnosed {
+            return Some(HeldFor {
+                since: SystemTime::from(h.time),
+                bound: Bound::AtMost,
+            });
+        }
+        self.since.map(|t| HeldFor {
+            since: t,
+            bound: Bound::AtLeast,
+        })
+    }
+
+    /// The SINCE column: a held row's held-since ([`Row::held_for`], as the details pane),
+    /// another state's first sighting (exact when the app saw it begin).
+    pub fn shown_since(&self) -> Option<Since> {
+        if let Some(h) = self.held_for() {
+            return Some(Since {
+                at: h.since,
+                bound: h.bound,
+                held: true,
+            });
+        }
+        self.since.map(|at| Since {
+            at,
+            bound: if self.since_seen_begin {
+                Bound::Exact
+            } else {
+                Bound::AtLeast
+            },
+            held: false,
+        })
     }
 
     /// Acquire / Hold can work: nobody holds it and it can be probed.
@@ -171,6 +224,55 @@ impl Row {
     pub fn can_release(&self) -> bool {
         matches!(self.own, OwnLock::Held { .. })
     }
+}
+
+/// A state the look before a change saw for what it is: a lock state, or no directory. Not
+/// the first look, nor a failed or stuck one (the lock may have been held all along).
+fn is_definite(state: &DirState) -> bool {
+    matches!(state, DirState::Lock(_) | DirState::Missing)
+}
+
+/// Whether a change from `old` to `new` saw the lock taken: the look before found it not held
+/// (or held by another process). The first look, or one after a failed or stuck look, only
+/// finds it held.
+fn seen_taken(old: Option<&DirState>, new: &DirState) -> bool {
+    let DirState::Lock(new) = new else {
+        return false;
+    };
+    match old {
+        _ if !new.is_held() => false,
+        Some(DirState::Missing) => true,
+        Some(DirState::Lock(old)) if !old.is_held() => true,
+        Some(DirState::Lock(LockState::Held(a))) => match new {
+            LockState::Held(b) => a.pid.is_some() && b.pid.is_some() && a.pid != b.pid,
+            _ => true,
+        },
+        Some(DirState::Lock(LockState::HeldByThisProcess)) => {
+            !matches!(new, LockState::HeldByThisProcess)
+        }
+        _ => false,
+    }
+}
+
+/// The change's diagnosis, without an observed held-since the change cannot back: only a
+/// look that found the lock not held can have seen it taken (a monitor once took its first
+/// look after a stuck one for an observation).
+fn trusted_diagnosis(change: &Change) -> Arc<Diagnosis> {
+    use crate::diagnose::HeldSinceSource;
+    let observed = change
+        .diagnosis
+        .held_since
+        .is_some_and(|h| h.source == HeldSinceSource::Observed);
+    let backed = change
+        .old
+        .as_ref()
+        .is_some_and(|old| is_definite(old) && !old.is_held());
+    if observed && !backed {
+        let mut diagnosis = (*change.diagnosis).clone();
+        diagnosis.held_since = None;
+        return Arc::new(diagnosis);
+    }
+    change.diagnosis.clone()
 }
 
 /// One line of the event log.
@@ -280,11 +382,7 @@ impl Model {
         let Some(row) = self.row_mut(&change.dir) else {
             return; // a change for a row removed meanwhile
         };
-        let newly_taken = change.new.is_held()
-            && change
-                .old
-                .as_ref()
-                .is_some_and(|old| !old.is_held() || *old != change.new);
+        let newly_taken = seen_taken(change.old.as_ref(), &change.new);
         if newly_taken {
             row.taken_seen = Some(change.at);
         } else if !change.new.is_held() {
@@ -296,10 +394,11 @@ impl Model {
             // before the app's recheck, but the app knows what it did.
             cause = Cause::Action;
         }
-        row.diagnosis = change.diagnosis.clone();
+        row.diagnosis = trusted_diagnosis(&change);
         row.fresh = None;
         row.state = Some(change.new.clone());
         row.since = Some(change.at);
+        row.since_seen_begin = change.old.as_ref().is_some_and(is_definite);
         // A refusal ("held by pid …") stays while the holder it names may still hold the lock
         // (a change to held: often the recheck after the refusal finding it); any other change
         // (the holder gone, a fresh look after new settings) makes it stale.
@@ -592,7 +691,10 @@ fn compare(a: &Row, b: &Row, key: SortKey) -> std::cmp::Ordering {
         SortKey::Dir => std::cmp::Ordering::Equal,
         SortKey::State => state_rank(a).cmp(&state_rank(b)),
         SortKey::Pid => pid(a).cmp(&pid(b)),
-        SortKey::Since => a.since.cmp(&b.since),
+        SortKey::Since => a
+            .shown_since()
+            .map(|s| s.at)
+            .cmp(&b.shown_since().map(|s| s.at)),
     };
     primary.then(by_dir)
 }
@@ -928,7 +1030,7 @@ mod tests {
             row.held_for(),
             Some(HeldFor {
                 since: SystemTime::UNIX_EPOCH + Duration::from_secs(10),
-                at_least: true
+                bound: Bound::AtLeast
             }),
             "held at the first look, no diagnosis: a lower bound"
         );
@@ -943,14 +1045,15 @@ mod tests {
             row.taken_seen,
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(30))
         );
-        assert!(!row.held_for().unwrap().at_least);
+        assert_eq!(row.held_for().unwrap().bound, Bound::Exact);
 
         // A fresh diagnosis of the same state becomes the row's (its badge, HELD FOR) ...
         let created = jiff::Timestamp::from_second(25).unwrap();
         let diagnosis = Arc::new(Diagnosis {
             held_since: Some(HeldSince {
                 time: created,
-                source: HeldSinceSource::LockFileCreated,
+                // The details pane asks with the app's sighting: the diagnosis's observation.
+                source: HeldSinceSource::Observed,
             }),
             ..Diagnosis::default()
         });
@@ -975,6 +1078,56 @@ mod tests {
         m.apply(change("/a", DirState::Lock(LockState::Free), 40));
         assert!(m.row(Path::new("/a")).unwrap().fresh.is_none());
         assert!(!m.any_held());
+    }
+
+    /// Item 9 of issue 20: after a stuck look (not responding) the monitor's next look finds
+    /// the lock held: nobody saw it taken, whatever the change's diagnosis says.
+    #[test]
+    fn a_look_after_a_stuck_one_did_not_see_the_lock_taken() {
+        use crate::diagnose::{HeldSince, HeldSinceSource};
+        let mut m = Model::default();
+        m.add("/a".into());
+        m.apply(change("/a", held(7, "certbot"), 10));
+        m.apply(Change {
+            old: Some(held(7, "certbot")),
+            ..change("/a", DirState::NotResponding, 20)
+        });
+        let observed = Arc::new(Diagnosis {
+            held_since: Some(HeldSince {
+                time: jiff::Timestamp::from_second(30).unwrap(),
+                source: HeldSinceSource::Observed,
+            }),
+            ..Diagnosis::default()
+        });
+        m.apply(Change {
+            old: Some(DirState::NotResponding),
+            diagnosis: observed,
+            ..change("/a", held(7, "certbot"), 30)
+        });
+        let row = m.row(Path::new("/a")).unwrap();
+        assert_eq!(row.taken_seen, None, "not seen taken");
+        assert_eq!(row.diagnosis.held_since, None, "no observation to back it");
+        assert_eq!(
+            row.held_for(),
+            Some(HeldFor {
+                since: SystemTime::UNIX_EPOCH + Duration::from_secs(30),
+                bound: Bound::AtLeast
+            })
+        );
+        let since = row.shown_since().unwrap();
+        assert_eq!(since.bound, Bound::AtLeast);
+
+        // A state seen to begin is exact; the first look at one is not.
+        m.apply(Change {
+            old: Some(held(7, "certbot")),
+            ..change("/a", DirState::Lock(LockState::Absent), 40)
+        });
+        let since = m.row(Path::new("/a")).unwrap().shown_since().unwrap();
+        assert_eq!((since.bound, since.held), (Bound::Exact, false));
+        m.add("/b".into());
+        m.apply(change("/b", DirState::Lock(LockState::Free), 50));
+        let since = m.row(Path::new("/b")).unwrap().shown_since().unwrap();
+        assert_eq!(since.bound, Bound::AtLeast);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub(crate) fn locked_files_named(_pid: u32, _file_name: &std::ffi::OsStr) -> Vec
     Vec::new()
 }
 
+/// No process table to be kept out of: a hidden holder is not a matter of permission here.
+pub(crate) fn holder_hidden_by_permission(_lock_file: &std::path::Path) -> Option<Option<u32>> {
+    None
+}
+
 pub(crate) fn other_lockers(_rows: &[ProcLock], _known_inodes: &HashSet<u64>) -> Vec<u32> {
     Vec::new()
 }

@@ -377,3 +377,135 @@ fn explain_shows_local_time_with_its_zone_or_utc() {
     let utc = explain("Europe/Berlin", &["--utc"]);
     assert!(utc.contains(" UTC, ") && !utc.contains("CET"), "{utc}");
 }
+
+fn explain_text(dir: &Path) -> String {
+    let out = lockscope().arg("explain").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn birth(path: &Path) -> jiff::Timestamp {
+    let created = std::fs::metadata(path).unwrap().created().unwrap();
+    jiff::Timestamp::try_from(created).unwrap()
+}
+
+/// Item 9 of issue 20: a long-running holder takes a leftover lock file. Nothing on the file
+/// records when (certbot opens it without truncating: its times do not move), so the file's
+/// birth is only the earliest the lock can have been taken, and `explain` must not present it
+/// as when the lock was taken. A leftover file older than the holder is not claimed at all.
+#[test]
+fn a_leftover_lock_file_is_not_presented_as_when_the_lock_was_taken() {
+    use std::io::Write;
+    // The holder runs first; the leftover file appears later, then ages before it is locked.
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = Command::new(certbot_python())
+        .arg(peer_script())
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start certbot peer");
+    let lock = dir.path().join(LOCK);
+    std::fs::File::create(&lock).unwrap();
+    let born = birth(&lock);
+    // Age, not synchronization: the lock is taken well after the file's birth.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut stdin = peer.stdin.take().unwrap();
+    writeln!(stdin, "lock {}", dir.path().display()).unwrap();
+    let mut line = String::new();
+    BufReader::new(peer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("locked "), "{line}");
+    let taken = jiff::Timestamp::now();
+    let record = &status_json(&[dir.path()])[0];
+    assert_eq!(record["holder"]["pid"], peer.id(), "{record}");
+    // Lower-bound safe: never later than the truth (the lock was taken just now) ...
+    let since = time_of(&record["held_since"]);
+    assert!(since <= taken, "{record}");
+    assert_eq!(record["held_since_source"], "lock-file-created", "{record}");
+    assert!(seconds_between(since, born) < 0.01, "born {born}: {record}");
+    // ... and said to be only that.
+    let text = explain_text(dir.path());
+    assert!(
+        text.contains("Taken at the earliest") && !text.contains("Held since"),
+        "explain presents the lock file's birth as when the lock was taken:\n{text}"
+    );
+    let _ = peer.kill();
+    let _ = peer.wait();
+
+    // A leftover older than its holder: the holder's start, also only the earliest.
+    let old = tempfile::tempdir().unwrap();
+    let lock = old.path().join(LOCK);
+    std::fs::File::create(&lock).unwrap();
+    let born = birth(&lock);
+    // `touch -d` moves the file's mtime back (the birth stays): lockscope must not use it.
+    let touched = Command::new("touch")
+        .args(["-d", "10 minutes ago"])
+        .arg(&lock)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let certbot = certbot_lock_dir(old.path()).expect_locked();
+    let record = &status_json(&[old.path()])[0];
+    assert_eq!(record["holder"]["pid"], certbot.pid, "{record}");
+    assert_eq!(record["held_since_source"], "holder-started", "{record}");
+    let since = time_of(&record["held_since"]);
+    assert!(
+        seconds_between(born, since) >= 1.0 && since <= jiff::Timestamp::now(),
+        "held since {since}, file born {born}: {record}"
+    );
+    let text = explain_text(old.path());
+    assert!(
+        text.contains("Taken at the earliest") && text.contains("when the holder started"),
+        "{text}"
+    );
+}
+
+/// Item 10 of issue 20: an ordinary user asks about a lock root's process holds. Where the
+/// holder cannot be looked up, the cause is permission, not a container: say so and what to run.
+#[test]
+fn a_lock_held_by_root_is_explained_to_an_ordinary_user_as_a_permission_matter() {
+    use crate::common::{lockscope_hold, lockscope_unprivileged};
+    use std::os::unix::fs::PermissionsExt;
+    if !crate::common::is_root() {
+        panic!("this test needs root (a root holder, setpriv); CI runs as root");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // root's OFD lock (the app's Acquire, `lockscope hold`): its owner is only found in
+    // /proc/<pid>/fd, which an ordinary user may not read for root's processes.
+    let mut hold = lockscope_hold(&["--for", "60s", dir.path().to_str().unwrap()]);
+    assert!(hold.line.starts_with("held "), "{}", hold.line);
+    let out = lockscope_unprivileged(&["status".as_ref(), "--json".as_ref(), dir.path().as_ref()]);
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let record = &records[0];
+    assert_eq!(record["state"], "held", "{record}");
+    assert_eq!(kinds(record), ["holder-not-permitted"], "{record}");
+    let message = record["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("belongs to root") && message.contains("as root"),
+        "{record}"
+    );
+    let out = lockscope_unprivileged(&["explain".as_ref(), dir.path().as_ref()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("sudo lockscope explain {}", dir.path().display())),
+        "{text}"
+    );
+    assert!(
+        !text.contains("container") && !text.contains("not visible"),
+        "container advice for a permission matter:\n{text}"
+    );
+    hold.signal("TERM");
+    hold.wait_exit(Duration::from_secs(10));
+
+    // root's certbot (a classic lock): the lock table names it; nothing to warn about.
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let out = lockscope_unprivileged(&["status".as_ref(), "--json".as_ref(), dir.path().as_ref()]);
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(records[0]["holder"]["pid"], certbot.pid, "{}", records[0]);
+    assert_eq!(records[0]["holder"]["user"], "root", "{}", records[0]);
+    assert!(kinds(&records[0]).is_empty(), "{}", records[0]);
+}

@@ -1378,9 +1378,11 @@ fn times_are_shown_in_the_local_zone() {
             && b[5] == b':'
             && s[..8].chars().all(|c| c == ':' || c.is_ascii_digit())
     };
+    // "≤ 04:01:42 CET": absent at least since the app's first look.
     run_until(&mut h, "the Since cell", |h| {
         row_texts(h, &dirs[0])
             .iter()
+            .filter_map(|t| t.strip_prefix("≤ "))
             .any(|t| hms(t) && t[8..] == zone)
     });
     let line = h
@@ -2894,4 +2896,59 @@ mod over_ssh {
         });
         assert!(row(&h, Path::new("-oProxyCommand=evil:/etc")).is_none());
     }
+}
+
+/// Item 9 of issue 20: a held row's SINCE is when its lock was taken, as the details pane says
+/// (here the earliest it can have been: the app's first look found it held), not when the row
+/// was added; HELD FOR says it is at most that long.
+#[test]
+fn the_since_column_of_a_held_row_agrees_with_the_details_pane() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    // Age, not synchronization: the lock is seconds older than the row.
+    std::thread::sleep(Duration::from_millis(2200));
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid)
+    });
+    select_row(&mut h, dir);
+    run_until(&mut h, "the details pane's Held since", |h| {
+        detail(h, "Held since").is_some()
+    });
+    let pane = detail(&h, "Held since").unwrap();
+    let all = labels(&h);
+    let at = all.iter().position(|l| *l == pane).unwrap();
+    assert_ne!(
+        all.get(at + 1).map(String::as_str),
+        Some("when lockscope saw it taken"),
+        "the app's first look found it held: {all:?}"
+    );
+    // "2026-12-07 14:50:17 UTC, 3 s ago": the clock part.
+    let clock = |t: &str| -> Option<String> {
+        t.split(' ')
+            .find(|w| w.len() == 8 && w.as_bytes()[2] == b':' && w.as_bytes()[5] == b':')
+            .map(str::to_string)
+    };
+    let texts = row_texts(&h, dir);
+    let since_cell = texts
+        .iter()
+        .find(|t| !t.contains('/') && clock(t).is_some())
+        .unwrap_or_else(|| panic!("no SINCE cell: {texts:?}"));
+    assert_eq!(
+        clock(since_cell),
+        clock(&pane),
+        "SINCE {since_cell:?} but the details pane says held since {pane:?}"
+    );
+    assert!(
+        since_cell.starts_with("≥ "),
+        "taken at or after it: {since_cell:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("≤ ") && is_age(&t[4..])),
+        "HELD FOR is at most: {texts:?}"
+    );
 }

@@ -263,6 +263,7 @@ impl Scene {
                 "flock",
                 "network-filesystem",
                 "holder-not-visible",
+                "holder-not-permitted",
             ] {
                 let value = sample(
                     body,

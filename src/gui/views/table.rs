@@ -5,7 +5,7 @@ use super::style::{ROW_HEIGHT, ago, badge_color, clock};
 use super::timeline;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
-use crate::gui::model::{HeldFor, OwnLock, Row, SortKey, fit_command, state_word};
+use crate::gui::model::{Bound, HeldFor, OwnLock, Row, Since, SortKey, fit_command, state_word};
 use crate::gui::state::{Snapshot, UiState};
 use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::monitor::{DirState, LockState};
@@ -122,7 +122,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             });
             header.col(|ui| {
                 ui.strong("Held for").on_hover_text(
-                    "How long the lock has been held (≥: at least, since the app saw it)",
+                    "How long the lock has been held (≥: at least, since the app first saw it \
+                     held; ≤: at most, since its lock file was created or its holder started)",
                 );
             });
             if timeline {
@@ -206,10 +207,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                         .on_hover_text(escape(&full).as_ref());
                 });
                 row_ui.col(|ui| {
-                    if let Some(since) = row.since {
-                        let at = clock(since, now);
-                        ui.add(egui::Label::new(&at).truncate())
-                            .on_hover_text(format!("{at}, for {}", ago(now, since)));
+                    if let Some(since) = row.shown_since() {
+                        since_cell(ui, row, since, now);
                     }
                 });
                 row_ui.col(|ui| {
@@ -350,7 +349,8 @@ fn warning_badge(ui: &mut Ui, row: &Row) {
     .on_hover_text(text.join("\n"));
 }
 
-/// "12 min 5 s" (or "≥ 3 min" when only a lower bound is known), the time on hover.
+/// "12 min 5 s" ("≥ 3 min" when held at least that long, "≤ 8 min" at most), the time on
+/// hover.
 fn held_for(ui: &mut Ui, held: HeldFor, now: SystemTime) {
     let (Ok(since), Ok(now)) = (
         jiff::Timestamp::try_from(held.since),
@@ -359,21 +359,50 @@ fn held_for(ui: &mut Ui, held: HeldFor, now: SystemTime) {
         return;
     };
     let age = format_age(age_at(since, now));
-    let (text, hover) = if held.at_least {
-        (
-            format!("≥ {age}"),
-            format!(
-                "held at least since {} (when the app first saw it)",
-                format_time(since, TimeStyle::Resolved)
-            ),
-        )
-    } else {
-        (
+    let at = format_time(since, TimeStyle::Resolved);
+    let (text, hover) = match held.bound {
+        Bound::Exact => (
             age,
-            format!("held since {}", format_time(since, TimeStyle::Resolved)),
-        )
+            format!("held since {at} (when lockscope saw it taken)"),
+        ),
+        Bound::AtLeast => (
+            format!("≥ {age}"),
+            format!("held at least since {at} (when the app first saw it held)"),
+        ),
+        Bound::AtMost => (
+            format!("≤ {age}"),
+            format!(
+                "taken at the earliest {at} (when its lock file was created or its holder \
+                 started; a leftover lock file is older than its lock)"
+            ),
+        ),
     };
     ui.label(text).on_hover_text(hover);
+}
+
+/// The SINCE column: the clock time, "≤ 04:01:42" when the state began at or before it (the
+/// app's first look), "≥ 04:01:42" when the lock was taken at or after it; what it is on hover.
+fn since_cell(ui: &mut Ui, row: &Row, since: Since, now: SystemTime) {
+    let at = clock(since.at, now);
+    let (text, what) = match (since.bound, since.held) {
+        (Bound::Exact, true) => (at.clone(), "held since, as lockscope saw it taken"),
+        (Bound::AtMost, true) => (
+            format!("≥ {at}"),
+            "taken at the earliest: when its lock file was created or its holder started",
+        ),
+        (Bound::AtLeast, true) => (
+            format!("≤ {at}"),
+            "held at least since the app's first look",
+        ),
+        (Bound::Exact, false) => (at.clone(), "in this state since, as the app saw it change"),
+        (Bound::AtLeast | Bound::AtMost, false) => (
+            format!("≤ {at}"),
+            "in this state at least since the app's first look",
+        ),
+    };
+    let state = row.state.as_ref().map_or("…", state_word);
+    ui.add(egui::Label::new(&text).truncate())
+        .on_hover_text(format!("{state}: {what}: {at}, {} ago", ago(now, since.at)));
 }
 
 enum Act {

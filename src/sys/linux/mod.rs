@@ -65,7 +65,8 @@ pub(crate) use naming::network_hazard;
 pub(crate) use pidns::proc_view;
 pub(crate) use place::{container_name, process_place};
 pub(crate) use process_info::{
-    children_of, locked_files_named, other_lockers, process_facts, user_name,
+    children_of, holder_hidden_by_permission, locked_files_named, other_lockers, process_facts,
+    user_name,
 };
 
 /// Whether `pid` is exiting (its `PF_EXITING` flag is set, or it is a zombie): its descriptors

@@ -263,3 +263,30 @@ pub(crate) fn other_lockers(
     pids.dedup();
     pids
 }
+
+/// Whether the holder of `lock_file`'s lock may be hidden from this process by permission, not
+/// by a pid namespace: `/proc` shows processes whose descriptor tables (`/proc/<pid>/fd`, where
+/// the owner of an OFD lock is found) this process may not read (another user's, without root).
+/// `Some(owner)`: it may, and the uid owning the lock file when that is not this process's.
+pub(crate) fn holder_hidden_by_permission(lock_file: &std::path::Path) -> Option<Option<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    let blocked = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        });
+    if !blocked {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    Some(
+        std::fs::symlink_metadata(lock_file)
+            .ok()
+            .map(|m| m.uid())
+            .filter(|&uid| uid != me),
+    )
+}
