@@ -17,3 +17,7 @@ pub(crate) fn program_name(_pid: u32) -> Option<String> {
 pub(crate) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)> {
     None
 }
+
+pub(crate) fn lock_sharers(_lock_path: &Path, _pid: u32) -> Vec<u32> {
+    Vec::new()
+}

@@ -124,3 +124,8 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
     let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
     (len > 0).then(|| String::from_utf16_lossy(&name[..len]))
 }
+
+/// Not looked for on Windows (no way to compare handles across processes is used here).
+pub(crate) fn lock_sharers(_lock_path: &Path, _pid: u32) -> Vec<u32> {
+    Vec::new()
+}
