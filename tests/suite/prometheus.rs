@@ -617,7 +617,9 @@ fn serve_skips_a_watch_lists_remote_entries_with_one_warning() {
         Stdio::from(stderr),
     );
     let series = format!("lockscope_lock_held{{dir=\"{}\"}}", dir_label(dir.path()));
-    let body = serve.scrape_until("the list's local dir held", |b| sample(b, &series) == Some(1.0));
+    let body = serve.scrape_until("the list's local dir held", |b| {
+        sample(b, &series) == Some(1.0)
+    });
     assert!(
         !body.contains("web1") && !body.contains("web2"),
         "a remote entry was exported as a local directory:\n{body}"
@@ -636,7 +638,14 @@ fn serve_skips_a_watch_lists_remote_entries_with_one_warning() {
     );
 
     let out = run(lockscope()
-        .args(["serve", "--metrics", "0", "--watchlist", "far", "--config-dir"])
+        .args([
+            "serve",
+            "--metrics",
+            "0",
+            "--watchlist",
+            "far",
+            "--config-dir",
+        ])
         .arg(config.path()));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -436,8 +436,8 @@ const REMOVING_CALLS: [libc::c_long; 5] = [
 fn child_of(pid: u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         if let Some(child) = children.split_whitespace().next() {
             return child.parse().expect("a pid");
         }
