@@ -5,6 +5,8 @@
 //! - a holder killed with SIGKILL at EVERY step of the protocol (strace injects the signal on
 //!   entry to the Nth syscall touching the lock file: between open and lock, between unlink and
 //!   close, ...) leaves the lock free and takeable by both implementations;
+//! - an outside `rm` and a new certbot landing inside `hold`'s release (strace holds it on
+//!   entry to the removal) never cost that certbot its lock file;
 //! - holders killed at random moments while contending never deadlock the survivors, and neither
 //!   `status` nor the live monitor reports `held` once no holder is alive.
 //!
