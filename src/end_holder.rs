@@ -9,7 +9,8 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
-/// Exit codes: 0 released, 1 still held after the grace period, 2 refused or failed.
+/// Exit codes: 0 released, 1 still held (after the grace period, or at once by a process sharing
+/// the lock's open file description), 2 refused or failed.
 pub(crate) fn run(
     path: &Path,
     lock_name: &str,
@@ -66,6 +67,26 @@ pub(crate) fn run(
             "released {lock_file} by pid {pid}; it is now held by {}",
             escape(&holder.to_string())
         ),
+        Ok(Outcome::StillShared { holder, exited }) => {
+            let signalled = if exited {
+                format!("pid {pid} exited")
+            } else {
+                format!("pid {pid} lives on")
+            };
+            let again = match lock_name {
+                lockscope::LOCK_FILE_NAME => String::new(),
+                name => format!(" --lock-name {}", escape(name)),
+            };
+            report(format!(
+                "{lock_file} is still held through the same open file description by {}, \
+                 which inherited the descriptor (or was passed it): {signalled}, but the lock \
+                 is held while any process keeps that description open; to end it, end that \
+                 process too (lockscope terminate{again} {})",
+                escape(&holder.to_string()),
+                escape_path(path)
+            ));
+            return exit::BUSY;
+        }
         Ok(Outcome::StillHeld) => {
             let hint = if signal == Signal::kill() {
                 "it may be stuck in the kernel (uninterruptible sleep)"
@@ -108,9 +129,21 @@ fn confirm(target: &Target) -> Result<(), String> {
         .command
         .as_deref()
         .map_or("(command unknown)".into(), |c| escape(c).into_owned());
+    let shared = match target.sharers.as_slice() {
+        [] => String::new(),
+        sharers => {
+            let pids: Vec<String> = sharers.iter().map(|s| s.pid.to_string()).collect();
+            format!(
+                " (its lock is shared through the same open file description by pid {}: \
+                 ending pid {} alone will not release it)",
+                pids.join(", "),
+                target.pid
+            )
+        }
+    };
     ask_yes_no(
         &stdin,
-        &format!("End pid {} (user {user}): {command}?", target.pid),
+        &format!("End pid {} (user {user}): {command}{shared}?", target.pid),
     )
 }
 

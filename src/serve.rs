@@ -5,7 +5,9 @@
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{exit, on_stop, report};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
-use lockscope::watchlist::{CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import};
+use lockscope::watchlist::{
+    CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import, is_remote,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
@@ -116,7 +118,9 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
 }
 
 /// The directories, the pass's period and the lock name: from the operands and flags, or from
-/// a watch list (its settings unless the flags say otherwise).
+/// a watch list (its settings unless the flags say otherwise). A list's `HOST:DIR` entries (the
+/// app's remote rows) are skipped with one warning: the metrics are this machine's, and an
+/// entry that is never probed must not be exported as a local lock that is "not held".
 fn what_to_watch(options: &ServeOptions) -> Result<(Vec<PathBuf>, Duration, String), String> {
     let defaults = lockscope::watchlist::Settings::default();
     let Some(name) = &options.watchlist else {
@@ -130,8 +134,36 @@ fn what_to_watch(options: &ServeOptions) -> Result<(Vec<PathBuf>, Duration, Stri
     if list.dirs.is_empty() {
         return Err(format!("the watch list {:?} has no directories", list.name));
     }
+    let (remote, local): (Vec<PathBuf>, Vec<PathBuf>) =
+        list.dirs.into_iter().partition(|d| is_remote(d));
+    // Raw here: `report` and the caller's report escape the whole message.
+    let remote_names = || {
+        remote
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if local.is_empty() {
+        return Err(format!(
+            "the watch list {:?} has no local directories, only remote ones ({}): serve \
+             exports this machine's locks; run `lockscope serve` on each host instead",
+            list.name,
+            remote_names()
+        ));
+    }
+    if !remote.is_empty() {
+        report(format!(
+            "warning: skipping {} remote entr{} of the watch list {:?} ({}): serve exports \
+             local directories only; run `lockscope serve` on each host for those",
+            remote.len(),
+            if remote.len() == 1 { "y" } else { "ies" },
+            list.name,
+            remote_names()
+        ));
+    }
     Ok((
-        list.dirs,
+        local,
         options.interval.unwrap_or(settings.interval),
         options.lock_name.clone().unwrap_or(settings.lock_name),
     ))

@@ -13,6 +13,11 @@
 //! 4. [`Pinned::wait_released`]: poll the lock (every ~50 ms, and at once when the process
 //!    exits) until it is released or the grace period is over: an [`Outcome`].
 //!
+//! An OFD lock belongs to an open file description, not a process: a child that inherited
+//! the descriptor holds the same lock, and it outlives the process that took it. Such sharers
+//! are found when the holder is identified and pinned ([`Target::sharers`]); the lock still
+//! held by one of them is [`Outcome::StillShared`], never "released".
+//!
 //! Nothing here prints; refusals and failures are typed. Linux only: elsewhere every step
 //! returns [`TerminateError::Unsupported`].
 //!
@@ -25,6 +30,7 @@
 //! pinned.signal(Signal::term())?;
 //! match pinned.wait_released(Duration::from_secs(10))? {
 //!     Outcome::Released { .. } | Outcome::PassedOn(_) => println!("released"),
+//!     Outcome::StillShared { holder, .. } => println!("still held by {holder}"),
 //!     Outcome::StillHeld => println!("still held; try SIGKILL"),
 //! }
 //! # Ok::<(), lockscope::terminate::TerminateError>(())
@@ -231,6 +237,32 @@ pub struct Target {
     pub user: Option<String>,
     /// Its command line, when readable.
     pub command: Option<String>,
+    /// Other processes that hold the same lock through the same open file description (they
+    /// inherited the descriptor): ending `pid` alone does not release it. Empty for classic
+    /// locks, which a child never shares. Found again by [`Target::pin`].
+    pub sharers: Vec<Sharer>,
+}
+
+/// A process sharing the target's lock: its pid and start time (together one process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharer {
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time (as [`Target::start_time`]).
+    pub start_time: u64,
+}
+
+/// The processes sharing `pid`'s lock on `lock_file`, with their start times.
+fn sharers_of(lock_file: &Path, pid: u32) -> Vec<Sharer> {
+    sys::lock_sharers(lock_file, pid)
+        .into_iter()
+        .filter_map(|pid| {
+            Some(Sharer {
+                pid,
+                start_time: sys::start_time(pid)?,
+            })
+        })
+        .collect()
 }
 
 /// Probes PATH (a directory, or the lock file itself: see [`ProbeBatch::probe_path`]) and names
@@ -263,6 +295,7 @@ pub fn identify(path: &Path, lock_name: &str) -> Result<Target, TerminateError> 
     }
     let start_time = sys::start_time(pid).ok_or(TerminateError::ProcessGone { pid })?;
     let uid = sys::process_facts(pid).and_then(|f| f.uid);
+    let sharers = sharers_of(&lock_file, pid);
     Ok(Target {
         lock_file,
         pid,
@@ -270,6 +303,7 @@ pub fn identify(path: &Path, lock_name: &str) -> Result<Target, TerminateError> 
         uid,
         user: uid.and_then(sys::user_name),
         command,
+        sharers,
     })
 }
 
@@ -307,6 +341,9 @@ impl Target {
                 });
             }
         }
+        // Who shares its lock now (a child may have forked since `identify`).
+        let mut target = self.clone();
+        target.sharers = sharers_of(&self.lock_file, pid);
         // Alive throughout: the start time and the probe spoke of the pinned process.
         if pidfd
             .wait_exit(Duration::ZERO)
@@ -314,10 +351,7 @@ impl Target {
         {
             return Err(TerminateError::ProcessGone { pid });
         }
-        Ok(Pinned {
-            target: self.clone(),
-            pidfd,
-        })
+        Ok(Pinned { target, pidfd })
     }
 }
 
@@ -352,6 +386,15 @@ pub enum Outcome {
     },
     /// The process let go of the lock, and another process took it meanwhile (a new certbot).
     PassedOn(Holder),
+    /// The lock was never released: a process that shared it through the same open file
+    /// description (a descriptor inherited across fork) holds it. Ending that process too is
+    /// what releases it.
+    StillShared {
+        /// The sharer holding it now.
+        holder: Holder,
+        /// Whether the signalled process has exited.
+        exited: bool,
+    },
     /// The process still held the lock when the grace period ended.
     StillHeld,
 }
@@ -360,6 +403,16 @@ impl Pinned {
     /// The process pinned.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// Whether `pid` names one of the target's sharers, the very process (same start time).
+    fn is_sharer(&self, pid: Option<u32>) -> bool {
+        pid.is_some_and(|pid| {
+            self.target
+                .sharers
+                .iter()
+                .any(|s| s.pid == pid && sys::start_time(pid) == Some(s.start_time))
+        })
     }
 
     /// Sends `signal` to the pinned process (`pidfd_send_signal`).
@@ -389,6 +442,16 @@ impl Pinned {
                             .wait_exit(EXIT_AFTER_RELEASE)
                             .map_err(|e| system("poll", pid, e))?;
                     return Ok(Outcome::Released { exited });
+                }
+                // The same description, through a descriptor another process shares: held
+                // throughout, not passed on.
+                LockState::Held(holder) if self.is_sharer(holder.pid) => {
+                    let exited = exited
+                        || self
+                            .pidfd
+                            .wait_exit(Duration::ZERO)
+                            .map_err(|e| system("poll", pid, e))?;
+                    return Ok(Outcome::StillShared { holder, exited });
                 }
                 // After the exit a holder with the same pid is a new process (recycled pid).
                 LockState::Held(holder) if holder.pid != Some(pid) || exited => {

@@ -407,7 +407,8 @@ held or cannot be probed, one this process holds, and a holder whose pid is not 
 const TERMINATE_AFTER: &str = "\
 Exit status:
   0  the lock was released (released LOCKFILE: pid N exited)
-  1  still held by that pid after the grace period (try --signal KILL)
+  1  still held by that pid after the grace period (try --signal KILL), or held through the
+     same open file description by another process that inherited it (named; end it too)
   2  refused, not confirmed, or an error (e.g. no permission to signal the process)
 
 Examples:

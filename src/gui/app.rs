@@ -1489,6 +1489,15 @@ impl LockscopeApp {
                         format!("pid {pid} released {lock}; it is now held by {}", holder),
                         false,
                     ),
+                    Ok(Outcome::StillShared { holder, exited }) => self.tell(
+                        format!(
+                            "{lock} is still held through the same open file description by \
+                             {holder}, which inherited the descriptor; pid {pid} {} after \
+                             {signal}. End that process too to release it",
+                            if exited { "exited" } else { "lives on" }
+                        ),
+                        true,
+                    ),
                     Ok(Outcome::StillHeld) if signal == Signal::term() => {
                         self.tell(
                             format!(

@@ -21,3 +21,7 @@ pub(crate) fn find_lock_owner(_lock_path: &Path) -> Option<(u32, Option<String>)
 pub(crate) fn process_is_exiting(_pid: u32) -> bool {
     false
 }
+
+pub(crate) fn lock_sharers(_lock_path: &Path, _pid: u32) -> Vec<u32> {
+    Vec::new()
+}

@@ -158,18 +158,99 @@ pub(crate) fn still_names(path: &Path, key: &FileKey) -> io::Result<bool> {
     }
 }
 
-/// certbot's release order: unlink the path FIRST, then close. Closing first would let a third
+/// certbot's release order: remove the path FIRST, then close. Closing first would let a third
 /// process lock the old file while a new file at the same path is locked by someone else.
-/// The unlink is skipped when the path no longer names our file (someone replaced it): we must
-/// not delete another holder's lock file.
+/// Only our own inode is ever removed (see [`remove_if_ours`]).
 pub(crate) fn release(path: &Path, file: File, key: &FileKey) -> io::Result<()> {
-    let unlinked = match still_names(path, key) {
-        Ok(true) => std::fs::remove_file(path).or_else(ignore_not_found),
-        Ok(false) => Ok(()),
-        Err(e) => Err(e),
-    };
+    let removed = remove_if_ours(path, key);
     drop(file); // close: the kernel drops the lock here
-    unlinked
+    removed
+}
+
+/// Removes the lock file at `path` if it is our file `key`. There is no "unlink if it is this
+/// inode" call, and a look then an unlink would delete whatever the path names by the unlink:
+/// after an outside `rm` and a new certbot in between, that certbot's live lock file (and a
+/// second certbot gets in). So the path is first renamed to a name only we use, in the same
+/// directory (atomic: whatever it names moves), and that name is looked at: ours is unlinked
+/// there, anything else is put back, never over a file created at the path meanwhile.
+/// What remains: in that race (rm + new lock between our look and our rename), the other
+/// holder's file is away from the path for two syscalls, and a certbot starting in exactly
+/// that moment gets in (or, when the put-back finds a new file, that file is left and ours is
+/// an error naming where the other one is). certbot's own release unlinks unconditionally.
+fn remove_if_ours(path: &Path, key: &FileKey) -> io::Result<()> {
+    // The usual cases cost one lstat: our file (go on), or nothing / another file (leave it).
+    if !still_names(path, key)? {
+        return Ok(());
+    }
+    let aside = aside_name(path);
+    match std::fs::rename(path, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if still_names(&aside, key)? {
+        return std::fs::remove_file(&aside).or_else(ignore_not_found);
+    }
+    put_back(&aside, path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "the lock file was replaced during release; the other holder's file, moved \
+                 aside, could not be put back from {}: {e}",
+                aside.display()
+            ),
+        )
+    })
+}
+
+/// A name beside `path` that no other process uses: `<name>.lockscope-release-<pid>-<n>`.
+fn aside_name(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(
+        ".lockscope-release-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    path.with_file_name(name)
+}
+
+/// Renames `from` back to `to` unless something exists at `to` (never replaces a newer lock
+/// file): Linux's `RENAME_NOREPLACE`, else a hard link (which fails on an existing name) and
+/// an unlink.
+fn put_back(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (Ok(from_c), Ok(to_c)) = (
+            std::ffi::CString::new(from.as_os_str().as_bytes()),
+            std::ffi::CString::new(to.as_os_str().as_bytes()),
+        ) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        // SAFETY: two NUL-terminated paths relative to the working directory, flags by value.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                from_c.as_ptr(),
+                libc::AT_FDCWD,
+                to_c.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        // EINVAL / ENOSYS: this filesystem or kernel has no RENAME_NOREPLACE; link instead.
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(e);
+        }
+    }
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from).or_else(ignore_not_found)
 }
 
 fn ignore_not_found(e: io::Error) -> io::Result<()> {

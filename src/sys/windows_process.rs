@@ -129,3 +129,8 @@ fn app_name(info: &RM_PROCESS_INFO) -> Option<String> {
 pub(crate) fn process_is_exiting(_pid: u32) -> bool {
     false
 }
+
+/// Not looked for on Windows (no way to compare handles across processes is used here).
+pub(crate) fn lock_sharers(_lock_path: &Path, _pid: u32) -> Vec<u32> {
+    Vec::new()
+}

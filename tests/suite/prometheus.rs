@@ -19,11 +19,17 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&std::ffi::OsStr]) -> Serve {
+        Serve::start_with_stderr(args, Stdio::inherit())
+    }
+
+    /// As [`Serve::start`], with serve's stderr going to `stderr`.
+    fn start_with_stderr(args: &[&std::ffi::OsStr], stderr: Stdio) -> Serve {
         let mut child = lockscope()
             .args(["serve", "--metrics", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start lockscope serve");
         let mut line = String::new();
@@ -580,6 +586,74 @@ fn serve_watches_a_saved_watch_list() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no watch list named \"nope\""), "{stderr}");
     assert!(stderr.contains("prod"), "names the saved lists: {stderr}");
+}
+
+/// The app saves remote rows as `HOST:DIR` in the same lists. `serve` exports local directories
+/// only, so such an entry is skipped with one warning, never exported as a local directory that
+/// is "not held" (it was never probed). A list with nothing local is refused.
+#[test]
+fn serve_skips_a_watch_lists_remote_entries_with_one_warning() {
+    let config = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("lockscope.toml"),
+        format!(
+            "active = \"prod\"\n\n[[list]]\nname = \"prod\"\n\
+             dirs = [{:?}, \"web1:/etc/letsencrypt\", \"admin@web2:/etc/letsencrypt\"]\n\n\
+             [[list]]\nname = \"far\"\ndirs = [\"web1:/etc/letsencrypt\"]\n",
+            dir.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let stderr_path = config.path().join("serve.stderr");
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let serve = Serve::start_with_stderr(
+        &[
+            "--watchlist".as_ref(),
+            "prod".as_ref(),
+            "--config-dir".as_ref(),
+            config.path().as_os_str(),
+        ],
+        Stdio::from(stderr),
+    );
+    let series = format!("lockscope_lock_held{{dir=\"{}\"}}", dir_label(dir.path()));
+    let body = serve.scrape_until("the list's local dir held", |b| {
+        sample(b, &series) == Some(1.0)
+    });
+    assert!(
+        !body.contains("web1") && !body.contains("web2"),
+        "a remote entry was exported as a local directory:\n{body}"
+    );
+    drop(certbot);
+    drop(serve);
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("remote")).collect();
+    assert_eq!(warnings.len(), 1, "one warning: {stderr}");
+    assert!(
+        warnings[0].contains("2 remote")
+            && warnings[0].contains("web1:/etc/letsencrypt")
+            && warnings[0].contains("admin@web2:/etc/letsencrypt")
+            && warnings[0].contains("local directories only"),
+        "says how many, which and why: {stderr}"
+    );
+
+    let out = run(lockscope()
+        .args([
+            "serve",
+            "--metrics",
+            "0",
+            "--watchlist",
+            "far",
+            "--config-dir",
+        ])
+        .arg(config.path()));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no local directories") && stderr.contains("web1:/etc/letsencrypt"),
+        "{stderr}"
+    );
 }
 
 /// A real Prometheus server on 127.0.0.1, its storage in a temporary directory, killed on drop.

@@ -5,6 +5,8 @@
 //! - a holder killed with SIGKILL at EVERY step of the protocol (strace injects the signal on
 //!   entry to the Nth syscall touching the lock file: between open and lock, between unlink and
 //!   close, ...) leaves the lock free and takeable by both implementations;
+//! - an outside `rm` and a new certbot landing inside `hold`'s release (strace holds it on
+//!   entry to the removal) never cost that certbot its lock file;
 //! - holders killed at random moments while contending never deadlock the survivors, and neither
 //!   `status` nor the live monitor reports `held` once no holder is alive.
 //!
@@ -191,6 +193,25 @@ fn strace_lock_calls(lock: &Path, program: &Command, options: &[String]) -> (Str
     (text, killed)
 }
 
+/// Runs `program` under strace, SIGKILLed on entry to its first `syscall` on any path (lockscope
+/// `hold` unlinks nothing but its released lock file); whether it was killed.
+fn strace_killed_on_first(program: &Command, syscall: &str) -> bool {
+    let status = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=SIGKILL:when=1"))
+        .arg("--")
+        .arg(program.get_program())
+        .args(program.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run strace");
+    use std::os::unix::process::ExitStatusExt;
+    // strace exits as its tracee did: killed by SIGKILL shows as that signal or 128 + 9.
+    status.signal() == Some(libc::SIGKILL) || status.code() == Some(128 + libc::SIGKILL)
+}
+
 /// The syscalls of a trace, in order, as `name(first arguments`.
 fn calls_of(trace: &str) -> Vec<String> {
     trace
@@ -251,15 +272,32 @@ fn a_holder_killed_at_every_step_of_the_protocol_leaves_the_lock_free_and_takeab
             }
             let names: Vec<&str> = calls.iter().map(|c| call_name(c)).collect();
             let lock_call = names.iter().position(|&n| n == "fcntl");
-            let unlink = names.iter().position(|&n| n == "unlink");
             assert!(
                 lock_call.is_some_and(|l| names[..l].contains(&"openat")),
                 "{name}: no kill between open and lock: {names:?}"
             );
-            assert!(
-                unlink.is_some_and(|u| names[u..].contains(&"close")),
-                "{name}: no kill between unlink and close: {names:?}"
-            );
+            if name == "certbot" {
+                let unlink = names.iter().position(|&n| n == "unlink");
+                assert!(
+                    unlink.is_some_and(|u| names[u..].contains(&"close")),
+                    "{name}: no kill between unlink and close: {names:?}"
+                );
+            } else {
+                // lockscope's release renames the lock file aside, then unlinks it under that
+                // name (ARCHITECTURE.md), which `-P` does not trace: kill it on that unlink.
+                assert!(
+                    names.contains(&"rename"),
+                    "{name}: release renames the file aside: {names:?}"
+                );
+                prepare();
+                let case = format!("{name} ({start}) killed between rename and unlink");
+                assert!(
+                    strace_killed_on_first(program, "unlink"),
+                    "{case}: not killed"
+                );
+                assert_free_and_takeable(&dir, &case);
+                eprintln!("  ok: {case}");
+            }
         }
     }
 }
@@ -385,4 +423,100 @@ fn assert_survivors_progress(log: &Path, case: &str) {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The syscalls a release may remove or move the lock file with.
+const REMOVING_CALLS: [libc::c_long; 5] = [
+    libc::SYS_unlink,
+    libc::SYS_unlinkat,
+    libc::SYS_rename,
+    libc::SYS_renameat,
+    libc::SYS_renameat2,
+];
+
+/// The first child of `pid` (strace's traced program), waiting up to 10 s for it.
+fn child_of(pid: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if let Some(child) = children.split_whitespace().next() {
+            return child.parse().expect("a pid");
+        }
+        assert!(Instant::now() < deadline, "strace started no program");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether a thread of `pid` is stopped on entry to one of `calls` (strace holds it there).
+fn in_syscall(pid: u32, calls: &[libc::c_long]) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).any(|task| {
+        std::fs::read_to_string(task.path().join("syscall"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<libc::c_long>().ok())
+            .is_some_and(|nr| calls.contains(&nr))
+    })
+}
+
+/// ARCHITECTURE.md: release unlinks only our own inode. An outside `rm` of the lock file and a
+/// new certbot taking the lock land between hold's check of the path and its removal (strace
+/// stops hold on entry to that removal for 5 s): certbot's live lock file must survive hold's
+/// release, so a second certbot is refused, and nothing of hold's is left behind.
+#[test]
+fn a_release_racing_an_outside_rm_and_a_new_certbot_leaves_certbots_file() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = locked_dir(root.path());
+    let lock = dir.join(LOCK);
+    let trace = root.path().join("strace.out");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .arg("-P")
+        .arg(&lock)
+        .args([
+            "-e",
+            "inject=unlink,unlinkat,rename,renameat,renameat2:delay_enter=5000000:when=1",
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_lockscope"))
+        .args(["hold", "--for", "200ms"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("strace is required: {e}"));
+    let mut line = String::new();
+    BufReader::new(strace.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("held"), "hold said {line:?}");
+    let hold = child_of(strace.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !in_syscall(hold, &REMOVING_CALLS) {
+        assert!(Instant::now() < deadline, "hold never began its release");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // In the window: the file is removed by someone else, and certbot takes a new one.
+    std::fs::remove_file(&lock).unwrap();
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let status = strace.wait().unwrap();
+    eprintln!("{}", std::fs::read_to_string(&trace).unwrap_or_default());
+    assert!(status.success(), "hold under strace: {status:?}");
+    let (state, pid) = status_of(&dir);
+    assert_eq!(
+        (state.as_str(), pid),
+        ("held", Some(u64::from(certbot.pid))),
+        "hold's release removed certbot's live lock file"
+    );
+    let second = certbot_lock_dir(&dir).expect_busy();
+    assert!(second.contains("Another instance"), "{second}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [LOCK], "nothing of hold's is left in the directory");
+    certbot.release();
 }

@@ -93,6 +93,73 @@ fn sigterm_ends_a_real_certbot_and_the_lock_is_released() {
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
+/// An OFD lock holder that forks: the child inherits the descriptor, so it shares the open file
+/// description and with it the lock. Prints `locked PARENT CHILD`; the child waits for a signal.
+const FORKING_OFD_HOLDER: &str = r#"
+import fcntl, os, signal, struct, sys
+F_OFD_SETLK = 37
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+child = os.fork()
+if child == 0:
+    while True:
+        signal.pause()
+print("locked", os.getpid(), child, flush=True)
+sys.stdin.read()
+"#;
+
+/// A pid SIGKILLed on drop (a process the test did not spawn itself).
+struct KillPidOnDrop(u32);
+
+impl Drop for KillPidOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
+/// Ending the process that took an OFD lock does not release it while a forked child still has
+/// the descriptor: the same open file description holds the lock. terminate must say so (exit 1,
+/// the child named), not report "released" and a new holder.
+#[test]
+fn a_lock_shared_with_a_forked_child_is_not_reported_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(LOCK);
+    let mut peer = ScriptedPeer::start(FORKING_OFD_HOLDER, &lock);
+    let line = peer.read_line();
+    let parent = peer.child.id();
+    let child: u32 = line
+        .strip_prefix(&format!("locked {parent} "))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("peer said {line:?}"));
+    let _child = KillPidOnDrop(child);
+    assert!(held_by(&lock, parent), "{:?}", probe(&lock));
+
+    let start = Instant::now();
+    let out = run(&mut terminate_cmd(&["--yes"], dir.path()));
+    let took = start.elapsed();
+    eprintln!("{}\ntook {took:?}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!text(&out.stdout).contains("released"), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} is still held through the same open file description by pid {child}",
+            lock.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("inherited") && stderr.contains(&format!("pid {parent} exited")),
+        "{stderr}"
+    );
+    // It knew at once: no wait for the whole grace period.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(peer.child.wait().unwrap().signal(), Some(15));
+    assert!(held_by(&lock, child), "{:?}", probe(&lock));
+}
+
 #[test]
 fn a_holder_ignoring_sigterm_is_still_held_after_the_grace_then_kill_ends_it() {
     let dir = tempfile::tempdir().unwrap();

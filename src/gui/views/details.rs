@@ -421,4 +421,14 @@ fn confirm_text(ui: &mut Ui, dir: &Path, target: &Target) {
             .selectable(true),
     );
     value(ui, &format!("holds the lock of {}", escape_path(dir)));
+    if !target.sharers.is_empty() {
+        let pids: Vec<String> = target.sharers.iter().map(|s| s.pid.to_string()).collect();
+        // An OFD lock shared through an inherited descriptor outlives this process.
+        ui.label(format!(
+            "⚠ pid {} shares this lock through the same open file description (it inherited \
+             the descriptor): ending pid {} alone will not release it.",
+            pids.join(", "),
+            target.pid
+        ));
+    }
 }

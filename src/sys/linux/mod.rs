@@ -108,6 +108,80 @@ pub(crate) fn find_lock_owner(lock_path: &Path) -> Option<(u32, Option<String>)>
     Some((locking_ancestor(pid, fd, file), None))
 }
 
+/// The other processes whose descriptors share `pid`'s lock on the file at `lock_path`: an OFD
+/// lock belongs to an open file description, and a descriptor inherited across fork (or passed
+/// over a socket) refers to the same description, so ending `pid` alone does not release it.
+/// A process counts when one of its descriptors of the file lists the lock in its `fdinfo`
+/// (the kernel lists an OFD lock only on descriptors of the owning description) and, where the
+/// kernel can compare descriptions (`kcmp(KCMP_FILE)`), is the very description of `pid`'s.
+/// Walks every process's descriptors: for `terminate`, not for hot paths. Processes we may not
+/// inspect are not found (nor is this process).
+pub(crate) fn lock_sharers(lock_path: &Path, pid: u32) -> Vec<u32> {
+    let Ok(meta) = fs::metadata(lock_path) else {
+        return Vec::new();
+    };
+    let (key, _) = naming::table_key(lock_path, meta.dev(), meta.ino());
+    let id = FileId::of(meta.dev(), meta.ino());
+    let locking_fds = |p: u32| -> Vec<u32> {
+        FdDir::open(p).map_or_else(Vec::new, |fds| {
+            fds.filter(|&(fd, file)| file == id && fdinfo_has_lock(p, fd, key))
+                .map(|(fd, _)| fd)
+                .collect()
+        })
+    };
+    let theirs = locking_fds(pid);
+    let Some(&their_fd) = theirs.first() else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut sharers: Vec<u32> = fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&p| p != pid && p != me)
+                .filter(|&p| {
+                    locking_fds(p)
+                        .into_iter()
+                        .any(|fd| same_description(pid, their_fd, p, fd))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sharers.sort_unstable();
+    sharers
+}
+
+/// Whether descriptor `fd1` of `pid1` and `fd2` of `pid2` refer to one open file description.
+/// Both are known to carry a lock on the same file; without `kcmp` (a kernel built without it,
+/// or not allowed to compare these processes) that lock line is the evidence: the kernel lists
+/// an OFD lock only on descriptors of its own description, and certbot's lock is exclusive.
+fn same_description(pid1: u32, fd1: u32, pid2: u32, fd2: u32) -> bool {
+    const KCMP_FILE: libc::c_int = 0;
+    let (Ok(p1), Ok(p2)) = (libc::pid_t::try_from(pid1), libc::pid_t::try_from(pid2)) else {
+        return false;
+    };
+    // SAFETY: kcmp takes plain integers and compares kernel objects; it touches no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            p1,
+            p2,
+            KCMP_FILE,
+            libc::c_ulong::from(fd1),
+            libc::c_ulong::from(fd2),
+        )
+    };
+    match r {
+        0 => true,
+        1..=3 => false, // 3: different, unordered
+        // -1: ENOSYS, EPERM, or a process or descriptor gone (EBADF, ESRCH). A gone one
+        // is looked at again by the caller's next probe; the lock line stands otherwise.
+        _ => !matches!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EBADF) | Some(libc::ESRCH)
+        ),
+    }
+}
+
 /// A file as stat sees it (`st_dev`, inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FileId {
