@@ -163,6 +163,8 @@ pub struct History {
     /// Per slot: the truth after the run had quiesced, and the instant it was taken.
     pub final_truth: Vec<FinalTruth>,
     pub final_at: T,
+    /// The run's start (messages give instants relative to it).
+    pub t0: T,
     /// Crashes found by the driver (a panic on a watcher's stderr, a bad exit).
     pub crashes: Vec<String>,
     /// Sources whose rows are `unprivileged` (they may say "cannot tell" where root cannot).
@@ -326,10 +328,10 @@ pub fn check(h: &History, p: Params) -> Outcome {
                         2,
                         r,
                         format!(
-                            "showed {} at +{:.2} s while {} pid {} had held it since {:.2} s \
-                             before (held until {:.2} s after that): {}",
+                            "showed {} at +{:.3} while {} pid {} had held it for {:.2} s \
+                             (and held it {:.2} s longer): {}",
                             r.state,
-                            when - from,
+                            when - h.t0,
                             x.what,
                             x.pid,
                             when - s.from,

@@ -223,7 +223,6 @@ struct Slot {
 }
 
 pub struct Run {
-    pub seed: u64,
     rng: Rng,
     procs: Vec<Proc>,
     watches: Vec<(String, Tracked, PathBuf)>,
@@ -235,18 +234,29 @@ pub struct Run {
     unlinks: Vec<(usize, Span)>,
     unhealthy: Vec<(usize, Span)>,
     status_reports: Vec<Report>,
+    /// A status that did not answer, or printed no JSON.
+    hangs: Vec<String>,
+    /// When the CPU load and the lock-table churn started (they stop after a few seconds).
+    load_since: T,
+    churn_since: T,
     pub oplog: Vec<(T, String)>,
     pub t0: T,
     pub ops: usize,
     scratch: tempfile::TempDir,
     mounts: Cleanup,
-    fixtures: Vec<Fixture>,
+    /// Dropped last: the filesystems.
+    _fixtures: Vec<Fixture>,
 }
 
 fn mkdir_p(path: &Path) {
     std::fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
     chmod_755(path);
 }
+
+/// How long a `status` may take (it should take milliseconds).
+const STATUS_WITHIN: Duration = Duration::from_secs(10);
+/// How long the CPU load and the lock-table churn last once started (they take both cores).
+const DISTURB_FOR: T = 4.0;
 
 /// A python3 process that takes and releases fcntl locks on `n` files of its own, as fast as
 /// it can: rows in /proc/locks appear and vanish all the time, across several pages.
@@ -336,7 +346,6 @@ impl Run {
             fixtures.push(fx);
         }
         let mut run = Run {
-            seed,
             rng: Rng::new(seed),
             procs: vec![],
             watches: vec![],
@@ -347,12 +356,15 @@ impl Run {
             unlinks: vec![],
             unhealthy: vec![],
             status_reports: vec![],
+            hangs: vec![],
+            load_since: 0.0,
+            churn_since: 0.0,
             oplog: vec![],
             t0: now(),
             ops: 0,
             scratch,
             mounts: Cleanup::default(),
-            fixtures,
+            _fixtures: fixtures,
         };
         run.start_watches();
         run
@@ -444,8 +456,12 @@ impl Run {
                     std::thread::sleep(d);
                 }
             }
-            // Holders that run long get SIGCONT eventually; a stall does not last for ever.
-            self.reap_finished();
+            if !self.load.is_empty() && now() - self.load_since > DISTURB_FOR {
+                self.load_toggle();
+            }
+            if !self.churn.is_empty() && now() - self.churn_since > DISTURB_FOR {
+                self.churn_toggle();
+            }
         }
     }
 
@@ -453,10 +469,6 @@ impl Run {
         self.procs.iter().any(|p| {
             p.slot == slot && matches!(p.kind, PKind::Burst | PKind::Loop) && p.t.exited().is_none()
         })
-    }
-
-    fn reap_finished(&mut self) {
-        // Nothing to do: finished processes stay recorded; their threads reaped them.
     }
 
     fn certbot_cmd(&self, args: &[&OsStr]) -> Command {
@@ -473,6 +485,7 @@ impl Run {
             Stdio::null(),
         );
         let first = t.line(0, Duration::from_secs(20));
+        let killed = first.is_none().then(|| t.signal(libc::SIGKILL));
         let took = first
             .as_ref()
             .is_some_and(|(_, l)| l.starts_with("locked "));
@@ -490,7 +503,7 @@ impl Run {
             stopped: false,
             took,
             release_requested: None,
-            killed: None,
+            killed,
         });
     }
 
@@ -504,6 +517,9 @@ impl Run {
             Stdio::null(),
         );
         let first = t.line(0, Duration::from_secs(10));
+        // No answer (busy exits at once): stuck somewhere. Kill it, so that it cannot take
+        // the lock later unseen.
+        let killed = (first.is_none() && t.exited().is_none()).then(|| t.signal(libc::SIGKILL));
         let took = first.as_ref().is_some_and(|(_, l)| l.starts_with("held "));
         self.log(format!(
             "hold take {} pid {}: {}",
@@ -519,7 +535,7 @@ impl Run {
             stopped: false,
             took,
             release_requested: None,
-            killed: None,
+            killed,
         });
     }
 
@@ -815,6 +831,7 @@ impl Run {
                     Stdio::null(),
                 ));
             }
+            self.churn_since = now();
             self.log("lock-table churn on (2 x 150 fcntl locks)".into());
         } else {
             self.churn.clear();
@@ -859,6 +876,7 @@ impl Run {
                     Stdio::null(),
                 ));
             }
+            self.load_since = now();
             self.log("CPU load on (2 busy loops)".into());
         } else {
             self.load.clear();
@@ -868,6 +886,14 @@ impl Run {
 
     /// `status --json` over every usable path, as root and as uid 65534.
     fn sample_status(&mut self) {
+        // Under churn, sample more: one read of /proc/locks is what item 5 got wrong.
+        let rounds = if self.churn.is_empty() { 1 } else { 4 };
+        for _ in 0..rounds {
+            self.sample_status_once();
+        }
+    }
+
+    fn sample_status_once(&mut self) {
         let slots: Vec<usize> = (0..self.slots.len())
             .filter(|&s| self.slots[s].stalled_since.is_none())
             .collect();
@@ -880,20 +906,22 @@ impl Run {
                 cmd.arg(&self.slots[s].path);
             }
             let at = now();
-            let out = run(&mut cmd);
+            let t = Tracked::spawn(&mut cmd, Stdio::null());
+            let exit = t.wait_exit(STATUS_WITHIN);
             let until = now();
-            let text = String::from_utf8_lossy(&out.stdout);
+            let text: String = t.lines().into_iter().map(|(_, l)| l + "\n").collect();
+            if exit.is_none() {
+                t.signal(libc::SIGKILL);
+                self.hangs.push(format!(
+                    "{source} did not answer within {STATUS_WITHIN:?} (started at +{:.3}; the \
+                     FUSE daemon stopped: {})",
+                    at - self.t0,
+                    self.slots.iter().any(|s| s.stalled_since.is_some())
+                ));
+                continue;
+            }
             let Ok(serde_json::Value::Array(rows)) = serde_json::from_str(&text) else {
-                self.status_reports.push(Report {
-                    source: source.into(),
-                    kind: Kind::Status,
-                    slot: 0,
-                    at,
-                    until,
-                    state: "no-json".into(),
-                    pid: None,
-                    line: format!("{text} {}", String::from_utf8_lossy(&out.stderr)),
-                });
+                self.hangs.push(format!("{source} printed no JSON array: {text}"));
                 continue;
             };
             for row in rows {
@@ -926,7 +954,7 @@ impl Run {
             until,
             state: v["state"].as_str().unwrap_or("?").into(),
             pid: v["holder"]["pid"].as_u64().map(|p| p as u32),
-            line: v.to_string(),
+            line: compact(v),
         })
     }
 
@@ -1166,25 +1194,33 @@ impl Run {
         History {
             slots: self.slots.iter().map(|s| s.name.clone()).collect(),
             holdings,
-            reports: self
-                .status_reports
-                .iter()
-                .filter(|r| r.state != "no-json")
-                .cloned()
-                .collect(),
+            reports: self.status_reports.clone(),
             watch_end: BTreeMap::new(),
             unhealthy: self.unhealthy.clone(),
+            t0: self.t0,
             final_truth,
             final_at,
-            crashes: self
-                .status_reports
-                .iter()
-                .filter(|r| r.state == "no-json")
-                .map(|r| format!("{} printed no JSON: {}", r.source, r.line))
-                .collect(),
+            crashes: self.hangs.clone(),
             unprivileged: vec!["watch-unprivileged".into(), "status-unprivileged".into()],
         }
     }
+}
+
+/// A watch or status row in one short line, for messages.
+fn compact(v: &serde_json::Value) -> String {
+    let mut out = format!(
+        "{} {} pid={} cause={}",
+        v["time"].as_str().unwrap_or("-"),
+        v["state"].as_str().unwrap_or("?"),
+        v["holder"]["pid"],
+        v["cause"].as_str().unwrap_or("-"),
+    );
+    for key in ["error", "warnings"] {
+        if !v[key].is_null() && v[key] != serde_json::json!([]) {
+            out.push_str(&format!(" {key}={}", v[key]));
+        }
+    }
+    out
 }
 
 /// `WORD T` -> T.
