@@ -607,7 +607,8 @@ mod tests {
         // While the daemon is stopped (and for the settle time after) it is expected.
         h.unhealthy.push((0, Span::new(21.9, 29.0)));
         assert_eq!(check(&h, P).violations_of(4), 0);
-        h.crashes.push("watch-root: panicked at src/monitor/fs_pool.rs".into());
+        h.crashes
+            .push("watch-root: panicked at src/monitor/fs_pool.rs".into());
         assert_eq!(check(&h, P).violations_of(4), 1);
     }
 

@@ -204,8 +204,15 @@ struct Proc {
 #[derive(Clone, Debug)]
 enum SlotKind {
     Plain,
-    Fuse { daemon: u32 },
-    Symlink { link: PathBuf, targets: [PathBuf; 2], phys: [usize; 2], cur: usize },
+    Fuse {
+        daemon: u32,
+    },
+    Symlink {
+        link: PathBuf,
+        targets: [PathBuf; 2],
+        phys: [usize; 2],
+        cur: usize,
+    },
 }
 
 struct Slot {
@@ -414,7 +421,10 @@ impl Run {
         let mut follow: Option<usize> = None; // a slot whose path just changed: take it next
         while now() < end {
             self.ops += 1;
-            if let Some(slot) = follow.take().filter(|&s| self.slots[s].stalled_since.is_none()) {
+            if let Some(slot) = follow
+                .take()
+                .filter(|&s| self.slots[s].stalled_since.is_none())
+            {
                 if self.rng.chance(0.5) {
                     self.take_certbot(slot);
                 } else {
@@ -422,7 +432,14 @@ impl Run {
                 }
                 continue;
             }
-            let slot = self.rng.below(self.slots.len());
+            // Half the time, where a holder is: path changes under a running holder (and then
+            // a new holder in the new directory) are where the live view went blind.
+            let live = self.live_holders(false);
+            let slot = if !live.is_empty() && self.rng.chance(0.5) {
+                self.procs[live[self.rng.below(live.len())]].slot
+            } else {
+                self.rng.below(self.slots.len())
+            };
             let usable = self.slots[slot].stalled_since.is_none();
             let quiet = !self.hand_overs_running(slot);
             match self.rng.below(100) {
@@ -527,9 +544,7 @@ impl Run {
         let dir = self.slots[slot].path.clone();
         let spawned = now();
         let t = Tracked::spawn(
-            lockscope()
-                .args(["hold", "--until-stdin-closes"])
-                .arg(&dir),
+            lockscope().args(["hold", "--until-stdin-closes"]).arg(&dir),
             Stdio::null(),
         );
         let first = t.line(0, Duration::from_secs(10));
@@ -565,8 +580,7 @@ impl Run {
                     && p.release_requested.is_none()
                     && p.killed.is_none()
                     && p.t.exited().is_none()
-                    && (!running_only
-                        || (!p.stopped && self.slots[p.slot].stalled_since.is_none()))
+                    && (!running_only || (!p.stopped && self.slots[p.slot].stalled_since.is_none()))
             })
             .collect()
     }
@@ -746,7 +760,10 @@ impl Run {
         mkdir_p(&path);
         let p = self.new_phys();
         self.set_phys(slot, Span::new(from, now()), p);
-        self.log(format!("mv parent away and mkdir {}", self.slots[slot].name));
+        self.log(format!(
+            "mv parent away and mkdir {}",
+            self.slots[slot].name
+        ));
         true
     }
 
@@ -909,7 +926,7 @@ impl Run {
     /// `status --json` over every usable path, as root and as uid 65534.
     fn sample_status(&mut self) {
         // Under churn, sample more: one read of /proc/locks is what item 5 got wrong.
-        let rounds = if self.churn.is_empty() { 1 } else { 4 };
+        let rounds = if self.churn.is_empty() { 1 } else { 12 };
         for _ in 0..rounds {
             self.sample_status_once();
         }
@@ -943,7 +960,8 @@ impl Run {
                 continue;
             }
             let Ok(serde_json::Value::Array(rows)) = serde_json::from_str(&text) else {
-                self.hangs.push(format!("{source} printed no JSON array: {text}"));
+                self.hangs
+                    .push(format!("{source} printed no JSON array: {text}"));
                 continue;
             };
             for row in rows {
@@ -1006,9 +1024,12 @@ impl Run {
         let final_at = now();
         let mut history = self.history(final_at);
         self.sample_status();
-        history
-            .reports
-            .extend(self.status_reports.iter().filter(|r| r.at >= final_at).cloned());
+        history.reports.extend(
+            self.status_reports
+                .iter()
+                .filter(|r| r.at >= final_at)
+                .cloned(),
+        );
         // Stop the watchers: SIGTERM, exit 0, no panic on stderr.
         for (name, t, err) in &self.watches {
             let end = now();
@@ -1022,14 +1043,18 @@ impl Run {
             }
             let stderr = std::fs::read_to_string(err).unwrap_or_default();
             if stderr.contains("panicked") {
-                history.crashes.push(format!("{name} stderr: {}", stderr.trim()));
+                history
+                    .crashes
+                    .push(format!("{name} stderr: {}", stderr.trim()));
             }
         }
         // Watch lines, now that they are complete.
         for (name, t, _) in &self.watches {
             for (arrival, line) in t.lines() {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    history.crashes.push(format!("{name} printed non-JSON: {line}"));
+                    history
+                        .crashes
+                        .push(format!("{name} printed non-JSON: {line}"));
                     continue;
                 };
                 let at = v["time"]
@@ -1074,8 +1099,18 @@ impl Run {
             .into_iter()
             .map(|(phys, mut ws)| {
                 ws.sort_by(|a, b| a.from.total_cmp(&b.from));
-                let changes = ws.into_iter().enumerate().map(|(i, w)| (w, i + 1)).collect();
-                (phys, Steps { initial: 0, changes })
+                let changes = ws
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, w)| (w, i + 1))
+                    .collect();
+                (
+                    phys,
+                    Steps {
+                        initial: 0,
+                        changes,
+                    },
+                )
             })
             .collect();
         let no_bumps = Steps::default();
@@ -1131,9 +1166,10 @@ impl Run {
                             .iter()
                             .find_map(|(_, l)| stamp(l, "released"));
                         let last_seen = lines.last().map_or(took, |l| l.0).max(took);
-                        let c_end = releasing.unwrap_or(kill_from.min(last_seen.max(
-                            if exit.is_finite() { took } else { final_at },
-                        )));
+                        let c_end =
+                            releasing.unwrap_or(kill_from.min(
+                                last_seen.max(if exit.is_finite() { took } else { final_at }),
+                            ));
                         let p_end = released.unwrap_or(kill_to.min(exit));
                         let (possible, certain) = on_path(
                             p.slot,
@@ -1200,7 +1236,10 @@ impl Run {
                     ("absent", None)
                 } else {
                     let holder = holdings.iter().find(|h| {
-                        h.slot == s && h.certain.iter().any(|c| c.from <= final_at && final_at <= c.to)
+                        h.slot == s
+                            && h.certain
+                                .iter()
+                                .any(|c| c.from <= final_at && final_at <= c.to)
                     });
                     match holder {
                         Some(h) => ("held", Some(h.pid)),
