@@ -130,19 +130,19 @@ fn live_view_matches_the_truth() {
     let fixed: Option<u64> = std::env::var("LOCKSCOPE_TRUTH_SEED")
         .ok()
         .map(|s| s.parse().expect("LOCKSCOPE_TRUTH_SEED is a number"));
-    let mut seeds = match fixed {
+    let seeds: Vec<u64> = match fixed {
         Some(s) => vec![s],
         None => {
             let base = (driver::now() * 1000.0) as u64;
             let mut rng = driver::Rng::new(base);
-            (0..1000).map(|_| rng.next() % 1_000_000).collect()
+            (0..1000).map(|_| rng.next_u64() % 1_000_000).collect()
         }
     };
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut summaries = Vec::new();
     // A run costs its operation time plus about 8 s (mounts, settle, final checks).
-    while let Some(seed) = (!seeds.is_empty()).then(|| seeds.remove(0)) {
+    for seed in seeds {
         let left = budget - start.elapsed().as_secs_f64();
         if fixed.is_none() && left < per_run * 0.5 + 8.0 && !summaries.is_empty() {
             break;

@@ -377,8 +377,7 @@ pub fn check(h: &History, p: Params) -> Outcome {
             if let Some(last) = h
                 .reports
                 .iter()
-                .filter(|r| &r.source == src && r.slot == slot && r.at <= h.final_at)
-                .next_back()
+                .rfind(|r| &r.source == src && r.slot == slot && r.at <= h.final_at)
             {
                 finals.push(last);
             }

@@ -27,7 +27,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -35,13 +35,13 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
     }
     pub fn range_ms(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.next() % (hi - lo + 1))
+        Duration::from_millis(lo + self.next_u64() % (hi - lo + 1))
     }
 }
 
@@ -153,9 +153,8 @@ impl Tracked {
 
     /// Sends `sig` unless the child has been reaped. Returns (just before, just after).
     fn signal(&self, sig: i32) -> (T, T) {
-        let c = self.child.lock().expect("child");
+        let mut c = self.child.lock().expect("child");
         let before = now();
-        let mut c = c;
         if let Ok(None) = c.try_wait() {
             // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
             unsafe { libc::kill(self.pid as i32, sig) };
