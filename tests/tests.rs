@@ -64,6 +64,9 @@ mod remote;
 #[cfg(target_os = "linux")] // pidfds, pid namespaces
 #[path = "suite/terminate.rs"]
 mod terminate;
+#[cfg(target_os = "linux")] // mounts, /proc, setpriv: issue 20's truth oracle
+#[path = "suite/truth.rs"]
+mod truth;
 #[cfg(unix)] // the kill test sends SIGKILL
 #[path = "suite/watchlist.rs"]
 mod watchlist;

@@ -2,6 +2,8 @@
 //! disk snapshots for "nothing was modified" checks.
 #![allow(dead_code)] // each test binary (tests/tests.rs, tests/monitor.rs) uses a different subset
 
+#[cfg(target_os = "linux")]
+pub mod mounts;
 pub mod proptest_config;
 #[cfg(target_os = "linux")]
 pub mod sshd;

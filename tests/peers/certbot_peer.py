@@ -24,6 +24,15 @@ reimplementation.
                                run the real `certbot register` on a new pseudo-terminal with those
                                directories; once it asks for an e-mail address (holding all three
                                locks), print "prompt PID"; when stdin closes, kill it.
+  certbot_peer.py timed DIR    lock_dir(DIR) once; print "locked PID T" (T = time.time() right after
+                               the lock was taken) or "busy MESSAGE"; on "release" (or EOF) print
+                               "releasing T" (just before), release, print "released T". The truth
+                               oracle (tests/suite/truth.rs) builds its ground truth from these.
+  certbot_peer.py loop DIR N HOLD
+                               N times: lock_dir(DIR), retrying every 1 ms on LockError (giving up
+                               after 20 s: "gave-up"), print "locked PID T", hold HOLD seconds,
+                               print "releasing T", release, print "released T", pause 1 ms: quick
+                               hand-overs between certbot processes, timed like `timed`.
   certbot_peer.py version      print certbot's version.
 """
 import os
@@ -111,6 +120,53 @@ def cycle(directory, count, log_path):
     return 0
 
 
+def timed_release(held):
+    print("releasing", repr(time.time()), flush=True)
+    try:
+        held.release()
+    except OSError as err:  # the directory was removed or renamed: the lock is gone all the same
+        print("release-error", err, flush=True)
+    print("released", repr(time.time()), flush=True)
+
+
+def timed(directory):
+    try:
+        held = lock.lock_dir(directory)
+    except errors.LockError as err:
+        print("busy", err, flush=True)
+        return 0
+    print("locked", os.getpid(), repr(time.time()), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "release":
+            break
+    timed_release(held)
+    return 0
+
+
+def loop(directory, count, hold_s):
+    for _ in range(count):
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                held = lock.lock_dir(directory)
+                break
+            except errors.LockError:
+                if time.monotonic() > deadline:
+                    print("gave-up", flush=True)
+                    return 0
+                time.sleep(0.001)
+            except OSError as err:  # the directory is gone for a moment (removed, renamed)
+                if time.monotonic() > deadline:
+                    print("gave-up", err, flush=True)
+                    return 0
+                time.sleep(0.001)
+        print("locked", os.getpid(), repr(time.time()), flush=True)
+        time.sleep(hold_s)
+        timed_release(held)
+        time.sleep(0.001)
+    return 0
+
+
 def serve():
     held = None
     for line in sys.stdin:
@@ -152,6 +208,10 @@ def main(argv):
         return prompt(argv[2], argv[3], argv[4])
     if argv[1:2] == ["hold"] and len(argv) == 3:
         return hold(argv[2])
+    if argv[1:2] == ["timed"] and len(argv) == 3:
+        return timed(argv[2])
+    if argv[1:2] == ["loop"] and len(argv) == 5:
+        return loop(argv[2], int(argv[3]), float(argv[4]))
     if argv[1:2] == ["cycle"] and len(argv) == 5:
         return cycle(argv[2], int(argv[3]), argv[4])
     print(__doc__, file=sys.stderr)
