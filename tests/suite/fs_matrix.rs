@@ -1214,6 +1214,139 @@ mod path_spellings {
 }
 
 // ---------------------------------------------------------------------------------------------
+// btrfs snapshots (issue 20, item 6).
+
+/// A btrfs snapshot keeps its subvolume's inode numbers, and the lock table names every file of
+/// the filesystem by one device (the superblock's), so one row of `/proc/locks` fits the
+/// original's lock file and the snapshot's alike: it is evidence for neither. (Snapshots taken
+/// while certbot runs are what snapper and timeshift do on Fedora and openSUSE roots.)
+///
+/// certbot holds the original, then (the other way round) the snapshot. uid 65534, who cannot
+/// open certbot's 0600 file, must never hear that the unlocked one is held by certbot, nor that
+/// the locked one is free ("cannot tell" is allowed: it cannot). Root's direct query must be
+/// right for both: held by certbot, and free.
+#[test]
+fn a_btrfs_snapshot_is_never_said_held_by_the_originals_certbot() {
+    let fx = Fs::BtrfsSubvolume.mount();
+    let mnt = fx.tmp.path().join("mnt");
+    let original = fx.dir.clone();
+    // The lock file a killed certbot leaves, so that the snapshot has it too.
+    certbot_lock_dir(&original).expect_locked().kill();
+    let snap = mnt.join("snap");
+    sh(
+        "btrfs",
+        &[
+            os("subvolume"),
+            os("snapshot"),
+            mnt.join("sv").as_os_str(),
+            snap.as_os_str(),
+        ],
+    );
+    let snapshot = snap.join("d");
+    let (a, b) = (
+        std::fs::metadata(original.join(LOCK)).expect("stat"),
+        std::fs::metadata(snapshot.join(LOCK)).expect("stat"),
+    );
+    assert!(
+        a.ino() == b.ino() && a.dev() != b.dev(),
+        "the snapshot's lock file should keep the inode number on its own st_dev"
+    );
+
+    let mut f = Failures::default();
+    let status_json = |cmd: &mut Command, dirs: [&Path; 2]| -> Vec<Value> {
+        let out = run(cmd.args(["status", "--json"]).args(dirs));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match serde_json::from_str::<Value>(&stdout) {
+            Ok(Value::Array(rows)) if rows.len() == 2 => rows,
+            _ => panic!(
+                "status printed no two JSON rows: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    };
+    for (locked, unlocked) in [(&original, &snapshot), (&snapshot, &original)] {
+        let certbot = certbot_lock_dir(locked).expect_locked();
+        let pid = certbot.pid;
+        let what = |dir: &Path| {
+            if dir == original {
+                "the original"
+            } else {
+                "the snapshot"
+            }
+        };
+        let held_by_certbot =
+            |v: &Value| v["state"] == "held" && v["holder"]["pid"] == pid && is_certbot_command(v);
+
+        let rows = status_json(&mut unprivileged_lockscope(), [locked, unlocked]);
+        f.check(
+            !matches!(rows[0]["state"].as_str(), Some("free" | "absent")),
+            || {
+                format!(
+                    "certbot (pid {pid}) holds {}; unprivileged status says {}",
+                    what(locked),
+                    rows[0]
+                )
+            },
+        );
+        f.check(rows[0]["state"] != "held" || held_by_certbot(&rows[0]), || {
+            format!("unprivileged status names another holder: {}", rows[0])
+        });
+        f.check(rows[1]["state"] != "held", || {
+            format!(
+                "certbot (pid {pid}) holds {}; unprivileged status of {} (unlocked) says {}",
+                what(locked),
+                what(unlocked),
+                rows[1]
+            )
+        });
+
+        let rows = status_json(&mut lockscope(), [locked, unlocked]);
+        f.check(held_by_certbot(&rows[0]), || {
+            format!(
+                "root's status of {} (certbot pid {pid} holds): {}",
+                what(locked),
+                rows[0]
+            )
+        });
+        f.check(rows[1]["state"] == "free", || {
+            format!("root's status of {} (unlocked): {}", what(unlocked), rows[1])
+        });
+
+        // The monitor (watch, serve, the app) as uid 65534: its first lines.
+        let (l, u) = (
+            locked.to_str().expect("UTF-8"),
+            unlocked.to_str().expect("UTF-8"),
+        );
+        let mut watch = WatchStream::spawn(&mut watch_cmd(
+            unprivileged_lockscope(),
+            &[locked.as_os_str(), unlocked.as_os_str()],
+        ));
+        watch.lines_until(START_WITHIN, |seen| {
+            seen.iter().any(|v| v["dir"] == l) && seen.iter().any(|v| v["dir"] == u)
+        });
+        for v in &watch.seen {
+            if v["dir"] == u {
+                f.check(v["state"] != "held", || {
+                    format!("unprivileged watch of {} (unlocked): {v}", what(unlocked))
+                });
+            } else if v["dir"] == l {
+                f.check(
+                    !matches!(v["state"].as_str(), Some("free" | "absent")),
+                    || format!("unprivileged watch of {} (certbot holds): {v}", what(locked)),
+                );
+            }
+        }
+        f.check(watch.seen.len() >= 2, || {
+            format!("watch printed no initial lines:\n{}", watch.transcript())
+        });
+        drop(watch);
+        // Killed, not released: the file stays for the other way round.
+        certbot.kill();
+    }
+    f.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
 // A filesystem that stops answering.
 
 /// A FUSE (or, elsewhere, network) filesystem hangs: its daemon stops answering while
