@@ -42,6 +42,9 @@ impl LockTable {
         }
         let (key, trust) = sys::table_key(lock_path, &meta);
         Ok(match self.locks.get(&key) {
+            // A row on a name other files share (btrfs snapshots and subvolumes, overlayfs
+            // layers) may be another file's: evidence for neither, a direct query decides.
+            Some(_) if !sys::table_key_is_unique(&meta, key) => RawState::Unsure,
             Some(&pid) => RawState::Held { pid, file_id: key },
             None if self.complete && trust.table_says_free() => RawState::Free,
             None => RawState::Unsure,
@@ -60,9 +63,11 @@ pub(crate) enum RawState {
         pid: Option<u32>,
         file_id: (u32, u32, u64),
     },
-    /// A lock file the table shows no lock on, where its silence proves nothing: a pid
-    /// namespace whose table leaves out other namespaces' locks, a filesystem whose locks
-    /// live elsewhere (NFS, FUSE) or whose naming is not yet confirmed. Probe it directly.
+    /// The table cannot vouch for this file. Silence that proves nothing: a pid namespace
+    /// whose table leaves out other namespaces' locks, a filesystem whose locks live elsewhere
+    /// (NFS, FUSE) or whose naming is not yet confirmed. Or a row that may be another file's:
+    /// the table names the file by a device other files share (btrfs, overlayfs), and an
+    /// inode number can be on several of them. Probe it directly.
     Unsure,
 }
 
@@ -144,7 +149,8 @@ fn confirm_free(
         let Some(table) = LockTable::read() else {
             break;
         };
-        if let Ok(RawState::Held { .. }) = table.probe(lock_path) {
+        // A row that may be another file's (`Unsure`) is no proof of free either.
+        if let Ok(RawState::Held { .. } | RawState::Unsure) = table.probe(lock_path) {
             return table.probe_watched(lock_path, false, holders);
         }
     }

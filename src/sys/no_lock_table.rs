@@ -33,6 +33,11 @@ pub(crate) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<
     None
 }
 
+/// No table: no row of it names any file.
+pub(crate) fn table_key_is_unique(_meta: &LockMeta, _key: TableKey) -> bool {
+    false
+}
+
 pub(crate) fn inode_of(_meta: &LockMeta) -> u64 {
     0
 }

@@ -359,6 +359,15 @@ pub(crate) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, compl
     naming::record_direct_answer(meta.dev(), held, row, complete);
 }
 
+/// Whether a lock-table row on `key` (the name [`table_key`] gives the file `meta` describes)
+/// can only be that file's: the table names it by stat's own device. Where the table names it
+/// by its superblock's device instead, other files can have the same name: btrfs gives the
+/// whole filesystem one device in the table but each subvolume its own `st_dev`, and a
+/// snapshot keeps its subvolume's inode numbers (overlayfs: one device for every layer).
+pub(crate) fn table_key_is_unique(meta: &Metadata, key: TableKey) -> bool {
+    (key.0, key.1) == proc_parse::dev_major_minor(meta.dev())
+}
+
 /// The inode number of the file `meta` describes (the same in stat and the lock tables).
 pub(crate) fn inode_of(meta: &Metadata) -> u64 {
     meta.ino()
