@@ -111,9 +111,41 @@ pub struct ProbeBatch {
     commands: HashMap<u32, Option<String>>,
     /// `/proc/locks`, read at the first lock file that could not be opened; after a missing row
     /// was confirmed (see [`ProbeBatch::table_row`]), every row of the confirming reads too.
-    lock_rows: Option<Option<Vec<ProcLock>>>,
+    lock_rows: Option<Option<TableRows>>,
     /// The confirming reads were made (at most once per batch).
     rows_confirmed: bool,
+}
+
+/// The rows of `/proc/locks` a batch read, indexed: each probe looks up one file, and a
+/// `status` of a thousand directories must not scan hundreds of rows for each.
+#[derive(Debug, Default)]
+struct TableRows {
+    rows: Vec<ProcLock>,
+    /// The pid column of the first certbot-conflicting (fcntl) row on each file.
+    fcntl: HashMap<TableKey, Option<u32>>,
+    /// Inode numbers some flock(2) row names.
+    flock_inodes: HashSet<u64>,
+}
+
+impl TableRows {
+    fn new(rows: Vec<ProcLock>) -> TableRows {
+        let mut table = TableRows::default();
+        for row in rows {
+            table.add(row);
+        }
+        table
+    }
+
+    fn add(&mut self, row: ProcLock) {
+        if row.is_fcntl() {
+            self.fcntl
+                .entry((row.major, row.minor, row.inode))
+                .or_insert(row.pid);
+        } else if row.kind == "FLOCK" {
+            self.flock_inodes.insert(row.inode);
+        }
+        self.rows.push(row);
+    }
 }
 
 /// Fresh reads of `/proc/locks` before a row missing from the first is believed missing.
@@ -332,13 +364,14 @@ impl ProbeBatch {
         let inode = sys::inode_of(meta);
         let maybe = self
             .lock_rows()
-            .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK" && r.inode == inode));
+            .is_some_and(|table| table.flock_inodes.contains(&inode));
         if !maybe {
             return Vec::new();
         }
         let (key, _) = sys::table_key(path, meta);
         let pids: Vec<Option<u32>> = self
             .lock_rows()
+            .map(|table| table.rows.as_slice())
             .unwrap_or_default()
             .iter()
             .filter(|r| r.kind == "FLOCK" && (r.major, r.minor, r.inode) == key)
@@ -353,8 +386,10 @@ impl ProbeBatch {
     }
 
     /// `/proc/locks`, read once per batch.
-    fn lock_rows(&mut self) -> Option<&[ProcLock]> {
-        self.lock_rows.get_or_insert_with(sys::lock_rows).as_deref()
+    fn lock_rows(&mut self) -> Option<&TableRows> {
+        self.lock_rows
+            .get_or_insert_with(|| sys::lock_rows().map(TableRows::new))
+            .as_ref()
     }
 
     /// The pid column (`None`: an OFD lock) of the lock table's row on `key`, if the batch's
@@ -363,7 +398,7 @@ impl ProbeBatch {
     /// batch and kept with the first (a row any of them shows counts), so a whole `status` run
     /// costs at most three reads, and the extra two only when a row is missing.
     fn table_row(&mut self, key: TableKey, confirm: bool) -> Option<Option<u32>> {
-        let find = |rows: &[ProcLock]| sys::row_on(rows, key).map(|row| row.pid);
+        let find = |table: &TableRows| table.fcntl.get(&key).copied();
         if let Some(pid) = self.lock_rows().and_then(find) {
             return Some(pid);
         }
@@ -371,14 +406,15 @@ impl ProbeBatch {
             return None;
         }
         self.rows_confirmed = true;
-        let Some(Some(rows)) = self.lock_rows.as_mut() else {
+        let Some(Some(table)) = self.lock_rows.as_mut() else {
             return None;
         };
-        let mut seen: HashSet<ProcLock> = rows.iter().cloned().collect();
+        let mut seen: HashSet<ProcLock> = table.rows.iter().cloned().collect();
         for _ in 0..CONFIRMING_READS {
             for row in sys::lock_rows().unwrap_or_default() {
-                if seen.insert(row.clone()) {
-                    rows.push(row);
+                if !seen.contains(&row) {
+                    seen.insert(row.clone());
+                    table.add(row);
                 }
             }
         }

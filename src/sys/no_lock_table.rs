@@ -18,10 +18,6 @@ pub(crate) fn proc_view() -> ProcView {
     }
 }
 
-pub(crate) fn row_on(_rows: &[ProcLock], _key: TableKey) -> Option<&ProcLock> {
-    None
-}
-
 /// No table, so no naming of files in it that could be trusted.
 pub(crate) fn table_key(_path: &Path, _meta: &LockMeta) -> (TableKey, TableTrust) {
     ((0, 0, 0), TableTrust::Broken)

@@ -329,11 +329,6 @@ fn read_lock_table() -> Option<String> {
     Some(table)
 }
 
-/// The lock table's row, if any, for a certbot-conflicting lock on the file named `key`.
-pub(crate) fn row_on(rows: &[ProcLock], key: TableKey) -> Option<&ProcLock> {
-    rows.iter().find(|l| l.blocks_certbot_on(key))
-}
-
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
 /// (major, minor, inode). No lock file is opened, so no inotify event is caused.
 pub(crate) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
