@@ -327,7 +327,8 @@ impl ProbeBatch {
 
     /// The lock table has a row on `key` (its pid column: `pid`) for a file this process may not
     /// open. Held by that row's owner, if the row can only be this file's; a row that can name
-    /// another file too is evidence for neither.
+    /// another file too is evidence for neither, unless the owner's descriptors show the lock
+    /// on this very file (readable for our own user's processes only).
     fn held_per_row(
         &mut self,
         path: &Path,
@@ -336,6 +337,14 @@ impl ProbeBatch {
         pid: Option<u32>,
     ) -> Result<LockState, PathError> {
         if !sys::table_key_is_unique(meta, key) {
+            let owner = match pid {
+                Some(pid) => Some(pid).filter(|&p| sys::holds_lock_on(p, meta, key, false)),
+                // An OFD lock: the fd walk matches this file's own device and inode.
+                None => sys::find_lock_owner(path).map(|(pid, _)| pid),
+            };
+            if let Some(owner) = owner {
+                return Ok(self.held_by(path, Some(owner)));
+            }
             return Err(PathError::Undecidable {
                 path: path.into(),
                 why: "the kernel's lock table names it by an inode number that other files on \
@@ -369,7 +378,7 @@ impl ProbeBatch {
             return Vec::new();
         }
         let (key, _) = sys::table_key(path, meta);
-        let pids: Vec<Option<u32>> = self
+        let mut pids: Vec<Option<u32>> = self
             .lock_rows()
             .map(|table| table.rows.as_slice())
             .unwrap_or_default()
@@ -377,6 +386,11 @@ impl ProbeBatch {
             .filter(|r| r.kind == "FLOCK" && (r.major, r.minor, r.inode) == key)
             .map(|r| r.pid)
             .collect();
+        // A row whose name other files share (btrfs, overlayfs) counts only where the process's
+        // descriptors show the lock on this file.
+        if !sys::table_key_is_unique(meta, key) {
+            pids.retain(|pid| pid.is_some_and(|p| sys::holds_lock_on(p, meta, key, true)));
+        }
         pids.into_iter()
             .map(|pid| Holder {
                 pid,

@@ -43,8 +43,15 @@ impl LockTable {
         let (key, trust) = sys::table_key(lock_path, &meta);
         Ok(match self.locks.get(&key) {
             // A row on a name other files share (btrfs snapshots and subvolumes, overlayfs
-            // layers) may be another file's: evidence for neither, a direct query decides.
-            Some(_) if !sys::table_key_is_unique(&meta, key) => RawState::Unsure,
+            // layers) may be another file's: evidence for neither, unless the owner's
+            // descriptors show the lock on this very file (root can read them); otherwise a
+            // direct query decides.
+            Some(&pid) if !sys::table_key_is_unique(&meta, key) => match pid {
+                Some(p) if sys::holds_lock_on(p, &meta, key, false) => {
+                    RawState::Held { pid, file_id: key }
+                }
+                _ => RawState::Unsure,
+            },
             Some(&pid) => RawState::Held { pid, file_id: key },
             None if self.complete && trust.table_says_free() => RawState::Free,
             None => RawState::Unsure,

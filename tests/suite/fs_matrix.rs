@@ -1359,39 +1359,55 @@ fn a_btrfs_snapshot_is_never_said_held_by_the_originals_certbot() {
             )
         });
 
-        // The monitor (watch, serve, the app) as uid 65534: its first lines.
+        // The monitor (watch, serve, the app), from its snapshot of the lock table: its first
+        // lines as uid 65534 (as status), and as root (right for both).
         let (l, u) = (
             locked.to_str().expect("UTF-8"),
             unlocked.to_str().expect("UTF-8"),
         );
-        let mut watch = WatchStream::spawn(&mut watch_cmd(
-            unprivileged_lockscope(),
-            &[locked.as_os_str(), unlocked.as_os_str()],
-        ));
-        watch.lines_until(START_WITHIN, |seen| {
-            seen.iter().any(|v| v["dir"] == l) && seen.iter().any(|v| v["dir"] == u)
-        });
-        for v in &watch.seen {
-            if v["dir"] == u {
-                f.check(v["state"] != "held", || {
-                    format!("unprivileged watch of {} (unlocked): {v}", what(unlocked))
-                });
-            } else if v["dir"] == l {
-                f.check(
-                    !matches!(v["state"].as_str(), Some("free" | "absent")),
-                    || {
-                        format!(
-                            "unprivileged watch of {} (certbot holds): {v}",
-                            what(locked)
-                        )
-                    },
-                );
+        for unprivileged in [true, false] {
+            let base = if unprivileged {
+                unprivileged_lockscope()
+            } else {
+                lockscope()
+            };
+            let who = if unprivileged { "uid 65534" } else { "root" };
+            let mut watch = WatchStream::spawn(&mut watch_cmd(
+                base,
+                &[locked.as_os_str(), unlocked.as_os_str()],
+            ));
+            watch.lines_until(START_WITHIN, |seen| {
+                seen.iter().any(|v| v["dir"] == l) && seen.iter().any(|v| v["dir"] == u)
+            });
+            for v in &watch.seen {
+                if v["dir"] == u {
+                    let ok = if unprivileged {
+                        v["state"] != "held"
+                    } else {
+                        v["state"] == "free"
+                    };
+                    f.check(ok, || {
+                        format!("{who}'s watch of {} (unlocked): {v}", what(unlocked))
+                    });
+                } else if v["dir"] == l {
+                    let ok = if unprivileged {
+                        !matches!(v["state"].as_str(), Some("free" | "absent"))
+                            && (v["state"] != "held" || held_by_certbot(v))
+                    } else {
+                        held_by_certbot(v)
+                    };
+                    f.check(ok, || {
+                        format!("{who}'s watch of {} (certbot holds): {v}", what(locked))
+                    });
+                }
             }
+            f.check(watch.seen.len() >= 2, || {
+                format!(
+                    "{who}'s watch printed no initial lines:\n{}",
+                    watch.transcript()
+                )
+            });
         }
-        f.check(watch.seen.len() >= 2, || {
-            format!("watch printed no initial lines:\n{}", watch.transcript())
-        });
-        drop(watch);
         // Killed, not released: the file stays for the other way round.
         certbot.kill();
     }
