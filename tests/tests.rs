@@ -61,6 +61,9 @@ mod reliability;
 #[cfg(target_os = "linux")] // a real sshd (Debian openssh-server), /proc for process trees
 #[path = "suite/remote.rs"]
 mod remote;
+#[cfg(target_os = "linux")] // /proc/locks under churn, unprivileged children
+#[path = "suite/table_churn.rs"]
+mod table_churn;
 #[cfg(target_os = "linux")] // pidfds, pid namespaces
 #[path = "suite/terminate.rs"]
 mod terminate;

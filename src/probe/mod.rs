@@ -9,9 +9,9 @@ use crate::holder::{self, Holder, command_line};
 use crate::lock;
 use crate::path_error::{PathError, parent_dir, parent_problem, require_regular_file};
 use crate::sys::proc_parse::ProcLock;
-use crate::sys::{self, Conflict, LockMeta, TableTrust};
+use crate::sys::{self, Conflict, LockMeta, TableKey, TableTrust};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -109,9 +109,52 @@ pub fn probe(lock_path: impl AsRef<Path>) -> Result<LockState, PathError> {
 #[derive(Debug, Default)]
 pub struct ProbeBatch {
     commands: HashMap<u32, Option<String>>,
-    /// `/proc/locks`, read at the first lock file that could not be opened.
-    lock_rows: Option<Option<Vec<ProcLock>>>,
+    /// `/proc/locks`, read at the first lock file that could not be opened; after a missing row
+    /// was confirmed (see [`ProbeBatch::table_row`]), every row of the confirming reads too.
+    lock_rows: Option<Option<TableRows>>,
+    /// The confirming reads were made (at most once per batch).
+    rows_confirmed: bool,
 }
+
+/// The rows of `/proc/locks` a batch read, indexed: each probe looks up one file, and a
+/// `status` of a thousand directories must not scan hundreds of rows for each.
+#[derive(Debug, Default)]
+struct TableRows {
+    rows: Vec<ProcLock>,
+    /// The pid column of the first certbot-conflicting (fcntl) row on each file.
+    fcntl: HashMap<TableKey, Option<u32>>,
+    /// Inode numbers some flock(2) row names.
+    flock_inodes: HashSet<u64>,
+}
+
+impl TableRows {
+    fn new(rows: Vec<ProcLock>) -> TableRows {
+        let mut table = TableRows::default();
+        for row in rows {
+            table.add(row);
+        }
+        table
+    }
+
+    fn add(&mut self, row: ProcLock) {
+        if row.is_fcntl() {
+            self.fcntl
+                .entry((row.major, row.minor, row.inode))
+                .or_insert(row.pid);
+        } else if row.kind == "FLOCK" {
+            self.flock_inodes.insert(row.inode);
+        }
+        self.rows.push(row);
+    }
+}
+
+/// Fresh reads of `/proc/locks` before a row missing from the first is believed missing.
+/// The kernel serves the table a page per read() call, each page consistent on its own; between
+/// two calls rows come and go, the rest shift, and a lock held throughout can fall between two
+/// pages. Measured (tests/suite/table_churn.rs: a few hundred locks, other processes locking
+/// and unlocking): one read skipped a held lock in about 2 % of `status` runs. Every read
+/// skipping the same row is what it takes to say free now: as the monitor does, two more.
+const CONFIRMING_READS: usize = 2;
 
 impl ProbeBatch {
     /// An empty batch.
@@ -241,13 +284,12 @@ impl ProbeBatch {
     /// probe gives this file's device, while that naming is unconfirmed (see `TableTrust`).
     fn check_table_naming(&mut self, path: &Path, meta: &LockMeta) {
         let (key, trust) = sys::table_key(path, meta);
-        if trust != TableTrust::Mapped {
+        if trust != TableTrust::Mapped || self.lock_rows().is_none() {
             return;
         }
-        if let Some(rows) = self.lock_rows() {
-            let row = sys::row_on(rows, key).is_some();
-            sys::record_direct_answer(meta, true, row, sys::proc_view().initial_namespace);
-        }
+        // Confirmed: a row one torn read skipped must not mark the naming broken.
+        let row = self.table_row(key, true).is_some();
+        sys::record_direct_answer(meta, true, row, sys::proc_view().initial_namespace);
     }
 
     /// A lock file this process may not open (certbot's 0600 file, another user's): the lock
@@ -258,13 +300,11 @@ impl ProbeBatch {
         meta: &LockMeta,
     ) -> Result<LockState, PathError> {
         let (key, trust) = sys::table_key(path, meta);
-        let Some(rows) = self.lock_rows() else {
+        if self.lock_rows().is_none() {
             return Err(PathError::PermissionDenied(path.into()));
-        };
-        if let Some(row) = sys::row_on(rows, key) {
-            // The table's pids are `/proc`'s own.
-            let pid = row.pid;
-            return Ok(self.held_by(path, pid));
+        }
+        if let Some(pid) = self.table_row(key, false) {
+            return self.held_per_row(path, meta, key, pid);
         }
         if !sys::proc_view().initial_namespace {
             return Err(PathError::Undecidable {
@@ -278,7 +318,42 @@ impl ProbeBatch {
                 why: trust.why_not(),
             });
         }
+        // The table's silence may say free: unless one read skipped the row.
+        if let Some(pid) = self.table_row(key, true) {
+            return self.held_per_row(path, meta, key, pid);
+        }
         Ok(LockState::Free)
+    }
+
+    /// The lock table has a row on `key` (its pid column: `pid`) for a file this process may not
+    /// open. Held by that row's owner, if the row can only be this file's; a row that can name
+    /// another file too is evidence for neither, unless the owner's descriptors show the lock
+    /// on this very file (readable for our own user's processes only).
+    fn held_per_row(
+        &mut self,
+        path: &Path,
+        meta: &LockMeta,
+        key: TableKey,
+        pid: Option<u32>,
+    ) -> Result<LockState, PathError> {
+        if !sys::table_key_is_unique(meta, key) {
+            let owner = match pid {
+                Some(pid) => Some(pid).filter(|&p| sys::holds_lock_on(p, meta, key, false)),
+                // An OFD lock: the fd walk matches this file's own device and inode.
+                None => sys::find_lock_owner(path).map(|(pid, _)| pid),
+            };
+            if let Some(owner) = owner {
+                return Ok(self.held_by(path, Some(owner)));
+            }
+            return Err(PathError::Undecidable {
+                path: path.into(),
+                why: "the kernel's lock table names it by an inode number that other files on \
+                      its filesystem share (btrfs subvolumes and snapshots, overlayfs layers): \
+                      its row may be another file's (root can query the file itself)",
+            });
+        }
+        // The table's pids are `/proc`'s own.
+        Ok(self.held_by(path, pid))
     }
 
     fn command_line(&mut self, pid: u32) -> Option<String> {
@@ -298,18 +373,24 @@ impl ProbeBatch {
         let inode = sys::inode_of(meta);
         let maybe = self
             .lock_rows()
-            .is_some_and(|rows| rows.iter().any(|r| r.kind == "FLOCK" && r.inode == inode));
+            .is_some_and(|table| table.flock_inodes.contains(&inode));
         if !maybe {
             return Vec::new();
         }
         let (key, _) = sys::table_key(path, meta);
-        let pids: Vec<Option<u32>> = self
+        let mut pids: Vec<Option<u32>> = self
             .lock_rows()
+            .map(|table| table.rows.as_slice())
             .unwrap_or_default()
             .iter()
             .filter(|r| r.kind == "FLOCK" && (r.major, r.minor, r.inode) == key)
             .map(|r| r.pid)
             .collect();
+        // A row whose name other files share (btrfs, overlayfs) counts only where the process's
+        // descriptors show the lock on this file.
+        if !sys::table_key_is_unique(meta, key) {
+            pids.retain(|pid| pid.is_some_and(|p| sys::holds_lock_on(p, meta, key, true)));
+        }
         pids.into_iter()
             .map(|pid| Holder {
                 pid,
@@ -319,8 +400,39 @@ impl ProbeBatch {
     }
 
     /// `/proc/locks`, read once per batch.
-    fn lock_rows(&mut self) -> Option<&[ProcLock]> {
-        self.lock_rows.get_or_insert_with(sys::lock_rows).as_deref()
+    fn lock_rows(&mut self) -> Option<&TableRows> {
+        self.lock_rows
+            .get_or_insert_with(|| sys::lock_rows().map(TableRows::new))
+            .as_ref()
+    }
+
+    /// The pid column (`None`: an OFD lock) of the lock table's row on `key`, if the batch's
+    /// reads show one. `confirm`: a row they do not show is looked for in fresh reads
+    /// ([`CONFIRMING_READS`]) before it is taken to be missing. Those reads are made once per
+    /// batch and kept with the first (a row any of them shows counts), so a whole `status` run
+    /// costs at most three reads, and the extra two only when a row is missing.
+    fn table_row(&mut self, key: TableKey, confirm: bool) -> Option<Option<u32>> {
+        let find = |table: &TableRows| table.fcntl.get(&key).copied();
+        if let Some(pid) = self.lock_rows().and_then(find) {
+            return Some(pid);
+        }
+        if !confirm || self.rows_confirmed {
+            return None;
+        }
+        self.rows_confirmed = true;
+        let Some(Some(table)) = self.lock_rows.as_mut() else {
+            return None;
+        };
+        let mut seen: HashSet<ProcLock> = table.rows.iter().cloned().collect();
+        for _ in 0..CONFIRMING_READS {
+            for row in sys::lock_rows().unwrap_or_default() {
+                if !seen.contains(&row) {
+                    seen.insert(row.clone());
+                    table.add(row);
+                }
+            }
+        }
+        self.lock_rows().and_then(find)
     }
 }
 

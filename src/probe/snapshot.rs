@@ -51,6 +51,16 @@ impl LockTable {
         }
         let (key, trust) = sys::table_key(lock_path, &meta);
         Ok(match self.locks.get(&key) {
+            // A row on a name other files share (btrfs snapshots and subvolumes, overlayfs
+            // layers) may be another file's: evidence for neither, unless the owner's
+            // descriptors show the lock on this very file (root can read them); otherwise a
+            // direct query decides.
+            Some(&pid) if !sys::table_key_is_unique(&meta, key) => match pid {
+                Some(p) if sys::holds_lock_on(p, &meta, key, false) => {
+                    RawState::Held { pid, file_id: key }
+                }
+                _ => RawState::Unsure,
+            },
             Some(&pid) => RawState::Held { pid, file_id: key },
             None if self.complete && trust.table_says_free() => RawState::Free,
             None => RawState::Unsure,
@@ -69,9 +79,11 @@ pub(crate) enum RawState {
         pid: Option<u32>,
         file_id: (u32, u32, u64),
     },
-    /// A lock file the table shows no lock on, where its silence proves nothing: a pid
-    /// namespace whose table leaves out other namespaces' locks, a filesystem whose locks
-    /// live elsewhere (NFS, FUSE) or whose naming is not yet confirmed. Probe it directly.
+    /// The table cannot vouch for this file. Silence that proves nothing: a pid namespace
+    /// whose table leaves out other namespaces' locks, a filesystem whose locks live elsewhere
+    /// (NFS, FUSE) or whose naming is not yet confirmed. Or a row that may be another file's:
+    /// the table names the file by a device other files share (btrfs, overlayfs), and an
+    /// inode number can be on several of them. Probe it directly.
     Unsure,
 }
 
@@ -135,13 +147,14 @@ impl LockTable {
     }
 
     /// A `free` from this snapshot, checked against the two read after it: held if either
-    /// shows the lock (answered from that one), free if neither does.
+    /// shows the lock (answered from that one), free if neither does. A row that may be
+    /// another file's (`Unsure`) is no proof of free either.
     fn confirm_free(&self, lock_path: &Path) -> Result<LockState, PathError> {
         let later = self
             .confirmations
             .get_or_init(|| (0..2).filter_map(|_| LockTable::read()).collect());
         for table in later {
-            if let Ok(RawState::Held { .. }) = table.probe(lock_path) {
+            if let Ok(RawState::Held { .. } | RawState::Unsure) = table.probe(lock_path) {
                 return table.answer(lock_path, false, true);
             }
         }

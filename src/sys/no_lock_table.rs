@@ -18,10 +18,6 @@ pub(crate) fn proc_view() -> ProcView {
     }
 }
 
-pub(crate) fn row_on(_rows: &[ProcLock], _key: TableKey) -> Option<&ProcLock> {
-    None
-}
-
 /// No table, so no naming of files in it that could be trusted.
 pub(crate) fn table_key(_path: &Path, _meta: &LockMeta) -> (TableKey, TableTrust) {
     ((0, 0, 0), TableTrust::Broken)
@@ -31,6 +27,16 @@ pub(crate) fn record_direct_answer(_meta: &LockMeta, _held: bool, _row: bool, _c
 
 pub(crate) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<u32>>> {
     None
+}
+
+/// No table, no holder to look at.
+pub(crate) fn holds_lock_on(_pid: u32, _meta: &LockMeta, _key: TableKey, _flock: bool) -> bool {
+    false
+}
+
+/// No table: no row of it names any file.
+pub(crate) fn table_key_is_unique(_meta: &LockMeta, _key: TableKey) -> bool {
+    false
 }
 
 pub(crate) fn inode_of(_meta: &LockMeta) -> u64 {

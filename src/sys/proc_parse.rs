@@ -3,7 +3,7 @@
 //! fuzzed) anywhere.
 
 /// One lock as the kernel lists it, e.g. `1: OFDLCK ADVISORY WRITE -1 08:01:1234 0 EOF`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProcLock {
     /// `POSIX`, `OFDLCK`, `FLOCK`, `LEASE`, ...
     pub kind: String,

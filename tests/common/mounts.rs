@@ -180,6 +180,15 @@ pub struct Fixture {
 }
 
 impl Fs {
+    /// The lock table names this filesystem's files by a device that files with other
+    /// `st_dev`s share (btrfs: the whole filesystem's, every subvolume and snapshot their own
+    /// st_dev; overlayfs with its upper layer elsewhere: one for every layer), so an inode
+    /// number in it can be several files'. A row there is evidence for none of them: where the
+    /// file cannot be opened (certbot's 0600 file, uid 65534) the answer is "cannot tell".
+    pub fn table_names_are_shared(self) -> bool {
+        matches!(self, Fs::Btrfs | Fs::BtrfsSubvolume | Fs::OverlayTmpfsUpper)
+    }
+
     pub fn mount(self) -> Fixture {
         require_root();
         let tmp = tempdir();

@@ -120,11 +120,23 @@ fn wait_state(
     find(&watch.seen)
 }
 
+/// `cannot tell` (the probe's `Undecidable` error), and why: the lock table's row may be
+/// another file's.
+fn is_shared_name_undecidable(v: &Value) -> bool {
+    v["state"] == "error"
+        && v["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cannot tell") && e.contains("may be another file's"))
+}
+
 /// The checks of a watcher following one certbot run on `dir`: initial `absent`, then `held` by
 /// certbot within 2 s of the lock, then `absent` within 2 s of the release; nothing else
 /// between (no `free`, no other holder). Then a second watcher started while certbot holds
-/// prints `held` first.
-fn watch_follows_certbot(base: fn() -> Command, dir: &Path) {
+/// prints `held` first. `undecidable`: the watcher cannot open certbot's file and the lock
+/// table's rows are ambiguous there (see [`Fs::table_names_are_shared`]): `cannot tell`
+/// stands for `held`.
+fn watch_follows_certbot(base: fn() -> Command, dir: &Path, undecidable: bool) {
+    let held_state = if undecidable { "error" } else { "held" };
     let mut f = Failures::default();
     let d = dir.to_str().expect("UTF-8").to_string();
     let mut watch = WatchStream::spawn(&mut watch_cmd(base(), &[dir.as_os_str()]));
@@ -138,7 +150,7 @@ fn watch_follows_certbot(base: fn() -> Command, dir: &Path) {
 
     let certbot = certbot_lock_dir(dir).expect_locked();
     let mark = watch.seen.len();
-    let held = wait_state(&mut watch, mark, &d, "held", REPORT_WITHIN);
+    let held = wait_state(&mut watch, mark, &d, held_state, REPORT_WITHIN);
     match held {
         None => f.check(false, || {
             format!(
@@ -150,7 +162,11 @@ fn watch_follows_certbot(base: fn() -> Command, dir: &Path) {
         Some(i) => {
             let v = watch.seen[i].clone();
             f.check(
-                v["holder"]["pid"] == certbot.pid && is_certbot_command(&v),
+                if undecidable {
+                    is_shared_name_undecidable(&v)
+                } else {
+                    v["holder"]["pid"] == certbot.pid && is_certbot_command(&v)
+                },
                 || format!("held line does not name certbot pid {}: {v}", certbot.pid),
             );
             f.check(v["cause"] == "fs-event" || v["cause"] == "poll", || {
@@ -180,17 +196,17 @@ fn watch_follows_certbot(base: fn() -> Command, dir: &Path) {
     let mut second = WatchStream::spawn(&mut watch_cmd(base(), &[dir.as_os_str()]));
     second.lines_until(START_WITHIN, |s| !s.is_empty());
     let first = second.seen.first().cloned().unwrap_or(Value::Null);
-    f.check(
-        first["state"] == "held"
-            && first["cause"] == "initial"
-            && first["holder"]["pid"] == certbot.pid,
-        || {
-            format!(
-                "a watch started while certbot (pid {}) holds: initial line {first}",
-                certbot.pid
-            )
-        },
-    );
+    let named = if undecidable {
+        is_shared_name_undecidable(&first)
+    } else {
+        first["state"] == "held" && first["holder"]["pid"] == certbot.pid
+    };
+    f.check(named && first["cause"] == "initial", || {
+        format!(
+            "a watch started while certbot (pid {}) holds: initial line {first}",
+            certbot.pid
+        )
+    });
     certbot.release();
     f.finish();
 }
@@ -224,27 +240,44 @@ fn check_status_root(fs: Fs) {
 
 /// Check 1 (unprivileged): a monitoring user (not root) asks `lockscope status` while certbot
 /// runs. certbot's lock file is 0600 root, so this probe cannot open it; /proc/locks and
-/// /proc/PID/cmdline are world-readable, so the holder is still known.
+/// /proc/PID/cmdline are world-readable, so the holder is still known. Except where the lock
+/// table's names are shared ([`Fs::table_names_are_shared`]): there "cannot tell" (exit 2).
 fn check_status_unprivileged(fs: Fs) {
     let fx = fs.mount();
     let certbot = certbot_lock_dir(&fx.dir).expect_locked();
-    let record = status_of(
-        unprivileged_lockscope()
-            .args(["status", "--json"])
-            .arg(&fx.dir),
-    );
-    assert_held_by_certbot(
-        &record,
-        certbot.pid,
-        &format!("status as uid 65534 on {fs:?}"),
-    );
+    let mut cmd = unprivileged_lockscope();
+    cmd.args(["status", "--json"]).arg(&fx.dir);
+    if fs.table_names_are_shared() {
+        let out = run(&mut cmd);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let record = serde_json::from_str::<Value>(&stdout).map(|v| v[0].clone());
+        assert!(
+            out.status.code() == Some(2) && record.as_ref().is_ok_and(is_shared_name_undecidable),
+            "status as uid 65534 on {fs:?} (certbot pid {}): {} {stdout}",
+            certbot.pid,
+            out.status
+        );
+    } else {
+        let record = status_of(&mut cmd);
+        assert_held_by_certbot(
+            &record,
+            certbot.pid,
+            &format!("status as uid 65534 on {fs:?}"),
+        );
+    }
     certbot.release();
 }
 
 /// Check 2: a dashboard (`lockscope watch --json`) runs while certbot renews.
-fn check_watch(fs: Fs, base: fn() -> Command) {
+/// (`unprivileged`: as uid 65534, who cannot open certbot's file and relies on the lock table.)
+fn check_watch(fs: Fs, unprivileged: bool) {
     let fx = fs.mount();
-    watch_follows_certbot(base, &fx.dir);
+    let base = if unprivileged {
+        unprivileged_lockscope
+    } else {
+        root_lockscope
+    };
+    watch_follows_certbot(base, &fx.dir, unprivileged && fs.table_names_are_shared());
 }
 
 /// Check 3: lockscope's lock and certbot's exclude each other both ways.
@@ -366,13 +399,13 @@ macro_rules! fs_matrix {
             /// `watch --json` as root: absent, held (certbot), absent; held when started late.
             #[test]
             fn watch_as_root_follows_certbot() {
-                check_watch($fs, root_lockscope);
+                check_watch($fs, false);
             }
 
             /// The same watch as uid 65534.
             #[test]
             fn watch_unprivileged_follows_certbot() {
-                check_watch($fs, unprivileged_lockscope);
+                check_watch($fs, true);
             }
 
             /// `lockscope hold` vs certbot, both ways.
@@ -886,6 +919,165 @@ mod path_spellings {
             watch.transcript()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// btrfs snapshots (issue 20, item 6).
+
+/// A btrfs snapshot keeps its subvolume's inode numbers, and the lock table names every file of
+/// the filesystem by one device (the superblock's), so one row of `/proc/locks` fits the
+/// original's lock file and the snapshot's alike: it is evidence for neither. (Snapshots taken
+/// while certbot runs are what snapper and timeshift do on Fedora and openSUSE roots.)
+///
+/// certbot holds the original, then (the other way round) the snapshot. uid 65534, who cannot
+/// open certbot's 0600 file, must never hear that the unlocked one is held by certbot, nor that
+/// the locked one is free ("cannot tell" is allowed: it cannot). Root's direct query must be
+/// right for both: held by certbot, and free.
+#[test]
+fn a_btrfs_snapshot_is_never_said_held_by_the_originals_certbot() {
+    let fx = Fs::BtrfsSubvolume.mount();
+    let mnt = fx.tmp.path().join("mnt");
+    let original = fx.dir.clone();
+    // The lock file a killed certbot leaves, so that the snapshot has it too.
+    certbot_lock_dir(&original).expect_locked().kill();
+    let snap = mnt.join("snap");
+    sh(
+        "btrfs",
+        &[
+            os("subvolume"),
+            os("snapshot"),
+            mnt.join("sv").as_os_str(),
+            snap.as_os_str(),
+        ],
+    );
+    let snapshot = snap.join("d");
+    let (a, b) = (
+        std::fs::metadata(original.join(LOCK)).expect("stat"),
+        std::fs::metadata(snapshot.join(LOCK)).expect("stat"),
+    );
+    assert!(
+        a.ino() == b.ino() && a.dev() != b.dev(),
+        "the snapshot's lock file should keep the inode number on its own st_dev"
+    );
+
+    let mut f = Failures::default();
+    let status_json = |cmd: &mut Command, dirs: [&Path; 2]| -> Vec<Value> {
+        let out = run(cmd.args(["status", "--json"]).args(dirs));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match serde_json::from_str::<Value>(&stdout) {
+            Ok(Value::Array(rows)) if rows.len() == 2 => rows,
+            _ => panic!(
+                "status printed no two JSON rows: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    };
+    for (locked, unlocked) in [(&original, &snapshot), (&snapshot, &original)] {
+        let certbot = certbot_lock_dir(locked).expect_locked();
+        let pid = certbot.pid;
+        let what = |dir: &Path| {
+            if dir == original {
+                "the original"
+            } else {
+                "the snapshot"
+            }
+        };
+        let held_by_certbot =
+            |v: &Value| v["state"] == "held" && v["holder"]["pid"] == pid && is_certbot_command(v);
+
+        let rows = status_json(&mut unprivileged_lockscope(), [locked, unlocked]);
+        f.check(
+            !matches!(rows[0]["state"].as_str(), Some("free" | "absent")),
+            || {
+                format!(
+                    "certbot (pid {pid}) holds {}; unprivileged status says {}",
+                    what(locked),
+                    rows[0]
+                )
+            },
+        );
+        f.check(
+            rows[0]["state"] != "held" || held_by_certbot(&rows[0]),
+            || format!("unprivileged status names another holder: {}", rows[0]),
+        );
+        f.check(rows[1]["state"] != "held", || {
+            format!(
+                "certbot (pid {pid}) holds {}; unprivileged status of {} (unlocked) says {}",
+                what(locked),
+                what(unlocked),
+                rows[1]
+            )
+        });
+
+        let rows = status_json(&mut lockscope(), [locked, unlocked]);
+        f.check(held_by_certbot(&rows[0]), || {
+            format!(
+                "root's status of {} (certbot pid {pid} holds): {}",
+                what(locked),
+                rows[0]
+            )
+        });
+        f.check(rows[1]["state"] == "free", || {
+            format!(
+                "root's status of {} (unlocked): {}",
+                what(unlocked),
+                rows[1]
+            )
+        });
+
+        // The monitor (watch, serve, the app), from its snapshot of the lock table: its first
+        // lines as uid 65534 (as status), and as root (right for both).
+        let (l, u) = (
+            locked.to_str().expect("UTF-8"),
+            unlocked.to_str().expect("UTF-8"),
+        );
+        for unprivileged in [true, false] {
+            let base = if unprivileged {
+                unprivileged_lockscope()
+            } else {
+                lockscope()
+            };
+            let who = if unprivileged { "uid 65534" } else { "root" };
+            let mut watch = WatchStream::spawn(&mut watch_cmd(
+                base,
+                &[locked.as_os_str(), unlocked.as_os_str()],
+            ));
+            watch.lines_until(START_WITHIN, |seen| {
+                seen.iter().any(|v| v["dir"] == l) && seen.iter().any(|v| v["dir"] == u)
+            });
+            for v in &watch.seen {
+                if v["dir"] == u {
+                    let ok = if unprivileged {
+                        v["state"] != "held"
+                    } else {
+                        v["state"] == "free"
+                    };
+                    f.check(ok, || {
+                        format!("{who}'s watch of {} (unlocked): {v}", what(unlocked))
+                    });
+                } else if v["dir"] == l {
+                    let ok = if unprivileged {
+                        !matches!(v["state"].as_str(), Some("free" | "absent"))
+                            && (v["state"] != "held" || held_by_certbot(v))
+                    } else {
+                        held_by_certbot(v)
+                    };
+                    f.check(ok, || {
+                        format!("{who}'s watch of {} (certbot holds): {v}", what(locked))
+                    });
+                }
+            }
+            f.check(watch.seen.len() >= 2, || {
+                format!(
+                    "{who}'s watch printed no initial lines:\n{}",
+                    watch.transcript()
+                )
+            });
+        }
+        // Killed, not released: the file stays for the other way round.
+        certbot.kill();
+    }
+    f.finish();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -400,14 +400,39 @@ fn fd_refers_to(pid: u32, fd: u32, id: FileId) -> bool {
 /// Whether descriptor `fd` of `pid` holds a certbot-conflicting lock on the file the lock
 /// tables name `key`: its `fdinfo` lists only locks taken through that descriptor.
 fn fdinfo_has_lock(pid: u32, fd: u32, key: TableKey) -> bool {
+    fdinfo_shows(pid, fd, |l| l.blocks_certbot_on(key))
+}
+
+/// Whether a `lock:` line of `/proc/<pid>/fdinfo/<fd>` satisfies `wanted`.
+fn fdinfo_shows(pid: u32, fd: u32, wanted: impl Fn(&ProcLock) -> bool) -> bool {
     read_proc_file(&format!("/proc/{pid}/fdinfo/{fd}"), 512)
         .and_then(|info| String::from_utf8(info).ok())
         .is_some_and(|info| {
             info.lines()
                 .filter(|l| l.starts_with("lock:"))
                 .filter_map(ProcLock::parse)
-                .any(|l| l.blocks_certbot_on(key))
+                .any(|l| wanted(&l))
         })
+}
+
+/// Whether process `pid` holds a lock of the kind `flock` says (fcntl locks that conflict with
+/// certbot's, or flock(2) locks) on the very file `meta` describes: a descriptor of it refers
+/// to that file (stat's device and inode) and its `fdinfo` shows the lock (`key`: the lock
+/// tables' name for the file). This tells apart files the tables name alike (see
+/// [`table_key_is_unique`]): each has its own inode in memory, and `fdinfo` shows only the
+/// locks on the descriptor's. False when `pid`'s descriptors cannot be read (another user's
+/// process, unless we are root).
+pub(crate) fn holds_lock_on(pid: u32, meta: &Metadata, key: TableKey, flock: bool) -> bool {
+    let file = FileId::of(meta.dev(), meta.ino());
+    let wanted = |l: &ProcLock| {
+        if flock {
+            l.kind == "FLOCK" && (l.major, l.minor, l.inode) == key
+        } else {
+            l.blocks_certbot_on(key)
+        }
+    };
+    FdDir::open(pid)
+        .is_some_and(|mut fds| fds.any(|(fd, id)| id == file && fdinfo_shows(pid, fd, wanted)))
 }
 
 /// Every row of `/proc/locks`, from one read.
@@ -427,11 +452,6 @@ fn read_lock_table() -> Option<String> {
         .read_to_string(&mut table)
         .ok()?;
     Some(table)
-}
-
-/// The lock table's row, if any, for a certbot-conflicting lock on the file named `key`.
-pub(crate) fn row_on(rows: &[ProcLock], key: TableKey) -> Option<&ProcLock> {
-    rows.iter().find(|l| l.blocks_certbot_on(key))
 }
 
 /// Every certbot-conflicting lock on the system, from one read of `/proc/locks`, keyed by
@@ -457,6 +477,15 @@ pub(crate) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
 /// `naming::record_direct_answer`.
 pub(crate) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {
     naming::record_direct_answer(meta.dev(), held, row, complete);
+}
+
+/// Whether a lock-table row on `key` (the name [`table_key`] gives the file `meta` describes)
+/// can only be that file's: the table names it by stat's own device. Where the table names it
+/// by its superblock's device instead, other files can have the same name: btrfs gives the
+/// whole filesystem one device in the table but each subvolume its own `st_dev`, and a
+/// snapshot keeps its subvolume's inode numbers (overlayfs: one device for every layer).
+pub(crate) fn table_key_is_unique(meta: &Metadata, key: TableKey) -> bool {
+    (key.0, key.1) == proc_parse::dev_major_minor(meta.dev())
 }
 
 /// The inode number of the file `meta` describes (the same in stat and the lock tables).
