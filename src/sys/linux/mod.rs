@@ -361,6 +361,17 @@ impl Iterator for FdDir {
 /// a hung NFS server's file cannot block the walk. (A plain stat did: one process with a file
 /// open on a stopped FUSE mount anywhere on the machine made every OFD holder lookup hang.)
 fn file_id_at(dirfd: libc::c_int, name: &std::ffi::CStr) -> Option<FileId> {
+    statx_cached(dirfd, name).map(|stx| {
+        FileId::of(
+            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            stx.stx_ino,
+        )
+    })
+}
+
+/// `statx` of `name` (relative to `dirfd`, following links) with `AT_STATX_DONT_SYNC`: what the
+/// kernel has, never a round trip to a FUSE daemon or NFS server (see [`file_id_at`]).
+pub(super) fn statx_cached(dirfd: libc::c_int, name: &std::ffi::CStr) -> Option<libc::statx> {
     // SAFETY: statx is plain C data; all-zero is a valid value.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: a directory fd (or AT_FDCWD), a NUL-terminated name, a live statx buffer.
@@ -370,16 +381,11 @@ fn file_id_at(dirfd: libc::c_int, name: &std::ffi::CStr) -> Option<FileId> {
             dirfd,
             name.as_ptr(),
             libc::AT_STATX_DONT_SYNC,
-            libc::STATX_INO,
+            libc::STATX_INO | libc::STATX_NLINK,
             &mut stx,
         )
     };
-    (rc == 0).then(|| {
-        FileId::of(
-            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
-            stx.stx_ino,
-        )
-    })
+    (rc == 0).then_some(stx)
 }
 
 impl Drop for FdDir {

@@ -202,7 +202,6 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
 /// The files named `file_name` that `pid` holds a lock on (fcntl or OFD: fdinfo's `lock:`
 /// lines), one per file.
 pub(crate) fn locked_files_named(pid: u32, file_name: &std::ffi::OsStr) -> Vec<HeldFile> {
-    use std::os::unix::fs::MetadataExt;
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
     };
@@ -232,15 +231,22 @@ pub(crate) fn locked_files_named(pid: u32, file_name: &std::ffi::OsStr) -> Vec<H
             .filter(|l| l.starts_with("lock:"))
             .filter_map(proc_parse::ProcLock::parse)
             .any(|l| l.is_fcntl());
-        // The descriptor's file itself (its link resolves even when the name is gone).
-        let Ok(meta) = std::fs::metadata(entry.path()) else {
+        // The descriptor's file itself (its link resolves even when the name is gone), as
+        // the kernel has it: a holder's file on a stopped FUSE mount must not block this.
+        let Some(stx) = std::ffi::CString::new(entry.path().into_os_string().into_vec())
+            .ok()
+            .and_then(|link| super::statx_cached(libc::AT_FDCWD, &link))
+        else {
             continue;
         };
-        let id = (meta.dev(), meta.ino());
+        let id = (
+            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+            stx.stx_ino,
+        );
         if locked && !held.iter().any(|h| h.id == id) {
             held.push(HeldFile {
                 path,
-                deleted: meta.nlink() == 0,
+                deleted: stx.stx_nlink == 0,
                 id,
             });
         }
