@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 pub type T = f64;
 
+/// The precision of `watch --json`'s `time` key (milliseconds), with a margin.
+const TIME_GRAIN: T = 0.002;
+
 /// A closed time interval `[from, to]`; empty when `to < from`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Span {
@@ -278,17 +281,39 @@ pub fn check(h: &History, p: Params) -> Outcome {
                     continue;
                 };
                 o.checks[1] += 1;
-                // The latest instant pid may still have held it, among spans that were
-                // current when the line was printed.
-                let last = h
+                // Every stretch of [from, to] in which pid cannot have held the lock (the path
+                // may name another file for a while, then this one again) must be shorter than
+                // the settle time: a watch may lag that long, no longer.
+                let mut spans: Vec<Span> = h
                     .holdings
                     .iter()
                     .filter(|x| x.slot == slot && x.pid == pid)
                     .flat_map(|x| x.possible.iter())
-                    .filter(|s| s.from - p.tol <= from && from <= s.to + p.tol)
-                    .map(|s| s.to)
-                    .fold(T::NEG_INFINITY, T::max);
-                if last.is_finite() && to > last + p.settle {
+                    .map(|s| Span::new(s.from - p.tol, s.to + p.tol))
+                    .collect();
+                spans.sort_by(|a, b| a.from.total_cmp(&b.from));
+                let mut covered_to = from;
+                let mut stale = None;
+                for s in &spans {
+                    if s.to < covered_to {
+                        continue;
+                    }
+                    if s.from > covered_to {
+                        let gap_end = s.from.min(to);
+                        if gap_end - covered_to > p.settle {
+                            stale = Some((covered_to, gap_end));
+                            break;
+                        }
+                    }
+                    covered_to = covered_to.max(s.to);
+                    if covered_to >= to {
+                        break;
+                    }
+                }
+                if stale.is_none() && covered_to < to && to - covered_to > p.settle {
+                    stale = Some((covered_to, to));
+                }
+                if let Some((gap_from, gap_to)) = stale {
                     violate(
                         &mut o,
                         1,
@@ -296,7 +321,7 @@ pub fn check(h: &History, p: Params) -> Outcome {
                         format!(
                             "still showed pid {pid} held {:.2} s after it stopped holding \
                              (settle {:.1} s): {}",
-                            to - last,
+                            gap_to - gap_from,
                             p.settle,
                             r.line
                         ),
@@ -318,7 +343,9 @@ pub fn check(h: &History, p: Params) -> Outcome {
                 let bad = h.holdings.iter().filter(|x| x.slot == slot).find_map(|x| {
                     x.certain.iter().find_map(|s| {
                         let lo = from.max(s.from + p.settle);
-                        let hi = to.min(s.to);
+                        // `watch --json`'s `time` has millisecond precision: a line can look up
+                        // to a millisecond older than the release it follows.
+                        let hi = to.min(s.to - TIME_GRAIN);
                         (lo < hi).then_some((x, *s, lo))
                     })
                 });
@@ -557,6 +584,28 @@ mod tests {
         h.reports[2] = watch(0, 24.0, "absent", None); // 4 s late
         let o = check(&h, P);
         assert_eq!(o.violations_of(1), 1, "{:?}", o.violations);
+    }
+
+    #[test]
+    fn a_short_time_on_another_file_does_not_end_a_held_line() {
+        // The path names another directory from 14.0 to 14.2 (a symlinked parent re-pointed
+        // away and back): holder 7 holds this path's file before and after. A watch that kept
+        // showing 7 held is within the settle time; one more than settle late is not.
+        let mut h = clean();
+        h.holdings[0].possible = vec![Span::new(9.99, 14.0), Span::new(14.2, 20.01)];
+        assert!(
+            check(&h, P).violations.is_empty(),
+            "{:?}",
+            check(&h, P).violations
+        );
+        h.holdings[0].possible = vec![Span::new(9.99, 14.0), Span::new(17.0, 20.01)];
+        h.reports[3] = status(0, 18.0, "held", Some(7)); // not in the gap itself
+        assert_eq!(
+            check(&h, P).violations_of(1),
+            1,
+            "{:?}",
+            check(&h, P).violations
+        );
     }
 
     #[test]
