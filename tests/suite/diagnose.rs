@@ -405,6 +405,9 @@ fn a_leftover_lock_file_is_not_presented_as_when_the_lock_was_taken() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start certbot peer");
+    // Age, not synchronization: a process's start time is known to a second at best
+    // (`/proc/stat`'s boot time has whole seconds), so the file must be clearly younger.
+    std::thread::sleep(Duration::from_millis(1500));
     let lock = dir.path().join(LOCK);
     std::fs::File::create(&lock).unwrap();
     let born = birth(&lock);
