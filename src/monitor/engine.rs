@@ -879,12 +879,14 @@ fn observe(
     }
 }
 
-/// A holder that is exiting has no command line and no descriptors any more while the kernel
-/// has not yet dropped its lock (a SIGKILLed certbot or `hold`, for a moment), so the fresh
-/// lookup finds "command unknown" or no holder at all. When the previous holder is that
-/// exiting process (re-checked now: `sys::process_is_exiting`; a pid is not reused before its
-/// process is reaped, which is after its locks are gone), it is still the holder: kept, rather
-/// than reporting a holder change that is only its death.
+/// A holder that is exiting has no command line any more while the kernel has not yet
+/// dropped its lock (a SIGKILLed certbot, for a moment): the fresh lookup finds `[comm]` or
+/// nothing for the pid the lock row still names. When that row's pid is the previous holder's
+/// and that process is exiting (re-checked now: `sys::process_is_exiting`; a pid is not reused
+/// before its process is reaped, which is after its locks are gone), it is still the holder:
+/// kept, rather than reporting a holder change that is only its death. Only the row's own pid
+/// counts: a row without one (OFD) may be the next holder's, and a zombie stays "exiting"
+/// until its parent reaps it.
 fn keep_exiting_holders_command(state: DirState, previous: Option<&DirState>) -> DirState {
     let Some(DirState::Lock(LockState::Held(before))) = previous else {
         return state;
@@ -892,10 +894,10 @@ fn keep_exiting_holders_command(state: DirState, previous: Option<&DirState>) ->
     let DirState::Lock(LockState::Held(now)) = &state else {
         return state;
     };
-    // No holder found, or the same pid without its command line (`[comm]` or nothing).
-    let lost_sight = now != before && (now.pid.is_none() || now.pid == before.pid);
-    match before.pid {
-        Some(pid) if lost_sight && crate::sys::process_is_exiting(pid) => {
+    match now.pid {
+        Some(pid)
+            if now != before && before.pid == Some(pid) && crate::sys::process_is_exiting(pid) =>
+        {
             DirState::Lock(LockState::Held(before.clone()))
         }
         _ => state,
