@@ -784,7 +784,18 @@ impl Engine {
         let in_between = state == DirState::Lock(LockState::Free)
             || matches!(&state, DirState::Error(e)
                 if matches!(e.error(), crate::PathError::Undecidable { .. }));
-        if watched.state.as_ref() == Some(&state) || (defer_free && in_between) {
+        // A held lock whose owner cannot be found right after a known holder's: usually that
+        // holder dying (its descriptors go a moment before its lock). A follow-up is due
+        // (every event schedules them): it reports what settles, or this if it persists.
+        let holder_vanished = matches!(
+            (&watched.state, &state),
+            (Some(DirState::Lock(LockState::Held(before))), DirState::Lock(LockState::Held(now)))
+                if before.pid.is_some() && now.pid.is_none()
+        );
+        if watched.state.as_ref() == Some(&state)
+            || (defer_free && in_between)
+            || (holder_vanished && watched.follow_up.is_some())
+        {
             return;
         }
         let old = watched.state.replace(state.clone());
@@ -879,14 +890,13 @@ fn observe(
     }
 }
 
-/// A holder that is exiting has no command line any more while the kernel has not yet
-/// dropped its lock (a SIGKILLed certbot, for a moment): the fresh lookup finds `[comm]` or
-/// nothing for the pid the lock row still names. When that row's pid is the previous holder's
-/// and that process is exiting (re-checked now: `sys::process_is_exiting`; a pid is not reused
-/// before its process is reaped, which is after its locks are gone), it is still the holder:
-/// kept, rather than reporting a holder change that is only its death. Only the row's own pid
-/// counts: a row without one (OFD) may be the next holder's, and a zombie stays "exiting"
-/// until its parent reaps it.
+/// A holder that is exiting has no command line and no descriptors any more while the kernel
+/// has not yet dropped its lock (a SIGKILLed certbot or `hold`, for a moment): the fresh lookup
+/// finds `[comm]` or nothing for the pid the row names, or no owner at all for an OFD lock.
+/// When the previous holder is that exiting process (re-checked now:
+/// `sys::process_is_exiting`, which a zombie is not: it has released every file), it is
+/// still the holder: kept, rather than reporting a holder change that is only its death. A
+/// row naming another pid is never overridden.
 fn keep_exiting_holders_command(state: DirState, previous: Option<&DirState>) -> DirState {
     let Some(DirState::Lock(LockState::Held(before))) = previous else {
         return state;
@@ -894,10 +904,9 @@ fn keep_exiting_holders_command(state: DirState, previous: Option<&DirState>) ->
     let DirState::Lock(LockState::Held(now)) = &state else {
         return state;
     };
-    match now.pid {
-        Some(pid)
-            if now != before && before.pid == Some(pid) && crate::sys::process_is_exiting(pid) =>
-        {
+    let same_or_unseen = now.pid.is_none() || now.pid == before.pid;
+    match before.pid {
+        Some(pid) if now != before && same_or_unseen && crate::sys::process_is_exiting(pid) => {
             DirState::Lock(LockState::Held(before.clone()))
         }
         _ => state,

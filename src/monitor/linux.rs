@@ -79,10 +79,13 @@ pub(super) fn thread_id() -> i64 {
     i64::from(unsafe { libc::gettid() })
 }
 
-/// Whether thread `tid` of this process is asleep in the kernel (state `S` or `D`: waiting for
-/// something, such as a filesystem's answer) rather than running or waiting for a CPU (`R`).
-/// `None` if its state cannot be read. This is how the pool tells a stuck filesystem from a
-/// loaded machine: under CPU load a slow probe is runnable, a stuck one sleeps.
+/// Whether thread `tid` of this process is asleep in the kernel waiting for something other
+/// than this process's own threads (state `S` or `D`, in a system call other than `futex`:
+/// such as a filesystem's answer), rather than running, waiting for a CPU (`R`), or waiting
+/// for another of our threads (a mutex, a channel: notify's watcher answers `watch()` through
+/// one). `None` if its state cannot be read. This is how the pool tells a stuck filesystem
+/// from a loaded machine: under load a slow probe is runnable or waits for our own threads; a
+/// probe on a stopped FUSE daemon or a hung NFS server sleeps in a filesystem call.
 pub(super) fn thread_is_waiting(tid: i64) -> Option<bool> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     // The state follows the command name, which is in parentheses and may contain anything.
@@ -90,5 +93,15 @@ pub(super) fn thread_is_waiting(tid: i64) -> Option<bool> {
         .get(stat.rfind(')')? + 1..)?
         .split_whitespace()
         .next()?;
-    Some(matches!(state, "S" | "D"))
+    if !matches!(state, "S" | "D") {
+        return Some(false);
+    }
+    // `/proc/<pid>/task/<tid>/syscall`: the number of the call it sleeps in, first.
+    let call = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok();
+    let in_futex = call
+        .as_deref()
+        .and_then(|c| c.split_whitespace().next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|n| n == libc::SYS_futex);
+    Some(!in_futex)
 }

@@ -13,7 +13,6 @@ use crate::path_error::PathError;
 use crate::sys::{self, TableKey};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// A snapshot of every fcntl lock on the system (Linux: one read of `/proc/locks`), for probing
 /// many lock files cheaply: each probe is then one lstat, and no lock file is opened (so a
@@ -23,10 +22,6 @@ pub(crate) struct LockTable {
     locks: HashMap<TableKey, Option<u32>>,
     /// The table lists every lock of the system (its pid namespace is the initial one).
     complete: bool,
-    /// Two snapshots read after this one, the first time a probe from it must confirm a
-    /// `free` (see [`LockTable::probe_watched`]): shared by every probe of the batch, so a batch
-    /// costs at most two more reads however many of its files look free.
-    confirmations: OnceLock<Vec<LockTable>>,
 }
 
 impl LockTable {
@@ -35,7 +30,6 @@ impl LockTable {
         sys::lock_table().map(|locks| LockTable {
             locks,
             complete: sys::proc_view().initial_namespace,
-            confirmations: OnceLock::new(),
         })
     }
 
@@ -95,9 +89,11 @@ impl LockTable {
     /// `free_is_news`: the last answer for this file was not `free` (held, absent, or none
     /// yet). `/proc/locks` comes in page-sized reads, each consistent on its own; between two
     /// reads rows can shift and a lock held throughout can be skipped (seen under load with a
-    /// few hundred locks on the system, and whenever other processes churn the table). So a
-    /// `free` that would be reported is confirmed by two more snapshots first (never by
-    /// opening the file: its open event would trigger the confirmation again). A `free` that
+    /// few hundred locks on the system, and whenever other processes churn the table; under
+    /// heavy churn even three reads in a row missed a held lock). So a `free` that would be
+    /// reported is confirmed by the kernel itself first: a direct query of the file (its open
+    /// is counted in `probe::opens_by_probes`, and the engine drops that open's event), or,
+    /// where the file cannot be opened, the probe's own confirmed table reads. A `free` that
     /// repeats the last answer reports nothing and needs no confirmation.
     pub(crate) fn probe_watched(
         &self,
@@ -118,7 +114,7 @@ impl LockTable {
         match self.probe(lock_path)? {
             RawState::Absent => Ok(LockState::Absent),
             RawState::Unsure => super::probe(lock_path),
-            RawState::Free if free_is_news && !fresh => self.confirm_free(lock_path),
+            RawState::Free if free_is_news && !fresh => confirm_free(lock_path),
             RawState::Free => Ok(LockState::Free),
             RawState::HeldByThisProcess => Ok(LockState::HeldByThisProcess),
             RawState::Held { pid, .. } => {
@@ -132,7 +128,7 @@ impl LockTable {
                     // says whether the lock is still there.
                     if let Some(table) = LockTable::read() {
                         return match table.answer(lock_path, free_is_news, true)? {
-                            LockState::Free if free_is_news => table.confirm_free(lock_path),
+                            LockState::Free if free_is_news => confirm_free(lock_path),
                             state => Ok(state),
                         };
                     }
@@ -145,19 +141,10 @@ impl LockTable {
             }
         }
     }
+}
 
-    /// A `free` from this snapshot, checked against the two read after it: held if either
-    /// shows the lock (answered from that one), free if neither does. A row that may be
-    /// another file's (`Unsure`) is no proof of free either.
-    fn confirm_free(&self, lock_path: &Path) -> Result<LockState, PathError> {
-        let later = self
-            .confirmations
-            .get_or_init(|| (0..2).filter_map(|_| LockTable::read()).collect());
-        for table in later {
-            if let Ok(RawState::Held { .. } | RawState::Unsure) = table.probe(lock_path) {
-                return table.answer(lock_path, false, true);
-            }
-        }
-        Ok(LockState::Free)
-    }
+/// A `free` from a snapshot, asked again of the kernel (see [`LockTable::probe_watched`]): the
+/// direct probe, which queries the file, or confirms the table where it cannot.
+fn confirm_free(lock_path: &Path) -> Result<LockState, PathError> {
+    super::probe(lock_path)
 }

@@ -340,6 +340,19 @@ fn an_idle_engine_makes_no_event_driven_probes() {
         let initial = next_change(&updates, d, Duration::from_secs(5));
         assert_eq!(initial.cause, Cause::Initial, "{initial:?}");
     }
+    // The first look queries each unlocked lock file directly (a `free` from the lock table
+    // alone is not trusted): those opens' own events arrive asynchronously. The idle window
+    // starts once they are all in (no new event for 300 ms).
+    let mut seen = monitor.stats().fs_events;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = monitor.stats().fs_events;
+        if now == seen || Instant::now() > deadline {
+            break;
+        }
+        seen = now;
+    }
     let before = monitor.stats();
     std::thread::sleep(Duration::from_millis(1500));
     let after = monitor.stats();

@@ -102,8 +102,16 @@ fn run_seed(seed: u64, seconds: f64) -> (String, Outcome, String) {
             .iter()
             .take(30)
             .map(|x| {
+                // What that source said about that slot around then, to read the failure.
+                let context: String = history
+                    .reports
+                    .iter()
+                    .filter(|r| r.source == x.source && r.slot == x.slot)
+                    .filter(|r| r.at > x.at - 6.0 && r.at < x.at + 6.0)
+                    .map(|r| format!("\n      +{:.3} {}", r.at - t0, r.line))
+                    .collect();
                 format!(
-                    "  property {} {} {} at +{:.3}: {}",
+                    "  property {} {} {} at +{:.3}: {}{context}",
                     x.property,
                     x.source,
                     slots.get(x.slot).map_or("?", |s| s.as_str()),

@@ -69,8 +69,9 @@ pub(crate) use process_info::{
     user_name,
 };
 
-/// Whether `pid` is exiting (its `PF_EXITING` flag is set, or it is a zombie): its descriptors
-/// and command line are gone or going, while the kernel may still list its locks for a moment.
+/// Whether `pid` is exiting and not yet a zombie (`PF_EXITING` set, state not `Z`/`X`): its
+/// descriptors and command line are going while the kernel may still list its locks for a
+/// moment. A zombie has released every file (and lock) already, so it holds nothing.
 pub(crate) fn process_is_exiting(pid: u32) -> bool {
     const PF_EXITING: u64 = 0x4;
     read_proc_file(&format!("/proc/{pid}/stat"), 512)
@@ -80,7 +81,7 @@ pub(crate) fn process_is_exiting(pid: u32) -> bool {
                 .rsplit_once(')')
                 .and_then(|(_, rest)| rest.split_whitespace().next())
                 .is_some_and(|state| matches!(state, "Z" | "X"));
-            zombie || proc_parse::stat_flags(&stat).is_some_and(|f| f & PF_EXITING != 0)
+            !zombie && proc_parse::stat_flags(&stat).is_some_and(|f| f & PF_EXITING != 0)
         })
 }
 

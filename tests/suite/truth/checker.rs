@@ -270,7 +270,35 @@ pub fn check(h: &History, p: Params) -> Outcome {
                 Some(pid) => format!("pid {pid}, which did not hold it then"),
                 None => "an unknown holder, while nobody held it".to_string(),
             };
-            violate(&mut o, 1, r, format!("reported held by {who}: {}", r.line));
+            // The slot's holders around that moment, for whoever reads the failure.
+            let near: Vec<String> = h
+                .holdings
+                .iter()
+                .filter(|x| x.slot == r.slot || Some(x.pid) == r.pid)
+                .filter(|x| {
+                    x.possible
+                        .iter()
+                        .any(|s| s.to > r.at - 2.0 && s.from < r.until + 2.0)
+                })
+                .map(|x| {
+                    let spans: Vec<String> = x
+                        .possible
+                        .iter()
+                        .map(|s| format!("+{:.3}..+{:.3}", s.from - h.t0, s.to - h.t0))
+                        .collect();
+                    format!("{} {} (slot {}) {}", x.what, x.pid, x.slot, spans.join(","))
+                })
+                .collect();
+            violate(
+                &mut o,
+                1,
+                r,
+                format!(
+                    "reported held by {who}: {} [holders near then: {}]",
+                    r.line,
+                    near.join("; ")
+                ),
+            );
         }
     }
     // ... and a watch does not keep naming a holder more than the settle time after it let go.
