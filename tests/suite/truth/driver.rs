@@ -1211,16 +1211,16 @@ impl Run {
                     });
                 }
                 PKind::Burst => {
-                    if lines.first().is_some_and(|(_, l)| l.starts_with("held ")) {
-                        // Only bounds: from its start (it may wait) to its exit.
-                        holdings.push(Holding {
-                            slot: p.slot,
-                            pid: p.t.pid,
-                            what: "burst hold".into(),
-                            possible: vec![Span::new(p.spawned, exit)],
-                            certain: vec![],
-                        });
-                    }
+                    // Only bounds: from its start (it may wait) to its exit. Also without its
+                    // `held` line seen (a holder killed, or still running at the end, before
+                    // the line was read): it may have held the lock, and nothing tells when.
+                    holdings.push(Holding {
+                        slot: p.slot,
+                        pid: p.t.pid,
+                        what: "burst hold".into(),
+                        possible: vec![Span::new(p.spawned, exit)],
+                        certain: vec![],
+                    });
                 }
             }
         }
