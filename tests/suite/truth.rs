@@ -45,8 +45,12 @@ mod driver;
 use checker::{Outcome, Params};
 use std::time::Instant;
 
-/// How late a report may be, and how early a holder's own report of its take may arrive.
-const TOL: f64 = 0.15;
+/// How late a report may be, and how early a holder's own report of its take may arrive. A
+/// line is printed after the pass or batch that probed it: on this loaded 2-core machine (the
+/// oracle's own load, churn and bursts) a debug build's pass can take a few hundred ms, so
+/// a `held` line can name the holder of a moment before (seen: 0.2-0.3 s after a symlink was
+/// re-pointed). The settle time bounds how long a line can stay wrong.
+const TOL: f64 = 0.5;
 /// Settle time: what the design guarantees with the default 1 s interval (one pass to
 /// notice, one to confirm a vanished row, and the time to print it).
 pub const SETTLE: f64 = 2.5;
