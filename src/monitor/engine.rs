@@ -138,9 +138,22 @@ struct FollowUp {
     /// After a create or open, a `free` (or, for a file this process may not open and the
     /// lock table does not list yet, "cannot tell") file is usually about to be locked:
     /// report that only if it persists at the last follow-up, so a lock taken shows as one
-    /// change.
-    defer_free: bool,
+    /// change. Until when: set by the first arrival of an episode and never pushed back by
+    /// later ones, so opens by other readers (another monitor's direct queries, `status` in a
+    /// loop) cannot hold a `free` back forever (they did: an unprivileged watch stayed
+    /// `absent`, a root watch `held` by a dead holder, while someone kept opening the file).
+    defer_until: Option<Instant>,
 }
+
+impl FollowUp {
+    fn defers_free(&self, now: Instant) -> bool {
+        self.defer_until.is_some_and(|until| now < until)
+    }
+}
+
+/// The longest a `free` is held back after the first arrival of an episode: past the last
+/// follow-up.
+const DEFER_FREE_AT_MOST: Duration = Duration::from_millis(100);
 
 /// Delays of the follow-up probes after a lock-file event.
 const FOLLOW_UPS: [Duration; 4] = [
@@ -273,13 +286,20 @@ impl Engine {
                 // A new event restarts the follow-ups.
                 // Only an arrival defers `free`: a close or delete right after a lock was taken
                 // (a holder killed at once) must show `free` immediately.
-                (Some(t), _) => {
-                    let defer = t == Trigger::Arrival;
-                    watched.follow_up = Some(FollowUp {
+                (Some(t), old) => {
+                    // An episode lasts while follow-ups are pending: its first arrival's
+                    // deadline stands, even when passed (continuous opens never renew it).
+                    let defer_until = (t == Trigger::Arrival).then(|| {
+                        old.and_then(|f| f.defer_until)
+                            .unwrap_or(now + DEFER_FREE_AT_MOST)
+                    });
+                    let follow_up = FollowUp {
                         due: now + FOLLOW_UPS[0],
                         step: 0,
-                        defer_free: defer,
-                    });
+                        defer_until,
+                    };
+                    let defer = follow_up.defers_free(now);
+                    watched.follow_up = Some(follow_up);
                     defer
                 }
                 // A due follow-up: schedule the next one, if any.
@@ -288,7 +308,7 @@ impl Engine {
                     if let Some(delay) = FOLLOW_UPS.get(step) {
                         let due = now + (*delay - FOLLOW_UPS[f.step]);
                         watched.follow_up = Some(FollowUp { due, step, ..f });
-                        f.defer_free
+                        f.defers_free(now)
                     } else {
                         false
                     }
@@ -617,7 +637,10 @@ impl Engine {
             .iter()
             .filter(|(d, w)| full || w.needs_pass() || moved.contains(*d))
             .map(|(d, w)| {
-                let defer_free = w.follow_up.as_ref().is_some_and(|f| f.defer_free);
+                let defer_free = w
+                    .follow_up
+                    .as_ref()
+                    .is_some_and(|f| f.defers_free(Instant::now()));
                 (d.clone(), Cause::Poll, defer_free)
             })
             .collect();

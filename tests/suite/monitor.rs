@@ -519,3 +519,41 @@ fn a_hand_over_on_a_reused_inode_names_the_new_holder() {
         "no lock file reused an inode number ({inodes:?}): this filesystem cannot show the bug"
     );
 }
+
+/// Another reader keeps opening the lock file (a second monitor's direct queries, `status` in
+/// a loop): each open looks like a lock about to be taken, which holds a `free` back for the
+/// follow-ups. That must not hold it back for ever: a lock given up without any event (an
+/// unlock on a descriptor that stays open) is reported free by the pass while the reader goes
+/// on. (Found by the truth oracle: an unprivileged watch stayed `absent` for 17 s while root's
+/// `status` samples kept opening the file.)
+#[test]
+fn opens_by_another_reader_do_not_hold_a_free_lock_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(LOCK);
+    std::fs::write(&lock, b"").unwrap();
+    let script = "import fcntl, os, sys\n\
+                  fd = os.open(sys.argv[1], os.O_WRONLY)\n\
+                  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+                  print('locked', flush=True)\n\
+                  sys.stdin.readline()\n\
+                  fcntl.lockf(fd, fcntl.LOCK_UN)\n\
+                  print('unlocked', flush=True)\n\
+                  sys.stdin.readline()\n";
+    let mut holder = ScriptedPeer::start(script, &lock);
+    assert_eq!(holder.read_line(), "locked");
+    let (monitor, updates) = start(200);
+    monitor.add(dir.path());
+    let held = expect_change(&updates, dir.path(), "held", Cause::Initial);
+    assert_eq!(held_pid(&held), Some(holder.child.id()));
+    let reader = "import os, sys, time\n\
+                  print('reading', flush=True)\n\
+                  while True:\n    os.close(os.open(sys.argv[1], os.O_RDONLY))\n    time.sleep(0.02)\n";
+    let mut reader = ScriptedPeer::start(reader, &lock);
+    assert_eq!(reader.read_line(), "reading");
+    std::thread::sleep(Duration::from_millis(300)); // the reader's opens are flowing
+    assert_eq!(holder.ask("unlock"), "unlocked");
+    let freed = next_change(&updates, dir.path(), Duration::from_secs(3));
+    assert_eq!(freed.new, DirState::Lock(LockState::Free), "{freed:?}");
+    let _ = reader.child.kill();
+    let _ = holder.child.kill();
+}
