@@ -66,6 +66,20 @@ struct Tracked {
 
 impl Tracked {
     fn spawn(cmd: &mut Command, stderr: Stdio) -> Tracked {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec here.
+        // The child dies with the test process: a test killed mid-run (a soak stopped by
+        // hand) must not leave busy loops, churners or holders behind (it did: two busy loops
+        // ate both cores for an hour).
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
