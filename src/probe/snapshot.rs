@@ -50,12 +50,10 @@ impl LockTable {
             // descriptors show the lock on this very file (root can read them); otherwise a
             // direct query decides.
             Some(&pid) if !sys::table_key_is_unique(&meta, key) => match pid {
-                Some(p) if sys::holds_lock_on(p, &meta, key, false) => {
-                    RawState::Held { pid, file_id: key }
-                }
+                Some(p) if sys::holds_lock_on(p, &meta, key, false) => RawState::Held { pid },
                 _ => RawState::Unsure,
             },
-            Some(&pid) => RawState::Held { pid, file_id: key },
+            Some(&pid) => RawState::Held { pid },
             None if self.complete && trust.table_says_free() => RawState::Free,
             None => RawState::Unsure,
         })
@@ -68,10 +66,9 @@ pub(crate) enum RawState {
     Absent,
     Free,
     HeldByThisProcess,
-    /// `file_id` is the file as the table names it (major, minor, inode).
+    /// `pid`: the table's (classic locks); `None` for OFD locks.
     Held {
         pid: Option<u32>,
-        file_id: (u32, u32, u64),
     },
     /// The table cannot vouch for this file. Silence that proves nothing: a pid namespace
     /// whose table leaves out other namespaces' locks, a filesystem whose locks live elsewhere
