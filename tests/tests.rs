@@ -49,6 +49,9 @@ mod in_process;
 #[cfg(target_os = "linux")] // the engine reads /proc/locks
 #[path = "suite/monitor.rs"]
 mod monitor;
+#[cfg(target_os = "linux")] // setpriv, the kernel's symlink rules
+#[path = "suite/neighbours.rs"]
+mod neighbours;
 #[cfg(target_os = "linux")] // /proc/locks and /proc/<pid>/fdinfo
 #[path = "suite/probe_holders.rs"]
 mod probe_holders;

@@ -40,7 +40,7 @@ impl FrameStats {
 impl Drop for FrameStats {
     fn drop(&mut self) {
         let json = serde_json::json!({ "frames": self.frames });
-        if let Err(e) = std::fs::write(&self.file, json.to_string()) {
+        if let Err(e) = crate::atomic_file::write(&self.file, json.to_string().as_bytes()) {
             eprintln!(
                 "lockscope: cannot write frame stats to {}: {e}",
                 self.file.display()

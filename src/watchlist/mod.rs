@@ -107,7 +107,6 @@ pub use model::{
     DEFAULT_STUCK_AFTER, DirProblem, MIN_STUCK_AFTER, Notifications, Settings, State, WatchList,
     is_remote,
 };
-pub(crate) use store::write_file_atomically;
 pub use store::{Store, default_config_dir, export, import};
 
 use std::fmt;

@@ -8,10 +8,9 @@ use super::{
     FILE_NAME, Loaded, MAX_FILE_SIZE, State, Warning, WatchList, WatchListError, format, sys,
 };
 use crate::path_error::parent_dir;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Leftover temporary files older than this are removed by [`Store::load`].
@@ -189,85 +188,10 @@ fn set_aside(file: &Path) -> io::Result<PathBuf> {
 
 /// Replaces `target` with `bytes` so that readers and crashes see the old or the new content.
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WatchListError> {
-    write_file_atomically(target, bytes).map_err(|source| WatchListError::Write {
+    crate::atomic_file::write(target, bytes).map_err(|source| WatchListError::Write {
         path: target.to_path_buf(),
         source,
     })
-}
-
-/// Replaces `target` with `bytes` atomically: a temporary file beside it, fsync, rename,
-/// directory fsync (readers see the old file or the new one, never a part). See
-/// [`crate::atomic_file`].
-pub(crate) fn write_file_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    // Replace the file a symlink points to, not the link.
-    let target = match fs::symlink_metadata(target) {
-        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(target)?,
-        _ => target.to_path_buf(),
-    };
-    let existing = fs::metadata(&target).ok();
-    // Refused before a temporary file is made, so a failed save leaves the directory untouched
-    // (and a rename never replaces a directory or a device node such as /dev/null).
-    match &existing {
-        Some(m) if m.is_dir() => {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "it is a directory",
-            ));
-        }
-        Some(m) if !m.is_file() => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "it is a special file (FIFO, socket or device), not a regular file",
-            ));
-        }
-        _ => {}
-    }
-    let keep_permissions = existing.map(|m| m.permissions());
-    let (tmp_path, mut tmp) = create_temp(&target)?;
-    let result = (|| {
-        tmp.write_all(bytes)?;
-        if let Some(permissions) = keep_permissions {
-            tmp.set_permissions(permissions)?;
-        }
-        tmp.sync_all()?;
-        drop(tmp);
-        fs::rename(&tmp_path, &target)?;
-        sync_parent(&target)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp_path);
-    }
-    result
-}
-
-/// A new file `.<name>.<pid>.<n>.tmp` beside `target`, created exclusively.
-fn create_temp(target: &Path) -> io::Result<(PathBuf, File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = parent_dir(target);
-    let name = target
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    for _ in 0..1000 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}.{n}.tmp", std::process::id()));
-        let tmp_path = dir.join(tmp_name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp_path)
-        {
-            Ok(file) => return Ok((tmp_path, file)),
-            // Left by a crashed process that had our pid: try the next number.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free temporary file name",
-    ))
 }
 
 /// Removes `.<file_name>.*.tmp` files in `dir` older than [`STALE_TEMP_AGE`]. Best effort.
@@ -442,7 +366,7 @@ mod tests {
     fn huge_file_is_set_aside_without_reading_it_all() {
         let (_dir, store) = store();
         fs::create_dir_all(store.dir()).unwrap();
-        let file = File::create(store.file()).unwrap();
+        let file = fs::File::create(store.file()).unwrap();
         file.set_len(MAX_FILE_SIZE + 1).unwrap(); // sparse
         drop(file);
         let loaded = store.load().unwrap();
@@ -582,7 +506,7 @@ mod tests {
         let fresh = store.dir().join(".lockscope.toml.99999.1.tmp");
         fs::write(&stale, "partial").unwrap();
         fs::write(&fresh, "partial").unwrap();
-        File::options()
+        fs::File::options()
             .write(true)
             .open(&stale)
             .unwrap()

@@ -1,0 +1,151 @@
+//! Hostile neighbours and clients (issue 21): local users who plant symbolic links where root
+//! writes, a standard output that is closed, a listener beyond loopback, a preset served from a
+//! read-only config dir, and the messages people read. `serve`'s hostile HTTP clients are in
+//! `serve_clients.rs`; hostile remote answers in `remote.rs`.
+
+use crate::common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `cmd` as `nobody` (uid 65534), as a local user without privileges would.
+fn as_nobody(program: &str, args: &[&OsStr]) -> std::process::Output {
+    assert!(
+        is_root(),
+        "this test plays two users and must run as root (CI does)"
+    );
+    run(Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            program,
+        ])
+        .args(args))
+}
+
+/// A directory tree others may enter (tempdir makes 0700 ones).
+fn shared_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    root
+}
+
+fn metrics_to(output: &Path, dir: &Path) -> std::process::Output {
+    run(lockscope()
+        .args(["status", "--format", "prometheus", "--output"])
+        .arg(output)
+        .arg(dir))
+}
+
+/// The attack of issue 21: in a sticky, world-writable directory, `nobody` points
+/// `pub/lockscope.prom` at a root-only file; root's metrics run must replace the link, never
+/// the file it points to.
+#[test]
+fn output_replaces_a_symlink_another_user_planted_never_its_target() {
+    let root = shared_root();
+    let public = root.path().join("pub");
+    fs::create_dir(&public).unwrap();
+    fs::set_permissions(&public, fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = root.path().join("important.conf");
+    fs::write(&victim, "secret = 1\n").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+    let link = public.join("lockscope.prom");
+    let planted = as_nobody(
+        "ln",
+        &[OsStr::new("-s"), victim.as_os_str(), link.as_os_str()],
+    );
+    assert!(
+        planted.status.success(),
+        "nobody plants the link: {planted:?}"
+    );
+    assert_eq!(fs::symlink_metadata(&link).unwrap().uid(), 65534);
+
+    let watched = tempfile::tempdir().unwrap();
+    let out = metrics_to(&link, watched.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "secret = 1\n",
+        "the target is untouched"
+    );
+    assert_eq!(
+        fs::metadata(&victim).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    let written = fs::symlink_metadata(&link).unwrap();
+    assert!(
+        written.is_file(),
+        "the link itself was replaced by the metrics file"
+    );
+    assert_eq!(written.uid(), 0);
+    assert!(
+        fs::read_to_string(&link)
+            .unwrap()
+            .contains("lockscope_lock_state")
+    );
+}
+
+/// Where everyone may rename files and there is no sticky bit, nothing written can be trusted
+/// to stay: refused, with a message saying why and what to do, and nothing created.
+#[test]
+fn output_refuses_a_world_writable_directory_without_the_sticky_bit() {
+    let root = shared_root();
+    let open = root.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let out = metrics_to(&open.join("lockscope.prom"), watched.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no sticky bit") && stderr.contains("chmod +t"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_dir(&open).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+}
+
+/// The other side of the rule: a user's own link (a dotfile manager's) is followed, and stays
+/// a link; run as that user.
+#[test]
+fn output_follows_the_users_own_symlink() {
+    let root = shared_root();
+    let home = root.path().join("home");
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::lchown(&home, Some(65534), Some(65534)).unwrap();
+    let real = home.join("real.prom");
+    let link = home.join("lockscope.prom");
+    let made = as_nobody(
+        "ln",
+        &[OsStr::new("-s"), OsStr::new("real.prom"), link.as_os_str()],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let watched = shared_root();
+    let out = as_nobody(
+        env!("CARGO_BIN_EXE_lockscope"),
+        &[
+            OsStr::new("status"),
+            OsStr::new("--format"),
+            OsStr::new("prometheus"),
+            OsStr::new("--output"),
+            link.as_os_str(),
+            watched.path().as_os_str(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link stays"
+    );
+    assert!(
+        fs::read_to_string(&real)
+            .unwrap()
+            .contains("lockscope_lock_state")
+    );
+}
