@@ -302,8 +302,8 @@ fn status(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
 }
 
 /// Standard output in large writes: stdout alone is line-buffered, one write(2) per line.
-pub(crate) fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
-    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+pub(crate) fn buffered_stdout() -> std::io::BufWriter<crate::output::Stdout> {
+    std::io::BufWriter::with_capacity(64 * 1024, crate::output::stdout())
 }
 
 pub(crate) fn print_json(records: &[impl Serialize]) -> io::Result<()> {
@@ -473,7 +473,7 @@ fn wait_while_held(lock: &LockFile, hold_for: Option<Duration>, stop_rx: &mpsc::
 
 /// The one `held PATH pid N` line (the path escaped: it must stay one line), flushed.
 fn announce_held(lock_path: &Path) -> io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "held {} pid {}",

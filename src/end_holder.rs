@@ -103,7 +103,7 @@ pub(crate) fn run(
             return exit::ERROR;
         }
     };
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Ok(()) => exit::OK,
         Err(e) => output_failed(&e),

@@ -32,6 +32,43 @@ pub(crate) fn output_failed(e: &io::Error) -> u8 {
     }
 }
 
+/// Standard output, locked, for every subcommand's output. A stdout that was closed when
+/// lockscope started (`>&-`) fails every write with "standard output is closed" (exit 2 through
+/// [`output_failed`]): a closed stdout is a write error, not a reader that left, and Rust's
+/// runtime would otherwise hand us a silent /dev/null.
+pub(crate) fn stdout() -> Stdout {
+    Stdout {
+        inner: io::stdout().lock(),
+        closed: crate::closed_stdout::closed_at_start(),
+    }
+}
+
+pub(crate) struct Stdout {
+    inner: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl Stdout {
+    fn check(&self) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::other("standard output is closed"));
+        }
+        Ok(())
+    }
+}
+
+impl io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.check()?;
+        self.inner.flush()
+    }
+}
+
 /// Calls `stop` on SIGINT/SIGTERM (Ctrl-C / Ctrl-Break on Windows).
 pub(crate) fn on_stop(stop: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
     ctrlc::set_handler(stop).context("cannot install the SIGINT/SIGTERM handler")

@@ -361,7 +361,7 @@ pub(crate) fn hold(
         .strip_prefix("held ")
         .unwrap_or(&held.held_line);
     let announced = {
-        let mut out = io::stdout().lock();
+        let mut out = crate::output::stdout();
         writeln!(out, "held {}:{}", target.host, escape(line)).and_then(|()| out.flush())
     };
     if let Err(e) = announced {
@@ -478,7 +478,7 @@ pub(crate) fn terminate(
         let line = line.strip_prefix("lockscope: ").unwrap_or(line);
         report(format!("{host}: {line}"));
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     let written = String::from_utf8_lossy(&finished.stdout)
         .lines()
         .try_for_each(|line| writeln!(out, "{host}: {}", escape(line)))

@@ -61,7 +61,7 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     };
     // The one line on stdout: where to scrape (the port chosen, for `--metrics 127.0.0.1:0`).
     let announced = {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         writeln!(out, "serving {url}").and_then(|()| out.flush())
     };
     if let Err(e) = announced {

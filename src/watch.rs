@@ -108,7 +108,7 @@ pub fn run(
             })
         })
         .collect();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut code = exit::OK;
     for event in events {
         let written = match event {

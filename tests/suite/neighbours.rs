@@ -149,3 +149,81 @@ fn output_follows_the_users_own_symlink() {
             .contains("lockscope_lock_state")
     );
 }
+
+/// `lockscope ARGS` with its standard output closed (`>&-`), as a shell script would run it.
+fn with_stdout_closed(args: &[&OsStr]) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(env!("CARGO_BIN_EXE_lockscope"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start lockscope")
+}
+
+/// Waits at most `limit` for `child`; its exit code and stderr.
+fn finish_within(mut child: std::process::Child, limit: std::time::Duration) -> (i32, String) {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?} with stdout closed; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `held` line is the caller's only word that the lock is taken: with nowhere to write it,
+/// `hold` must let go at once and fail, so certbot is not blocked by a lock nobody knows of.
+/// Checked from outside, by real certbot.
+#[test]
+fn hold_with_stdout_closed_releases_at_once_and_certbot_gets_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let hold = with_stdout_closed(&[
+        OsStr::new("hold"),
+        OsStr::new("--for"),
+        OsStr::new("60s"),
+        dir.path().as_os_str(),
+    ]);
+    let (code, stderr) = finish_within(hold, std::time::Duration::from_secs(10));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("standard output is closed"), "{stderr}");
+    certbot_lock_dir(dir.path()).expect_locked().release();
+}
+
+/// `status` and `watch` with stdout closed: a write error (exit 2, said on stderr), not a
+/// reader that left (exit 0) and not a watch that runs on for nobody.
+#[test]
+fn status_and_watch_with_stdout_closed_fail_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec![OsStr::new("status"), dir.path().as_os_str()],
+        vec![
+            OsStr::new("status"),
+            OsStr::new("--json"),
+            dir.path().as_os_str(),
+        ],
+        vec![OsStr::new("watch"), dir.path().as_os_str()],
+    ] {
+        let (code, stderr) = finish_within(
+            with_stdout_closed(&args),
+            std::time::Duration::from_secs(10),
+        );
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write output: standard output is closed"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
