@@ -59,6 +59,13 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         Some(addr) => format!("http://{addr}/metrics"),
         None => format!("http://{}/metrics", options.listen),
     };
+    if let Some(warning) = server
+        .server_addr()
+        .to_ip()
+        .and_then(|addr| exposure_warning(addr, options.metrics.command_line))
+    {
+        report(warning);
+    }
     // The one line on stdout: where to scrape (the port chosen, for `--metrics 127.0.0.1:0`).
     let announced = {
         let mut out = crate::output::stdout();
@@ -183,7 +190,18 @@ fn load_watchlist(
         .map(Path::to_path_buf)
         .or_else(default_config_dir)
         .ok_or("no config directory (no home directory); use --config-dir")?;
-    let loaded = Store::new(dir.clone()).load().map_err(|e| e.to_string())?;
+    let loaded = match Store::new(dir.clone()).load() {
+        Ok(loaded) => loaded,
+        // The preset needs no file: a saved state that cannot be read (or, corrupt, cannot be
+        // set aside: a read-only config dir) is reported, left alone, and the preset served.
+        Err(e) if name == CERTBOT_PRESET_NAME => {
+            report(format!(
+                "warning: {e}; serving the built-in {CERTBOT_PRESET_NAME:?} watch list"
+            ));
+            return Ok((WatchList::certbot_preset(), Default::default()));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     for warning in &loaded.warnings {
         report(format!("warning: {warning}"));
     }
@@ -209,6 +227,28 @@ fn load_watchlist(
             ))
         }
     }
+}
+
+/// What a listener beyond loopback shows to whoever can reach it, said once on stderr: the
+/// metrics carry directory names and holders' program names (command lines with
+/// `--metrics-command-line`), which the machine's users may not want on the network.
+fn exposure_warning(addr: std::net::SocketAddr, command_lines: bool) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let reach = if addr.ip().is_unspecified() {
+        "every network this machine is on"
+    } else {
+        "the network"
+    };
+    let what = if command_lines {
+        "holders' whole command lines (--metrics-command-line: they can carry secrets)"
+    } else {
+        "holders' program names"
+    };
+    Some(format!(
+        "warning: listening on {addr}, open to {reach}: anyone who can connect reads the watched          directories' names and their {what}; listen on 127.0.0.1 (the default for a bare PORT)          or let a firewall allow only Prometheus"
+    ))
 }
 
 /// Answers requests until the server is unblocked: `GET /metrics` (and `HEAD`) with the

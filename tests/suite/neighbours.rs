@@ -227,3 +227,111 @@ fn status_and_watch_with_stdout_closed_fail_with_a_message() {
         );
     }
 }
+
+/// Starts `lockscope serve ARGS` (as `cmd` says), waits for its `serving URL` line, stops it;
+/// the line and everything it said on stderr.
+fn serve_until_serving(cmd: &mut Command) -> (String, String) {
+    use std::io::{BufRead, Read};
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start lockscope serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    (line, stderr)
+}
+
+/// Metrics name directories and holders' programs: listening beyond loopback says so, naming
+/// what is exposed; loopback stays quiet.
+#[test]
+fn serve_beyond_loopback_warns_what_it_exposes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (listen, command_lines, warned) in [
+        ("0.0.0.0:0", false, true),
+        ("[::]:0", true, true),
+        ("127.0.0.1:0", false, false),
+        ("[::1]:0", false, false),
+    ] {
+        let mut cmd = lockscope();
+        cmd.args(["serve", "--metrics", listen]);
+        if command_lines {
+            cmd.arg("--metrics-command-line");
+        }
+        let (line, stderr) = serve_until_serving(cmd.arg(dir.path()));
+        assert!(
+            line.starts_with("serving http://"),
+            "{listen}: {line:?} {stderr}"
+        );
+        if warned {
+            assert!(
+                stderr.contains("warning: listening on")
+                    && stderr.contains("directories' names")
+                    && stderr.contains(if command_lines {
+                        "command lines"
+                    } else {
+                        "program names"
+                    }),
+                "{listen}: {stderr}"
+            );
+        } else {
+            assert!(!stderr.contains("warning"), "{listen}: {stderr}");
+        }
+    }
+}
+
+/// The built-in `certbot` preset needs no file: a corrupt saved state in a config dir the user
+/// cannot write (so it cannot be set aside) is reported and left alone, and the preset served.
+#[test]
+fn serve_certbot_preset_survives_a_corrupt_config_it_cannot_set_aside() {
+    let root = shared_root();
+    let config = root.path().join("config");
+    fs::create_dir(&config).unwrap();
+    let file = config.join("lockscope.toml");
+    fs::write(&file, "[[list]\ncorrupt").unwrap();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o555)).unwrap();
+    assert!(
+        is_root(),
+        "runs serve as nobody, which needs root (CI runs as root)"
+    );
+    let (line, stderr) = serve_until_serving(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_lockscope"))
+            .args([
+                "serve",
+                "--metrics",
+                "127.0.0.1:0",
+                "--watchlist",
+                "certbot",
+                "--config-dir",
+            ])
+            .arg(&config),
+    );
+    assert!(
+        line.starts_with("serving http://"),
+        "{line:?}; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("could not be moved aside") && stderr.contains("built-in \"certbot\""),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        "[[list]\ncorrupt",
+        "left alone"
+    );
+    assert_eq!(fs::read_dir(&config).unwrap().count(), 1, "nothing added");
+}
