@@ -35,6 +35,17 @@ pub enum DurationError {
         /// The number without a unit.
         value: u64,
     },
+    /// A bare number with a fraction (`0.5`): bare numbers are whole seconds.
+    #[error(
+        "{text:?} is not a duration: a bare number is whole seconds; for a fraction add a unit, \
+         like {suggestion}"
+    )]
+    BareFraction {
+        /// The text as given, trimmed.
+        text: String,
+        /// The same length with a unit (`0.5s or 500ms`).
+        suggestion: String,
+    },
     /// A unit that is not one (`5 fortnights`).
     #[error(
         "{text:?} is not a duration: {unit:?} is not a unit (use ms, s, m, h or d; \
@@ -64,6 +75,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
+    if let Some(suggestion) = bare_fraction(text) {
+        return Err(DurationError::BareFraction {
+            text: text.to_string(),
+            suggestion,
+        });
+    }
     humantime::parse_duration(text).map_err(|e| {
         let text = text.to_string();
         match e {
@@ -79,6 +96,50 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             | humantime::DurationError::NumberExpected(_) => DurationError::NotADuration { text },
         }
     })
+}
+
+/// For a bare decimal number of seconds (`0.5`, `1.25`): the same length with units, as
+/// `0.5s or 500ms` (the milliseconds when they are whole).
+fn bare_fraction(text: &str) -> Option<String> {
+    let (whole, fraction) = text.split_once('.')?;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let seconds = format!(
+        "{}{}s",
+        if whole.is_empty() { "0" } else { whole },
+        if fraction.is_empty() {
+            String::new()
+        } else {
+            format!(".{fraction}")
+        }
+    );
+    let fraction_ms = fraction.trim_end_matches('0');
+    if fraction_ms.len() <= 3 && whole.len() <= 12 {
+        let whole: u64 = whole.parse().unwrap_or(0);
+        let ms: u64 = format!("{fraction_ms:0<3}").parse().unwrap_or(0);
+        return Some(format!("{seconds} or {}ms", whole * 1000 + ms));
+    }
+    Some(seconds)
+}
+
+/// A measured duration as people read it: milliseconds below a second, tenths of a second
+/// below a minute, whole seconds above (`300ms`, `2s 500ms`, `5m 3s`), not `300ms 178us 214ns`.
+pub fn readable(d: Duration) -> humantime::FormattedDuration {
+    let round = |unit: u128| {
+        let nanos = d.as_nanos();
+        let rounded = (nanos + unit / 2) / unit * unit;
+        Duration::from_nanos(u64::try_from(rounded).unwrap_or(u64::MAX))
+    };
+    let rounded = if d < Duration::from_secs(1) {
+        round(1_000_000)
+    } else if d < Duration::from_secs(60) {
+        round(100_000_000)
+    } else {
+        round(1_000_000_000)
+    };
+    humantime::format_duration(rounded)
 }
 
 /// Reads a poll interval: a duration as [`parse_duration`] reads it, at least [`MIN_INTERVAL`].
@@ -138,6 +199,55 @@ mod tests {
             assert!(!m.contains(" at "), "no parser offsets: {m}");
             assert!(!m.contains('\n'), "one line: {m}");
         }
+    }
+
+    #[test]
+    fn a_bare_fraction_says_bare_numbers_are_whole_seconds() {
+        let message = |text: &str| parse_duration(text).unwrap_err().to_string();
+        assert_eq!(
+            message("0.5"),
+            "\"0.5\" is not a duration: a bare number is whole seconds; for a fraction add a \
+             unit, like 0.5s or 500ms"
+        );
+        assert!(
+            message("1.25").ends_with("like 1.25s or 1250ms"),
+            "{}",
+            message("1.25")
+        );
+        assert!(
+            message(".5").ends_with("like 0.5s or 500ms"),
+            "{}",
+            message(".5")
+        );
+        assert!(
+            message("2.").ends_with("like 2s or 2000ms"),
+            "{}",
+            message("2.")
+        );
+        assert!(
+            message("0.0001").ends_with("like 0.0001s"),
+            "{}",
+            message("0.0001")
+        );
+        assert_eq!(
+            parse_duration("1.5s"),
+            Ok(ms(1500)),
+            "with a unit it is fine"
+        );
+        assert!(matches!(
+            parse_duration("."),
+            Err(DurationError::NotADuration { .. })
+        ));
+    }
+
+    #[test]
+    fn measured_durations_are_rounded_to_what_people_read() {
+        let read = |d: Duration| readable(d).to_string();
+        assert_eq!(read(Duration::new(0, 300_178_214)), "300ms");
+        assert_eq!(read(Duration::new(2, 549_999_999)), "2s 500ms");
+        assert_eq!(read(Duration::new(303, 600_000_000)), "5m 4s");
+        assert_eq!(read(Duration::ZERO), "0s");
+        assert_eq!(read(Duration::MAX), read(Duration::MAX), "no overflow");
     }
 
     #[test]

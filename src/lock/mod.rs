@@ -37,7 +37,7 @@ pub enum LockError {
     },
     /// A waiting acquire ran out of time; `holder` is who held the lock at the last try.
     #[error("timed out after {} waiting for {path}, locked by {}",
-        humantime::format_duration(*.waited), holder_text(.holder))]
+        crate::duration::readable(*.waited), holder_text(.holder))]
     Timeout {
         /// The lock file.
         path: PathBuf,

@@ -335,3 +335,23 @@ fn serve_certbot_preset_survives_a_corrupt_config_it_cannot_set_aside() {
     );
     assert_eq!(fs::read_dir(&config).unwrap().count(), 1, "nothing added");
 }
+
+/// What people read: a bare fraction is explained with the unit to use, and a `--wait` that
+/// ran out says how long in rounded words, not nanoseconds.
+#[test]
+fn duration_messages_read_as_people_write_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(lockscope().args(["hold", "--for", "0.5"]).arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a bare number is whole seconds") && stderr.contains("500ms"),
+        "{stderr}"
+    );
+
+    let _certbot = certbot_lock_dir(dir.path()).expect_locked();
+    let out = run(lockscope().args(["hold", "--wait=300ms"]).arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timed out after 300ms waiting for"), "{stderr}");
+}

@@ -122,7 +122,7 @@ fn remote_details(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, remote: &crate::r
         Some(crate::remote::ConnectionState::Lost { reason, retry_in }) => format!(
             "lost: {} (trying again in {})",
             escape(&reason.to_string()),
-            humantime::format_duration(*retry_in)
+            crate::duration::readable(*retry_in)
         ),
         Some(state) => state.name().to_string(),
         None => "connecting".to_string(),
