@@ -511,16 +511,25 @@ impl LockscopeApp {
     }
 
     fn lists_loaded(&mut self, mut state: State) {
-        if state.lists().is_empty() {
-            // First run: one empty list to add directories to.
-            let _ = state.create("default");
-        }
         match self.open_list.take() {
             Some(OpenList::File(path)) => self.store.import(path),
+            // `certbot` is the built-in preset unless a saved list has that name, as for
+            // `serve --watchlist certbot`; it needs no file (one that cannot be read included).
+            Some(OpenList::Name(name))
+                if name == crate::watchlist::CERTBOT_PRESET_NAME
+                    && state.get(&name).is_none()
+                    && state
+                        .insert(crate::watchlist::WatchList::certbot_preset())
+                        .and_then(|()| state.switch(&name))
+                        .is_ok() => {}
             Some(OpenList::Name(name)) if state.switch(&name).is_err() => {
                 self.tell(format!("no saved watch list named {name:?}"), true);
             }
             Some(OpenList::Name(_)) | None => {}
+        }
+        if state.lists().is_empty() {
+            // First run: one empty list to add directories to.
+            let _ = state.create("default");
         }
         let settings = state.settings().clone();
         self.lists = Some(state);

@@ -1127,6 +1127,55 @@ fn the_list_asked_for_at_start_is_opened_or_imported() {
     });
 }
 
+/// `--watchlist certbot` is the built-in preset unless a list has that name (as for `serve`),
+/// also when the saved state cannot be read: a corrupt file on a read-only mount, which cannot
+/// be set aside, is reported and left alone.
+#[test]
+fn watchlist_certbot_opens_the_preset_without_a_file() {
+    let all: Vec<PathBuf> = lockscope::watchlist::WatchList::certbot_preset().dirs;
+    let all: Vec<&Path> = all.iter().map(PathBuf::as_path).collect();
+    let open = || Some(OpenList::Name("certbot".into()));
+    let empty = tempfile::tempdir().unwrap();
+    let mut h = build_app(app_config(empty.path(), FakePicker::new(), open()), false);
+    run_until(&mut h, "the preset opened", |h| {
+        active_list(h).as_deref() == Some("certbot") && shown_dirs(h, &all) == all
+    });
+    drop(h);
+
+    assert!(
+        crate::common::is_root(),
+        "mounts a read-only bind mount (CI runs as root)"
+    );
+    let cfg = tempfile::tempdir().unwrap();
+    let file = cfg.path().join("lockscope.toml");
+    std::fs::write(&file, "[[list]\ncorrupt").unwrap();
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let mount = |args: &[&str]| {
+        let ok = std::process::Command::new("mount")
+            .args(args)
+            .arg(cfg.path())
+            .arg(cfg.path())
+            .status();
+        assert!(ok.unwrap().success(), "mount {args:?}");
+    };
+    mount(&["--bind"]);
+    let _unmount = Unmount(cfg.path());
+    mount(&["-o", "remount,bind,ro"]);
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open()), false);
+    run_until(&mut h, "the preset opened and the file reported", |h| {
+        active_list(h).as_deref() == Some("certbot")
+            && shown_dirs(h, &all) == all
+            && message_containing(h, "could not be moved aside").is_some()
+    });
+    drop(h);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "[[list]\ncorrupt");
+}
+
 /// A watch-list load that blocks until released: what a config directory on a hung network
 /// filesystem does (the store opens even a FIFO without blocking, so nothing local can).
 /// Dropping the gate releases it, so a failing test never leaves the store thread blocked.

@@ -353,5 +353,8 @@ fn duration_messages_read_as_people_write_them() {
     let out = run(lockscope().args(["hold", "--wait=300ms"]).arg(dir.path()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("timed out after 300ms waiting for"), "{stderr}");
+    assert!(
+        stderr.contains("timed out after 300ms waiting for"),
+        "{stderr}"
+    );
 }
