@@ -581,3 +581,41 @@ impl Drop for WatchStream {
         let _ = self.child.wait();
     }
 }
+
+/// The calling thread's kernel id, for [`wait_until_in_syscall`] from another thread.
+pub fn current_tid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// The sleeps of a retry loop's backoff (`std::thread::sleep`: nanosleep or clock_nanosleep).
+pub const SLEEP_SYSCALLS: &[libc::c_long] = &[libc::SYS_nanosleep, libc::SYS_clock_nanosleep];
+/// What a lookup of a path waits in when its filesystem does not answer.
+pub const PATH_SYSCALLS: &[libc::c_long] =
+    &[libc::SYS_openat, libc::SYS_newfstatat, libc::SYS_statx];
+
+/// Waits (at most 10 s) until thread `tid` of process `pid` sits in one of `syscalls`, as
+/// `/proc/PID/task/TID/syscall` shows: proof that it got there (a waiting acquire has tried
+/// and is backing off; a lookup is stuck in the kernel), where a fixed sleep would only guess.
+#[track_caller]
+pub fn wait_until_in_syscall(pid: u32, tid: i32, syscalls: &[libc::c_long], what: &str) {
+    let path = format!("/proc/{pid}/task/{tid}/syscall");
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        last = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+        let nr = last
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<libc::c_long>().ok());
+        if nr.is_some_and(|nr| syscalls.contains(&nr)) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: thread {tid} never sat in syscalls {syscalls:?} within 10 s (last: {:?})",
+            last.trim()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

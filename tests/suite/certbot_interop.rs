@@ -128,7 +128,13 @@ fn cli_status_and_hold_against_certbot() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Its main thread backing off between tries: it has tried, and found the lock busy.
+    wait_until_in_syscall(
+        waiter.id(),
+        waiter.id() as i32,
+        SLEEP_SYSCALLS,
+        "hold --wait",
+    );
     assert!(
         waiter.try_wait().unwrap().is_none(),
         "still waiting while certbot holds"
@@ -149,11 +155,15 @@ fn a_waiting_acquire_gets_the_lock_when_certbot_releases() {
     let dir = tempfile::tempdir().unwrap();
     let certbot = certbot_lock_dir(dir.path()).expect_locked();
     let path = dir.path().join(LOCK);
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
+        let _ = tid_tx.send(current_tid());
         let mut lock = LockFile::new(path);
         lock.acquire_timeout(Duration::from_secs(20)).map(|_| lock)
     });
-    std::thread::sleep(Duration::from_millis(200));
+    let tid = tid_rx.recv().unwrap();
+    wait_until_in_syscall(std::process::id(), tid, SLEEP_SYSCALLS, "the waiter");
+    assert!(!waiter.is_finished(), "still waiting while certbot holds");
     certbot.release();
     let lock = waiter.join().unwrap().expect("acquired after release");
     assert!(lock.is_locked());

@@ -1167,8 +1167,18 @@ fn an_acquire_stuck_on_a_hung_fuse_mount_does_not_block_other_probes() {
     // fixture's cleanup sends SIGCONT before unmounting, also if this test fails.
     assert_eq!(unsafe { libc::kill(daemon as i32, libc::SIGSTOP) }, 0);
     let stuck_dir = fuse.dir.clone();
-    let stuck = std::thread::spawn(move || lockscope::lock_dir(&stuck_dir).map(drop));
-    std::thread::sleep(Duration::from_millis(300)); // let it get stuck in the kernel
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let stuck = std::thread::spawn(move || {
+        let _ = tid_tx.send(current_tid());
+        lockscope::lock_dir(&stuck_dir).map(drop)
+    });
+    let tid = tid_rx.recv().unwrap();
+    wait_until_in_syscall(
+        std::process::id(),
+        tid,
+        PATH_SYSCALLS,
+        "the acquire on stopped FUSE",
+    );
     let certbot = certbot_lock_dir(&healthy.dir).expect_locked();
     let (tx, rx) = std::sync::mpsc::channel();
     let lock_file = healthy.dir.join(LOCK);

@@ -2095,16 +2095,16 @@ fn a_refusal_note_goes_when_the_state_changes() {
         "[settings]\ninterval = \"1h\"\n",
     )
     .unwrap();
-    let mut h = start_app(cfg.path(), FakePicker::new());
-    add_absent_rows_or_free(&mut h, dir);
-    // A holder that takes the lock on a file it opened a while before: no filesystem event
-    // tells the monitor, so the row still says Free when Acquire is clicked.
+    // A holder that takes the lock on a file it opened before the app watched it: no
+    // filesystem event tells the monitor, so the row still says Free when Acquire is clicked.
+    // It locks when told, after the row shows Free: no sleep decides the order.
     let mut holder = std::process::Command::new("python3")
         .args([
             "-c",
-            "import fcntl, os, sys, time\n\
+            "import fcntl, os, sys\n\
              fd = os.open(sys.argv[1], os.O_RDWR)\n\
-             time.sleep(1.0)\n\
+             print('opened', flush=True)\n\
+             sys.stdin.readline()\n\
              fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
              print('locked', flush=True)\n\
              sys.stdin.read()\n",
@@ -2114,10 +2114,16 @@ fn a_refusal_note_goes_when_the_state_changes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3");
+    let mut holder_out = std::io::BufReader::new(holder.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    holder_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "opened");
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows_or_free(&mut h, dir);
+    let mut holder_in = holder.stdin.take().unwrap();
+    writeln!(holder_in, "lock").unwrap();
+    line.clear();
+    holder_out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "locked");
     h.run_steps(5);
     assert!(has_badge(&h, dir, "Free (stale file)"), "{}", describe(&h));
@@ -2131,12 +2137,11 @@ fn a_refusal_note_goes_when_the_state_changes() {
             .unwrap()
     };
     touch();
-    std::thread::sleep(Duration::from_millis(300));
     run_until(&mut h, "refused, the holder shown", |h| {
         has_badge(h, dir, "Held") && row_texts(h, dir).iter().any(|t| t.contains("refused"))
     });
     // The holder dies: the note must go with the state it described.
-    drop(holder.stdin.take().unwrap().write_all(b""));
+    drop(holder_in);
     holder.wait().unwrap();
     touch();
     run_until(&mut h, "Free again, no refusal note", |h| {

@@ -129,8 +129,19 @@ fn acquire_until_can_be_cancelled() {
     let cancel = Arc::new(AtomicBool::new(false));
     let path = dir.path().join(LOCK);
     let flag = cancel.clone();
-    let waiter = std::thread::spawn(move || LockFile::new(path).acquire_until(None, &flag));
-    std::thread::sleep(Duration::from_millis(100));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tid_tx.send(common::current_tid());
+        LockFile::new(path).acquire_until(None, &flag)
+    });
+    let tid = tid_rx.recv().unwrap();
+    common::wait_until_in_syscall(
+        std::process::id(),
+        tid,
+        common::SLEEP_SYSCALLS,
+        "the waiter",
+    );
+    assert!(!waiter.is_finished(), "still waiting before the cancel");
     cancel.store(true, Ordering::SeqCst);
     assert!(matches!(
         waiter.join().unwrap(),
@@ -143,11 +154,23 @@ fn a_waiting_thread_gets_the_lock_on_release() {
     let dir = tempfile::tempdir().unwrap();
     let mut held = lock_dir(dir.path()).unwrap();
     let path = dir.path().join(LOCK);
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
+        let _ = tid_tx.send(common::current_tid());
         let mut lock = LockFile::new(path);
         lock.acquire_timeout(Duration::from_secs(10)).map(|_| lock)
     });
-    std::thread::sleep(Duration::from_millis(100));
+    let tid = tid_rx.recv().unwrap();
+    common::wait_until_in_syscall(
+        std::process::id(),
+        tid,
+        common::SLEEP_SYSCALLS,
+        "the waiter",
+    );
+    assert!(
+        !waiter.is_finished(),
+        "still waiting while the lock is held"
+    );
     held.release().unwrap();
     assert!(waiter.join().unwrap().unwrap().is_locked());
 }

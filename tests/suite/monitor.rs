@@ -47,6 +47,32 @@ fn expect_change(updates: &Receiver<Update>, dir: &Path, state: &str, cause: Cau
     c
 }
 
+/// Waits until `dir` is watched again (after it was made anew): touches a file beside the lock
+/// until the monitor counts a filesystem event, instead of sleeping for a guessed number of
+/// passes.
+#[track_caller]
+fn wait_until_watched(monitor: &Monitor, dir: &Path) {
+    let started = Instant::now();
+    let before = monitor.stats().fs_events;
+    for n in 0.. {
+        let marker = dir.join(format!(".watched-{n}"));
+        std::fs::write(&marker, b"").unwrap();
+        std::fs::remove_file(&marker).unwrap();
+        let seen = Instant::now();
+        while seen.elapsed() < Duration::from_millis(50) {
+            if monitor.stats().fs_events > before {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} was not watched again within 10 s",
+            dir.display()
+        );
+    }
+}
+
 /// For tests with a short interval: a pass may see a change a moment before its event is
 /// processed, so either cause is accepted, but a filesystem event must have arrived since
 /// `events_before` (the directory is really watched).
@@ -171,7 +197,7 @@ fn deleted_directory_is_missing_and_recreated_one_is_watched_again() {
 
     std::fs::create_dir(&dir).unwrap();
     expect_change(&updates, &dir, "absent", Cause::Poll);
-    std::thread::sleep(Duration::from_millis(400)); // let a pass re-watch it
+    wait_until_watched(&monitor, &dir);
     let before = monitor.stats().fs_events;
     let certbot = certbot_lock_dir(&dir).expect_locked();
     expect_change_with_event(&updates, &monitor, &dir, "held", before); // events flow again
@@ -218,7 +244,7 @@ fn renamed_or_replaced_directory_is_reported_and_recovers() {
     std::fs::remove_file(&dir).unwrap();
     std::fs::create_dir(&dir).unwrap();
     expect_change(&updates, &dir, "absent", Cause::Poll);
-    std::thread::sleep(Duration::from_millis(400));
+    wait_until_watched(&monitor, &dir);
     let before = monitor.stats().fs_events;
     let certbot = certbot_lock_dir(&dir).expect_locked();
     expect_change_with_event(&updates, &monitor, &dir, "held", before);
