@@ -1,7 +1,9 @@
 //! `lockscope serve --metrics ADDR`: the monitor's live state on an HTTP `/metrics` endpoint
 //! for Prometheus. The main thread applies the monitor's changes to the shared metrics; one
-//! HTTP thread answers scrapes by encoding them (nothing is probed per scrape).
+//! HTTP thread (src/http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
+//! (nothing is probed per scrape).
 
+use crate::http::{Request, Response, Server};
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{exit, on_stop, report};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
@@ -10,9 +12,8 @@ use lockscope::watchlist::{
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
-use tiny_http::{Header, Method, Response, Server};
 
 /// What `serve` was asked to do.
 pub(crate) struct ServeOptions {
@@ -29,6 +30,8 @@ pub(crate) struct ServeOptions {
 enum Event {
     Update(Update),
     Stop,
+    /// The HTTP server cannot go on (its poll failed).
+    HttpFailed(std::io::Error),
 }
 
 pub(crate) fn run(options: ServeOptions) -> u8 {
@@ -48,17 +51,15 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         return exit::ERROR;
     }
     // Bound before the monitor starts: an address in use is a quick, clear error.
-    let server = match Server::http(&options.listen) {
-        Ok(server) => Arc::new(server),
+    let server = match Server::bind(&options.listen) {
+        Ok(server) => server,
         Err(e) => {
             report(format!("cannot listen on {}: {e}", options.listen));
             return exit::ERROR;
         }
     };
-    let url = match server.server_addr().to_ip() {
-        Some(addr) => format!("http://{addr}/metrics"),
-        None => format!("http://{}/metrics", options.listen),
-    };
+    let url = format!("http://{}/metrics", server.local_addr());
+    let stopper = server.stopper();
     // The one line on stdout: where to scrape (the port chosen, for `--metrics 127.0.0.1:0`).
     let announced = {
         let mut out = std::io::stdout().lock();
@@ -71,7 +72,7 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         }
     }
     let metrics = SharedMetrics::new(LockMetrics::new(options.metrics));
-    let updates_tx = events_tx;
+    let updates_tx = events_tx.clone();
     let monitor = match Monitor::start_with(
         MonitorOptions {
             interval,
@@ -91,11 +92,17 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         monitor.add(dir);
     }
     let http = {
-        let server = server.clone();
         let metrics = metrics.clone();
+        let failed_tx = events_tx;
         std::thread::Builder::new()
             .name("lockscope-http".into())
-            .spawn(move || answer_scrapes(&server, &metrics))
+            .spawn(move || {
+                let registry = metrics.registry();
+                let handler = |request: &Request| answer(request, || render(&registry));
+                if let Err(e) = server.run(&handler) {
+                    let _ = failed_tx.send(Event::HttpFailed(e));
+                }
+            })
     };
     let http = match http {
         Ok(h) => h,
@@ -104,17 +111,23 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
             return exit::ERROR;
         }
     };
+    let mut code = exit::OK;
     for event in events {
         match event {
             Event::Stop => break,
+            Event::HttpFailed(e) => {
+                report(format!("the HTTP server stopped: {e}"));
+                code = exit::ERROR;
+                break;
+            }
             Event::Update(Update::Notice(text)) => report(text),
             Event::Update(Update::Change(change)) => metrics.lock().apply(&change),
         }
     }
-    server.unblock();
+    stopper.stop();
     let _ = http.join();
     drop(monitor);
-    exit::OK
+    code
 }
 
 /// The directories, the pass's period and the lock name: from the operands and flags, or from
@@ -211,42 +224,17 @@ fn load_watchlist(
     }
 }
 
-/// Answers requests until the server is unblocked: `GET /metrics` (and `HEAD`) with the
-/// metrics, `/` with a pointer to them, anything else 404 or 405.
-fn answer_scrapes(server: &Server, metrics: &SharedMetrics) {
-    let registry = metrics.registry();
-    // `from_bytes` refuses only non-ASCII, and these are ASCII constants.
-    let (Ok(content_type), Ok(plain_text), Ok(allow)) = (
-        Header::from_bytes("Content-Type", CONTENT_TYPE),
-        Header::from_bytes("Content-Type", "text/plain; charset=utf-8"),
-        Header::from_bytes("Allow", "GET, HEAD"),
-    ) else {
-        report("cannot make the HTTP headers");
-        return;
-    };
-    for request in server.incoming_requests() {
-        let is_get = matches!(request.method(), Method::Get | Method::Head);
-        let path = request.url().split('?').next().unwrap_or("");
-        // A client that went away mid-answer is its own problem: nothing to report.
-        let _ = match (is_get, path) {
-            (true, "/metrics") => request.respond(
-                Response::from_string(render(&registry))
-                    .with_header(content_type.clone())
-                    // Whole, with its Content-Length: tiny_http would chunk a body over 32 KiB.
-                    .with_chunked_threshold(usize::MAX),
-            ),
-            (true, "/") => request.respond(
-                Response::from_string("lockscope: the metrics are at /metrics\n")
-                    .with_header(plain_text.clone()),
-            ),
-            (true, _) => {
-                request.respond(Response::from_string("not found\n").with_status_code(404))
-            }
-            (false, _) => request.respond(
-                Response::from_string("only GET and HEAD\n")
-                    .with_status_code(405)
-                    .with_header(allow.clone()),
-            ),
-        };
+/// The answer to a request: `GET /metrics` (and `HEAD`) with the metrics, `/` with a pointer
+/// to them, any other path 404, any other method 405.
+pub(crate) fn answer(request: &Request, metrics: impl FnOnce() -> String) -> Response {
+    let path = request.target.split('?').next().unwrap_or("");
+    match (matches!(request.method, "GET" | "HEAD"), path) {
+        (true, "/metrics") => Response::new(200, CONTENT_TYPE, metrics()),
+        (true, "/") => Response::text(200, "lockscope: the metrics are at /metrics\n"),
+        (true, _) => Response::text(404, "not found\n"),
+        (false, _) => Response {
+            allow_get_head: true,
+            ..Response::text(405, "only GET and HEAD\n")
+        },
     }
 }

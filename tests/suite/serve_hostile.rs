@@ -339,7 +339,10 @@ impl Serve {
     fn scrape_until_all_dirs(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.scrape().matches("lockscope_lock_held{").count() < DIRS {
-            assert!(Instant::now() < deadline, "never saw all {DIRS} directories");
+            assert!(
+                Instant::now() < deadline,
+                "never saw all {DIRS} directories"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -458,7 +461,10 @@ fn a_real_prometheus_keeps_scraping_during_the_attack() {
     let (min_up, scrapes, slowest) = (
         up("min_over_time", "up{job=\"lockscope\"}"),
         up("count_over_time", "up{job=\"lockscope\"}"),
-        up("max_over_time", "scrape_duration_seconds{job=\"lockscope\"}"),
+        up(
+            "max_over_time",
+            "scrape_duration_seconds{job=\"lockscope\"}",
+        ),
     );
     drop(attack);
     let summary = format!(
@@ -537,7 +543,9 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// The statuses serve may answer with.
-const STATUSES: &[&str] = &["200", "400", "404", "405", "408", "413", "414", "431", "505"];
+const STATUSES: &[&str] = &[
+    "200", "400", "404", "405", "408", "413", "414", "431", "505",
+];
 
 /// Sends `input`, closes the sending side and reads to the end: serve answers with HTTP
 /// responses (a known status each) or closes, within a few seconds.
@@ -585,6 +593,8 @@ fn check_input(addr: &str, input: &[u8]) -> Result<(), TestCaseError> {
 fn serve_answers_arbitrary_bytes_with_http_or_a_close() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start(&[dir.path().as_os_str()]);
+    // Counted once the monitor has started its threads (it starts after the `serving` line).
+    let _ = serve.scrape_until("the dir", |body| body.contains("lockscope_lock_held{"));
     let pid = serve.child.id();
     let baseline = threads(pid);
     // No failure file: this runner is not a `proptest!` test with a source file beside it.
