@@ -60,7 +60,8 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Response {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: String,
+    /// Shared: one encoding of the metrics can answer many requests.
+    pub body: Arc<str>,
     /// `Allow: GET, HEAD` (a 405's).
     pub allow_get_head: bool,
 }
@@ -68,7 +69,7 @@ pub(crate) struct Response {
 const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
 
 impl Response {
-    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Arc<str>>) -> Self {
         Response {
             status,
             content_type,
@@ -77,7 +78,7 @@ impl Response {
         }
     }
 
-    pub(crate) fn text(status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn text(status: u16, body: impl Into<Arc<str>>) -> Self {
         Response::new(status, PLAIN_TEXT, body)
     }
 }
@@ -712,7 +713,7 @@ mod props {
     /// Runs a connection to its close: the bytes it wrote. Every call to `work` makes progress
     /// or waits, so a bounded number of calls must reach the close.
     fn converse(input: &[u8], chunks: Vec<usize>) -> Result<Vec<u8>, TestCaseError> {
-        let handler = |request: &Request| crate::serve::answer(request, || METRICS.to_string());
+        let handler = |request: &Request| crate::serve::answer(request, || METRICS.into());
         let mut conn = Conn::new(Peer::new(input, chunks), Instant::now());
         for _ in 0..100_000 {
             if conn.work(&handler) == Next::Close {

@@ -10,10 +10,12 @@ use lockscope::monitor::{Monitor, MonitorOptions, Update};
 use lockscope::watchlist::{
     CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import, is_remote,
 };
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 /// What `serve` was asked to do.
 pub(crate) struct ServeOptions {
@@ -91,14 +93,20 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     for dir in dirs {
         monitor.add(dir);
     }
+    // Bumped after each change to the metrics: a shared encoding is of an older state.
+    let generation = Arc::new(AtomicU64::new(0));
     let http = {
         let metrics = metrics.clone();
+        let generation = generation.clone();
         let failed_tx = events_tx;
         std::thread::Builder::new()
             .name("lockscope-http".into())
             .spawn(move || {
                 let registry = metrics.registry();
-                let handler = |request: &Request| answer(request, || render(&registry));
+                let shared = RefCell::new(None);
+                let handler = |request: &Request| {
+                    answer(request, || encoding(&registry, &generation, &shared))
+                };
                 if let Err(e) = server.run(&handler) {
                     let _ = failed_tx.send(Event::HttpFailed(e));
                 }
@@ -121,7 +129,10 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
                 break;
             }
             Event::Update(Update::Notice(text)) => report(text),
-            Event::Update(Update::Change(change)) => metrics.lock().apply(&change),
+            Event::Update(Update::Change(change)) => {
+                metrics.lock().apply(&change);
+                generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
     stopper.stop();
@@ -224,9 +235,46 @@ fn load_watchlist(
     }
 }
 
+/// How long one encoding of the metrics answers further scrapes, unless they change: a flood of
+/// scrapes costs copies, not encodings (`held_seconds` may be this much behind).
+const SHARED_FOR: Duration = Duration::from_millis(100);
+
+/// An encoding of the metrics and what it is of.
+struct Encoding {
+    at: Instant,
+    generation: u64,
+    text: Arc<str>,
+}
+
+/// The metrics' text for a scrape now: the last encoding while it is recent and no change
+/// came since, else a new one.
+fn encoding(
+    registry: &prometheus_client::registry::Registry,
+    generation: &AtomicU64,
+    shared: &RefCell<Option<Encoding>>,
+) -> Arc<str> {
+    let now = Instant::now();
+    // Read before encoding: a change applied meanwhile bumps it, so the next scrape re-encodes.
+    let current = generation.load(Ordering::SeqCst);
+    let mut shared = shared.borrow_mut();
+    if let Some(last) = shared.as_ref()
+        && last.generation == current
+        && now.duration_since(last.at) < SHARED_FOR
+    {
+        return last.text.clone();
+    }
+    let text: Arc<str> = render(registry).into();
+    *shared = Some(Encoding {
+        at: now,
+        generation: current,
+        text: text.clone(),
+    });
+    text
+}
+
 /// The answer to a request: `GET /metrics` (and `HEAD`) with the metrics, `/` with a pointer
 /// to them, any other path 404, any other method 405.
-pub(crate) fn answer(request: &Request, metrics: impl FnOnce() -> String) -> Response {
+pub(crate) fn answer(request: &Request, metrics: impl FnOnce() -> Arc<str>) -> Response {
     let path = request.target.split('?').next().unwrap_or("");
     match (matches!(request.method, "GET" | "HEAD"), path) {
         (true, "/metrics") => Response::new(200, CONTENT_TYPE, metrics()),

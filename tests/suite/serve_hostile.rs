@@ -26,6 +26,8 @@ const SLOW: usize = 50;
 /// Clients pipelining [`PIPELINED`] requests without reading, each with a small receive buffer.
 const PIPELINERS: usize = 2;
 const PIPELINED: usize = 20_000;
+/// Greedy clients: each pipelines requests and reads the answers as fast as it can.
+const GREEDY: usize = 8;
 /// Connections opened and left idle (the issue's count: it made 1,009 threads).
 const IDLE: usize = 1_000;
 /// How long the well-behaved scraper scrapes during the attack: longer than serve's request
@@ -121,6 +123,8 @@ struct Tally {
     idle_ready: AtomicBool,
     /// Bytes of pipelined requests written.
     pipelined_bytes: AtomicUsize,
+    /// Bytes of answers the greedy clients read.
+    greedy_bytes: AtomicUsize,
 }
 
 /// The hostile clients, each kind in its own thread, until dropped.
@@ -157,6 +161,9 @@ impl Attack {
             threads.push(spawn(pipeliner));
         }
         threads.push(spawn(idle_clients));
+        for _ in 0..GREEDY {
+            threads.push(spawn(greedy));
+        }
         let attack = Attack {
             stop,
             tally,
@@ -241,6 +248,37 @@ fn pipeliner(addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
                     tally.pipelined_closed.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Pipelines 64 requests at a time and reads every answer as fast as it comes: all the work
+/// one connection can ask for.
+fn greedy(addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
+    let batch = REQUEST.repeat(64);
+    let mut buf = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+            continue;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while !stop.load(Ordering::Relaxed) {
+            if stream.write_all(&batch).is_err() {
+                break;
+            }
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    tally.greedy_bytes.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break,
             }
         }
     }
@@ -383,12 +421,14 @@ fn serve_answers_every_scrape_within_a_second_beside_hostile_clients() {
     let summary = format!(
         "{} scrapes answered, {} slower than {SCRAPE_LIMIT:?} ({slow:.2?}), max {:.2?}; \
          {} failed: {failures:#?}\nthreads: {baseline} before the attack, {attacked_threads} \
-         once under way, max {max_threads} during it; {} idle connections opened at first",
+         once under way, max {max_threads} during it; {} idle connections opened at first; \
+         the greedy clients read {} MB",
         latencies.len(),
         slow.len(),
         latencies.iter().max(),
         failures.len(),
         tally.idle_opened.load(Ordering::Relaxed),
+        tally.greedy_bytes.load(Ordering::Relaxed) / 1_000_000,
     );
     assert!(failures.is_empty() && slow.is_empty(), "{summary}");
     assert!(latencies.len() >= 20, "too few scrapes: {summary}");
@@ -600,7 +640,7 @@ fn serve_answers_arbitrary_bytes_with_http_or_a_close() {
     // No failure file: this runner is not a `proptest!` test with a source file beside it.
     let mut runner = TestRunner::new(ProptestConfig {
         failure_persistence: None,
-        ..config(150)
+        ..config(400)
     });
     let result = runner.run(&input(), |input| {
         check_input(&serve.addr, &input)?;
