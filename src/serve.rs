@@ -12,6 +12,7 @@ use lockscope::watchlist::{
 };
 use std::cell::RefCell;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -32,7 +33,7 @@ pub(crate) struct ServeOptions {
 enum Event {
     Update(Update),
     Stop,
-    /// The HTTP server cannot go on (its poll failed).
+    /// The HTTP server cannot go on (its poll failed, or a bug).
     HttpFailed(std::io::Error),
 }
 
@@ -107,9 +108,14 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
                 let handler = |request: &Request| {
                     answer(request, || encoding(&registry, &generation, &shared))
                 };
-                if let Err(e) = server.run(&handler) {
-                    let _ = failed_tx.send(Event::HttpFailed(e));
-                }
+                // A panic (its message is on stderr) must not leave serve running unscraped.
+                let run = std::panic::catch_unwind(AssertUnwindSafe(|| server.run(&handler)));
+                let failed = match run {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e,
+                    Err(_) => std::io::Error::other("its thread panicked"),
+                };
+                let _ = failed_tx.send(Event::HttpFailed(failed));
             })
     };
     let http = match http {
