@@ -27,7 +27,7 @@ const SLOW: usize = 50;
 const PIPELINERS: usize = 2;
 const PIPELINED: usize = 20_000;
 /// Greedy clients: each pipelines requests and reads the answers as fast as it can.
-const GREEDY: usize = 8;
+const GREEDY: usize = 4;
 /// Connections opened and left idle (the count: it made 1,009 threads).
 const IDLE: usize = 1_000;
 /// How long the well-behaved scraper scrapes during the attack: longer than serve's request
