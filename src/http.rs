@@ -16,7 +16,7 @@
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,10 +95,34 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// The bytes of `response`; without its body for a `HEAD` request.
-fn encode(response: &Response, head_only: bool, keep_alive: bool) -> Vec<u8> {
+/// An answer on the wire: its head's bytes, then its body, shared with other answers (a
+/// client that never reads holds a head, not a copy of the metrics).
+#[derive(Default)]
+struct Output {
+    head: Vec<u8>,
+    body: Option<Arc<str>>,
+}
+
+impl Output {
+    fn len(&self) -> usize {
+        self.head.len() + self.body.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// What is left to write after the first `written` bytes.
+    fn rest(&self, written: usize) -> [IoSlice<'_>; 2] {
+        let body = self.body.as_deref().unwrap_or("").as_bytes();
+        let head = self.head.get(written..).unwrap_or(&[]);
+        let body = body
+            .get(written.saturating_sub(self.head.len())..)
+            .unwrap_or(&[]);
+        [IoSlice::new(head), IoSlice::new(body)]
+    }
+}
+
+/// `response` on the wire; without its body for a `HEAD` request.
+fn encode(response: &Response, head_only: bool, keep_alive: bool) -> Output {
     let body = response.body.as_bytes();
-    let mut out = Vec::with_capacity(200 + if head_only { 0 } else { body.len() });
+    let mut out = Vec::with_capacity(200);
     // Writing to a Vec cannot fail.
     let _ = write!(
         out,
@@ -125,10 +149,10 @@ fn encode(response: &Response, head_only: bool, keep_alive: bool) -> Vec<u8> {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(body);
+    Output {
+        head: out,
+        body: (!head_only).then(|| response.body.clone()),
     }
-    out
 }
 
 // ---- Parsing a request head ------------------------------------------------------------------
@@ -273,7 +297,7 @@ struct Conn<S> {
     /// Received bytes not yet answered: at most [`MAX_HEAD`].
     input: Vec<u8>,
     /// The answer being written, and how much of it is.
-    output: Vec<u8>,
+    output: Output,
     written: usize,
     close_when_written: bool,
     /// The client closed its side: answer what is whole, then close.
@@ -288,7 +312,7 @@ impl<S: Read + Write> Conn<S> {
         Conn {
             stream,
             input: Vec::new(),
-            output: Vec::new(),
+            output: Output::default(),
             written: 0,
             close_when_written: false,
             eof: false,
@@ -324,7 +348,7 @@ impl<S: Read + Write> Conn<S> {
             // The answer under way is written before anything more is read: a client that
             // pipelines and never reads fills its own buffers, not ours.
             while self.writing() {
-                match self.stream.write(&self.output[self.written..]) {
+                match self.stream.write_vectored(&self.output.rest(self.written)) {
                     Ok(0) => return Next::Close,
                     Ok(n) => self.written += n,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Next::Wait,
@@ -332,8 +356,8 @@ impl<S: Read + Write> Conn<S> {
                     Err(_) => return Next::Close,
                 }
             }
-            if !self.output.is_empty() {
-                self.output = Vec::new();
+            if self.output.len() > 0 {
+                self.output = Output::default();
                 self.written = 0;
                 if self.close_when_written {
                     return Next::Close;
@@ -698,8 +722,19 @@ mod props {
             let Some(n) = self.next_chunk() else {
                 return Err(ErrorKind::WouldBlock.into());
             };
-            let n = (n * 97).min(buf.len());
+            let n = n.min(buf.len());
             self.received.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        /// Gathers across the slices, as a socket does (the head and body of an answer).
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let Some(n) = self.next_chunk() else {
+                return Err(ErrorKind::WouldBlock.into());
+            };
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = n.min(all.len());
+            self.received.extend_from_slice(&all[..n]);
             Ok(n)
         }
 
@@ -708,7 +743,9 @@ mod props {
         }
     }
 
-    const METRICS: &str = "lockscope_lock_held{dir=\"/x\"} 1\n";
+    /// Long enough that bodies are written in pieces too.
+    const METRICS: &str = "lockscope_lock_held{dir=\"/x\"} 1\nlockscope_lock_held{dir=\"/y\"} 0\n\
+                           lockscope_lock_held{dir=\"/z\"} 0\nlockscope_probe_errors_total 0\n";
 
     /// Runs a connection to its close: the bytes it wrote. Every call to `work` makes progress
     /// or waits, so a bounded number of calls must reach the close.
