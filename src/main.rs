@@ -8,6 +8,7 @@ mod closed_stdout;
 mod diagnosis_json;
 mod end_holder;
 mod explain;
+mod http;
 mod metrics;
 mod output;
 mod remote_cli;

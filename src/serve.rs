@@ -1,18 +1,22 @@
 //! `lockscope serve --metrics ADDR`: the monitor's live state on an HTTP `/metrics` endpoint
 //! for Prometheus. The main thread applies the monitor's changes to the shared metrics; one
-//! HTTP thread answers scrapes by encoding them (nothing is probed per scrape).
+//! HTTP thread (src/http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
+//! (nothing is probed per scrape).
 
+use crate::http::{Request, Response, Server};
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{exit, on_stop, report};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
 use lockscope::watchlist::{
     CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import, is_remote,
 };
+use std::cell::RefCell;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
-use tiny_http::{Header, Method, Response, Server};
+use std::time::{Duration, Instant};
 
 /// What `serve` was asked to do.
 pub(crate) struct ServeOptions {
@@ -29,6 +33,8 @@ pub(crate) struct ServeOptions {
 enum Event {
     Update(Update),
     Stop,
+    /// The HTTP server cannot go on (its poll failed, or a bug).
+    HttpFailed(std::io::Error),
 }
 
 pub(crate) fn run(options: ServeOptions) -> u8 {
@@ -48,22 +54,16 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         return exit::ERROR;
     }
     // Bound before the monitor starts: an address in use is a quick, clear error.
-    let server = match Server::http(&options.listen) {
-        Ok(server) => Arc::new(server),
+    let server = match Server::bind(&options.listen) {
+        Ok(server) => server,
         Err(e) => {
             report(format!("cannot listen on {}: {e}", options.listen));
             return exit::ERROR;
         }
     };
-    let url = match server.server_addr().to_ip() {
-        Some(addr) => format!("http://{addr}/metrics"),
-        None => format!("http://{}/metrics", options.listen),
-    };
-    if let Some(warning) = server
-        .server_addr()
-        .to_ip()
-        .and_then(|addr| exposure_warning(addr, options.metrics.command_line))
-    {
+    let url = format!("http://{}/metrics", server.local_addr());
+    let stopper = server.stopper();
+    if let Some(warning) = exposure_warning(server.local_addr(), options.metrics.command_line) {
         report(warning);
     }
     // The one line on stdout: where to scrape (the port chosen, for `--metrics 127.0.0.1:0`).
@@ -78,7 +78,7 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
         }
     }
     let metrics = SharedMetrics::new(LockMetrics::new(options.metrics));
-    let updates_tx = events_tx;
+    let updates_tx = events_tx.clone();
     let monitor = match Monitor::start_with(
         MonitorOptions {
             interval,
@@ -97,12 +97,29 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     for dir in dirs {
         monitor.add(dir);
     }
+    // Bumped after each change to the metrics: a shared encoding is of an older state.
+    let generation = Arc::new(AtomicU64::new(0));
     let http = {
-        let server = server.clone();
         let metrics = metrics.clone();
+        let generation = generation.clone();
+        let failed_tx = events_tx;
         std::thread::Builder::new()
             .name("lockscope-http".into())
-            .spawn(move || answer_scrapes(&server, &metrics))
+            .spawn(move || {
+                let registry = metrics.registry();
+                let shared = RefCell::new(None);
+                let handler = |request: &Request| {
+                    answer(request, || encoding(&registry, &generation, &shared))
+                };
+                // A panic (its message is on stderr) must not leave serve running unscraped.
+                let run = std::panic::catch_unwind(AssertUnwindSafe(|| server.run(&handler)));
+                let failed = match run {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e,
+                    Err(_) => std::io::Error::other("its thread panicked"),
+                };
+                let _ = failed_tx.send(Event::HttpFailed(failed));
+            })
     };
     let http = match http {
         Ok(h) => h,
@@ -111,17 +128,26 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
             return exit::ERROR;
         }
     };
+    let mut code = exit::OK;
     for event in events {
         match event {
             Event::Stop => break,
+            Event::HttpFailed(e) => {
+                report(format!("the HTTP server stopped: {e}"));
+                code = exit::ERROR;
+                break;
+            }
             Event::Update(Update::Notice(text)) => report(text),
-            Event::Update(Update::Change(change)) => metrics.lock().apply(&change),
+            Event::Update(Update::Change(change)) => {
+                metrics.lock().apply(&change);
+                generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
-    server.unblock();
+    stopper.stop();
     let _ = http.join();
     drop(monitor);
-    exit::OK
+    code
 }
 
 /// The directories, the pass's period and the lock name: from the operands and flags, or from
@@ -247,46 +273,60 @@ fn exposure_warning(addr: std::net::SocketAddr, command_lines: bool) -> Option<S
         "holders' program names"
     };
     Some(format!(
-        "warning: listening on {addr}, open to {reach}: anyone who can connect reads the watched          directories' names and their {what}; listen on 127.0.0.1 (the default for a bare PORT)          or let a firewall allow only Prometheus"
+        "warning: listening on {addr}, open to {reach}: anyone who can connect reads the watched \
+         directories' names and their {what}; listen on 127.0.0.1 (the default for a bare PORT) \
+         or let a firewall allow only Prometheus"
     ))
 }
 
-/// Answers requests until the server is unblocked: `GET /metrics` (and `HEAD`) with the
-/// metrics, `/` with a pointer to them, anything else 404 or 405.
-fn answer_scrapes(server: &Server, metrics: &SharedMetrics) {
-    let registry = metrics.registry();
-    // `from_bytes` refuses only non-ASCII, and these are ASCII constants.
-    let (Ok(content_type), Ok(plain_text), Ok(allow)) = (
-        Header::from_bytes("Content-Type", CONTENT_TYPE),
-        Header::from_bytes("Content-Type", "text/plain; charset=utf-8"),
-        Header::from_bytes("Allow", "GET, HEAD"),
-    ) else {
-        report("cannot make the HTTP headers");
-        return;
-    };
-    for request in server.incoming_requests() {
-        let is_get = matches!(request.method(), Method::Get | Method::Head);
-        let path = request.url().split('?').next().unwrap_or("");
-        // A client that went away mid-answer is its own problem: nothing to report.
-        let _ = match (is_get, path) {
-            (true, "/metrics") => request.respond(
-                Response::from_string(render(&registry))
-                    .with_header(content_type.clone())
-                    // Whole, with its Content-Length: tiny_http would chunk a body over 32 KiB.
-                    .with_chunked_threshold(usize::MAX),
-            ),
-            (true, "/") => request.respond(
-                Response::from_string("lockscope: the metrics are at /metrics\n")
-                    .with_header(plain_text.clone()),
-            ),
-            (true, _) => {
-                request.respond(Response::from_string("not found\n").with_status_code(404))
-            }
-            (false, _) => request.respond(
-                Response::from_string("only GET and HEAD\n")
-                    .with_status_code(405)
-                    .with_header(allow.clone()),
-            ),
-        };
+/// How long one encoding of the metrics answers further scrapes, unless they change: a flood of
+/// scrapes costs copies, not encodings (`held_seconds` may be this much behind).
+const SHARED_FOR: Duration = Duration::from_millis(100);
+
+/// An encoding of the metrics and what it is of.
+struct Encoding {
+    at: Instant,
+    generation: u64,
+    text: Arc<str>,
+}
+
+/// The metrics' text for a scrape now: the last encoding while it is recent and no change
+/// came since, else a new one.
+fn encoding(
+    registry: &prometheus_client::registry::Registry,
+    generation: &AtomicU64,
+    shared: &RefCell<Option<Encoding>>,
+) -> Arc<str> {
+    let now = Instant::now();
+    // Read before encoding: a change applied meanwhile bumps it, so the next scrape re-encodes.
+    let current = generation.load(Ordering::SeqCst);
+    let mut shared = shared.borrow_mut();
+    if let Some(last) = shared.as_ref()
+        && last.generation == current
+        && now.duration_since(last.at) < SHARED_FOR
+    {
+        return last.text.clone();
+    }
+    let text: Arc<str> = render(registry).into();
+    *shared = Some(Encoding {
+        at: now,
+        generation: current,
+        text: text.clone(),
+    });
+    text
+}
+
+/// The answer to a request: `GET /metrics` (and `HEAD`) with the metrics, `/` with a pointer
+/// to them, any other path 404, any other method 405.
+pub(crate) fn answer(request: &Request, metrics: impl FnOnce() -> Arc<str>) -> Response {
+    let path = request.target.split('?').next().unwrap_or("");
+    match (matches!(request.method, "GET" | "HEAD"), path) {
+        (true, "/metrics") => Response::new(200, CONTENT_TYPE, metrics()),
+        (true, "/") => Response::text(200, "lockscope: the metrics are at /metrics\n"),
+        (true, _) => Response::text(404, "not found\n"),
+        (false, _) => Response {
+            allow_get_head: true,
+            ..Response::text(405, "only GET and HEAD\n")
+        },
     }
 }

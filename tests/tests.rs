@@ -64,6 +64,9 @@ mod reliability;
 #[cfg(target_os = "linux")] // a real sshd (Debian openssh-server), /proc for process trees
 #[path = "suite/remote.rs"]
 mod remote;
+#[cfg(target_os = "linux")] // /proc/PID/status (threads), Debian's prometheus
+#[path = "suite/serve_hostile.rs"]
+mod serve_hostile;
 #[cfg(target_os = "linux")] // /proc/locks under churn, unprivileged children
 #[path = "suite/table_churn.rs"]
 mod table_churn;

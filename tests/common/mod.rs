@@ -601,9 +601,8 @@ pub const PATH_SYSCALLS: &[libc::c_long] =
 pub fn wait_until_in_syscall(pid: u32, tid: i32, syscalls: &[libc::c_long], what: &str) {
     let path = format!("/proc/{pid}/task/{tid}/syscall");
     let started = Instant::now();
-    let mut last = String::new();
     loop {
-        last = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+        let last = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
         let nr = last
             .split_whitespace()
             .next()
