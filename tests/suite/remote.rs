@@ -612,3 +612,7 @@ fn the_remote_monitor_follows_directories_added_and_removed() {
 // A remote lockscope that lies (issue 21).
 #[path = "remote_hostile.rs"]
 mod hostile_remote;
+
+// The reader of remote answers, fuzzed (issue 21).
+#[path = "remote_fuzz.rs"]
+mod fuzz_answer;
