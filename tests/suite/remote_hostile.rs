@@ -12,7 +12,7 @@ use crate::common::{LOCK, WatchStream, certbot_lock_dir, run};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 /// Writes the hostile remote program (`body` is sh) and returns its path.
@@ -293,4 +293,57 @@ fn a_remote_watch_shows_only_the_directories_asked_and_says_which_it_never_repor
         "one notice for the rows ignored: {err}"
     );
     assert!(err.contains(s(&d.c)), "{err}");
+}
+
+#[test]
+fn a_remote_hold_of_another_lock_is_refused_and_released() {
+    let sshd = Sshd::start();
+    let d = dirs();
+    let released = sshd.dir.path().join("released");
+    // Says it holds c's lock when asked for a's; notes when its session's input ends.
+    let program = hostile(
+        &sshd,
+        &format!(
+            "echo 'held {}/{LOCK} pid 1'\ncat >/dev/null\ntouch {}",
+            s(&d.c),
+            s(&released)
+        ),
+    );
+    let mut hold = sshd
+        .lockscope_via("ssh_config", &program)
+        .args(["hold", "--for", "2s"])
+        .arg(remote(&d.a))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Today's code announced the hold and kept it: wait for the exit a while, no longer.
+    let (tx, exited) = std::sync::mpsc::channel();
+    let mut stdout = hold.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        let _ = tx.send(text);
+    });
+    let text = exited.recv_timeout(Duration::from_secs(15));
+    let _ = hold.kill();
+    let out = hold.wait_with_output().unwrap();
+    let text = text.unwrap_or_else(|_| panic!("hold is still running (it took c's hold)"));
+    assert!(!text.contains("held"), "a hold of c was announced:\n{text}");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it says it holds"),
+        "{}",
+        stderr(&out)
+    );
+    // The hostile remote's session was ended (a real one would have released).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !released.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote session was not ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
