@@ -27,7 +27,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// remote lockscope reports each at once (cause `initial`; a filesystem that does not answer
 /// within 2 s is reported as not responding). One still not reported is made `unknown`,
 /// saying so, until its row comes.
-pub const FIRST_REPORT_DEADLINE: Duration = Duration::from_secs(10);
+pub const FIRST_REPORT_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A host's connection state.
 #[derive(Debug, Clone, PartialEq, Eq)]
