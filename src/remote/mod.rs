@@ -7,8 +7,9 @@
 //! - [`parse_operand`]: `web1:/etc/letsencrypt` → [`Operand::Remote`].
 //! - [`Ssh`]: the ssh program (`--ssh-command` / `LOCKSCOPE_SSH_COMMAND`) and the remote
 //!   program (`--remote-command`); [`Ssh::run`] for one-shot commands, bounded.
-//! - [`status`]: one remote `status --json` per host; [`RemoteWatch`]: one remote
-//!   `watch --json` per host with reconnects; [`RemoteMonitor`]: many hosts whose directories
+//! - [`status`]: one remote `status --json` per host, its rows matched to the directories
+//!   asked by the names they give ([`answers`], [`parse_status`]); [`RemoteWatch`]: one remote
+//!   `watch --json` per host with reconnects, matched the same way; [`RemoteMonitor`]: many hosts whose directories
 //!   come and go (the app); [`start_hold`]: a remote hold tied to the session.
 
 mod error;
