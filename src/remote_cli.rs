@@ -137,7 +137,12 @@ pub(crate) fn status(ops: &Operands, lock_name: &str, json: bool, args: &RemoteA
     let mut failed = false;
     for (host, dirs, answer) in asked {
         let rows = match answer.join() {
-            Ok(Ok(rows)) => rows,
+            Ok(Ok(answer)) => {
+                if let Some(notice) = answer.notice() {
+                    report(format!("{host}: {notice}"));
+                }
+                answer.rows
+            }
             Ok(Err(e)) => {
                 failed = true;
                 report(format!("{host}: {e}"));
@@ -413,7 +418,15 @@ pub(crate) fn terminate(
     };
     let host = &target.host;
     let row = match remote::status(&ssh, host, std::slice::from_ref(&target.dir), lock_name) {
-        Ok(mut rows) => rows.remove(0),
+        Ok(answer) => {
+            if let Some(notice) = answer.notice() {
+                report(format!("{host}: {notice}"));
+            }
+            match answer.rows.into_iter().next() {
+                Some(row) => row,
+                None => return exit::ERROR,
+            }
+        }
         Err(e) => {
             report(format!("{host}: {e}"));
             return exit::ERROR;

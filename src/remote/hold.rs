@@ -6,7 +6,9 @@
 use super::error::ConnectionError;
 use super::operand::Host;
 use super::ssh::{Ssh, read_line_bounded};
+use crate::escape::escape_path;
 use std::io::{BufReader, Read};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -98,10 +100,22 @@ pub fn start_hold(
     match line {
         Some(Ok(Some(line))) if line.starts_with(b"held ") => {
             hold.held_line = String::from_utf8_lossy(&line).into_owned();
-            hold.pid = hold
-                .held_line
-                .rsplit_once(" pid ")
-                .and_then(|(_, pid)| pid.parse().ok());
+            let (path, pid) = match hold.held_line["held ".len()..].rsplit_once(" pid ") {
+                Some((path, pid)) => (path, pid.parse().ok()),
+                None => (&hold.held_line["held ".len()..], None),
+            };
+            // The remote must say it holds the lock asked for (it prints the lock file's
+            // path, escaped, as `dir` was given); a hold of another is released at once.
+            let expected = escape_path(&Path::new(dir).join(lock_name)).into_owned();
+            if Path::new(path) != Path::new(&expected) {
+                return Err(HoldError::Connection(ConnectionError::BadAnswer {
+                    detail: format!(
+                        "it says it holds {:?}, not {expected:?}; released",
+                        path.chars().take(300).collect::<String>()
+                    ),
+                }));
+            }
+            hold.pid = pid;
             Ok(hold)
         }
         _ => {

@@ -7,6 +7,8 @@ use super::error::ConnectionError;
 use super::operand::Host;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
 
 /// The most `status --json` output read from one host (1,000 directories take ~1 MB).
 pub const STATUS_LIMIT: usize = 64 * 1024 * 1024;
@@ -135,20 +137,189 @@ impl RemoteRow {
     }
 }
 
-/// Parses a remote `status --json` answer: one array, one row per directory asked, in order.
+/// A remote `status --json` answer matched to the directories asked (see [`parse_status`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusAnswer {
+    /// One row per directory asked, in the order asked: the remote's row for it, or this
+    /// side's `unknown` row saying what was wrong with the answer for it.
+    pub rows: Vec<RemoteRow>,
+    /// How many rows answered nothing asked (another directory or lock file, or no name at
+    /// all); they are dropped.
+    pub ignored: usize,
+    /// The first of them's directory, if it named one (hostile text).
+    pub first_ignored: Option<String>,
+}
+
+impl StatusAnswer {
+    /// The one notice for the rows ignored, if any (hostile text: escape it).
+    pub fn notice(&self) -> Option<String> {
+        ignored_notice(self.ignored, self.first_ignored.as_deref())
+    }
+}
+
+/// The notice for `n` rows of an answer that answered nothing asked.
+pub(super) fn ignored_notice(n: usize, first: Option<&str>) -> Option<String> {
+    let rows = if n == 1 { "row" } else { "rows" };
+    let first = match first {
+        Some(dir) => format!(" (the first for \"{dir}\")"),
+        None => String::new(),
+    };
+    (n > 0)
+        .then(|| format!("ignored {n} {rows} of its answer for directories not asked for{first}"))
+}
+
+/// Whether a row naming `dir` and `lock_file` answers the operand `asked`, as the remote
+/// lockscope echoes a PATH (`status` and `watch` alike): either PATH is the directory (`dir`
+/// is PATH, `lock_file` PATH/LOCK_NAME), or, for `status` only (`file_form`), PATH is the lock
+/// file itself (`lock_file` is PATH, `dir` its parent). Paths are compared as lockscope
+/// compares them (component by component: a trailing slash or a doubled one makes no
+/// difference, a leading `./` does); nothing is resolved, since a relative PATH is relative to
+/// the remote login directory and links are the remote's.
+pub fn answers(dir: &str, lock_file: &str, asked: &str, lock_name: &str, file_form: bool) -> bool {
+    let (dir, lock_file, asked) = (Path::new(dir), Path::new(lock_file), Path::new(asked));
+    (dir == asked && lock_file == asked.join(lock_name))
+        || (file_form && lock_file == asked && dir == crate::path_error::parent_dir(asked))
+}
+
+/// A row of a status answer, before matching: parsed, or not lockscope's (with whatever
+/// directory and lock file it names).
+struct Candidate {
+    row: Result<RemoteRow, String>,
+    dir: Option<String>,
+    lock_file: Option<String>,
+}
+
+impl Candidate {
+    fn answers(&self, asked: &str, lock_name: &str) -> bool {
+        match (&self.dir, &self.lock_file) {
+            (Some(dir), Some(lock_file)) => answers(dir, lock_file, asked, lock_name, true),
+            _ => false,
+        }
+    }
+}
+
+/// Parses a remote `status --json` answer to `lockscope status -- ASKED...` and matches its
+/// rows to `asked` by the directory each names ([`answers`]), never by position alone: a
+/// remote may be hostile, or another version. Each directory asked gets the one row that
+/// answers it; no row, two rows (lockscope gives one; two may contradict each other) or a row
+/// that is not lockscope's make an `unknown` row for that directory saying so. Rows answering
+/// nothing asked are counted in [`StatusAnswer::ignored`], never shown. A row the remote put
+/// at the place of the directory it answers is taken first, so that two spellings of one
+/// directory (`d`, `d/.certbot.lock`) each keep theirs. An answer that is not a JSON array of
+/// objects is an error (every directory is then unknown).
 pub fn parse_status(
     host: &Host,
     json: &[u8],
-    asked: usize,
-) -> Result<Vec<RemoteRow>, ConnectionError> {
-    let mut rows: Vec<RemoteRow> = serde_json::from_slice(json).map_err(|e| bad(format!("{e}")))?;
-    if rows.len() != asked {
-        return Err(bad(format!("{} rows for {asked} directories", rows.len())));
+    asked: &[String],
+    lock_name: &str,
+) -> Result<StatusAnswer, ConnectionError> {
+    let values: Vec<Value> = serde_json::from_slice(json).map_err(|e| bad(format!("{e}")))?;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let mut candidates: Vec<Candidate> = values
+        .into_iter()
+        .map(|value| Candidate {
+            dir: text(&value, "dir"),
+            lock_file: text(&value, "lock_file"),
+            row: serde_json::from_value::<RemoteRow>(value).map_err(|e| short(e.to_string())),
+        })
+        .collect();
+    // For each directory asked, the rows answering it (in their order), found through maps
+    // of the names rows give: a hostile answer of a million rows costs a pass, not a million
+    // per directory.
+    let mut by_name: HashMap<&Path, Vec<usize>> = HashMap::new();
+    for (j, c) in candidates.iter().enumerate() {
+        for name in [&c.dir, &c.lock_file].into_iter().flatten() {
+            let rows = by_name.entry(Path::new(name.as_str())).or_default();
+            if rows.last() != Some(&j) {
+                rows.push(j);
+            }
+        }
     }
-    for row in &mut rows {
-        row.host = Some(host.to_string());
+    let answering: Vec<Vec<usize>> = asked
+        .iter()
+        .map(|dir| {
+            let mut rows: Vec<usize> = by_name
+                .get(Path::new(dir.as_str()))
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&j| candidates[j].answers(dir, lock_name))
+                .collect();
+            rows.dedup();
+            rows
+        })
+        .collect();
+    // The first directory each row answers.
+    let mut first_answered: Vec<Option<usize>> = vec![None; candidates.len()];
+    for (i, rows) in answering.iter().enumerate() {
+        for &j in rows {
+            first_answered[j].get_or_insert(i);
+        }
     }
-    Ok(rows)
+    let mut answer: Vec<Vec<usize>> = vec![Vec::new(); asked.len()];
+    let mut used = vec![false; candidates.len()];
+    // 1. A row at the place of the directory it answers (lockscope's order).
+    for (i, rows) in answering.iter().enumerate() {
+        if rows.contains(&i) {
+            answer[i].push(i);
+            used[i] = true;
+        }
+    }
+    // 2. Directories still without one: any row left that answers them.
+    for (i, rows) in answering.iter().enumerate() {
+        if answer[i].is_empty() {
+            for &j in rows {
+                if !used[j] {
+                    answer[i].push(j);
+                    used[j] = true;
+                }
+            }
+        }
+    }
+    // 3. Rows left: a second answer for a directory asked, or an answer to nothing asked.
+    let (mut ignored, mut first_ignored) = (0, None);
+    for (j, c) in candidates.iter().enumerate() {
+        if used[j] {
+            continue;
+        }
+        match first_answered[j] {
+            Some(i) => answer[i].push(j),
+            None => {
+                ignored += 1;
+                if first_ignored.is_none() {
+                    first_ignored = c.dir.clone();
+                }
+            }
+        }
+    }
+    let rows = asked
+        .iter()
+        .zip(answer)
+        .map(|(dir, found)| {
+            let unknown = |why: String| RemoteRow::unknown(host, dir, lock_name, why);
+            match found[..] {
+                [j] => match std::mem::replace(&mut candidates[j].row, Err(String::new())) {
+                    Ok(mut row) => {
+                        row.host = Some(host.to_string());
+                        row
+                    }
+                    Err(e) => unknown(format!(
+                        "the remote's row for this directory is not lockscope's: {e}"
+                    )),
+                },
+                [] => unknown("the remote's answer has no row for this directory".into()),
+                _ => unknown(format!(
+                    "the remote's answer has {} rows for this directory (lockscope gives one)",
+                    found.len()
+                )),
+            }
+        })
+        .collect();
+    Ok(StatusAnswer {
+        rows,
+        ignored,
+        first_ignored,
+    })
 }
 
 /// Parses one remote `watch --json` line.
@@ -165,8 +336,13 @@ pub fn parse_watch_line(host: &Host, line: &[u8]) -> Result<RemoteRow, Connectio
 
 fn bad(detail: String) -> ConnectionError {
     ConnectionError::BadAnswer {
-        detail: detail.chars().take(300).collect(),
+        detail: short(detail),
     }
+}
+
+/// At most 300 characters of a parse error (it quotes the remote's text).
+fn short(detail: String) -> String {
+    detail.chars().take(300).collect()
 }
 
 #[cfg(test)]
@@ -177,13 +353,31 @@ mod tests {
         Host::new("web1").unwrap()
     }
 
+    fn asked(dirs: &[&str]) -> Vec<String> {
+        dirs.iter().map(|d| d.to_string()).collect()
+    }
+
+    fn row(dir: &str, lock_file: &str, state: &str) -> String {
+        format!(
+            r#"{{"dir":"{dir}","lock_file":"{lock_file}","state":"{state}","holder":null,"error":null}}"#
+        )
+    }
+
+    fn answer(rows: &[String]) -> Vec<u8> {
+        format!("[{}]", rows.join(",")).into_bytes()
+    }
+
+    const L: &str = ".certbot.lock";
+
     #[test]
     fn status_rows_keep_unknown_keys_and_take_our_host() {
         let json = br#"[{"host":"evil","dir":"/d","lock_file":"/d/.certbot.lock","state":"held",
             "holder":{"pid":7,"command":"certbot renew","user":"root"},"error":null,
             "held_since":"2026-01-01T00:00:00Z","held_since_source":"lock-file-birth",
             "lock_set":["/d"],"new_key":1}]"#;
-        let rows = parse_status(&host(), json, 1).unwrap();
+        let rows = parse_status(&host(), json, &asked(&["/d"]), L)
+            .unwrap()
+            .rows;
         assert_eq!(rows[0].host.as_deref(), Some("web1"));
         assert_eq!(rows[0].state, RemoteState::Held);
         assert_eq!(rows[0].holder.as_ref().unwrap().pid, Some(7));
@@ -200,19 +394,29 @@ mod tests {
         for bad in [
             &br#"[{"dir":"/d","lock_file":"/d/x","state":"unknown","holder":null,"error":null}]"#[..],
             br#"[{"dir":"/d","lock_file":"/d/x","state":"weird","holder":null,"error":null}]"#,
-            br#"[{"dir":1,"lock_file":"/d/x","state":"free","holder":null,"error":null}]"#,
-            br#"[{"lock_file":"/d/x","state":"free","holder":null,"error":null}]"#,
+            br#"[{"dir":"/d","lock_file":"/d/x","holder":null,"error":null}]"#,
             br#"[{"dir":"/d","lock_file":"/d/x","state":"held","holder":{"pid":-1},"error":null}]"#,
-            br#"not json"#,
         ] {
+            let rows = parse_status(&h, bad, &asked(&["/d"]), "x").unwrap().rows;
+            assert_eq!(rows[0].state, RemoteState::Unknown);
             assert!(
-                parse_status(&h, bad, 1).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
+                rows[0].error.as_ref().unwrap().contains("not lockscope's"),
+                "{rows:?}"
             );
         }
-        let one = br#"[{"dir":"/d","lock_file":"/d/x","state":"free","holder":null,"error":null}]"#;
-        assert!(parse_status(&h, one, 2).is_err(), "row count is checked");
+        // Rows naming no directory answer nothing.
+        for bad in [
+            &br#"[{"dir":1,"lock_file":"/d/x","state":"free","holder":null,"error":null}]"#[..],
+            br#"[{"lock_file":"/d/x","state":"free","holder":null,"error":null}]"#,
+            br#"[7]"#,
+        ] {
+            let answer = parse_status(&h, bad, &asked(&["/d"]), "x").unwrap();
+            assert_eq!(answer.ignored, 1);
+            assert!(answer.rows[0].error.as_ref().unwrap().contains("no row"));
+        }
+        for bad in [&b"not json"[..], b"{}", b"[1", b""] {
+            assert!(parse_status(&h, bad, &asked(&["/d"]), "x").is_err());
+        }
         let line = br#"{"dir":"/d","lock_file":"/d/x","state":"free","holder":null,"error":null}"#;
         assert!(
             parse_watch_line(&h, line).is_err(),
@@ -223,5 +427,102 @@ mod tests {
             parse_watch_line(&h, line).unwrap().other["cause"],
             "initial"
         );
+    }
+
+    #[test]
+    fn spellings_lockscope_echoes_answer_their_operand() {
+        // The directory as given, under any spelling lockscope takes for it.
+        assert!(answers("d/", "d/.certbot.lock", "d/", L, true));
+        assert!(answers("d", "d/.certbot.lock", "d/", L, true));
+        assert!(answers("/x//d", "/x/d/.certbot.lock", "/x/d", L, false));
+        assert!(answers("/", "/.certbot.lock", "/", L, false));
+        // PATH the lock file (status only): the parent directory.
+        assert!(answers("d", "d/.certbot.lock", "d/.certbot.lock", L, true));
+        assert!(!answers(
+            "d",
+            "d/.certbot.lock",
+            "d/.certbot.lock",
+            L,
+            false
+        ));
+        assert!(answers(".", ".certbot.lock", ".certbot.lock", L, true));
+        assert!(answers("e", "e/file", "e/file", L, true));
+        // Nothing resolved: relative stays relative, `./d` is not `d`, `..` is kept.
+        assert!(!answers("/root/d", "/root/d/.certbot.lock", "d", L, true));
+        assert!(!answers("./d", "./d/.certbot.lock", "d", L, true));
+        assert!(!answers("a", "a/.certbot.lock", "a/../a", L, true));
+        // The right directory with another lock file is not an answer.
+        assert!(!answers("d", "/etc/shadow", "d", L, true));
+        assert!(!answers("d", "d/other.lock", "d", L, true));
+    }
+
+    #[test]
+    fn rows_are_matched_to_the_directories_asked() {
+        let h = host();
+        let dirs = asked(&["/a", "/b", "/c"]);
+        // Reordered: each gets its own.
+        let json = answer(&[
+            row("/c", "/c/.certbot.lock", "held"),
+            row("/a", "/a/.certbot.lock", "free"),
+            row("/b", "/b/.certbot.lock", "absent"),
+        ]);
+        let a = parse_status(&h, &json, &dirs, L).unwrap();
+        let states: Vec<_> = a.rows.iter().map(|r| (r.dir.as_str(), r.state)).collect();
+        assert_eq!(
+            states,
+            [
+                ("/a", RemoteState::Free),
+                ("/b", RemoteState::Absent),
+                ("/c", RemoteState::Held)
+            ]
+        );
+        assert_eq!(a.notice(), None);
+        // Another directory, a duplicate, one missing, an extra.
+        let json = answer(&[
+            row("/a", "/a/.certbot.lock", "free"),
+            row("/x", "/x/.certbot.lock", "held"),
+            row("/a", "/a/.certbot.lock", "held"),
+            row("/c", "/c/.certbot.lock", "free"),
+            row("/y", "/y/.certbot.lock", "free"),
+        ]);
+        let a = parse_status(&h, &json, &dirs, L).unwrap();
+        let why = |i: usize| a.rows[i].error.clone().unwrap_or_default();
+        assert_eq!(a.rows[0].state, RemoteState::Unknown);
+        assert!(why(0).contains("2 rows for this directory"), "{}", why(0));
+        assert_eq!(a.rows[1].state, RemoteState::Unknown);
+        assert!(why(1).contains("no row for this directory"), "{}", why(1));
+        assert_eq!(a.rows[2].state, RemoteState::Free);
+        assert_eq!(a.ignored, 2);
+        let notice = a.notice().unwrap();
+        assert!(
+            notice.contains("ignored 2 rows") && notice.contains("/x"),
+            "{notice}"
+        );
+        assert!(a.rows.iter().all(|r| r.host.as_deref() == Some("web1")));
+        // Two spellings of one lock each keep the row at their place.
+        let dirs = asked(&["d", "d/.certbot.lock"]);
+        let json = answer(&[
+            row("d", "d/.certbot.lock", "held"),
+            row("d", "d/.certbot.lock", "held"),
+        ]);
+        let a = parse_status(&h, &json, &dirs, L).unwrap();
+        assert!(a.rows.iter().all(|r| r.state == RemoteState::Held), "{a:?}");
+    }
+
+    /// 1,000 directories asked, 200,000 rows answered (half for one directory, half for
+    /// others): one pass over the rows, not one per directory (2·10^8 path comparisons).
+    #[test]
+    fn a_huge_hostile_answer_is_read_in_one_pass() {
+        let dirs: Vec<String> = (0..1000).map(|i| format!("/d{i}")).collect();
+        let mut rows: Vec<String> = (0..100_000)
+            .map(|i| row(&format!("/x{i}"), &format!("/x{i}/.certbot.lock"), "free"))
+            .collect();
+        rows.extend((0..100_000).map(|_| row("/d0", "/d0/.certbot.lock", "held")));
+        let started = std::time::Instant::now();
+        let a = parse_status(&host(), &answer(&rows), &dirs, L).unwrap();
+        eprintln!("{:?}", started.elapsed());
+        assert_eq!(a.ignored, 100_000);
+        assert!(a.rows[0].error.as_ref().unwrap().contains("100000 rows"));
+        assert!(a.rows[1].error.as_ref().unwrap().contains("no row"));
     }
 }

@@ -1,21 +1,33 @@
 //! Watching one host's directories through one ssh connection: one remote `lockscope watch
 //! --json DIR...`, its rows passed on, its loss reported with the reason, every row of the
 //! host turned `unknown` (never left at a stale held or free), and reconnects with backoff.
+//! Each row is matched to a directory asked by the name it gives (`record::answers`), and
+//! passed on under that directory's spelling; a row for a directory not asked is dropped (one
+//! notice per watch), a directory the remote never reports is made `unknown` after
+//! [`FIRST_REPORT_DEADLINE`].
 
 use super::error::ConnectionError;
 use super::operand::Host;
-use super::record::{LINE_LIMIT, RemoteRow, parse_watch_line};
+use super::record::{LINE_LIMIT, RemoteRow, answers, ignored_notice, parse_watch_line};
 use super::ssh::{Ssh, read_line_bounded};
+use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The first reconnect waits this long; each failure doubles it up to [`MAX_BACKOFF`]; a
 /// connection that delivered a row starts over.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between reconnects.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long after a connection's first row every directory watched must have had its own: the
+/// remote lockscope reports each at once (cause `initial`; a filesystem that does not answer
+/// within 2 s is reported as not responding). One still not reported is made `unknown`,
+/// saying so, until its row comes.
+pub const FIRST_REPORT_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A host's connection state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +153,14 @@ fn run(
         "--".into(),
     ];
     args.extend(dirs.iter().cloned());
+    // Each spelling once: a row is passed on once per spelling it answers.
+    let mut spellings = BTreeSet::new();
+    let dirs: Vec<String> = dirs
+        .iter()
+        .filter(|d| spellings.insert(d.as_str()))
+        .cloned()
+        .collect();
+    let mut ignored_told = false;
     let mut backoff = FIRST_BACKOFF;
     // The reason the rows were last made unknown: a retry failing the same way says it once.
     let mut rows_unknown_for: Option<&'static str> = None;
@@ -153,7 +173,19 @@ fn run(
             state,
         };
         sink(connection(ConnectionState::Connecting));
-        let (reason, answered) = attempt(ssh, host, &args, shared, &mut sink);
+        let asked = Asked {
+            dirs: &dirs,
+            lock_name: &options.lock_name,
+        };
+        let (reason, answered) = attempt(
+            ssh,
+            host,
+            &args,
+            &asked,
+            &mut ignored_told,
+            shared,
+            &mut sink,
+        );
         if stopped(shared) {
             return;
         }
@@ -172,7 +204,7 @@ fn run(
             } else {
                 "not connected"
             };
-            for dir in dirs {
+            for dir in &dirs {
                 sink(RemoteEvent::Row(RemoteRow::unknown(
                     host,
                     dir,
@@ -195,11 +227,20 @@ fn run(
     }
 }
 
+/// The directories a connection watches, each spelling once, and the lock file's name.
+struct Asked<'a> {
+    dirs: &'a [String],
+    lock_name: &'a str,
+}
+
 /// One connection: returns why it ended and whether the remote answered at all.
+/// `ignored_told`: whether the notice for rows not asked for was given (once per watch).
 fn attempt(
     ssh: &Ssh,
     host: &Host,
     args: &[String],
+    asked: &Asked,
+    ignored_told: &mut bool,
     shared: &(Mutex<Shared>, Condvar),
     sink: &mut impl FnMut(RemoteEvent),
 ) -> (ConnectionError, bool) {
@@ -230,7 +271,7 @@ fn attempt(
     let tail = Arc::new(Mutex::new(String::new()));
     let stderr_thread = stderr.map(|stderr| {
         let tail = tail.clone();
-        let (notices_tx, notices) = std::sync::mpsc::channel::<String>();
+        let (notices_tx, notices) = mpsc::channel::<String>();
         let thread = std::thread::spawn(move || {
             let mut reader = BufReader::new(stderr);
             while let Ok(Some(line)) = read_line_bounded(&mut reader, 4096) {
@@ -249,45 +290,99 @@ fn attempt(
         });
         (thread, notices)
     });
+    // stdout: read on its own thread, so that the deadline for first reports can pass while
+    // the remote says nothing. A few lines in flight at most (each up to LINE_LIMIT).
+    let (lines_tx, lines) = mpsc::sync_channel(4);
+    if let Some(stdout) = stdout {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let line = read_line_bounded(&mut reader, LINE_LIMIT);
+                let end = !matches!(line, Ok(Some(_)));
+                if lines_tx.send(line).is_err() || end {
+                    return;
+                }
+            }
+        });
+    }
     let mut answered = false;
     let mut bad: Option<ConnectionError> = None;
-    if let Some(stdout) = stdout {
-        let mut reader = BufReader::new(stdout);
-        loop {
-            let line = match read_line_bounded(&mut reader, LINE_LIMIT) {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    bad = Some(ConnectionError::BadAnswer {
-                        detail: e.to_string(),
-                    });
-                    break;
-                }
-            };
-            if let Some((_, notices)) = &stderr_thread {
-                for text in notices.try_iter() {
-                    sink(RemoteEvent::Notice {
-                        host: host.clone(),
-                        text,
-                    });
-                }
+    // Until the deadline: the directories not reported yet.
+    let mut unreported: BTreeSet<&str> = asked.dirs.iter().map(String::as_str).collect();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let next = match deadline {
+            Some(at) => lines.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => lines.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let line = match next {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Err(e)) => {
+                bad = Some(ConnectionError::BadAnswer {
+                    detail: e.to_string(),
+                });
+                break;
             }
-            match parse_watch_line(host, &line) {
-                Ok(row) => {
-                    if !answered {
-                        answered = true;
-                        sink(RemoteEvent::Connection {
-                            host: host.clone(),
-                            state: ConnectionState::Connected,
-                        });
-                    }
-                    sink(RemoteEvent::Row(row));
+            Err(RecvTimeoutError::Timeout) => {
+                deadline = None;
+                for dir in std::mem::take(&mut unreported) {
+                    sink(RemoteEvent::Row(RemoteRow::unknown(
+                        host,
+                        dir,
+                        asked.lock_name,
+                        format!(
+                            "the remote lockscope has not reported this directory ({} after \
+                             its first report)",
+                            humantime::format_duration(FIRST_REPORT_DEADLINE)
+                        ),
+                    )));
                 }
-                Err(e) => {
-                    bad = Some(e);
-                    break;
-                }
+                continue;
             }
+        };
+        if let Some((_, notices)) = &stderr_thread {
+            for text in notices.try_iter() {
+                sink(RemoteEvent::Notice {
+                    host: host.clone(),
+                    text,
+                });
+            }
+        }
+        let row = match parse_watch_line(host, &line) {
+            Ok(row) => row,
+            Err(e) => {
+                bad = Some(e);
+                break;
+            }
+        };
+        if !answered {
+            answered = true;
+            deadline = Some(Instant::now() + FIRST_REPORT_DEADLINE);
+            sink(RemoteEvent::Connection {
+                host: host.clone(),
+                state: ConnectionState::Connected,
+            });
+        }
+        let mut matched = false;
+        for dir in asked.dirs {
+            if answers(&row.dir, &row.lock_file, dir, asked.lock_name, false) {
+                matched = true;
+                unreported.remove(dir.as_str());
+                let mut row = row.clone();
+                row.dir.clone_from(dir);
+                sink(RemoteEvent::Row(row));
+            }
+        }
+        if unreported.is_empty() {
+            deadline = None;
+        }
+        if !matched && !std::mem::replace(ignored_told, true) {
+            let notice = ignored_notice(1, Some(&row.dir)).unwrap_or_default();
+            sink(RemoteEvent::Notice {
+                host: host.clone(),
+                text: format!("{notice}; any more are ignored silently"),
+            });
         }
     }
     // The end: reap ssh (killed first if its answer was bad).

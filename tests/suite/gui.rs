@@ -2940,6 +2940,49 @@ mod over_ssh {
         );
     }
 
+    /// Issue 21: a remote lockscope that reports a directory the app did not ask for and
+    /// never reports one it did. The remote program is a script (a stand-in for a hostile
+    /// remote lockscope) running the real one on other directories.
+    #[test]
+    fn a_hostile_remote_neither_adds_a_directory_nor_hides_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let cfg = tempfile::tempdir().unwrap();
+        let (_root, dirs) = tempdirs(3);
+        let (a, b, c) = (&dirs[0], &dirs[1], &dirs[2]);
+        let _certbot = certbot_lock_dir(c).expect_locked();
+        let sshd = Sshd::start();
+        let script = sshd.dir.path().join("hostile-lockscope");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nexec {REMOTE} watch --json --interval 200ms -- {} {}\n",
+                c.display(),
+                a.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut config = app_config(cfg.path(), FakePicker::new(), None);
+        config.ssh_command = Some(sshd.ssh_command("ssh_config"));
+        config.remote_command = Some(script.display().to_string());
+        let mut h = build_app(config, true);
+        run_until(&mut h, "the watch lists are loaded", lists_loaded);
+        let row_of = |d: &Path| PathBuf::from(format!("{ALIAS}:{}", d.display()));
+        type_path(&mut h, row_of(a).to_str().unwrap());
+        type_path(&mut h, row_of(b).to_str().unwrap());
+        run_until(&mut h, "a Absent, b Unknown (never reported)", |h| {
+            has_badge(h, &row_of(a), "Absent")
+                && has_badge(h, &row_of(b), "Unknown")
+                && row_texts(h, &row_of(b))
+                    .iter()
+                    .any(|t| t.contains("has not reported"))
+        });
+        run_until(&mut h, "the app says a row was ignored", |h| {
+            message_containing(h, "not asked for").is_some()
+        });
+        assert!(row(&h, &row_of(c)).is_none(), "no row for c");
+    }
+
     #[test]
     fn an_option_like_host_is_refused_in_the_add_field() {
         let cfg = tempfile::tempdir().unwrap();

@@ -416,9 +416,11 @@ fn hostile_remote_output_is_escaped_or_refused() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path.display().to_string()
     };
+    // The row for /x has a hostile command; the row for a hostile directory not asked is
+    // ignored, and the notice naming it is escaped too.
     let evil = fake(
         "evil-lockscope",
-        r#"printf '%s\n' '[{"dir":"/x\u001b[2J\r\nFAKE","lock_file":"/x/.certbot.lock","state":"held","holder":{"pid":1,"command":"\u001b]0;owned\u0007"},"error":null}]'"#,
+        r#"printf '%s\n' '[{"dir":"/x","lock_file":"/x/.certbot.lock","state":"held","holder":{"pid":1,"command":"\u001b]0;owned\u0007"},"error":null},{"dir":"/x\u001b[2J\r\nFAKE","lock_file":"/x/.certbot.lock","state":"held","holder":null,"error":null}]'"#,
     );
     let out = run(sshd
         .lockscope_via("ssh_config", &evil)
@@ -426,7 +428,11 @@ fn hostile_remote_output_is_escaped_or_refused() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
     assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(text.contains("\\e[2J"), "{text}");
+    assert!(text.contains("\\e]0;owned"), "{text}");
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("\\e[2J"), "{err}");
 
     let garbage = fake("garbage-lockscope", "echo '[not json'");
     let out = run(sshd
@@ -602,3 +608,11 @@ fn the_remote_monitor_follows_directories_added_and_removed() {
     );
     drop(hub);
 }
+
+// A remote lockscope that lies (issue 21).
+#[path = "remote_hostile.rs"]
+mod hostile_remote;
+
+// The reader of remote answers, fuzzed (issue 21).
+#[path = "remote_fuzz.rs"]
+mod fuzz_answer;
