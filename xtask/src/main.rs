@@ -1,12 +1,12 @@
 //! `cargo xtask gen DIR`: writes lockscope's man pages (`DIR/man/lockscope.1` and one page per
 //! subcommand, `lockscope-status.1`, ...) and shell completions (`DIR/completions/`: bash
 //! `lockscope.bash`, zsh `_lockscope`, fish `lockscope.fish`) from the clap definition in
-//! src/cli/args.rs. With `--features gui` they describe the full binary (with `lockscope gui`),
+//! src/bin/lockscope/args.rs. With `--features gui` they describe the full binary (with `lockscope gui`),
 //! without it the CLI-only one. scripts/package runs it; the output is never committed.
 
 // Only the definition is used here; the parsed values are the binary's business.
 #[allow(dead_code)]
-#[path = "../../src/cli/args.rs"]
+#[path = "../../src/bin/lockscope/args.rs"]
 mod args;
 
 use clap::CommandFactory;
@@ -117,7 +117,7 @@ fn man_page(cmd: &clap::Command, version: &str, pages: &[String]) -> Result<Vec<
     Ok(out)
 }
 
-/// The long help's layout (see src/cli/args.rs) in roff: `Heading:` lines become sections,
+/// The long help's layout (see src/bin/lockscope/args.rs) in roff: `Heading:` lines become sections,
 /// indented lines are shown unfilled (examples, tables), other lines are filled paragraphs.
 fn help_sections(roff: &mut Roff, text: &str) {
     let mut verbatim = false;

@@ -9,9 +9,12 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::remote::{RemoteArgs, looks_like_clap, remote_detail, remote_name};
+use lockscope::remote::{self, Host, RemoteDir, RemoteRow, RemoteState};
+
 /// Exit codes: 0 released, 1 still held (after the grace period, or at once by a process sharing
 /// the lock's open file description), 2 refused or failed.
-pub(crate) fn run(
+pub(crate) fn local(
     path: &Path,
     lock_name: &str,
     signal: Signal,
@@ -164,4 +167,129 @@ pub(crate) fn ask_yes_no(stdin: &io::Stdin, question: &str) -> Result<(), String
         "y" | "yes" => Ok(()),
         _ => Err("not confirmed".into()),
     }
+}
+
+/// `terminate HOST:DIR`: the holder is shown and confirmed here (unless --yes), then the
+/// remote lockscope ends it (`--yes --expect-pid PID`: a different holder by then is refused).
+pub(crate) fn remote(
+    target: &RemoteDir,
+    lock_name: &str,
+    signal: &Signal,
+    grace: Duration,
+    yes: bool,
+    args: &RemoteArgs,
+) -> u8 {
+    let ssh = match args.ssh() {
+        Ok(ssh) => ssh,
+        Err(code) => return code,
+    };
+    let host = &target.host;
+    let row = match remote::status(&ssh, host, std::slice::from_ref(&target.dir), lock_name) {
+        Ok(answer) => {
+            if let Some(notice) = answer.notice() {
+                report(format!("{host}: {notice}"));
+            }
+            match answer.rows.into_iter().next() {
+                Some(row) => row,
+                None => return exit::ERROR,
+            }
+        }
+        Err(e) => {
+            report(format!("{host}: {e}"));
+            return exit::ERROR;
+        }
+    };
+    let name = remote_name(&row);
+    let pid = match (&row.state, row.holder.as_ref().and_then(|h| h.pid)) {
+        (RemoteState::Held, Some(pid)) => pid,
+        (RemoteState::Held, None) => {
+            report(format!(
+                "{name} is held, but its holder is not visible there"
+            ));
+            return exit::ERROR;
+        }
+        _ => {
+            report(format!(
+                "{name} is not held ({}): nothing to end",
+                remote_detail(&row)
+            ));
+            return exit::ERROR;
+        }
+    };
+    if !yes && let Err(why) = confirm_remote(host, pid, &row) {
+        report(why);
+        return exit::ERROR;
+    }
+    let signal_word = signal
+        .name()
+        .map_or_else(|| signal.number().to_string(), str::to_string);
+    let grace_word = format!("{}ms", grace.as_millis());
+    let pid_word = pid.to_string();
+    let remote_args = [
+        "terminate",
+        "--yes",
+        "--expect-pid",
+        &pid_word,
+        "--signal",
+        &signal_word,
+        "--grace",
+        &grace_word,
+        "--lock-name",
+        lock_name,
+        "--",
+        &target.dir,
+    ];
+    let finished = match ssh.run(host, &remote_args, 1024 * 1024) {
+        Ok(f) => f,
+        Err(e) => {
+            report(format!("{host}: {e}"));
+            return exit::ERROR;
+        }
+    };
+    let code = finished.status.code();
+    if !matches!(code, Some(0..=2)) || (code == Some(2) && looks_like_clap(&finished.stderr)) {
+        report(format!(
+            "{host}: {}",
+            ssh.classify(finished.status, &finished.stderr)
+        ));
+        return exit::ERROR;
+    }
+    for line in finished.stderr.lines() {
+        let line = line.strip_prefix("lockscope: ").unwrap_or(line);
+        report(format!("{host}: {line}"));
+    }
+    let mut out = crate::output::stdout();
+    let written = String::from_utf8_lossy(&finished.stdout)
+        .lines()
+        .try_for_each(|line| writeln!(out, "{host}: {}", escape(line)))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) => output_failed(&e),
+        Ok(()) => code
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(exit::ERROR),
+    }
+}
+
+/// Asks on stderr whether to end the remote holder, when stdin is a terminal.
+fn confirm_remote(host: &Host, pid: u32, row: &RemoteRow) -> Result<(), String> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(format!(
+            "not ending pid {pid} on {host} without confirmation: stdin is not a terminal; \
+             pass --yes"
+        ));
+    }
+    let holder = row.holder.as_ref();
+    let user = holder
+        .and_then(|h| h.other.get("user"))
+        .and_then(|u| u.as_str())
+        .map_or("unknown".into(), |u| escape(u).into_owned());
+    let command = holder
+        .and_then(|h| h.command.as_deref())
+        .map_or("(command unknown)".into(), |c| escape(c).into_owned());
+    ask_yes_no(
+        &stdin,
+        &format!("End pid {pid} on {host} (user {user}): {command}?"),
+    )
 }

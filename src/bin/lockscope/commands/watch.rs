@@ -1,17 +1,22 @@
-//! `lockscope watch`: the monitor engine's changes as text or JSON lines.
+//! `lockscope watch`: the monitor engine's changes as text or JSON lines, and the events of
+//! `HOST:DIR` operands' remote watches (rows, connection states), escaped.
 
 use crate::closed_stdout;
-use crate::diagnosis_json::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use crate::output::{exit, on_stop, output_failed, report};
-use crate::remote_cli::{Operands, RemoteArgs};
+use crate::remote::{Operands, RemoteArgs};
+use crate::rows::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, format_time_precise};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
 use lockscope::remote::{RemoteEvent, RemoteWatch, WatchOptions};
 use serde::Serialize;
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use crate::remote::{remote_detail, remote_name};
+use lockscope::remote::{ConnectionState, RemoteRow, RemoteState};
+use std::time::SystemTime;
 
 /// One JSON line. The keys are a contract (as `status --json`, plus `time` and `cause`).
 #[derive(Serialize)]
@@ -119,7 +124,7 @@ pub fn run(
                 Ok(())
             }
             Event::Update(Update::Change(change)) => print_change(&mut out, &change, json, style),
-            Event::Remote(event) => crate::remote_watch::print_event(&mut out, event, json, style),
+            Event::Remote(event) => print_event(&mut out, event, json, style),
         };
         if let Err(e) = written {
             code = output_failed(&e);
@@ -186,5 +191,119 @@ fn cause_name(change: &Change) -> &'static str {
         lockscope::monitor::Cause::FsEvent => "fs-event",
         lockscope::monitor::Cause::Poll => "poll",
         lockscope::monitor::Cause::Action => "action",
+    }
+}
+
+#[derive(Serialize)]
+struct ConnectionRecord {
+    time: String,
+    host: String,
+    connection: &'static str,
+    reason: Option<String>,
+    reason_kind: Option<&'static str>,
+    retry_in_ms: Option<u128>,
+}
+
+pub(crate) fn print_event(
+    out: &mut impl Write,
+    event: RemoteEvent,
+    json: bool,
+    style: TimeStyle,
+) -> io::Result<()> {
+    let now = SystemTime::now();
+    let time = humantime::format_rfc3339_millis(now).to_string();
+    let local_time = jiff::Timestamp::try_from(now)
+        .map(|t| format_time_precise(t, style))
+        .unwrap_or_default();
+    match event {
+        RemoteEvent::Notice { host, text } => {
+            crate::output::report(format!("{host}: {text}"));
+            Ok(())
+        }
+        RemoteEvent::Connection { host, state } => {
+            let (reason, kind, retry) = match &state {
+                ConnectionState::Lost { reason, retry_in } => (
+                    Some(reason.to_string()),
+                    Some(reason.kind()),
+                    Some(*retry_in),
+                ),
+                _ => (None, None, None),
+            };
+            if json {
+                let record = ConnectionRecord {
+                    time,
+                    host: host.to_string(),
+                    connection: state.name(),
+                    reason,
+                    reason_kind: kind,
+                    retry_in_ms: retry.map(|r| r.as_millis()),
+                };
+                serde_json::to_writer(&mut *out, &record)?;
+                writeln!(out)?;
+            } else {
+                let what = match (&reason, retry) {
+                    (Some(reason), Some(retry)) => format!(
+                        "connection lost: {reason}; retrying in {}",
+                        humantime::format_duration(retry)
+                    ),
+                    _ => state.name().to_string(),
+                };
+                writeln!(
+                    out,
+                    "{local_time}  {}  {}",
+                    escape(&host.to_string()),
+                    escape(&what)
+                )?;
+            }
+            out.flush()
+        }
+        RemoteEvent::Row(mut row) => {
+            let cause = row
+                .other
+                .get("cause")
+                .and_then(|c| c.as_str())
+                .unwrap_or("connection")
+                .to_string();
+            if json {
+                // This side's clock (as local rows); a lost host's rows have the cause
+                // `connection`.
+                row.other.insert("time".into(), time.into());
+                row.other.insert("cause".into(), cause.into());
+                serde_json::to_writer(&mut *out, &row)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{local_time}  {}  {}  ({})",
+                    remote_name(&row),
+                    describe_remote(&row),
+                    escape(&cause)
+                )?;
+            }
+            out.flush()
+        }
+    }
+}
+
+fn describe_remote(row: &RemoteRow) -> String {
+    match (&row.state, &row.holder) {
+        (RemoteState::Unknown, _) => format!("unknown ({})", remote_detail(row)),
+        (RemoteState::Error, _) => format!("error: {}", remote_detail(row)),
+        (RemoteState::Held, Some(h)) => {
+            let pid = h
+                .pid
+                .map_or("an unknown pid".into(), |p| format!("pid {p}"));
+            let warnings = row
+                .warnings
+                .iter()
+                .map(|w| format!("; warning ({}): {}", w.kind, w.message))
+                .collect::<String>();
+            escape(&format!(
+                "held by {pid}: {}{warnings}",
+                h.command.as_deref().unwrap_or("?")
+            ))
+            .into_owned()
+        }
+        (state, _) => state.name().to_string(),
     }
 }

@@ -5,6 +5,13 @@ use anyhow::Context;
 use lockscope::escape::escape;
 use std::io;
 
+use lockscope::local_time::TimeStyle;
+use serde::Serialize;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
 /// Exit codes shared by every subcommand.
 pub(crate) mod exit {
     pub const OK: u8 = 0;
@@ -72,4 +79,62 @@ impl io::Write for Stdout {
 /// Calls `stop` on SIGINT/SIGTERM (Ctrl-C / Ctrl-Break on Windows).
 pub(crate) fn on_stop(stop: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
     ctrlc::set_handler(stop).context("cannot install the SIGINT/SIGTERM handler")
+}
+
+/// Standard output in large writes: stdout alone is line-buffered, one write(2) per line.
+pub(crate) fn buffered_stdout() -> std::io::BufWriter<crate::output::Stdout> {
+    std::io::BufWriter::with_capacity(64 * 1024, crate::output::stdout())
+}
+
+pub(crate) fn print_json(records: &[impl Serialize]) -> io::Result<()> {
+    let mut out = buffered_stdout();
+    // serde_json's error converts back into the io::Error it wraps (a broken pipe stays one).
+    serde_json::to_writer_pretty(&mut out, records).map_err(io::Error::from)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The table. Every cell is escaped before the column widths are measured, so a name with a
+/// control character can neither break the row nor misalign the columns.
+pub(crate) fn print_table(rows: Vec<[String; 5]>) -> io::Result<()> {
+    let header = ["DIR", "STATE", "PID", "HELD FOR", "COMMAND"].map(String::from);
+    let width = |col: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|r| r[col].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+    let mut out = buffered_stdout();
+    for row in std::iter::once(&header).chain(&rows) {
+        writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
+            row[0], row[1], row[2], row[3], row[4]
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Stop requests (SIGINT/SIGTERM) arrive on a channel; the flag also cancels a waiting acquire.
+pub(crate) fn install_stop_handler() -> anyhow::Result<(mpsc::Receiver<()>, Arc<AtomicBool>)> {
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    on_stop(move || {
+        flag.store(true, Ordering::SeqCst);
+        let _ = tx.send(());
+    })?;
+    Ok((rx, stop))
+}
+
+pub(crate) fn time_style(utc: bool) -> TimeStyle {
+    if utc {
+        TimeStyle::Utc
+    } else {
+        TimeStyle::Local
+    }
 }

@@ -1,0 +1,96 @@
+//! `lockscope explain`: each lock's diagnosis in plain sentences (see `lockscope::diagnose`),
+//! for local paths and `HOST:DIR` operands (the remote lockscope explains; its text is escaped).
+
+use crate::output::{buffered_stdout, exit, output_failed, report, time_style};
+use crate::rows::probe_and_diagnose;
+use lockscope::escape::escape;
+use lockscope::local_time::TimeStyle;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use crate::remote::{Operands, RemoteArgs};
+use lockscope::remote::STATUS_LIMIT;
+
+pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> u8 {
+    let now = jiff::Timestamp::now();
+    let explained = probe_and_diagnose(paths, lock_name);
+    let failed = explained.iter().any(|(probe, _)| probe.state.is_err());
+    let written = (|| -> io::Result<()> {
+        let mut out = buffered_stdout();
+        for (i, (probe, diagnosis)) in explained.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            let paragraphs =
+                lockscope::diagnose::explain(&probe.dir, &probe.state, diagnosis, now, style);
+            for paragraph in paragraphs {
+                // Escaped: paths, command lines and container names are chosen by local users.
+                writeln!(out, "{}", escape(&paragraph))?;
+            }
+        }
+        out.flush()
+    })();
+    match written {
+        Err(e) => output_failed(&e),
+        Ok(()) if failed => exit::ERROR,
+        Ok(()) => exit::OK,
+    }
+}
+
+/// `explain` with remote operands: local paths first (as `explain` alone), then each host's
+/// remote explanation under an `On HOST:` line, escaped here.
+pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteArgs) -> u8 {
+    let ssh = match args.ssh() {
+        Ok(ssh) => ssh,
+        Err(code) => return code,
+    };
+    let local_paths = ops.local();
+    let mut code = exit::OK;
+    let mut first = true;
+    if !local_paths.is_empty() {
+        code = local(&local_paths, lock_name, time_style(utc));
+        first = false;
+    }
+    for (host, dirs) in ops.by_host() {
+        let mut remote_args: Vec<&str> = vec!["explain", "--lock-name", lock_name];
+        if utc {
+            remote_args.push("--utc");
+        }
+        remote_args.push("--");
+        remote_args.extend(dirs.iter().map(String::as_str));
+        let answer = match ssh.run(&host, &remote_args, STATUS_LIMIT) {
+            Ok(f) if matches!(f.status.code(), Some(0) | Some(2)) && !f.stdout.is_empty() => {
+                if f.status.code() == Some(2) {
+                    code = exit::ERROR;
+                }
+                Ok(f.stdout)
+            }
+            Ok(f) => Err(ssh.classify(f.status, &f.stderr)),
+            Err(e) => Err(e),
+        };
+        let text = match answer {
+            Ok(text) => text,
+            Err(e) => {
+                report(format!("{host}: {e}"));
+                code = exit::ERROR;
+                continue;
+            }
+        };
+        let written = (|| -> io::Result<()> {
+            let mut out = buffered_stdout();
+            if !first {
+                writeln!(out)?;
+            }
+            writeln!(out, "On {}:", escape(&host.to_string()))?;
+            for line in String::from_utf8_lossy(&text).lines() {
+                writeln!(out, "{}", escape(line))?;
+            }
+            out.flush()
+        })();
+        first = false;
+        if let Err(e) = written {
+            return output_failed(&e);
+        }
+    }
+    code
+}

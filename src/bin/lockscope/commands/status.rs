@@ -1,0 +1,204 @@
+//! `lockscope status`: each lock's state and holder, as a table, JSON or Prometheus metrics
+//! (`--format prometheus [--output FILE]`, for node_exporter's textfile collector), for local
+//! paths (probed in one batch) and `HOST:DIR` operands (each host asked once, in parallel).
+
+use crate::metrics::{LockMetrics, MetricsOptions, SharedMetrics, render};
+use crate::output::{buffered_stdout, exit, output_failed, print_json, print_table, report};
+use crate::remote::{Operands, RemoteArgs, remote_detail, remote_name, unknown_rows};
+use crate::rows::{StatusRecord, lossy_string, probe_and_diagnose, status_records};
+use lockscope::escape::escape;
+use lockscope::local_time::{age_at, format_age};
+use lockscope::monitor::DirState;
+use lockscope::remote::{self, Host, Operand, RemoteRow};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+    let records = status_records(paths, lock_name);
+    let printed = if json {
+        print_json(&records)
+    } else {
+        print_table(records.iter().map(table_row).collect())
+    };
+    if let Err(e) = printed {
+        return output_failed(&e);
+    }
+    if records.iter().any(|r| r.error.is_some()) {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}
+
+/// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
+pub(crate) fn table_row(r: &StatusRecord) -> [String; 5] {
+    let pid = r
+        .holder
+        .as_ref()
+        .and_then(|h| h.pid())
+        .map_or("-".into(), |p| p.to_string());
+    let detail = match (&r.error, &r.holder) {
+        (Some(e), _) => escape(e).into_owned(),
+        (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
+        (None, None) => "-".into(),
+    };
+    let held_for = r.held_for.map_or("-".into(), format_age);
+    let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
+        let warning = escape(&w.message).into_owned();
+        if detail == "-" {
+            warning
+        } else {
+            format!("{detail}; {warning}")
+        }
+    });
+    [
+        escape(&r.dir).into_owned(),
+        r.state.to_string(),
+        pid,
+        held_for,
+        detail,
+    ]
+}
+
+/// A `status` row: local or remote (the same keys; `host` null for local).
+#[derive(Serialize)]
+#[allow(clippy::large_enum_variant)] // a few per directory printed; boxing buys nothing
+#[serde(untagged)]
+enum StatusRow {
+    Local(StatusRecord),
+    Remote(RemoteRow),
+}
+
+/// `status` with remote operands: each host asked once (in parallel), local paths probed in
+/// one batch meanwhile; rows in the order given.
+pub(crate) fn remote(ops: &Operands, lock_name: &str, json: bool, args: &RemoteArgs) -> u8 {
+    let ssh = match args.ssh() {
+        Ok(ssh) => ssh,
+        Err(code) => return code,
+    };
+    let asked: Vec<_> = ops
+        .by_host()
+        .into_iter()
+        .map(|(host, dirs)| {
+            let (ssh, thread_host, thread_dirs, name) = (
+                ssh.clone(),
+                host.clone(),
+                dirs.clone(),
+                lock_name.to_string(),
+            );
+            let answer =
+                std::thread::spawn(move || remote::status(&ssh, &thread_host, &thread_dirs, &name));
+            (host, dirs, answer)
+        })
+        .collect();
+    let mut local = status_records(&ops.local(), lock_name).into_iter();
+    let mut remote_rows: BTreeMap<Host, std::vec::IntoIter<RemoteRow>> = BTreeMap::new();
+    let mut failed = false;
+    for (host, dirs, answer) in asked {
+        let rows = match answer.join() {
+            Ok(Ok(answer)) => {
+                if let Some(notice) = answer.notice() {
+                    report(format!("{host}: {notice}"));
+                }
+                answer.rows
+            }
+            Ok(Err(e)) => {
+                failed = true;
+                report(format!("{host}: {e}"));
+                unknown_rows(&host, &dirs, lock_name, &format!("connection failed: {e}"))
+            }
+            Err(_) => {
+                failed = true;
+                unknown_rows(&host, &dirs, lock_name, "connection failed: internal error")
+            }
+        };
+        remote_rows.insert(host, rows.into_iter());
+    }
+    let rows: Vec<StatusRow> = ops
+        .items()
+        .iter()
+        .filter_map(|op| match op {
+            Operand::Local(_) => local.next().map(StatusRow::Local),
+            Operand::Remote(r) => remote_rows
+                .get_mut(&r.host)
+                .and_then(Iterator::next)
+                .map(StatusRow::Remote),
+        })
+        .collect();
+    let failed = failed
+        || rows.iter().any(|row| match row {
+            StatusRow::Local(r) => r.has_error(),
+            StatusRow::Remote(r) => r.error.is_some(),
+        });
+    let printed = if json {
+        print_json(&rows)
+    } else {
+        let now = jiff::Timestamp::now();
+        print_table(
+            rows.iter()
+                .map(|row| match row {
+                    StatusRow::Local(r) => table_row(r),
+                    StatusRow::Remote(r) => remote_table_row(r, now),
+                })
+                .collect(),
+        )
+    };
+    match printed {
+        Err(e) => output_failed(&e),
+        Ok(()) if failed => exit::ERROR,
+        Ok(()) => exit::OK,
+    }
+}
+
+/// A remote row's table cells (DIR as `HOST:DIR`), escaped.
+fn remote_table_row(row: &RemoteRow, now: jiff::Timestamp) -> [String; 5] {
+    let pid = row
+        .holder
+        .as_ref()
+        .and_then(|h| h.pid)
+        .map_or("-".into(), |p| p.to_string());
+    let held_for = row
+        .held_since
+        .map_or("-".into(), |since| format_age(age_at(since, now)));
+    [
+        remote_name(row),
+        row.state.name().to_string(),
+        pid,
+        held_for,
+        remote_detail(row),
+    ]
+}
+
+pub(crate) fn prometheus(
+    paths: &[PathBuf],
+    lock_name: &str,
+    output: Option<&Path>,
+    options: MetricsOptions,
+) -> u8 {
+    let mut metrics = LockMetrics::new(options);
+    let mut any_error = false;
+    for (probed, diagnosis) in probe_and_diagnose(paths, lock_name) {
+        let state = DirState::from(probed.state);
+        // As the table and JSON: a missing directory is an error for `status`.
+        any_error |= matches!(state, DirState::Error(_) | DirState::Missing);
+        metrics.set(lossy_string(probed.dir), &state, &diagnosis);
+    }
+    let text = render(&SharedMetrics::new(metrics).registry());
+    match output {
+        Some(file) => {
+            if let Err(e) = lockscope::atomic_file::write(file, text.as_bytes()) {
+                report(format!("cannot write {}: {e}", file.display()));
+                return exit::ERROR;
+            }
+        }
+        None => {
+            let mut out = buffered_stdout();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                return output_failed(&e);
+            }
+        }
+    }
+    if any_error { exit::ERROR } else { exit::OK }
+}

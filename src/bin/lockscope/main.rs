@@ -1,0 +1,163 @@
+//! The `lockscope` command: a thin layer over the library. `main` parses the arguments (args.rs),
+//! hands each subcommand to its file in `commands/` (each owns its local and its `HOST:DIR`
+//! path) and turns the outcome into the exit code. Output plumbing is in output.rs, the JSON rows
+//! in rows.rs, `HOST:DIR` operands in remote.rs. Commands never import each other; `anyhow` is
+//! used only here, in the binary.
+
+mod args;
+#[cfg_attr(unix, path = "sys/closed_stdout_unix.rs")]
+#[cfg_attr(not(unix), path = "sys/closed_stdout_other.rs")]
+mod closed_stdout;
+mod commands;
+mod http;
+mod metrics;
+mod output;
+mod remote;
+mod rows;
+
+use args::{Cli, Command, StatusFormat};
+use clap::Parser;
+use commands::{explain, hold, serve, status, terminate, watch};
+use metrics::MetricsOptions;
+use output::{exit, report, time_style};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let remote = cli.remote;
+    let code = match cli.command {
+        #[cfg(feature = "gui")]
+        None => commands::gui::run(None, None),
+        #[cfg(not(feature = "gui"))]
+        None => print_help(),
+        #[cfg(feature = "gui")]
+        Some(Command::Gui {
+            watchlist,
+            config_dir,
+        }) => commands::gui::run(watchlist, config_dir),
+        Some(Command::Status {
+            json,
+            format,
+            output,
+            metrics_command_line,
+            lock_name,
+            paths,
+        }) => match remote::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) => match (format, output) {
+                (Some(StatusFormat::Prometheus), _) if !ops.all_local() => {
+                    report("--format prometheus reads local directories only (no HOST:DIR)");
+                    exit::ERROR
+                }
+                (Some(StatusFormat::Prometheus), output) => status::prometheus(
+                    &paths,
+                    &lock_name,
+                    output.as_deref(),
+                    MetricsOptions {
+                        command_line: metrics_command_line,
+                    },
+                ),
+                (_, Some(_)) => {
+                    report("--output needs --format prometheus");
+                    exit::ERROR
+                }
+                (format, None) => {
+                    let json = json || format == Some(StatusFormat::Json);
+                    if ops.all_local() {
+                        status::local(&paths, &lock_name, json)
+                    } else {
+                        status::remote(&ops, &lock_name, json, &remote)
+                    }
+                }
+            },
+        },
+        Some(Command::Explain {
+            utc,
+            lock_name,
+            paths,
+        }) => match remote::Operands::parse(&paths) {
+            Err(code) => code,
+            Ok(ops) if ops.all_local() => explain::local(&paths, &lock_name, time_style(utc)),
+            Ok(ops) => explain::remote(&ops, &lock_name, utc, &remote),
+        },
+        Some(Command::Watch {
+            json,
+            utc,
+            interval,
+            lock_name,
+            dirs,
+        }) => match remote::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) => watch::run(&ops, interval, lock_name, json, time_style(utc), &remote),
+        },
+        Some(Command::Serve {
+            metrics,
+            interval,
+            lock_name,
+            metrics_command_line,
+            watchlist,
+            config_dir,
+            dirs,
+        }) => match remote::Operands::parse(&dirs) {
+            Err(code) => code,
+            Ok(ops) if !ops.all_local() => {
+                report("serve watches local directories only (no HOST:DIR)");
+                exit::ERROR
+            }
+            Ok(_) => serve::run(serve::ServeOptions {
+                listen: metrics,
+                interval,
+                lock_name,
+                metrics: MetricsOptions {
+                    command_line: metrics_command_line,
+                },
+                dirs,
+                watchlist,
+                config_dir,
+            }),
+        },
+        Some(Command::Hold {
+            hold_for,
+            wait,
+            lock_name,
+            until_stdin_closes,
+            dir,
+        }) => match remote::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => hold::local(&dir.join(lock_name), hold_for, wait, until_stdin_closes),
+            Ok(Some(target)) => hold::remote(&target, &lock_name, hold_for, wait, &remote),
+        },
+        Some(Command::Terminate {
+            signal,
+            grace,
+            yes,
+            expect_pid,
+            lock_name,
+            dir,
+        }) => match remote::remote_operand(&dir) {
+            Err(code) => code,
+            Ok(None) => terminate::local(&dir, &lock_name, signal, grace, yes, expect_pid),
+            Ok(Some(target)) => {
+                terminate::remote(&target, &lock_name, &signal, grace, yes, &remote)
+            }
+        },
+    };
+    ExitCode::from(code)
+}
+
+#[cfg_attr(feature = "gui", allow(dead_code))]
+fn print_help() -> u8 {
+    use clap::CommandFactory;
+    let _ = Cli::command().print_help();
+    exit::OK
+}
