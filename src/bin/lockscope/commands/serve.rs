@@ -1,6 +1,6 @@
 //! `lockscope serve --metrics ADDR`: the monitor's live state on an HTTP `/metrics` endpoint
 //! for Prometheus. The main thread applies the monitor's changes to the shared metrics; one
-//! HTTP thread (src/http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
+//! HTTP thread (http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
 //! (nothing is probed per scrape).
 
 use crate::http::{Request, Response, Server};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// What `serve` was asked to do.
 pub(crate) struct ServeOptions {
-    /// Where to listen (already normalized by `--metrics`' parser in `cli/args.rs`).
+    /// Where to listen (already normalized by `--metrics`' parser in `args.rs`).
     pub listen: String,
     pub interval: Option<Duration>,
     pub lock_name: Option<String>,

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 #[derive(Serialize)]
 struct WatchRecord<'a> {
     time: String,
-    /// null: this machine (remote rows: remote_watch.rs).
+    /// null: this machine (remote rows: `print_event` below).
     host: Option<&'a str>,
     dir: String,
     lock_file: String,
