@@ -32,11 +32,8 @@
 use std::io;
 use std::path::Path;
 
-#[cfg(unix)]
-#[path = "sys_unix.rs"]
-mod sys;
-#[cfg(not(unix))]
-#[path = "sys_other.rs"]
+#[cfg_attr(unix, path = "sys_unix.rs")]
+#[cfg_attr(not(unix), path = "sys_other.rs")]
 mod sys;
 
 /// At most this many symbolic links are followed for one write, as the kernel's own limit

@@ -12,8 +12,8 @@
 
 mod engine;
 mod fs_pool;
-#[cfg_attr(target_os = "linux", path = "linux.rs")]
-#[cfg_attr(not(target_os = "linux"), path = "other.rs")]
+#[cfg_attr(target_os = "linux", path = "sys_linux.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "sys_other.rs")]
 mod sys;
 
 use crate::diagnose::Diagnosis;

@@ -17,10 +17,10 @@ mod hold;
 mod hub;
 mod operand;
 mod record;
-#[cfg_attr(unix, path = "session_unix.rs")]
-#[cfg_attr(not(unix), path = "session_other.rs")]
-mod session;
 mod ssh;
+#[cfg_attr(unix, path = "sys_unix.rs")]
+#[cfg_attr(not(unix), path = "sys_other.rs")]
+mod sys;
 mod watch;
 
 use std::collections::HashMap;

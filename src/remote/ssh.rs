@@ -108,7 +108,7 @@ impl Ssh {
             .arg("--")
             .arg(host.as_str())
             .arg(self.remote_command_line(args));
-        super::session::own_process_group(&mut cmd);
+        super::sys::own_process_group(&mut cmd);
         cmd
     }
 

@@ -1,7 +1,7 @@
 //! Filesystems whose files other machines or a userspace daemon share: the one list of them
 //! (by mountinfo name and by statfs magic), and whether certbot's lock on such a filesystem
 //! still excludes other machines. Pure, so built and tested everywhere; Linux asks it (the
-//! lock table's trust in `linux/naming.rs`, inotify's completeness in `monitor/linux.rs`).
+//! lock table's trust in `linux/naming.rs`, inotify's completeness in `monitor/sys_linux.rs`).
 
 /// One kind of shared filesystem.
 struct SharedFs {
@@ -218,7 +218,7 @@ mod tests {
 
     /// The two lists this module replaced, pinned: the lock table's remote types
     /// (`naming.rs::is_remote`) and the monitor's incomplete-event magics
-    /// (`monitor/linux.rs::REMOTE_OR_USERSPACE`), as they were.
+    /// (`monitor/sys_linux.rs::REMOTE_OR_USERSPACE`), as they were.
     #[test]
     fn the_old_lists_answer_the_same() {
         for t in [

@@ -5,15 +5,15 @@
 //! used only here, in the binary.
 
 mod args;
-#[cfg_attr(unix, path = "sys/closed_stdout_unix.rs")]
-#[cfg_attr(not(unix), path = "sys/closed_stdout_other.rs")]
-mod closed_stdout;
 mod commands;
 mod http;
 mod metrics;
 mod output;
 mod remote;
 mod rows;
+#[cfg_attr(unix, path = "sys_unix.rs")]
+#[cfg_attr(not(unix), path = "sys_other.rs")]
+mod sys;
 
 use args::{Cli, Command, StatusFormat};
 use clap::Parser;

@@ -46,7 +46,7 @@ pub(crate) fn output_failed(e: &io::Error) -> u8 {
 pub(crate) fn stdout() -> Stdout {
     Stdout {
         inner: io::stdout().lock(),
-        closed: crate::closed_stdout::closed_at_start(),
+        closed: crate::sys::closed_at_start(),
     }
 }
 

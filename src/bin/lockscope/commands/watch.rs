@@ -1,7 +1,6 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines, and the events of
 //! `HOST:DIR` operands' remote watches (rows, connection states), escaped.
 
-use crate::closed_stdout;
 use crate::output::{exit, on_stop, output_failed, report};
 use crate::remote::{Operands, RemoteArgs};
 use crate::rows::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
@@ -87,7 +86,7 @@ pub fn run(
             return exit::ERROR;
         }
     };
-    closed_stdout::notice(move || {
+    crate::sys::notice(move || {
         let _ = events_tx.send(Event::OutputClosed);
     });
     for dir in operands.local() {
