@@ -3,7 +3,7 @@
 //! lockscope is the binary under test. Nothing touches the system's sshd, its keys or ~/.ssh.
 
 use super::{is_root, lockscope};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -13,6 +13,13 @@ use std::time::{Duration, Instant};
 pub const SSHD: &str = "/usr/sbin/sshd";
 pub const ALIAS: &str = "lstest";
 pub const REMOTE: &str = env!("CARGO_BIN_EXE_lockscope");
+
+/// The client configurations in [`Sshd::dir`]: (file, identity, known hosts).
+const CLIENT_CONFIGS: [(&str, &str, &str); 3] = [
+    ("ssh_config", "user_key", "known_hosts"),
+    ("wrong_key_config", "other_key", "known_hosts"),
+    ("unknown_host_config", "user_key", "empty_known_hosts"),
+];
 
 /// A private sshd and a client configuration for it.
 pub struct Sshd {
@@ -54,35 +61,37 @@ impl Sshd {
         keygen(&d.join("user_key"));
         keygen(&d.join("other_key"));
         std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        std::fs::write(
-            d.join("sshd_config"),
-            format!(
-                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\n\
-                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
-                 PidFile none\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nLogLevel ERROR\n",
-                d = d.display()
-            ),
-        )
-        .unwrap();
         let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
         std::fs::write(d.join("known_hosts"), format!("{ALIAS} {host_key}")).unwrap();
         std::fs::write(d.join("empty_known_hosts"), "").unwrap();
         let mut sshd = Sshd {
             dir,
-            port,
+            port: 0,
             child: None,
         };
-        sshd.write_config("ssh_config", "user_key", "known_hosts");
-        sshd.write_config("wrong_key_config", "other_key", "known_hosts");
-        sshd.write_config("unknown_host_config", "user_key", "empty_known_hosts");
         sshd.restart();
         sshd
+    }
+
+    /// Points sshd's config and the client configs ([`CLIENT_CONFIGS`]) at `port`.
+    fn use_port(&mut self, port: u16) {
+        self.port = port;
+        let d = self.dir.path();
+        std::fs::write(
+            d.join("sshd_config"),
+            // VERBOSE for its "Server listening on" line, which `restart` waits for.
+            format!(
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PidFile none\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        for (name, key, known_hosts) in CLIENT_CONFIGS {
+            self.write_config(name, key, known_hosts);
+        }
     }
 
     /// A client config: aliases `lstest` and `lstest2` for this server.
@@ -124,31 +133,58 @@ impl Sshd {
         script.display().to_string()
     }
 
-    /// (Re)starts sshd on the same port and waits until it accepts connections.
+    /// (Re)starts sshd and waits until it says it listens (its own log line: a connection that
+    /// succeeds could be to whoever else has the port). The port stays the same unless sshd
+    /// cannot bind it: a port found free and released (bind to port 0) can be taken by another
+    /// test before sshd binds it. Then sshd moves to another and the client configs follow (ssh
+    /// reads them at each connection).
     pub fn restart(&mut self) {
-        // Its log (-e) goes to a file: the readiness probe below makes it complain.
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("sshd.log"))
-            .unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(self.dir.path().join("sshd_config"))
-            .stdin(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start sshd");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
+        if self.port == 0 {
+            self.use_port(free_port());
+        }
+        let log_path = self.dir.path().join("sshd.log");
+        for attempt in 1.. {
+            // Its log (-e) goes to a file, appended to across restarts: this start's lines are
+            // the ones after `seen`.
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .unwrap();
+            let seen = log.metadata().unwrap().len() as usize;
+            let mut child = Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(self.dir.path().join("sshd_config"))
+                .stdin(Stdio::null())
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .expect("start sshd");
+            let listening = format!("Server listening on 127.0.0.1 port {}.", self.port);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let exited = loop {
+                let log = std::fs::read(&log_path).unwrap_or_default();
+                let new = String::from_utf8_lossy(log.get(seen..).unwrap_or_default()).into_owned();
+                if new.contains(&listening) {
+                    self.child = Some(child);
+                    return;
+                }
+                if let Some(status) = child.try_wait().unwrap() {
+                    break format!("sshd exited {status}: {new}");
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "sshd did not listen on {} within 10 s: {new}",
+                    self.port
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
             assert!(
-                Instant::now() < deadline,
-                "sshd did not listen on {}",
-                self.port
+                exited.contains("Address already in use") && attempt < 10,
+                "{exited}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            eprintln!("port {} was taken, moving sshd: {exited}", self.port);
+            self.use_port(free_port());
         }
     }
 
@@ -179,6 +215,15 @@ impl Sshd {
             .args(["--remote-command", remote]);
         cmd
     }
+}
+
+/// A port nothing listens on now (it may be taken again before it is used).
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Sshd {

@@ -275,7 +275,20 @@ fn usage_errors_exit_2_and_no_subcommand_opens_the_app() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains("no display for the window"), "{err}");
     } else {
-        assert_eq!(out.status.code(), Some(0));
+        // Built without the app (lockscope-cli): the help, and `gui` is not a command.
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Usage: lockscope") && help.contains("status"),
+            "lockscope alone without the app prints the help: {help}"
+        );
+        let out = run(lockscope().arg("gui"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error: unrecognized subcommand 'gui'"),
+            "lockscope gui without the app: {err}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[test]
 fn version_names_the_release_and_the_commit_of_a_checkout() {
@@ -29,6 +29,7 @@ fn version_names_the_release_and_the_commit_of_a_checkout() {
 #[cfg(feature = "gui")]
 mod without_a_display {
     use super::*;
+    use std::process::Output;
 
     /// The app started the way a user starts it (`lockscope`, no subcommand) with only the
     /// display variables changed; its config and state go to a temporary home.

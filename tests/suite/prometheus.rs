@@ -677,12 +677,8 @@ impl Prometheus {
             ),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        // Prometheus picks its port (:0) and logs it: a port found free here and handed over
+        // could be taken by another test before Prometheus binds it.
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -690,24 +686,36 @@ impl Prometheus {
                 "--storage.tsdb.path={}",
                 dir.path().join("data").display()
             ))
-            .arg(format!("--web.listen-address={addr}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("prometheus is required (Debian package prometheus; .ci/run installs it)");
-        let server = Prometheus {
+        let mut server = Prometheus {
             child,
-            addr,
+            addr: String::new(),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !matches!(
-            TcpStream::connect(&server.addr)
-                .ok()
-                .map(|_| http(&server.addr, "GET", "/-/ready").0),
-            Some(200)
-        ) {
+        server.addr = loop {
+            if let Some(addr) = listening_address(&server.log()) {
+                break addr;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!(
+                    "prometheus exited {status} before listening:\n{}",
+                    server.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus did not say where it listens:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        while http(&server.addr, "GET", "/-/ready").0 != 200 {
             assert!(
                 Instant::now() < deadline,
                 "prometheus not ready:\n{}",
@@ -758,6 +766,16 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address in Prometheus's `msg="Listening on" address=127.0.0.1:PORT` log line: where it
+/// bound `--web.listen-address=127.0.0.1:0`.
+fn listening_address(log: &str) -> Option<String> {
+    log.lines()
+        .filter(|l| l.contains(r#"msg="Listening on""#))
+        .find_map(|l| l.split_once(" address=")?.1.split_whitespace().next())
+        .filter(|a| a.starts_with("127.0.0.1:") && !a.ends_with(":0"))
+        .map(str::to_string)
 }
 
 #[test]

@@ -446,6 +446,7 @@ fn pin_refuses_a_recycled_pid() {
         .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
         .arg(std::env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
             &child_test_name(),
             "--nocapture",
@@ -477,19 +478,21 @@ fn start_with_pid<T>(pid: u32, mut start: impl FnMut() -> (T, u32)) -> T {
     panic!("could not get pid {pid} again");
 }
 
-/// Not a test of its own: when [`pin_refuses_a_recycled_pid`] runs this binary in a pid
-/// namespace with `LOCKSCOPE_TERMINATE_PIDNS_CHILD` set, this makes a real pid reuse happen.
-/// Otherwise it does nothing.
+/// Not a test of its own (so ignored: it is neither counted nor run with the others): when
+/// [`pin_refuses_a_recycled_pid`] runs this binary in a pid namespace with `--ignored --exact`
+/// and `LOCKSCOPE_TERMINATE_PIDNS_CHILD` set, this makes a real pid reuse happen.
 ///
 /// Holder A has pid P and is identified (pid P, A's start time). A is killed; P is given to a
 /// new process B, which takes the same lock. A fresh probe names P as the holder, so only the
 /// start time tells B from A: pinning the stale identity must refuse, and B must not get the
 /// signal. Then the same with a B that does not hold the lock (`sleep`).
 #[test]
+#[ignore = "helper: terminate::pin_refuses_a_recycled_pid runs it in a pid namespace"]
 fn pid_reuse_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(CHILD_ENV).is_some(),
+        "a helper, not a test: pin_refuses_a_recycled_pid runs it with {CHILD_ENV} set"
+    );
     assert_eq!(std::process::id(), 1, "not pid 1 of a new pid namespace");
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join(LOCK);
