@@ -19,7 +19,7 @@ use args::{Cli, Command, StatusFormat};
 use clap::Parser;
 use commands::{explain, hold, serve, status, terminate, watch};
 use metrics::MetricsOptions;
-use output::{exit, report, time_style};
+use output::{Failure, Outcome, exit, report, time_style};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -34,8 +34,25 @@ fn main() -> ExitCode {
             });
         }
     };
+    // The one place a failure becomes an exit code (each message once, escaped).
+    ExitCode::from(match run(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            for message in &failure.messages {
+                report(message);
+            }
+            if let Some(hint) = failure.hint {
+                eprint!("{hint}");
+            }
+            failure.code
+        }
+    })
+}
+
+/// Hands the command to its file in `commands/`.
+fn run(cli: Cli) -> Outcome {
     let remote = cli.remote;
-    let code = match cli.command {
+    match cli.command {
         #[cfg(feature = "gui")]
         None => commands::gui::run(None, None),
         #[cfg(not(feature = "gui"))]
@@ -52,13 +69,12 @@ fn main() -> ExitCode {
             metrics_command_line,
             lock_name,
             paths,
-        }) => match remote::Operands::parse(&paths) {
-            Err(code) => code,
-            Ok(ops) => match (format, output) {
-                (Some(StatusFormat::Prometheus), _) if !ops.all_local() => {
-                    report("--format prometheus reads local directories only (no HOST:DIR)");
-                    exit::ERROR
-                }
+        }) => {
+            let ops = remote::Operands::parse(&paths)?;
+            match (format, output) {
+                (Some(StatusFormat::Prometheus), _) if !ops.all_local() => Err(Failure::error(
+                    "--format prometheus reads local directories only (no HOST:DIR)",
+                )),
                 (Some(StatusFormat::Prometheus), output) => status::prometheus(
                     &paths,
                     &lock_name,
@@ -67,10 +83,7 @@ fn main() -> ExitCode {
                         command_line: metrics_command_line,
                     },
                 ),
-                (_, Some(_)) => {
-                    report("--output needs --format prometheus");
-                    exit::ERROR
-                }
+                (_, Some(_)) => Err(Failure::error("--output needs --format prometheus")),
                 (format, None) => {
                     let json = json || format == Some(StatusFormat::Json);
                     if ops.all_local() {
@@ -79,27 +92,30 @@ fn main() -> ExitCode {
                         status::remote(&ops, &lock_name, json, &remote)
                     }
                 }
-            },
-        },
+            }
+        }
         Some(Command::Explain {
             utc,
             lock_name,
             paths,
-        }) => match remote::Operands::parse(&paths) {
-            Err(code) => code,
-            Ok(ops) if ops.all_local() => explain::local(&paths, &lock_name, time_style(utc)),
-            Ok(ops) => explain::remote(&ops, &lock_name, utc, &remote),
-        },
+        }) => {
+            let ops = remote::Operands::parse(&paths)?;
+            if ops.all_local() {
+                explain::local(&paths, &lock_name, time_style(utc))
+            } else {
+                explain::remote(&ops, &lock_name, utc, &remote)
+            }
+        }
         Some(Command::Watch {
             json,
             utc,
             interval,
             lock_name,
             dirs,
-        }) => match remote::Operands::parse(&dirs) {
-            Err(code) => code,
-            Ok(ops) => watch::run(&ops, interval, lock_name, json, time_style(utc), &remote),
-        },
+        }) => {
+            let ops = remote::Operands::parse(&dirs)?;
+            watch::run(&ops, interval, lock_name, json, time_style(utc), &remote)
+        }
         Some(Command::Serve {
             metrics,
             interval,
@@ -108,13 +124,13 @@ fn main() -> ExitCode {
             watchlist,
             config_dir,
             dirs,
-        }) => match remote::Operands::parse(&dirs) {
-            Err(code) => code,
-            Ok(ops) if !ops.all_local() => {
-                report("serve watches local directories only (no HOST:DIR)");
-                exit::ERROR
+        }) => {
+            if !remote::Operands::parse(&dirs)?.all_local() {
+                return Err(Failure::error(
+                    "serve watches local directories only (no HOST:DIR)",
+                ));
             }
-            Ok(_) => serve::run(serve::ServeOptions {
+            serve::run(serve::ServeOptions {
                 listen: metrics,
                 interval,
                 lock_name,
@@ -124,18 +140,17 @@ fn main() -> ExitCode {
                 dirs,
                 watchlist,
                 config_dir,
-            }),
-        },
+            })
+        }
         Some(Command::Hold {
             hold_for,
             wait,
             lock_name,
             until_stdin_closes,
             dir,
-        }) => match remote::remote_operand(&dir) {
-            Err(code) => code,
-            Ok(None) => hold::local(&dir.join(lock_name), hold_for, wait, until_stdin_closes),
-            Ok(Some(target)) => hold::remote(&target, &lock_name, hold_for, wait, &remote),
+        }) => match remote::remote_operand(&dir)? {
+            None => hold::local(&dir.join(lock_name), hold_for, wait, until_stdin_closes),
+            Some(target) => hold::remote(&target, &lock_name, hold_for, wait, &remote),
         },
         Some(Command::Terminate {
             signal,
@@ -144,20 +159,16 @@ fn main() -> ExitCode {
             expect_pid,
             lock_name,
             dir,
-        }) => match remote::remote_operand(&dir) {
-            Err(code) => code,
-            Ok(None) => terminate::local(&dir, &lock_name, signal, grace, yes, expect_pid),
-            Ok(Some(target)) => {
-                terminate::remote(&target, &lock_name, &signal, grace, yes, &remote)
-            }
+        }) => match remote::remote_operand(&dir)? {
+            None => terminate::local(&dir, &lock_name, signal, grace, yes, expect_pid),
+            Some(target) => terminate::remote(&target, &lock_name, &signal, grace, yes, &remote),
         },
-    };
-    ExitCode::from(code)
+    }
 }
 
 #[cfg_attr(feature = "gui", allow(dead_code))]
-fn print_help() -> u8 {
+fn print_help() -> Outcome {
     use clap::CommandFactory;
     let _ = Cli::command().print_help();
-    exit::OK
+    Ok(exit::OK)
 }

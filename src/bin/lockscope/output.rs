@@ -21,6 +21,51 @@ pub(crate) mod exit {
     pub const ERROR: u8 = 2;
 }
 
+/// Why a command could not do its job, and the exit code that says so. Commands return it;
+/// `main` prints each message once (escaped, as [`report`]) and exits with the code: the one
+/// place a failure becomes an exit code. Warnings and per-row problems a command reports as it
+/// goes are not failures; it returns the exit code they call for.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: u8,
+    pub messages: Vec<String>,
+    /// Our own text to print after the messages as it is (what to do instead).
+    pub hint: Option<&'static str>,
+}
+
+impl Failure {
+    /// Exit 2: a path that cannot be used, a usage error, output that cannot be written.
+    pub(crate) fn error(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code: exit::ERROR,
+            messages: vec![message.to_string()],
+            hint: None,
+        }
+    }
+
+    /// Exit 1: the lock is busy (`hold`), or still held (`terminate`).
+    pub(crate) fn busy(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code: exit::BUSY,
+            messages: vec![message.to_string()],
+            hint: None,
+        }
+    }
+
+    /// Adds our own text, printed unescaped after the messages.
+    #[cfg_attr(not(feature = "gui"), allow(dead_code))]
+    pub(crate) fn with_hint(self, hint: &'static str) -> Failure {
+        Failure {
+            hint: Some(hint),
+            ..self
+        }
+    }
+}
+
+/// What a command ends with: its exit code after it did its job (2 when some rows were errors,
+/// already shown in them), or a [`Failure`].
+pub(crate) type Outcome = Result<u8, Failure>;
+
 /// Prints `lockscope: MESSAGE` on stderr, escaped: messages carry paths and holders' command
 /// lines, which local users choose (a newline or an ANSI sequence would forge output).
 pub(crate) fn report(message: impl std::fmt::Display) {
@@ -30,12 +75,11 @@ pub(crate) fn report(message: impl std::fmt::Display) {
 /// What a failed write to stdout means for the exit code. A reader that went away (`| head -1`)
 /// is not an error: like ripgrep, exit 0 without a message (Rust ignores SIGPIPE, so it arrives
 /// as EPIPE). Any other write error (`> /dev/full`, EIO) is reported and exits 2.
-pub(crate) fn output_failed(e: &io::Error) -> u8 {
+pub(crate) fn output_failed(e: &io::Error) -> Outcome {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        exit::OK
+        Ok(exit::OK)
     } else {
-        report(format!("cannot write output: {e}"));
-        exit::ERROR
+        Err(Failure::error(format!("cannot write output: {e}")))
     }
 }
 

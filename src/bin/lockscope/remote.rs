@@ -3,21 +3,18 @@
 //! before it reaches the terminal.
 
 pub(crate) use crate::args::RemoteArgs;
-use crate::output::{exit, report};
+use crate::output::{Failure, exit};
 use lockscope::escape::escape;
 use lockscope::remote::{self, Host, Operand, RemoteDir, RemoteRow, SSH_COMMAND_ENV, Ssh};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 impl RemoteArgs {
-    /// The ssh settings, or the exit code after reporting why not.
-    pub(crate) fn ssh(&self) -> Result<Ssh, u8> {
+    /// The ssh settings, or why not.
+    pub(crate) fn ssh(&self) -> Result<Ssh, Failure> {
         let from_env = std::env::var(SSH_COMMAND_ENV).ok();
         let ssh_command = self.ssh_command.as_deref().or(from_env.as_deref());
-        Ssh::new(ssh_command, self.remote_command.as_deref()).map_err(|e| {
-            report(e);
-            exit::ERROR
-        })
+        Ssh::new(ssh_command, self.remote_command.as_deref()).map_err(Failure::error)
     }
 }
 
@@ -27,23 +24,24 @@ pub(crate) struct Operands {
 }
 
 impl Operands {
-    /// Reads every operand; a refused one is reported (all of them), exit 2, and ssh never runs.
-    pub(crate) fn parse(paths: &[PathBuf]) -> Result<Operands, u8> {
+    /// Reads every operand; the refused ones fail together (each named), and ssh never runs.
+    pub(crate) fn parse(paths: &[PathBuf]) -> Result<Operands, Failure> {
         let mut items = Vec::with_capacity(paths.len());
-        let mut failed = false;
+        let mut refused = Vec::new();
         for path in paths {
             match remote::parse_operand(path.as_os_str()) {
                 Ok(op) => items.push(op),
-                Err(e) => {
-                    report(e);
-                    failed = true;
-                }
+                Err(e) => refused.push(e.to_string()),
             }
         }
-        if failed {
-            Err(exit::ERROR)
-        } else {
+        if refused.is_empty() {
             Ok(Operands { items })
+        } else {
+            Err(Failure {
+                code: exit::ERROR,
+                messages: refused,
+                hint: None,
+            })
         }
     }
 
@@ -78,14 +76,11 @@ impl Operands {
 }
 
 /// The one operand of hold / terminate: `Ok(None)` for a local path.
-pub(crate) fn remote_operand(path: &std::path::Path) -> Result<Option<RemoteDir>, u8> {
+pub(crate) fn remote_operand(path: &std::path::Path) -> Result<Option<RemoteDir>, Failure> {
     match remote::parse_operand(path.as_os_str()) {
         Ok(Operand::Local(_)) => Ok(None),
         Ok(Operand::Remote(r)) => Ok(Some(r)),
-        Err(e) => {
-            report(e);
-            Err(exit::ERROR)
-        }
+        Err(e) => Err(Failure::error(e)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `lockscope explain`: each lock's diagnosis in plain sentences (see `lockscope::diagnose`),
 //! for local paths and `HOST:DIR` operands (the remote lockscope explains; its text is escaped).
 
-use crate::output::{buffered_stdout, exit, output_failed, report, time_style};
+use crate::output::{Outcome, buffered_stdout, exit, output_failed, report, time_style};
 use crate::rows::probe_and_diagnose;
 use lockscope::escape::escape;
 use lockscope::local_time::TimeStyle;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::remote::{Operands, RemoteArgs};
 use lockscope::remote::STATUS_LIMIT;
 
-pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> u8 {
+pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Outcome {
     let now = jiff::Timestamp::now();
     let explained = probe_and_diagnose(paths, lock_name);
     let failed = explained.iter().any(|(probe, _)| probe.state.is_err());
@@ -32,23 +32,20 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> u8 
     })();
     match written {
         Err(e) => output_failed(&e),
-        Ok(()) if failed => exit::ERROR,
-        Ok(()) => exit::OK,
+        Ok(()) if failed => Ok(exit::ERROR),
+        Ok(()) => Ok(exit::OK),
     }
 }
 
 /// `explain` with remote operands: local paths first (as `explain` alone), then each host's
 /// remote explanation under an `On HOST:` line, escaped here.
-pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteArgs) -> u8 {
-    let ssh = match args.ssh() {
-        Ok(ssh) => ssh,
-        Err(code) => return code,
-    };
+pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteArgs) -> Outcome {
+    let ssh = args.ssh()?;
     let local_paths = ops.local();
     let mut code = exit::OK;
     let mut first = true;
     if !local_paths.is_empty() {
-        code = local(&local_paths, lock_name, time_style(utc));
+        code = local(&local_paths, lock_name, time_style(utc))?;
         first = false;
     }
     for (host, dirs) in ops.by_host() {
@@ -92,5 +89,5 @@ pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteAr
             return output_failed(&e);
         }
     }
-    code
+    Ok(code)
 }

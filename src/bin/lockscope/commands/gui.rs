@@ -1,9 +1,9 @@
 //! `lockscope gui` (and `lockscope` alone): the desktop app, or what to use without a display.
 
-use crate::output::{exit, report};
+use crate::output::{Failure, Outcome, exit};
 use std::path::{Path, PathBuf};
 
-pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 {
+pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> Outcome {
     use lockscope::gui::OpenList;
     // An existing file is imported; anything else names a saved list.
     let watchlist = watchlist.map(|w| {
@@ -17,14 +17,11 @@ pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> u8 
         config_dir,
         watchlist,
     }) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            report(format!("{e:#}"));
-            if e.is_display_missing() {
-                eprint!("{WITHOUT_A_DISPLAY}");
-            }
-            exit::ERROR
+        Ok(()) => Ok(exit::OK),
+        Err(e) if e.is_display_missing() => {
+            Err(Failure::error(format!("{e:#}")).with_hint(WITHOUT_A_DISPLAY))
         }
+        Err(e) => Err(Failure::error(format!("{e:#}"))),
     }
 }
 

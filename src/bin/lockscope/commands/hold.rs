@@ -2,7 +2,7 @@
 //! announce it with one `held` line, hold it for a duration or until stopped, release it.
 
 use crate::args::Wait;
-use crate::output::{exit, install_stop_handler, report};
+use crate::output::{Failure, Outcome, exit, install_stop_handler, report};
 use crate::remote::RemoteArgs;
 use lockscope::escape::{escape, escape_path};
 use lockscope::remote::{self, HoldError, RemoteDir, RemoteWait};
@@ -22,14 +22,9 @@ pub(crate) fn local(
     hold_for: Option<Duration>,
     wait: Option<Wait>,
     until_stdin_closes: bool,
-) -> u8 {
-    let (stop_rx, stop_flag) = match install_stop_handler() {
-        Ok(s) => s,
-        Err(e) => {
-            report(format!("{e:#}"));
-            return exit::ERROR;
-        }
-    };
+) -> Outcome {
+    let (stop_rx, stop_flag) =
+        install_stop_handler().map_err(|e| Failure::error(format!("{e:#}")))?;
     let stop_rx = if until_stdin_closes {
         stop_on_stdin_eof(stop_rx, stop_flag.clone())
     } else {
@@ -45,32 +40,28 @@ pub(crate) fn local(
         Ok(()) => {}
         Err(e @ LockError::Cancelled(_)) => {
             // Stopped while the lock was still busy: the lock was never ours.
-            report(e);
-            return exit::BUSY;
+            return Err(Failure::busy(e));
         }
-        Err(e) => {
-            report(&e);
-            return if e.is_busy() { exit::BUSY } else { exit::ERROR };
-        }
+        Err(e) if e.is_busy() => return Err(Failure::busy(e)),
+        Err(e) => return Err(Failure::error(e)),
     }
     if let Err(e) = announce_held(lock_path) {
         // The `held` line is the caller's only word that the lock is taken (a script waits for
         // it before starting certbot). If it cannot be delivered (`> /dev/full`, a reader that
         // is gone), holding on would block every certbot run for the whole duration (without
         // --for: forever) with nobody told why. Fail loudly instead: release, exit 2.
-        report(format!("cannot write the \"held\" line to stdout: {e}"));
+        let mut failure = Failure::error(format!("cannot write the \"held\" line to stdout: {e}"));
         if let Err(e) = lock.release() {
-            report(format!("released the lock, but: {e}"));
+            failure
+                .messages
+                .push(format!("released the lock, but: {e}"));
         }
-        return exit::ERROR;
+        return Err(failure);
     }
     wait_while_held(&lock, hold_for, &stop_rx);
     match lock.release() {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            report(format!("released the lock, but: {e}"));
-            exit::ERROR
-        }
+        Ok(()) => Ok(exit::OK),
+        Err(e) => Err(Failure::error(format!("released the lock, but: {e}"))),
     }
 }
 
@@ -125,18 +116,10 @@ pub(crate) fn remote(
     hold_for: Option<Duration>,
     wait: Option<Wait>,
     args: &RemoteArgs,
-) -> u8 {
-    let ssh = match args.ssh() {
-        Ok(ssh) => ssh,
-        Err(code) => return code,
-    };
-    let (stop_rx, _stop_flag) = match install_stop_handler() {
-        Ok(s) => s,
-        Err(e) => {
-            report(format!("{e:#}"));
-            return exit::ERROR;
-        }
-    };
+) -> Outcome {
+    let ssh = args.ssh()?;
+    let (stop_rx, _stop_flag) =
+        install_stop_handler().map_err(|e| Failure::error(format!("{e:#}")))?;
     let wait = match wait {
         None => RemoteWait::No,
         Some(Wait::Forever) => RemoteWait::Forever,
@@ -159,21 +142,23 @@ pub(crate) fn remote(
     });
     let mut held = loop {
         if stop_rx.try_recv().is_ok() {
-            report("stopped before the lock was taken");
-            return exit::BUSY;
+            return Err(Failure::busy("stopped before the lock was taken"));
         }
         match started.recv_timeout(Duration::from_millis(50)) {
             Ok(Ok(held)) => break held,
             Ok(Err(HoldError::Busy(why))) => {
-                report(format!("{}: {why}", target.host));
-                return exit::BUSY;
+                return Err(Failure::busy(format!("{}: {why}", target.host)));
             }
             Ok(Err(HoldError::Connection(e))) => {
-                report(format!("{}: {e}", target.host));
-                return exit::ERROR;
+                return Err(Failure::error(format!("{}: {e}", target.host)));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return exit::ERROR,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Failure::error(format!(
+                    "{}: the hold ended unexpectedly",
+                    target.host
+                )));
+            }
         }
     };
     let line = held
@@ -185,33 +170,28 @@ pub(crate) fn remote(
         writeln!(out, "held {}:{}", target.host, escape(line)).and_then(|()| out.flush())
     };
     if let Err(e) = announced {
-        report(format!("cannot write the \"held\" line to stdout: {e}"));
         let _ = held.release(Duration::from_secs(5));
-        return exit::ERROR;
+        return Err(Failure::error(format!(
+            "cannot write the \"held\" line to stdout: {e}"
+        )));
     }
     loop {
         match stop_rx.recv_timeout(Duration::from_millis(100)) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return match held.release(Duration::from_secs(10)) {
-                    Ok(()) => exit::OK,
-                    Err(e) => {
-                        report(format!("{}: {e}", target.host));
-                        exit::ERROR
-                    }
+                    Ok(()) => Ok(exit::OK),
+                    Err(e) => Err(Failure::error(format!("{}: {e}", target.host))),
                 };
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if held.ended() {
             return match held.outcome() {
-                Ok(()) => exit::OK,
-                Err(e) => {
-                    report(format!(
-                        "{}: the remote hold ended, the lock is no longer held: {e}",
-                        target.host
-                    ));
-                    exit::ERROR
-                }
+                Ok(()) => Ok(exit::OK),
+                Err(e) => Err(Failure::error(format!(
+                    "{}: the remote hold ended, the lock is no longer held: {e}",
+                    target.host
+                ))),
             };
         }
     }

@@ -5,7 +5,7 @@
 
 use crate::http::{Request, Response, Server};
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
-use crate::output::{exit, on_stop, report};
+use crate::output::{Failure, Outcome, exit, on_stop, report};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
 use lockscope::watchlist::{
     CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import, is_remote,
@@ -37,12 +37,11 @@ enum Event {
     HttpFailed(std::io::Error),
 }
 
-pub(crate) fn run(options: ServeOptions) -> u8 {
+pub(crate) fn run(options: ServeOptions) -> Outcome {
     let (dirs, interval, lock_name) = match what_to_watch(&options) {
         Ok(w) => w,
         Err(message) => {
-            report(message);
-            return exit::ERROR;
+            return Err(Failure::error(message));
         }
     };
     let (events_tx, events) = mpsc::channel();
@@ -50,15 +49,16 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     if let Err(e) = on_stop(move || {
         let _ = stop_tx.send(Event::Stop);
     }) {
-        report(format!("{e:#}"));
-        return exit::ERROR;
+        return Err(Failure::error(format!("{e:#}")));
     }
     // Bound before the monitor starts: an address in use is a quick, clear error.
     let server = match Server::bind(&options.listen) {
         Ok(server) => server,
         Err(e) => {
-            report(format!("cannot listen on {}: {e}", options.listen));
-            return exit::ERROR;
+            return Err(Failure::error(format!(
+                "cannot listen on {}: {e}",
+                options.listen
+            )));
         }
     };
     let url = format!("http://{}/metrics", server.local_addr());
@@ -90,8 +90,7 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     ) {
         Ok(m) => m,
         Err(e) => {
-            report(e);
-            return exit::ERROR;
+            return Err(Failure::error(e));
         }
     };
     for dir in dirs {
@@ -124,17 +123,15 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     let http = match http {
         Ok(h) => h,
         Err(e) => {
-            report(format!("cannot start the HTTP thread: {e}"));
-            return exit::ERROR;
+            return Err(Failure::error(format!("cannot start the HTTP thread: {e}")));
         }
     };
-    let mut code = exit::OK;
+    let mut failure = None;
     for event in events {
         match event {
             Event::Stop => break,
             Event::HttpFailed(e) => {
-                report(format!("the HTTP server stopped: {e}"));
-                code = exit::ERROR;
+                failure = Some(Failure::error(format!("the HTTP server stopped: {e}")));
                 break;
             }
             Event::Update(Update::Notice(text)) => report(text),
@@ -147,7 +144,7 @@ pub(crate) fn run(options: ServeOptions) -> u8 {
     stopper.stop();
     let _ = http.join();
     drop(monitor);
-    code
+    failure.map_or(Ok(exit::OK), Err)
 }
 
 /// The directories, the pass's period and the lock name: from the operands and flags, or from

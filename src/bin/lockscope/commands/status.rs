@@ -3,7 +3,9 @@
 //! paths (probed in one batch) and `HOST:DIR` operands (each host asked once, in parallel).
 
 use crate::metrics::{LockMetrics, MetricsOptions, SharedMetrics, render};
-use crate::output::{buffered_stdout, exit, output_failed, print_json, print_table, report};
+use crate::output::{
+    Failure, Outcome, buffered_stdout, exit, output_failed, print_json, print_table, report,
+};
 use crate::remote::{Operands, RemoteArgs, remote_detail, remote_name, unknown_rows};
 use crate::rows::{StatusRecord, lossy_string, probe_and_diagnose, status_records};
 use lockscope::escape::escape;
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
+pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> Outcome {
     let records = status_records(paths, lock_name);
     let printed = if json {
         print_json(&records)
@@ -26,9 +28,9 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> u8 {
         return output_failed(&e);
     }
     if records.iter().any(|r| r.error.is_some()) {
-        exit::ERROR
+        Ok(exit::ERROR)
     } else {
-        exit::OK
+        Ok(exit::OK)
     }
 }
 
@@ -73,11 +75,8 @@ enum StatusRow {
 
 /// `status` with remote operands: each host asked once (in parallel), local paths probed in
 /// one batch meanwhile; rows in the order given.
-pub(crate) fn remote(ops: &Operands, lock_name: &str, json: bool, args: &RemoteArgs) -> u8 {
-    let ssh = match args.ssh() {
-        Ok(ssh) => ssh,
-        Err(code) => return code,
-    };
+pub(crate) fn remote(ops: &Operands, lock_name: &str, json: bool, args: &RemoteArgs) -> Outcome {
+    let ssh = args.ssh()?;
     let asked: Vec<_> = ops
         .by_host()
         .into_iter()
@@ -147,8 +146,8 @@ pub(crate) fn remote(ops: &Operands, lock_name: &str, json: bool, args: &RemoteA
     };
     match printed {
         Err(e) => output_failed(&e),
-        Ok(()) if failed => exit::ERROR,
-        Ok(()) => exit::OK,
+        Ok(()) if failed => Ok(exit::ERROR),
+        Ok(()) => Ok(exit::OK),
     }
 }
 
@@ -176,7 +175,7 @@ pub(crate) fn prometheus(
     lock_name: &str,
     output: Option<&Path>,
     options: MetricsOptions,
-) -> u8 {
+) -> Outcome {
     let mut metrics = LockMetrics::new(options);
     let mut any_error = false;
     for (probed, diagnosis) in probe_and_diagnose(paths, lock_name) {
@@ -189,8 +188,10 @@ pub(crate) fn prometheus(
     match output {
         Some(file) => {
             if let Err(e) = lockscope::atomic_file::write(file, text.as_bytes()) {
-                report(format!("cannot write {}: {e}", file.display()));
-                return exit::ERROR;
+                return Err(Failure::error(format!(
+                    "cannot write {}: {e}",
+                    file.display()
+                )));
             }
         }
         None => {
@@ -200,5 +201,5 @@ pub(crate) fn prometheus(
             }
         }
     }
-    if any_error { exit::ERROR } else { exit::OK }
+    Ok(if any_error { exit::ERROR } else { exit::OK })
 }

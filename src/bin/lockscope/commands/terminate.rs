@@ -2,9 +2,9 @@
 //! then waits for the lock to go. The safe sequence (identify, pin, re-check, signal, wait) is
 //! the library's `lockscope::terminate`; this is its text, questions and exit codes.
 
-use crate::output::{exit, output_failed, report};
+use crate::output::{Failure, Outcome, exit, output_failed, report};
 use lockscope::escape::{escape, escape_path};
-use lockscope::terminate::{self, Outcome, Signal, Target};
+use lockscope::terminate::{self, Signal, Target};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -21,37 +21,32 @@ pub(crate) fn local(
     grace: Duration,
     yes: bool,
     expect_pid: Option<u32>,
-) -> u8 {
+) -> Outcome {
     let target = match terminate::identify(path, lock_name) {
         Ok(target) => target,
         Err(e) => {
-            report(e);
-            return exit::ERROR;
+            return Err(Failure::error(e));
         }
     };
     if let Some(expected) = expect_pid
         && target.pid != expected
     {
-        report(format!(
+        return Err(Failure::error(format!(
             "not ending pid {}: the confirmed holder was pid {expected}, the lock changed hands",
             target.pid
-        ));
-        return exit::ERROR;
+        )));
     }
     if !yes && let Err(why) = confirm(&target) {
-        report(why);
-        return exit::ERROR;
+        return Err(Failure::error(why));
     }
     let pinned = match target.pin() {
         Ok(pinned) => pinned,
         Err(e) => {
-            report(e);
-            return exit::ERROR;
+            return Err(Failure::error(e));
         }
     };
     if let Err(e) = pinned.signal(signal) {
-        report(e);
-        return exit::ERROR;
+        return Err(Failure::error(e));
     }
     let pid = target.pid;
     let lock_file = escape_path(&target.lock_file);
@@ -60,17 +55,17 @@ pub(crate) fn local(
         "sent {signal} to pid {pid}; waiting up to {grace_text} for the lock to be released"
     ));
     let line = match pinned.wait_released(grace) {
-        Ok(Outcome::Released { exited: true }) => {
+        Ok(terminate::Outcome::Released { exited: true }) => {
             format!("released {lock_file}: pid {pid} exited")
         }
-        Ok(Outcome::Released { exited: false }) => {
+        Ok(terminate::Outcome::Released { exited: false }) => {
             format!("released {lock_file}: pid {pid} let go of the lock")
         }
-        Ok(Outcome::PassedOn(holder)) => format!(
+        Ok(terminate::Outcome::PassedOn(holder)) => format!(
             "released {lock_file} by pid {pid}; it is now held by {}",
             escape(&holder.to_string())
         ),
-        Ok(Outcome::StillShared { holder, exited }) => {
+        Ok(terminate::Outcome::StillShared { holder, exited }) => {
             let signalled = if exited {
                 format!("pid {pid} exited")
             } else {
@@ -80,35 +75,32 @@ pub(crate) fn local(
                 lockscope::LOCK_FILE_NAME => String::new(),
                 name => format!(" --lock-name {}", escape(name)),
             };
-            report(format!(
+            return Err(Failure::busy(format!(
                 "{lock_file} is still held through the same open file description by {}, \
                  which inherited the descriptor (or was passed it): {signalled}, but the lock \
                  is held while any process keeps that description open; to end it, end that \
                  process too (lockscope terminate{again} {})",
                 escape(&holder.to_string()),
                 escape_path(path)
-            ));
-            return exit::BUSY;
+            )));
         }
-        Ok(Outcome::StillHeld) => {
+        Ok(terminate::Outcome::StillHeld) => {
             let hint = if signal == Signal::kill() {
                 "it may be stuck in the kernel (uninterruptible sleep)"
             } else {
                 "try --signal KILL"
             };
-            report(format!(
+            return Err(Failure::busy(format!(
                 "{lock_file} is still held by pid {pid} after {grace_text}; {hint}"
-            ));
-            return exit::BUSY;
+            )));
         }
         Err(e) => {
-            report(e);
-            return exit::ERROR;
+            return Err(Failure::error(e));
         }
     };
     let mut out = crate::output::stdout();
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Ok(()) => exit::OK,
+        Ok(()) => Ok(exit::OK),
         Err(e) => output_failed(&e),
     }
 }
@@ -178,11 +170,8 @@ pub(crate) fn remote(
     grace: Duration,
     yes: bool,
     args: &RemoteArgs,
-) -> u8 {
-    let ssh = match args.ssh() {
-        Ok(ssh) => ssh,
-        Err(code) => return code,
-    };
+) -> Outcome {
+    let ssh = args.ssh()?;
     let host = &target.host;
     let row = match remote::status(&ssh, host, std::slice::from_ref(&target.dir), lock_name) {
         Ok(answer) => {
@@ -191,34 +180,35 @@ pub(crate) fn remote(
             }
             match answer.rows.into_iter().next() {
                 Some(row) => row,
-                None => return exit::ERROR,
+                None => {
+                    return Err(Failure::error(format!(
+                        "{host}: no answer for {}",
+                        target.dir
+                    )));
+                }
             }
         }
         Err(e) => {
-            report(format!("{host}: {e}"));
-            return exit::ERROR;
+            return Err(Failure::error(format!("{host}: {e}")));
         }
     };
     let name = remote_name(&row);
     let pid = match (&row.state, row.holder.as_ref().and_then(|h| h.pid)) {
         (RemoteState::Held, Some(pid)) => pid,
         (RemoteState::Held, None) => {
-            report(format!(
+            return Err(Failure::error(format!(
                 "{name} is held, but its holder is not visible there"
-            ));
-            return exit::ERROR;
+            )));
         }
         _ => {
-            report(format!(
+            return Err(Failure::error(format!(
                 "{name} is not held ({}): nothing to end",
                 remote_detail(&row)
-            ));
-            return exit::ERROR;
+            )));
         }
     };
     if !yes && let Err(why) = confirm_remote(host, pid, &row) {
-        report(why);
-        return exit::ERROR;
+        return Err(Failure::error(why));
     }
     let signal_word = signal
         .name()
@@ -242,17 +232,15 @@ pub(crate) fn remote(
     let finished = match ssh.run(host, &remote_args, 1024 * 1024) {
         Ok(f) => f,
         Err(e) => {
-            report(format!("{host}: {e}"));
-            return exit::ERROR;
+            return Err(Failure::error(format!("{host}: {e}")));
         }
     };
     let code = finished.status.code();
     if !matches!(code, Some(0..=2)) || (code == Some(2) && looks_like_clap(&finished.stderr)) {
-        report(format!(
+        return Err(Failure::error(format!(
             "{host}: {}",
             ssh.classify(finished.status, &finished.stderr)
-        ));
-        return exit::ERROR;
+        )));
     }
     for line in finished.stderr.lines() {
         let line = line.strip_prefix("lockscope: ").unwrap_or(line);
@@ -265,9 +253,9 @@ pub(crate) fn remote(
         .and_then(|()| out.flush());
     match written {
         Err(e) => output_failed(&e),
-        Ok(()) => code
+        Ok(()) => Ok(code
             .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(exit::ERROR),
+            .unwrap_or(exit::ERROR)),
     }
 }
 

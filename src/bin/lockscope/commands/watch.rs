@@ -1,7 +1,7 @@
 //! `lockscope watch`: the monitor engine's changes as text or JSON lines, and the events of
 //! `HOST:DIR` operands' remote watches (rows, connection states), escaped.
 
-use crate::output::{exit, on_stop, output_failed, report};
+use crate::output::{Failure, Outcome, exit, on_stop, output_failed, report};
 use crate::remote::{Operands, RemoteArgs};
 use crate::rows::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use lockscope::escape::{escape, escape_path};
@@ -48,14 +48,14 @@ pub fn run(
     json: bool,
     style: TimeStyle,
     remote: &RemoteArgs,
-) -> u8 {
+) -> Outcome {
     let hosts = operands.by_host();
     let ssh = if hosts.is_empty() {
         None
     } else {
         match remote.ssh() {
             Ok(ssh) => Some(ssh),
-            Err(code) => return code,
+            Err(failure) => return Err(failure),
         }
     };
     // Updates, stop requests and a closed stdout meet on one channel, so the main thread
@@ -65,8 +65,7 @@ pub fn run(
     if let Err(e) = on_stop(move || {
         let _ = stop_tx.send(Event::Stop);
     }) {
-        report(format!("{e:#}"));
-        return exit::ERROR;
+        return Err(Failure::error(format!("{e:#}")));
     }
     let updates_tx = events_tx.clone();
     let remote_tx = events_tx.clone();
@@ -82,8 +81,7 @@ pub fn run(
     ) {
         Ok(m) => m,
         Err(e) => {
-            report(e);
-            return exit::ERROR;
+            return Err(Failure::error(e));
         }
     };
     crate::sys::notice(move || {
@@ -113,7 +111,6 @@ pub fn run(
         })
         .collect();
     let mut out = crate::output::stdout();
-    let mut code = exit::OK;
     for event in events {
         let written = match event {
             // Nobody reads any more: stop quietly, as after a broken pipe.
@@ -126,12 +123,12 @@ pub fn run(
             Event::Remote(event) => print_event(&mut out, event, json, style),
         };
         if let Err(e) = written {
-            code = output_failed(&e);
-            break;
+            drop(monitor);
+            return output_failed(&e);
         }
     }
     drop(monitor);
-    code
+    Ok(exit::OK)
 }
 
 fn print_change(
