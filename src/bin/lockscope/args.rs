@@ -196,7 +196,7 @@ pub(crate) enum StatusFormat {
     Prometheus,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Wait {
     Forever,
     Upto(Duration),
@@ -417,3 +417,56 @@ Examples:
   lockscope: sent SIGTERM to pid 4563; waiting up to 10s for the lock to be released
   released /etc/letsencrypt/.certbot.lock: pid 4563 exited
   $ lockscope terminate --yes --signal KILL --grace 5s /etc/letsencrypt";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_default_to_loopback_and_keep_a_given_host() {
+        assert_eq!(parse_listen_addr("9977").as_deref(), Ok("127.0.0.1:9977"));
+        assert_eq!(parse_listen_addr(":9977").as_deref(), Ok("127.0.0.1:9977"));
+        assert_eq!(parse_listen_addr("0").as_deref(), Ok("127.0.0.1:0"));
+        for given in ["0.0.0.0:9977", "[::1]:9977", "localhost:9977", "[::]:0"] {
+            assert_eq!(parse_listen_addr(given).as_deref(), Ok(given));
+        }
+        for bad in [
+            "", ":", "99999", ":port", "host:", ":9977:", "0.0.0.0", "-1",
+        ] {
+            let e = parse_listen_addr(bad).unwrap_err();
+            assert!(
+                e.contains("is not PORT, :PORT or HOST:PORT"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn lock_names_are_plain_file_names() {
+        for good in [".certbot.lock", "custom.lock", "a"] {
+            assert_eq!(parse_lock_name(good).as_deref(), Ok(good));
+        }
+        for bad in ["", ".", "..", "a/b", "/abs", "dir/"] {
+            let e = parse_lock_name(bad).unwrap_err();
+            assert!(e.contains("is not a plain file name"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn wait_is_forever_or_a_duration() {
+        assert!(matches!(parse_wait("forever"), Ok(Wait::Forever)));
+        assert!(
+            matches!(parse_wait("300ms"), Ok(Wait::Upto(d)) if d == Duration::from_millis(300))
+        );
+        assert!(matches!(parse_wait("5"), Ok(Wait::Upto(d)) if d == Duration::from_secs(5)));
+        assert!(parse_wait("0.5").unwrap_err().to_string().contains("500ms"));
+        assert!(parse_wait("Forever").is_err(), "the keyword is exact");
+    }
+
+    /// The whole definition holds together (clap's own consistency checks).
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
