@@ -12,7 +12,9 @@
 //! Nothing here changes process-wide state another module could see: no test sets environment
 //! variables, the current directory, the umask or signal handlers in this process (children
 //! get their own environment through `Command`). `hostile` runs this binary again as an
-//! unprivileged child selecting its one test by full name (`hostile::unprivileged_child`).
+//! unprivileged child selecting its one test by full name (`hostile::unprivileged_child`), and
+//! `gui::times_follow_tz_not_utc` runs it with `TZ` set, selecting the ignored
+//! `gui::times_in_new_york_child` (`--ignored --exact`).
 //! The locks held in this process (`lockscope::lock_dir`, the registry in src/lock/registry.rs)
 //! are per file, on each test's own temporary directory.
 
