@@ -408,22 +408,24 @@ name = "  "
     fn many_lists_of_one_name_load_in_linear_time_with_bounded_warnings() {
         // Time grows with the number of lists, not its square: n and 4n lists of one name
         // take about 4 times as long (16 if quadratic; no fixed bound tells them apart on a
-        // slow or busy machine). The best of 3 runs each, decoding only (no file I/O).
-        let decode_time = |count: usize| {
-            let text = "[[list]]\nname = \"a\"\n".repeat(count);
-            (0..3)
-                .map(|_| {
-                    let start = std::time::Instant::now();
-                    let loaded = decode_state(text.as_bytes(), Path::new("lockscope.toml"));
-                    let elapsed = start.elapsed();
-                    assert_eq!(loaded.map(|l| l.state.lists().len()), Ok(count));
-                    elapsed
-                })
-                .min()
-                .unwrap()
+        // slow or busy machine). Decoding only (no file I/O); the best of 3 runs each, the
+        // sizes taking turns so both see the same load, and both long enough (tenths of a
+        // second) to span many scheduler slices: a short run that fits in one would look
+        // faster on a busy machine than a long one can.
+        let decode_time = |text: &str, count: usize| {
+            let start = std::time::Instant::now();
+            let loaded = decode_state(text.as_bytes(), Path::new("lockscope.toml"));
+            let elapsed = start.elapsed();
+            assert_eq!(loaded.map(|l| l.state.lists().len()), Ok(count));
+            elapsed
         };
-        let n = 3000;
-        let (small, large) = (decode_time(n), decode_time(4 * n));
+        let n = 6000;
+        let texts = [n, 4 * n].map(|count| "[[list]]\nname = \"a\"\n".repeat(count));
+        let (mut small, mut large) = (Duration::MAX, Duration::MAX);
+        for _ in 0..3 {
+            small = small.min(decode_time(&texts[0], n));
+            large = large.min(decode_time(&texts[1], 4 * n));
+        }
         let ratio = large.as_secs_f64() / small.as_secs_f64();
         assert!(
             ratio < 8.0,
