@@ -15,6 +15,8 @@
 //! unprivileged child selecting its one test by full name (`hostile::unprivileged_child`), and
 //! `terminate` in a pid namespace (`terminate::pid_reuse_child`): these helpers are `#[ignore]`d
 //! (not counted as tests) and run with `--ignored --exact`; run without their parent, they fail.
+//! The app's time test: `gui::times_follow_tz_not_utc` runs this binary with `TZ` set, selecting the ignored
+//! `gui::times_in_new_york_child` (`--ignored --exact`).
 //! The locks held in this process (`lockscope::lock_dir`, the registry in src/lock/registry.rs)
 //! are per file, on each test's own temporary directory.
 

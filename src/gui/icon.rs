@@ -345,8 +345,35 @@ mod tests {
         }
     }
 
+    /// The PNGs the packages install (assets/, written by `examples/make_icon.rs`) are this
+    /// drawing, pixel for pixel: a change to the drawing that was not re-exported, or a broken
+    /// export, fails here.
     #[test]
-    fn drawing_is_deterministic() {
-        assert_eq!(icon_rgba(64), icon_rgba(64));
+    fn the_shipped_pngs_are_this_drawing() {
+        let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        for (file, size) in [("lockscope.png", 256), ("lockscope-64.png", 64)] {
+            let path = assets.join(file);
+            let opened = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let mut reader = png::Decoder::new(std::io::BufReader::new(opened))
+                .read_info()
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let mut pixels = vec![0; reader.output_buffer_size().expect("a small image")];
+            let info = reader.next_frame(&mut pixels).expect("one frame");
+            assert_eq!(
+                (info.width, info.height, info.color_type, info.bit_depth),
+                (size, size, png::ColorType::Rgba, png::BitDepth::Eight),
+                "{file}"
+            );
+            let drawn = icon_rgba(size);
+            let differ = drawn
+                .chunks(4)
+                .zip(pixels[..info.buffer_size()].chunks(4))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(
+                differ, 0,
+                "{file}: {differ} pixels differ from icon_rgba({size}); re-export: cargo run --example make_icon"
+            );
+        }
     }
 }

@@ -125,6 +125,21 @@ impl CertbotHolder {
         assert!(self.child.wait().expect("wait").success());
     }
 
+    /// Its exit status once it has exited (something else ended it), or `None` if it is still
+    /// running after `limit`.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for certbot") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGKILL: the kernel drops the lock, the file stays.
     pub fn kill(mut self) {
         self.child.kill().expect("kill certbot");

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How often both kinds of contender retry a busy lock (certbot's peer sleeps 0.5 ms).
 const RETRY_MICROS: &str = "500";
@@ -302,47 +302,104 @@ fn a_holder_killed_at_every_step_of_the_protocol_leaves_the_lock_free_and_takeab
     }
 }
 
-/// The latest state a `lockscope watch --json` child printed for its directory.
+/// The watch's interval (its periodic pass re-probes the directory this often).
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// One line a `lockscope watch --json` child printed for its directory.
+#[derive(Debug, Clone)]
+struct WatchLine {
+    /// Its `time`: when the monitor found the state.
+    at: SystemTime,
+    state: String,
+}
+
+/// Every state a `lockscope watch --json` child printed for its directory.
 struct Watcher {
     child: Child,
-    latest: Arc<Mutex<Option<String>>>,
+    lines: Arc<Mutex<Vec<WatchLine>>>,
 }
 
 impl Watcher {
     fn start(dir: &Path) -> Watcher {
         let mut child = lockscope()
-            .args(["watch", "--json", "--interval", "200ms"])
+            .args(["watch", "--json", "--interval"])
+            .arg(format!("{}ms", WATCH_INTERVAL.as_millis()))
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start watch");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let latest = Arc::new(Mutex::new(None));
-        let sink = Arc::clone(&latest);
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
                 let row: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+                let time = row["time"].as_str().expect("a time");
+                let at = humantime::parse_rfc3339(time).expect("an RFC 3339 time");
                 if let Some(state) = row["state"].as_str() {
-                    *sink.lock().unwrap() = Some(state.to_string());
+                    sink.lock().unwrap().push(WatchLine {
+                        at,
+                        state: state.to_string(),
+                    });
                 }
             }
         });
-        Watcher { child, latest }
+        Watcher { child, lines }
     }
 
-    /// Waits (up to `limit`) until the monitor no longer reports `held`.
-    fn wait_not_held(&self, limit: Duration) -> Result<(), String> {
+    fn latest(&self) -> Option<String> {
+        self.lines.lock().unwrap().last().map(|l| l.state.clone())
+    }
+
+    /// After the last holder died at `killed` (reaped: its lock is gone): the monitor says so
+    /// within `limit` and never says `held` again. Reads on for at least two intervals past
+    /// the kill and two more once it settled (a pass that brought a dead holder back would
+    /// show there), and fails on any `held` found after the kill. The first non-`held` line is
+    /// not enough: it may predate the kill, the victim's last acquisition still on its way.
+    fn check_no_holder_after(&self, killed: SystemTime, limit: Duration) -> Result<(), String> {
         let started = Instant::now();
         loop {
-            let state = self.latest.lock().unwrap().clone();
-            if state.as_deref().is_some_and(|s| s != "held") {
-                return Ok(());
+            let latest = self.latest();
+            let past_kill = started.elapsed() >= 2 * WATCH_INTERVAL;
+            if past_kill && latest.as_deref().is_some_and(|s| s != "held") {
+                break;
             }
             if started.elapsed() > limit {
-                return Err(format!("monitor still says {state:?} after {limit:?}"));
+                return Err(format!(
+                    "monitor still says {latest:?} {limit:?} after the last kill"
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+        // Observing a span of time on purpose: two periodic passes.
+        std::thread::sleep(2 * WATCH_INTERVAL);
+        // A probe that began just before the kill is stamped when it ends.
+        let grace = Duration::from_millis(100);
+        let lines = self.lines.lock().unwrap();
+        let phantom = lines
+            .iter()
+            .find(|l| l.state == "held" && l.at > killed + grace);
+        if let Some(l) = phantom {
+            let after = l.at.duration_since(killed).unwrap_or_default();
+            // The last lines as (state, ms after the kill; negative: before it).
+            let tail: Vec<_> = lines
+                .iter()
+                .rev()
+                .take(8)
+                .rev()
+                .map(|l| match l.at.duration_since(killed) {
+                    Ok(d) => (l.state.as_str(), d.as_millis() as i128),
+                    Err(e) => (l.state.as_str(), -(e.duration().as_millis() as i128)),
+                })
+                .collect();
+            return Err(format!(
+                "monitor reported held {after:?} after the last holder died (last lines: {tail:?})"
+            ));
+        }
+        match lines.last() {
+            Some(l) if l.state != "held" => Ok(()),
+            last => Err(format!("monitor ends on {last:?} with no holder alive")),
         }
     }
 }
@@ -397,9 +454,10 @@ fn holders_killed_at_random_moments_never_deadlock_or_leave_a_phantom_holder() {
                 assert_survivors_progress(&log, &format!("round {round}"));
             }
         }
+        let killed = SystemTime::now();
         let case = format!("round {round}");
         watcher
-            .wait_not_held(Duration::from_secs(3))
+            .check_no_holder_after(killed, Duration::from_secs(3))
             .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_free_and_takeable(&dir, &case);
         std::fs::write(&log, b"").expect("reset log");

@@ -239,11 +239,16 @@ fn directory_names_with_shell_metacharacters_arrive_literally() {
         .args(dirs.iter().map(|d| remote(d))));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = json(&out);
+    assert_eq!(rows.as_array().unwrap().len(), dirs.len(), "{rows}");
     for (row, dir) in rows.as_array().unwrap().iter().zip(&dirs) {
         assert_eq!(row["dir"], dir.to_str().unwrap(), "{row}");
-        assert_ne!(row["state"], "error", "{row}");
     }
-    assert_eq!(rows[0]["state"], "held");
+    // Each name arrived whole: the held one is held, the others exist and have no lock file
+    // (a name the remote side got wrong would be missing, an error or unknown).
+    assert_eq!(rows[0]["state"], "held", "{}", rows[0]);
+    for row in &rows.as_array().unwrap()[1..] {
+        assert_eq!(row["state"], "absent", "{row}");
+    }
     assert_eq!(rows[0]["holder"]["pid"], certbot.pid);
     for n in 1..=3 {
         assert!(
@@ -448,7 +453,7 @@ fn explain_and_terminate_over_ssh() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("le");
     std::fs::create_dir(&dir).unwrap();
-    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let mut certbot = certbot_lock_dir(&dir).expect_locked();
     let pid = certbot.pid;
     let alive = || Path::new(&format!("/proc/{pid}")).exists();
 
@@ -494,7 +499,21 @@ fn explain_and_terminate_over_ssh() {
         )),
         "{said}"
     );
-    drop(certbot);
+    // Not just the tool's word: certbot is gone, ended by the signal, and the lock is free.
+    let status = certbot
+        .exited_within(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("certbot (pid {pid}) still runs after terminate said released"));
+    assert!(
+        !status.success(),
+        "certbot was ended by a signal: {status:?}"
+    );
+    let out = run(lockscope().args(["status", "--json"]).arg(&dir));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = &json(&out)[0];
+    assert_eq!(row["state"], "free", "{row}");
+    let lock = lockscope::lock_dir(&dir)
+        .unwrap_or_else(|e| panic!("the lock cannot be taken after terminate: {e}"));
+    drop(lock);
 }
 
 #[test]

@@ -77,7 +77,28 @@ fn sigkilled_writer_always_leaves_a_complete_state() {
     let start_seed = seed;
     let started = Instant::now();
     let mut seen = [0; 2];
-    for kill in 0..30 {
+    let temp_files = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+    };
+    // A kill that leaves a temp file behind landed between its creation and the rename: the
+    // moment this test is about. At least 30 kills, and on until 5 of them landed there (about
+    // one in seven does), at most 300.
+    const MID_WRITE: usize = 5;
+    let mut mid_write = 0;
+    let mut kills = 0;
+    while kills < 30 || (mid_write < MID_WRITE && kills < 300) {
+        let kill = kills;
+        kills += 1;
+        let temps_before = temp_files();
         let before = std::fs::metadata(store.file()).unwrap().ino();
         let mut child = Command::new(&writer)
             .arg(dir.path())
@@ -100,6 +121,7 @@ fn sigkilled_writer_always_leaves_a_complete_state() {
         std::thread::sleep(Duration::from_micros(next(&mut seed) % 20_000));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        mid_write += temp_files().saturating_sub(temps_before);
 
         let loaded = store.load().unwrap_or_else(|e| {
             panic!("kill {kill} (seed {start_seed}): load failed: {e}");
@@ -117,22 +139,17 @@ fn sigkilled_writer_always_leaves_a_complete_state() {
             });
         seen[which] += 1;
     }
-    let leftovers = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".tmp")
-        })
-        .count();
     eprintln!(
-        "30 kills in {:?}: state 0 loaded {} times, state 1 {} times; {leftovers} kills \
+        "{kills} kills in {:?}: state 0 loaded {} times, state 1 {} times; {mid_write} kills \
          landed mid-write (temp files left)",
         started.elapsed(),
         seen[0],
         seen[1]
+    );
+    assert!(
+        mid_write >= MID_WRITE,
+        "only {mid_write} of {kills} kills landed mid-write (seed {start_seed}): the test did not \
+         exercise an interrupted save"
     );
     assert!(
         !dir.path().join("lockscope.toml.bak").exists(),

@@ -145,13 +145,99 @@ mod tests {
         }
     }
 
+    /// The cgroup hierarchy `parse_cgroup` reads first: systemd's v1 one (`name=systemd`)
+    /// where mounted, else the v2 one. Its mount point and this process's path in it.
+    fn our_main_hierarchy() -> Option<(std::path::PathBuf, String)> {
+        let mounts = fs::read_to_string("/proc/self/mounts").ok()?;
+        let mount = |kind: &str, option: Option<&str>| {
+            mounts.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let fits = f.len() > 3
+                    && f[2] == kind
+                    && option.is_none_or(|o| f[3].split(',').any(|x| x == o));
+                fits.then(|| std::path::PathBuf::from(f[1]))
+            })
+        };
+        let cgroup = fs::read_to_string("/proc/self/cgroup").ok()?;
+        let path_of = |controllers: &str| {
+            cgroup.lines().find_map(|l| {
+                let (_, rest) = l.split_once(':')?;
+                let (c, path) = rest.split_once(':')?;
+                (c == controllers).then(|| path.to_string())
+            })
+        };
+        match mount("cgroup", Some("name=systemd")) {
+            Some(at) => Some((at, path_of("name=systemd")?)),
+            None => Some((mount("cgroup2", None)?, path_of("")?)),
+        }
+    }
+
+    /// A real process moved into a cgroup made for it, `<ours>/lockscope-place-<pid>.slice/
+    /// certbot-renew.service/docker-<ID>.scope`: its place is exactly that unit and container
+    /// (read from its own `/proc/<pid>/cgroup`, not ours). Needs root and a writable cgroup
+    /// hierarchy (CI has both).
     #[test]
-    fn our_own_place_reads() {
-        let place = process_place(std::process::id()).expect("our own cgroup file");
-        // Whatever this machine runs us in, the parse is one of the shapes; a unit name never
-        // holds a slash.
-        assert!(place.unit.is_none_or(|u| !u.contains('/')));
-        assert!(process_place(u32::MAX).is_none());
+    fn a_process_in_a_known_cgroup_is_placed_exactly() {
+        // One SKIPPED line, which CI counts (and fails on), on the real stderr: libtest keeps
+        // a passing test's print!s to itself.
+        fn skipped(reason: &str) {
+            use std::io::Write;
+            let test = concat!(
+                module_path!(),
+                "::a_process_in_a_known_cgroup_is_placed_exactly"
+            );
+            let test = test.split_once("::").map_or(test, |(_, t)| t);
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+        }
+        use std::process::Command;
+        assert!(process_place(u32::MAX).is_none(), "no such process");
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            skipped("needs root");
+            return;
+        }
+        let (mount, ours) = our_main_hierarchy().expect("a cgroup hierarchy to read");
+        let base = mount
+            .join(ours.trim_start_matches('/'))
+            .join(format!("lockscope-place-{}.slice", std::process::id()));
+        let unit = base.join("certbot-renew.service");
+        let leaf = unit.join(format!("docker-{ID}.scope"));
+        if let Err(e) = fs::create_dir_all(&leaf) {
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EROFS | libc::EACCES | libc::EPERM)
+            ) {
+                skipped(&format!("{}: {e}", leaf.display()));
+                return;
+            }
+            panic!("{}: {e}", leaf.display());
+        }
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("start sleep");
+        let moved = fs::write(leaf.join("cgroup.procs"), child.id().to_string());
+        let place = process_place(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        // Empty once the child is reaped; the kernel may need a moment to let go of it.
+        for dir in [&leaf, &unit, &base] {
+            for _ in 0..100 {
+                if fs::remove_dir(dir).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        moved.unwrap_or_else(|e| panic!("move into {}: {e}", leaf.display()));
+        assert_eq!(
+            place,
+            Some(CgroupPlace {
+                unit: Some("certbot-renew.service".into()),
+                container: Some(docker(ID)),
+            })
+        );
+        assert!(!base.exists(), "{} left behind", base.display());
     }
 
     #[test]
