@@ -1,6 +1,6 @@
 //! `lockscope serve --metrics ADDR`: the monitor's live state on an HTTP `/metrics` endpoint
 //! for Prometheus. The main thread applies the monitor's changes to the shared metrics; one
-//! HTTP thread (src/http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
+//! HTTP thread (src/http/: non-blocking, bounded, deadlines) answers scrapes by encoding them
 //! (nothing is probed per scrape).
 
 use crate::http::{Request, Response, Server};
