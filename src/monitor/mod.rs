@@ -11,6 +11,7 @@
 //! filesystem stalls only its own directories (`not-responding`).
 
 mod engine;
+mod fs_jobs;
 mod fs_pool;
 #[cfg_attr(target_os = "linux", path = "sys_linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "sys_other.rs")]
