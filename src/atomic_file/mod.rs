@@ -36,10 +36,6 @@ use std::path::Path;
 #[cfg_attr(not(unix), path = "sys_other.rs")]
 mod sys;
 
-/// At most this many symbolic links are followed for one write, as the kernel's own limit
-/// (`MAXSYMLINKS`, ELOOP beyond it).
-const MAX_LINKS: u32 = 40;
-
 /// Replaces the file at `target` with `bytes` atomically, by the rule in the module docs.
 pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
     sys::write(target, bytes)

@@ -1,7 +1,7 @@
 //! sys (Unix): the rule of [`super`] on open directory descriptors. The same API is in
 //! `sys_other.rs`.
 
-use super::{MAX_LINKS, refused, temp_name};
+use super::{refused, temp_name};
 use std::collections::VecDeque;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -10,6 +10,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
+
+/// At most this many symbolic links are followed for one write, as the kernel's own limit
+/// (`MAXSYMLINKS`, ELOOP beyond it).
+const MAX_LINKS: u32 = 40;
 
 pub(super) fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut links = 0;

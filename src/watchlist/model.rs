@@ -344,7 +344,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watchlist::export;
     use crate::watchlist::test_support::*;
 
     #[test]
@@ -495,7 +494,7 @@ mod tests {
             dirs: vec![bad],
             notify: Notifications::default(),
         };
-        assert!(export(&list, &out).is_err());
+        assert!(crate::watchlist::export(&list, &out).is_err());
         assert!(!out.exists());
     }
 

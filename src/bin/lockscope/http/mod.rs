@@ -575,7 +575,8 @@ mod props {
     /// Runs a connection to its close: the bytes it wrote. Every call to `work` makes progress
     /// or waits, so a bounded number of calls must reach the close.
     fn converse(input: &[u8], chunks: Vec<usize>) -> Result<Vec<u8>, TestCaseError> {
-        let handler = |request: &Request| crate::commands::serve::answer(request, || METRICS.into());
+        let handler =
+            |request: &Request| crate::commands::serve::answer(request, || METRICS.into());
         let mut conn = Conn::new(Peer::new(input, chunks), Instant::now());
         for _ in 0..100_000 {
             if conn.work(&handler) == Next::Close {
