@@ -27,6 +27,7 @@ pub mod lock;
 pub mod monitor;
 pub mod path_error;
 pub mod probe;
+pub mod record;
 pub mod remote;
 mod sys;
 pub mod terminate;

@@ -86,3 +86,6 @@ mod watchlist;
 #[cfg(windows)]
 #[path = "suite/windows.rs"]
 mod windows;
+#[cfg(target_os = "linux")] // flock(1), a real sshd (Debian openssh-server)
+#[path = "suite/wire.rs"]
+mod wire;

@@ -21,7 +21,7 @@ use crate::diagnose::Diagnosis;
 use crate::holder::Holder;
 use crate::path_error::PathError;
 pub use crate::probe::LockState;
-use serde::Serialize;
+use crate::record::State;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,15 +49,20 @@ pub enum DirState {
 }
 
 impl DirState {
+    /// The state as the wire format names it.
+    pub fn state(&self) -> State {
+        match self {
+            DirState::Lock(state) => state.state(),
+            DirState::Missing => State::Missing,
+            DirState::Error(_) => State::Error,
+            DirState::NotResponding => State::NotResponding,
+            DirState::Unknown(_) => State::Unknown,
+        }
+    }
+
     /// The state's name in `lockscope watch` output.
     pub fn name(&self) -> &'static str {
-        match self {
-            DirState::Lock(state) => state.name(),
-            DirState::Missing => "missing",
-            DirState::Error(_) => "error",
-            DirState::NotResponding => "not-responding",
-            DirState::Unknown(_) => "unknown",
-        }
+        self.state().name()
     }
 
     /// The holder, if held (this process included).
@@ -136,19 +141,8 @@ impl std::fmt::Display for DirError {
     }
 }
 
-/// What made the monitor look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cause {
-    /// The first probe after a directory was added.
-    Initial,
-    /// A filesystem event on the lock file or the directory.
-    FsEvent,
-    /// The periodic pass.
-    Poll,
-    /// This process took or released a lock ([`Monitor::recheck`]).
-    Action,
-}
+/// What made the monitor look (its names are the wire format's).
+pub use crate::record::Cause;
 
 /// A state change of one directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,13 +30,19 @@ pub enum LockState {
 }
 
 impl LockState {
+    /// The state as the wire format names it.
+    pub fn state(&self) -> crate::record::State {
+        use crate::record::State;
+        match self {
+            LockState::Absent => State::Absent,
+            LockState::Free => State::Free,
+            LockState::Held(_) | LockState::HeldByThisProcess => State::Held,
+        }
+    }
+
     /// The state's name in lockscope's CLI and JSON output.
     pub fn name(&self) -> &'static str {
-        match self {
-            LockState::Absent => "absent",
-            LockState::Free => "free",
-            LockState::Held(_) | LockState::HeldByThisProcess => "held",
-        }
+        self.state().name()
     }
 
     /// Whether someone (this process included) holds the lock.

@@ -17,41 +17,8 @@ pub const STATUS_LIMIT: usize = 64 * 1024 * 1024;
 pub const LINE_LIMIT: usize = 1024 * 1024;
 
 /// A lock state, as the remote names it (`status` and `watch` names), plus `unknown`: this
-/// side's word for a row whose host cannot be asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RemoteState {
-    /// No lock file.
-    Absent,
-    /// Nobody holds it.
-    Free,
-    /// Someone holds it.
-    Held,
-    /// The directory is missing (watch).
-    Missing,
-    /// The remote could not probe it.
-    Error,
-    /// Its filesystem stopped answering (watch).
-    NotResponding,
-    /// The host could not be asked (set here, never accepted from a remote).
-    #[serde(skip_deserializing)]
-    Unknown,
-}
-
-impl RemoteState {
-    /// The JSON / table name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RemoteState::Absent => "absent",
-            RemoteState::Free => "free",
-            RemoteState::Held => "held",
-            RemoteState::Missing => "missing",
-            RemoteState::Error => "error",
-            RemoteState::NotResponding => "not-responding",
-            RemoteState::Unknown => "unknown",
-        }
-    }
-}
+/// side's word for a row whose host cannot be asked (never accepted from a remote).
+pub use crate::record::State as RemoteState;
 
 /// A remote holder: pid and command, the rest carried through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 use lockscope::diagnose::{Diagnosis, WarningKind};
 use lockscope::holder::program_name;
 use lockscope::monitor::{Change, DirState};
-use lockscope::probe::LockState;
+use lockscope::record::State;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -19,14 +19,15 @@ use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Every state `lockscope_lock_state` has a series for, in `watch`'s and `status`'s names.
+/// Every state `lockscope_lock_state` has a series for, in `watch`'s and `status`'s names
+/// (`unknown` is the app's word for a remote row; the metrics are local only).
 const STATES: [&str; 6] = [
-    "absent",
-    "free",
-    "held",
-    "missing",
-    "not-responding",
-    "error",
+    State::Absent.name(),
+    State::Free.name(),
+    State::Held.name(),
+    State::Missing.name(),
+    State::NotResponding.name(),
+    State::Error.name(),
 ];
 
 /// Every warning kind `lockscope_lock_warnings` has a series for.
@@ -52,14 +53,13 @@ fn warning_index(kind: WarningKind) -> usize {
 
 /// The index of `state` in [`STATES`] (exhaustive, as [`warning_index`]).
 fn state_index(state: &DirState) -> usize {
-    match state {
-        DirState::Lock(LockState::Absent) => 0,
-        DirState::Lock(LockState::Free) => 1,
-        DirState::Lock(LockState::Held(_) | LockState::HeldByThisProcess) => 2,
-        DirState::Missing => 3,
-        DirState::NotResponding => 4,
-        // Unknown is the app's word for a remote row; the metrics are local only.
-        DirState::Error(_) | DirState::Unknown(_) => 5,
+    match state.state() {
+        State::Absent => 0,
+        State::Free => 1,
+        State::Held => 2,
+        State::Missing => 3,
+        State::NotResponding => 4,
+        State::Error | State::Unknown => 5,
     }
 }
 

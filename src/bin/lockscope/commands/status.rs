@@ -27,7 +27,7 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> Outcome {
     if let Err(e) = printed {
         return output_failed(&e);
     }
-    if records.iter().any(|r| r.error.is_some()) {
+    if records.iter().any(StatusRecord::has_error) {
         Ok(exit::ERROR)
     } else {
         Ok(exit::OK)
@@ -35,19 +35,24 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> Outcome {
 }
 
 /// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
-pub(crate) fn table_row(r: &StatusRecord) -> [String; 5] {
+pub(crate) fn table_row(record: &StatusRecord) -> [String; 5] {
+    let r = &record.row;
     let pid = r
         .holder
         .as_ref()
-        .and_then(|h| h.pid())
+        .and_then(|h| h.holder.pid)
         .map_or("-".into(), |p| p.to_string());
     let detail = match (&r.error, &r.holder) {
         (Some(e), _) => escape(e).into_owned(),
-        (None, Some(h)) => h.command().map_or("-".into(), |c| escape(c).into_owned()),
+        (None, Some(h)) => h
+            .holder
+            .command
+            .as_deref()
+            .map_or("-".into(), |c| escape(c).into_owned()),
         (None, None) => "-".into(),
     };
-    let held_for = r.held_for.map_or("-".into(), format_age);
-    let detail = r.diagnosis.warnings().iter().fold(detail, |detail, w| {
+    let held_for = record.held_for.map_or("-".into(), format_age);
+    let detail = r.diagnosis.warnings.iter().fold(detail, |detail, w| {
         let warning = escape(&w.message).into_owned();
         if detail == "-" {
             warning
@@ -57,7 +62,7 @@ pub(crate) fn table_row(r: &StatusRecord) -> [String; 5] {
     });
     [
         escape(&r.dir).into_owned(),
-        r.state.to_string(),
+        r.state.name().to_string(),
         pid,
         held_for,
         detail,

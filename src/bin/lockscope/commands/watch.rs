@@ -3,10 +3,10 @@
 
 use crate::output::{Failure, Outcome, exit, on_stop, output_failed, report};
 use crate::remote::{Operands, RemoteArgs};
-use crate::rows::{DiagnosisFields, HolderRecord, diagnosis_fields, holder_record};
 use lockscope::escape::{escape, escape_path};
 use lockscope::local_time::{TimeStyle, format_time_precise};
 use lockscope::monitor::{Change, DirState, Monitor, MonitorOptions, Update};
+use lockscope::record::{DiagnosisFields, HolderRecord, WatchRow};
 use lockscope::remote::{RemoteEvent, RemoteWatch, WatchOptions};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -16,22 +16,6 @@ use std::time::Duration;
 use crate::remote::{remote_detail, remote_name};
 use lockscope::remote::{ConnectionState, RemoteRow, RemoteState};
 use std::time::SystemTime;
-
-/// One JSON line. The keys are a contract (as `status --json`, plus `time` and `cause`).
-#[derive(Serialize)]
-struct WatchRecord<'a> {
-    time: String,
-    /// null: this machine (remote rows: `print_event` below).
-    host: Option<&'a str>,
-    dir: String,
-    lock_file: String,
-    state: &'static str,
-    holder: Option<HolderRecord>,
-    error: Option<&'a str>,
-    cause: lockscope::monitor::Cause,
-    #[serde(flatten)]
-    diagnosis: DiagnosisFields,
-}
 
 enum Event {
     Update(Update),
@@ -138,16 +122,16 @@ fn print_change(
     style: TimeStyle,
 ) -> std::io::Result<()> {
     if json {
-        let record = WatchRecord {
+        let record = WatchRow {
             time: humantime::format_rfc3339_millis(change.at).to_string(),
             host: None,
             dir: change.dir.to_string_lossy().into_owned(),
             lock_file: change.lock_file.to_string_lossy().into_owned(),
-            state: change.new.name(),
-            holder: holder_record(change.new.holder(), &change.diagnosis),
-            error: change.new.error(),
+            state: change.new.state(),
+            holder: HolderRecord::new(change.new.holder(), &change.diagnosis),
+            error: change.new.error().map(str::to_string),
             cause: change.cause,
-            diagnosis: diagnosis_fields(&change.diagnosis),
+            diagnosis: DiagnosisFields::new(&change.diagnosis),
         };
         serde_json::to_writer(&mut *out, &record)?;
         writeln!(out)
@@ -168,7 +152,7 @@ fn print_change(
             escape_path(&change.dir),
             escape(&describe(&change.new)),
             escape(&warnings),
-            cause_name(change)
+            change.cause.name()
         )
     }
 }
@@ -178,15 +162,6 @@ fn describe(state: &DirState) -> String {
         (DirState::Error(e), _) => format!("error: {e}"),
         (_, Some(holder)) => format!("held by {holder}"),
         _ => state.name().to_string(),
-    }
-}
-
-fn cause_name(change: &Change) -> &'static str {
-    match change.cause {
-        lockscope::monitor::Cause::Initial => "initial",
-        lockscope::monitor::Cause::FsEvent => "fs-event",
-        lockscope::monitor::Cause::Poll => "poll",
-        lockscope::monitor::Cause::Action => "action",
     }
 }
 
