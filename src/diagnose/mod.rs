@@ -12,7 +12,7 @@ use crate::holder::{DetailsCache, Holder, ProcessDetails};
 use crate::probe::{LockState, PathProbe};
 use crate::sys::{self, HeldFile, proc_parse::ProcLock};
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub struct HeldSince {
 }
 
 /// How [`HeldSince`] is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HeldSinceSource {
     /// The lock file's birth time, the holder started no later: the lock was taken then or

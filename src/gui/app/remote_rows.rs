@@ -180,22 +180,20 @@ pub(super) fn remote_change(
     new: DirState,
     remote: Option<&RemoteRow>,
 ) -> Change {
-    let cause = match remote
+    // Names as the wire format spells them (lockscope::record); a cause this side does not
+    // know (a newer remote) reads as the periodic pass.
+    let cause = remote
         .and_then(|r| r.other.get("cause"))
         .and_then(|c| c.as_str())
-    {
-        Some("initial") => Cause::Initial,
-        Some("fs-event") => Cause::FsEvent,
-        Some("action") => Cause::Action,
-        _ => Cause::Poll,
-    };
+        .and_then(Cause::from_name)
+        .unwrap_or(Cause::Poll);
     let held_since = remote.filter(|_| new.is_held()).and_then(|r| {
         use crate::diagnose::HeldSinceSource as Source;
-        let source = match r.other.get("held_since_source").and_then(|s| s.as_str()) {
-            Some("lock-file-created") => Source::LockFileCreated,
-            Some("holder-started") => Source::HolderStarted,
-            _ => Source::Observed,
-        };
+        let source = r
+            .other
+            .get("held_since_source")
+            .and_then(|s| serde::Deserialize::deserialize(s).ok())
+            .unwrap_or(Source::Observed);
         Some(crate::diagnose::HeldSince {
             time: r.held_since?,
             source,

@@ -5,7 +5,7 @@ use crate::escape::{escape, escape_path};
 use crate::gui::intent::Intent;
 use crate::gui::model::LogEntry;
 use crate::gui::state::{Snapshot, UiState};
-use crate::monitor::{Cause, DirState, LockState};
+use crate::monitor::{DirState, LockState};
 use eframe::egui::{self, RichText, Ui};
 
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
@@ -51,12 +51,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
 /// One event-log line, as shown and as *Copy* copies it: escaped (one line per event).
 fn log_line(e: &LogEntry, now: std::time::SystemTime) -> String {
     let old = e.old.as_ref().map_or("-", |s| s.name());
-    let cause = match e.cause {
-        Cause::Initial => "initial",
-        Cause::FsEvent => "fs-event",
-        Cause::Poll => "poll",
-        Cause::Action => "action",
-    };
+    let cause = e.cause.name();
     let ours_remote = matches!(e.new, DirState::Lock(LockState::HeldByThisProcess))
         && crate::watchlist::is_remote(&e.dir);
     let holder = if ours_remote {

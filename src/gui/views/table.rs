@@ -413,17 +413,8 @@ enum Act {
 
 fn row_actions(ui: &mut Ui, row: &Row) -> Option<Act> {
     let mut act = None;
-    let why_not = match (&row.own, &row.state) {
-        (OwnLock::Pending, _) => "waiting for the lock…".to_string(),
-        (OwnLock::Held { .. }, _) => "held by this app".to_string(),
-        (_, Some(DirState::Lock(LockState::Held(h)))) => format!("held by {h}"),
-        (_, Some(DirState::Lock(LockState::HeldByThisProcess))) => "held by this app".to_string(),
-        (_, Some(DirState::Missing)) => "the directory does not exist".to_string(),
-        (_, Some(DirState::Error(e))) => e.to_string(),
-        (_, Some(DirState::NotResponding)) => "its filesystem is not responding".to_string(),
-        (_, None) => "state not known yet".to_string(),
-        _ => String::new(),
-    };
+    // The row's own reason (one copy: this one had drifted, without remote rows' Unknown).
+    let why_not = row.acquire_blocker();
     // A fixed slot for a hold's countdown, so the buttons never move.
     let countdown = match row.own {
         OwnLock::Held { until: Some(t) } => {
