@@ -14,6 +14,7 @@
 mod app;
 pub mod icon;
 mod intent;
+mod layout_log;
 mod model;
 mod notify;
 mod remote_locks;

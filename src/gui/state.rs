@@ -70,6 +70,9 @@ pub struct UiState {
     /// Scroll the table to this row on the next frame (the keyboard moved to it).
     #[serde(skip)]
     pub scroll_to: Option<PathBuf>,
+    /// Where a few widgets were last painted, for the opt-in layout log (`layout_log.rs`).
+    #[serde(skip)]
+    pub layout: Layout,
     /// Where the table was last painted (with its header): while the pointer is in it, rows
     /// do not move ([`super::model::Model::hold_order`]).
     #[serde(skip)]
@@ -114,6 +117,7 @@ impl Default for UiState {
             focus_path: false,
             focus_filter: false,
             scroll_to: None,
+            layout: Layout::default(),
             table_rect: None,
             page_rows: 10,
             hint: None,
@@ -338,4 +342,14 @@ mod tests {
         let loaded = UiState::load(Some(&storage));
         assert_eq!((loaded.hold_secs, loaded.timeline_minutes), (1, 60));
     }
+}
+
+/// Where a few widgets were painted (points): what the layout log writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// The path field (type or paste a directory).
+    pub add_field: Option<eframe::egui::Rect>,
+    /// The table header's first column, to the middle of the gap after it: its right edge is
+    /// the resize line a user drags.
+    pub first_column: Option<eframe::egui::Rect>,
 }

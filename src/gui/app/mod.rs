@@ -114,6 +114,8 @@ pub struct LockscopeApp {
     settings: Settings,
     messages: Vec<Message>,
     stats: Option<super::stats::FrameStats>,
+    /// `LOCKSCOPE_GUI_LAYOUT`: where widgets are, for the scripts that drive the window.
+    layout_log: Option<super::layout_log::LayoutLog>,
     /// Directories added before the lists finished loading; merged into the loaded list.
     pending_dirs: Vec<PathBuf>,
     /// The intents of the frame being painted (kept to reuse its allocation).
@@ -199,6 +201,7 @@ impl LockscopeApp {
             settings,
             messages: Vec::new(),
             stats: config.stats,
+            layout_log: super::layout_log::LayoutLog::from_env(),
             pending_dirs: Vec::new(),
             intents: Vec::new(),
             details_asked: None,
@@ -297,6 +300,9 @@ impl eframe::App for LockscopeApp {
         self.intents = intents;
         if let Some(stats) = self.stats.as_mut() {
             stats.record(frame_start, frame_start.elapsed(), frame.info().cpu_usage);
+        }
+        if let Some(log) = self.layout_log.as_mut() {
+            log.frame(&self.ui.layout, ui.ctx().pixels_per_point());
         }
         if let Some(left) = self.next_countdown() {
             // A countdown is on screen: repaint when its seconds digit changes.

@@ -60,6 +60,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .take()
         .and_then(|dir| visible.iter().position(|&i| model.rows()[i].dir == dir));
 
+    // Columns are this far apart; a resize line is in the middle of the gap.
+    let half_gap = ui.spacing().item_spacing.x / 2.0;
     let mut builder = TableBuilder::new(ui)
         .striped(true)
         .sense(Sense::click())
@@ -105,7 +107,19 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 (SortKey::State, "State"),
                 (SortKey::Pid, "PID"),
             ] {
-                header.col(|ui| sort_header(ui, title, key, sort_key, ascending, &mut sort_by));
+                let (used, _) =
+                    header.col(|ui| sort_header(ui, title, key, sort_key, ascending, &mut sort_by));
+                match key {
+                    SortKey::Dir => state.layout.first_column = Some(used),
+                    // The resize line: in the gap before the next cell, whose contents start
+                    // at its left edge.
+                    SortKey::State => {
+                        if let Some(first) = &mut state.layout.first_column {
+                            first.max.x = used.min.x - half_gap;
+                        }
+                    }
+                    _ => {}
+                }
             }
             header.col(|ui| {
                 ui.strong("Command");

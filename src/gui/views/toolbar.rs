@@ -130,6 +130,7 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
                     .desired_width(360.0),
             )
             .on_hover_text("Ctrl+L");
+        state.layout.add_field = Some(field.rect);
         if std::mem::take(&mut state.focus_path) {
             field.request_focus();
         }
