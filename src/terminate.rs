@@ -55,6 +55,10 @@ pub const POLL_EVERY: Duration = Duration::from_millis(50);
 /// this much extra.
 const EXIT_AFTER_RELEASE: Duration = Duration::from_millis(100);
 
+/// How long [`Pinned::wait_released`] waits for the signalled process to exit once the lock is
+/// known to stay held by a sharer, before saying whether it exited: it returns at the exit.
+const EXIT_AFTER_SIGNAL: Duration = Duration::from_secs(1);
+
 /// A signal, by the platform's number. Parsed from a name (`TERM`, `SIGKILL`, `int`: the
 /// `SIG` prefix is optional, case does not matter) or a number (Linux: 1 to 64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -446,10 +450,13 @@ impl Pinned {
                 // The same description, through a descriptor another process shares: held
                 // throughout, not passed on.
                 LockState::Held(holder) if self.is_sharer(holder.pid) => {
+                    // The lock stays held whatever the signalled process does; whether it
+                    // exited is said after giving the signal a moment (the probe can come
+                    // before the dying process is scheduled: seen on a loaded machine).
                     let exited = exited
                         || self
                             .pidfd
-                            .wait_exit(Duration::ZERO)
+                            .wait_exit(EXIT_AFTER_SIGNAL)
                             .map_err(|e| system("poll", pid, e))?;
                     return Ok(Outcome::StillShared { holder, exited });
                 }
