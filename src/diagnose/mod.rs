@@ -343,9 +343,23 @@ impl Diagnoser {
     }
 
     fn held_files(&mut self, pid: u32, lock_name: &OsString) -> &[HeldFile] {
-        self.held_files
-            .entry((pid, lock_name.clone()))
-            .or_insert_with(|| sys::locked_files_named(pid, lock_name))
+        let key = (pid, lock_name.clone());
+        if !self.held_files.contains_key(&key) {
+            // What the table shows `pid` locking: only those inodes' descriptors are looked
+            // at, and the walk ends when all are found.
+            let locked: HashSet<u64> = self
+                .rows
+                .get_or_insert_with(sys::lock_rows)
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.pid == Some(pid) && r.is_fcntl())
+                .map(|r| r.inode)
+                .collect();
+            let held = sys::locked_files_named(pid, lock_name, &locked);
+            self.held_files.insert(key.clone(), held);
+        }
+        self.held_files.get(&key).map_or(&[], Vec::as_slice)
     }
 
     fn canonical(&mut self, dir: &Path) -> Option<PathBuf> {

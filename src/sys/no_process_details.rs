@@ -17,7 +17,11 @@ pub(crate) fn user_name(_uid: u32) -> Option<String> {
     None
 }
 
-pub(crate) fn locked_files_named(_pid: u32, _file_name: &std::ffi::OsStr) -> Vec<HeldFile> {
+pub(crate) fn locked_files_named(
+    _pid: u32,
+    _file_name: &std::ffi::OsStr,
+    _locked_inodes: &std::collections::HashSet<u64>,
+) -> Vec<HeldFile> {
     Vec::new()
 }
 

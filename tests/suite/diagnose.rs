@@ -268,6 +268,54 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The orphaned-lock check walks only the descriptors of what a holder locks, and stops when
+/// it has found them: a holder with thousands of descriptors, its lock file opened last (the
+/// walk's worst case), is still found, and so is one that opened it first.
+#[test]
+fn an_orphan_is_found_whatever_else_its_holder_has_open() {
+    for lock_first in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(LOCK);
+        let script = "import fcntl, os, sys\n\
+                      first = sys.argv[2] == 'first'\n\
+                      def lock():\n    \
+                          fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n    \
+                          fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    \
+                          return fd\n\
+                      fd = lock() if first else None\n\
+                      others = [os.open('/dev/null', os.O_RDONLY) for _ in range(3000)]\n\
+                      fd = fd if first else lock()\n\
+                      print('locked', flush=True)\n\
+                      sys.stdin.read()\n";
+        let mut holder = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&lock)
+            .arg(if lock_first { "first" } else { "last" })
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
+        std::fs::remove_file(&lock).unwrap();
+        let record = &status_json(&[dir.path()])[0];
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert_eq!(record["state"], "absent", "{record}");
+        assert_eq!(
+            kinds(record),
+            ["orphaned-lock"],
+            "lock opened {lock_first}: {record}"
+        );
+        assert_eq!(record["warnings"][0]["holder"]["pid"], holder.id());
+    }
+}
+
 /// `rm` of a held lock file (certbot PR 4654's "fix"): the path says absent, but certbot is
 /// still running here and a second one can start beside it. Before this warning existed,
 /// lockscope said plain `absent`.
