@@ -198,6 +198,8 @@ pub struct StatusRow {
 }
 
 /// One line of `watch --json`: a status row with the time of the change and its cause.
+/// Not a flattened [`StatusRow`]: `cause` sits between `error` and the diagnosis keys, and the
+/// lines' key order is part of the contract (tests/suite/wire.rs pins the bytes).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WatchRow {
     /// When the change was seen (RFC 3339, milliseconds).

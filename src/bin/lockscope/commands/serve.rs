@@ -79,7 +79,7 @@ pub(crate) fn run(options: ServeOptions) -> Outcome {
     }
     let metrics = SharedMetrics::new(LockMetrics::new(options.metrics));
     let updates_tx = events_tx.clone();
-    let monitor = match Monitor::start_with(
+    let monitor = Monitor::start_with(
         MonitorOptions {
             interval,
             lock_name,
@@ -87,12 +87,8 @@ pub(crate) fn run(options: ServeOptions) -> Outcome {
         move |update| {
             let _ = updates_tx.send(Event::Update(update));
         },
-    ) {
-        Ok(m) => m,
-        Err(e) => {
-            return Err(Failure::error(e));
-        }
-    };
+    )
+    .map_err(Failure::error)?;
     for dir in dirs {
         monitor.add(dir);
     }

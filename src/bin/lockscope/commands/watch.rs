@@ -54,7 +54,7 @@ pub fn run(
     let updates_tx = events_tx.clone();
     let remote_tx = events_tx.clone();
     let remote_lock_name = lock_name.clone();
-    let monitor = match Monitor::start_with(
+    let monitor = Monitor::start_with(
         MonitorOptions {
             interval,
             lock_name,
@@ -62,12 +62,8 @@ pub fn run(
         move |update| {
             let _ = updates_tx.send(Event::Update(update));
         },
-    ) {
-        Ok(m) => m,
-        Err(e) => {
-            return Err(Failure::error(e));
-        }
-    };
+    )
+    .map_err(Failure::error)?;
     crate::sys::notice(move || {
         let _ = events_tx.send(Event::OutputClosed);
     });
