@@ -10,7 +10,7 @@ pub use explain::explain;
 
 use crate::holder::{DetailsCache, Holder, ProcessDetails};
 use crate::probe::{LockState, PathProbe};
-use crate::sys::{self, HeldFile, proc_parse::ProcLock};
+use crate::sys::{self, HeldFile, TableKey, proc_parse::ProcLock};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -127,22 +127,41 @@ impl WarningKind {
 }
 
 /// Diagnoses many locks at about one moment, sharing what can be shared: each process's
-/// details, the lock table and each locker's lock files are read once. Use a new one per pass.
+/// details, the lock table and what each locker's descriptors showed are read once. Use a new
+/// one per pass: nothing in it is re-checked later.
+///
+/// The cost is bounded by what concerns the directories asked about: a lock-table row is
+/// looked into only if it is on a directory's filesystem and is not one of this pass's lock
+/// files (an orphan candidate), or belongs to a directory's holder (its lock set); a process's
+/// descriptors are walked only for those rows, and the walk ends when they are found.
 #[derive(Debug, Default)]
 pub struct Diagnoser {
     details: DetailsCache,
-    /// `/proc/locks`, read at the first orphan check.
+    /// `/proc/locks`, read at the first look.
     rows: Option<Option<Vec<ProcLock>>>,
-    /// Inodes of lock files this batch knows by name: a lock on one of them is no orphan.
-    known_inodes: HashSet<u64>,
-    /// Per locking pid, the lock files (of the name asked) it holds locks on.
-    held_files: HashMap<(u32, OsString), Vec<HeldFile>>,
+    /// Lock files of this pass by the lock table's name for them (only names no other file can
+    /// have), with their directories as given: a row on one is that directory's current lock
+    /// (no orphan), and names a lock-set member without a walk. Each came from this pass's own
+    /// lstat of the file.
+    known: HashMap<TableKey, PathBuf>,
+    /// Per (locking pid, lock file name): the files its descriptors showed.
+    held: HashMap<(u32, OsString), HeldFiles>,
     /// Directories as `/proc` spells paths (canonical), per directory as given.
     canonical: HashMap<PathBuf, Option<PathBuf>>,
-    /// The pids with locks on files not in `known_inodes` (recomputed when it grows).
-    lockers: Option<Vec<u32>>,
+    /// The lock table's device for each directory's filesystem (`None`: its naming cannot be
+    /// trusted, so rows on any device are candidates), per canonical directory.
+    table_devices: HashMap<PathBuf, Option<(u32, u32)>>,
     /// Network-filesystem hazards per filesystem (stat's device).
     hazards: HashMap<u64, Option<String>>,
+}
+
+#[derive(Debug, Default)]
+struct HeldFiles {
+    files: Vec<HeldFile>,
+    /// The table names looked for so far (found or not).
+    looked_for: HashSet<TableKey>,
+    /// Every descriptor was walked (an owner whose locks the table shows without a pid).
+    walked_all: bool,
 }
 
 /// What a probe's lstat already saw of a lock file.
@@ -162,11 +181,19 @@ impl Diagnoser {
     /// once: only locks on other files are looked at as possible orphans.
     pub fn diagnose_all(&mut self, probes: &[PathProbe]) -> Vec<Diagnosis> {
         for probe in probes {
-            if let Some((_, ino)) = probe.lock_file_id {
-                self.known_inodes.insert(ino);
-            }
+            self.know(&probe.dir, &probe.lock_file, probe.lock_file_id);
         }
         probes.iter().map(|p| self.diagnose(p, None)).collect()
+    }
+
+    /// Records `dir`'s lock file (lstat's `id`) as known by name; returns its table name when
+    /// no other file can have it.
+    fn know(&mut self, dir: &Path, lock_file: &Path, id: Option<(u64, u64)>) -> Option<TableKey> {
+        let name = sys::table_name(lock_file, id?).filter(|n| n.unique)?;
+        self.known
+            .entry(name.key)
+            .or_insert_with(|| dir.to_path_buf());
+        Some(name.key)
     }
 
     /// Diagnoses one probed lock. `observed_since`: when a monitor saw this lock taken (it
@@ -216,18 +243,14 @@ impl Diagnoser {
         seen: Seen,
     ) -> Diagnosis {
         let current = seen.lock_file_id;
-        if let Some((_, ino)) = current
-            && self.known_inodes.insert(ino)
-        {
-            self.lockers = None;
-        }
+        let current_key = self.know(dir, lock_file, current);
         let lock_name = lock_file.file_name().unwrap_or_default().to_os_string();
         let mut diagnosis = Diagnosis::default();
         let holder = state.and_then(LockState::holder);
         if let Some(pid) = holder.as_ref().and_then(|h| h.pid) {
             let details = self.details.details(pid);
             diagnosis.held_since = held_since(lock_file, details.started, observed_since);
-            diagnosis.lock_set = self.lock_set(pid, dir, &lock_name);
+            diagnosis.lock_set = self.lock_set(pid, dir, &lock_name, current_key);
             diagnosis.holder = Some(details);
         } else if state.is_some_and(LockState::is_held) {
             diagnosis.held_since = held_since(lock_file, None, observed_since);
@@ -268,40 +291,66 @@ impl Diagnoser {
         }
     }
 
-    /// The directories of `pid`'s other lock files named `lock_name`.
-    fn lock_set(&mut self, pid: u32, dir: &Path, lock_name: &OsString) -> Vec<PathBuf> {
-        let here = self.canonical(dir);
-        let mut dirs: Vec<PathBuf> = self
-            .held_files(pid, lock_name)
+    /// The directories of `pid`'s other lock files named `lock_name` (`current`: the table's
+    /// name for `dir`'s own). Rows on this pass's lock files are named from the pass; only the
+    /// others are looked for among `pid`'s descriptors.
+    fn lock_set(
+        &mut self,
+        pid: u32,
+        dir: &Path,
+        lock_name: &OsString,
+        current: Option<TableKey>,
+    ) -> Vec<PathBuf> {
+        self.load_rows();
+        let mut others: HashSet<TableKey> = self
+            .rows()
             .iter()
-            .filter(|f| !f.deleted)
-            .filter_map(|f| f.path.parent())
-            .filter(|d| Some(*d) != here.as_deref())
-            .map(Path::to_path_buf)
+            .filter(|r| r.pid == Some(pid) && r.is_fcntl())
+            .map(ProcLock::key)
+            .filter(|&key| Some(key) != current)
             .collect();
+        let known: Vec<PathBuf> = others
+            .iter()
+            .filter_map(|key| self.known.get(key).cloned())
+            .collect();
+        others.retain(|key| !self.known.contains_key(key));
+        let mut dirs: Vec<PathBuf> = known.iter().filter_map(|d| self.canonical(d)).collect();
+        // No row names the pid (its locks are OFD locks): all its descriptors are looked at.
+        let walk_all = !self.rows().iter().any(|r| r.pid == Some(pid));
+        if walk_all || !others.is_empty() {
+            let here = self.canonical(dir);
+            let found: Vec<PathBuf> = self
+                .held_files(pid, lock_name, (!walk_all).then_some(&others))
+                .filter(|f| !f.deleted)
+                .filter_map(|f| f.path.parent())
+                .filter(|d| Some(*d) != here.as_deref())
+                .map(Path::to_path_buf)
+                .collect();
+            dirs.extend(found);
+        }
         dirs.sort();
         dirs.dedup();
         dirs
     }
 
     /// Locks on files that were `dir/lock_name` and are no longer (deleted, or replaced by
-    /// the file now `current`).
+    /// the file now `current`). Candidates are the rows with an owner pid on `dir`'s
+    /// filesystem that are not this pass's lock files; only their owners are walked.
     fn orphans(
         &mut self,
         dir: &Path,
         lock_name: &OsString,
         current: Option<(u64, u64)>,
     ) -> Vec<Warning> {
-        let rows = self
-            .rows
-            .get_or_insert_with(sys::lock_rows)
-            .as_deref()
-            .unwrap_or_default();
-        let lockers = self
-            .lockers
-            .get_or_insert_with(|| sys::other_lockers(rows, &self.known_inodes))
-            .clone();
-        if lockers.is_empty() {
+        self.load_rows();
+        let unknown_rows = |d: &Diagnoser| -> Vec<(u32, TableKey)> {
+            d.rows()
+                .iter()
+                .filter(|r| r.is_fcntl() && !d.known.contains_key(&r.key()))
+                .filter_map(|r| Some((r.pid?, r.key())))
+                .collect()
+        };
+        if unknown_rows(self).is_empty() {
             return Vec::new();
         }
         // A directory that is not there names no lock file to orphan: no locker's descriptors
@@ -310,21 +359,29 @@ impl Diagnoser {
         let Some(here) = self.canonical(dir) else {
             return Vec::new();
         };
-        // Only a locker with a file of this name could be holding this directory's: most
-        // lockers on a system are other programs.
-        let lockers: Vec<u32> = lockers
-            .into_iter()
-            .filter(|&pid| !self.held_files(pid, lock_name).is_empty())
-            .collect();
+        // Only rows on this directory's filesystem can be its lock file's (where the table's
+        // naming of that filesystem can be trusted; otherwise every row is a candidate).
+        let device = self.table_device(&here);
+        let mut candidates: HashMap<u32, HashSet<TableKey>> = HashMap::new();
+        for (pid, key) in unknown_rows(self) {
+            if device.is_none_or(|dev| (key.0, key.1) == dev) {
+                candidates.entry(pid).or_default().insert(key);
+            }
+        }
+        let mut pids: Vec<u32> = candidates.keys().copied().collect();
+        pids.sort_unstable();
         let mut warnings = Vec::new();
-        for pid in lockers {
-            let orphaned = self.held_files(pid, lock_name).iter().find(|f| {
-                f.path.parent() == Some(here.as_path()) && (f.deleted || Some(f.id) != current)
-            });
-            let Some(file) = orphaned else {
+        for pid in pids {
+            let orphaned = self
+                .held_files(pid, lock_name, Some(&candidates[&pid]))
+                .find(|f| {
+                    f.path.parent() == Some(here.as_path()) && (f.deleted || Some(f.id) != current)
+                })
+                .map(|f| f.deleted);
+            let Some(deleted) = orphaned else {
                 continue;
             };
-            let what = if file.deleted { "deleted" } else { "replaced" };
+            let what = if deleted { "deleted" } else { "replaced" };
             let holder = Holder {
                 pid: Some(pid),
                 command: self.details.command_line(pid),
@@ -342,24 +399,64 @@ impl Diagnoser {
         warnings
     }
 
-    fn held_files(&mut self, pid: u32, lock_name: &OsString) -> &[HeldFile] {
-        let key = (pid, lock_name.clone());
-        if !self.held_files.contains_key(&key) {
-            // What the table shows `pid` locking: only those inodes' descriptors are looked
-            // at, and the walk ends when all are found.
-            let locked: HashSet<u64> = self
-                .rows
-                .get_or_insert_with(sys::lock_rows)
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.pid == Some(pid) && r.is_fcntl())
-                .map(|r| r.inode)
-                .collect();
-            let held = sys::locked_files_named(pid, lock_name, &locked);
-            self.held_files.insert(key.clone(), held);
+    /// `/proc/locks` as read at this pass's first look (see [`Diagnoser::load_rows`]).
+    fn rows(&self) -> &[ProcLock] {
+        self.rows
+            .as_ref()
+            .and_then(Option::as_deref)
+            .unwrap_or_default()
+    }
+
+    fn load_rows(&mut self) {
+        self.rows.get_or_insert_with(sys::lock_rows);
+    }
+
+    /// The files named `lock_name` among `wanted` (table names) that `pid` holds locks on
+    /// (`None`: every file it holds a lock on, walking all its descriptors). Each name is
+    /// looked for once per pass.
+    fn held_files(
+        &mut self,
+        pid: u32,
+        lock_name: &OsString,
+        wanted: Option<&HashSet<TableKey>>,
+    ) -> impl Iterator<Item = &HeldFile> {
+        let entry = self.held.entry((pid, lock_name.clone())).or_default();
+        if !entry.walked_all {
+            match wanted {
+                None => {
+                    entry.files = sys::locked_files_named(pid, lock_name, &HashSet::new());
+                    entry.walked_all = true;
+                }
+                Some(wanted) => {
+                    let new: HashSet<TableKey> =
+                        wanted.difference(&entry.looked_for).copied().collect();
+                    if !new.is_empty() {
+                        entry.looked_for.extend(&new);
+                        entry
+                            .files
+                            .extend(sys::locked_files_named(pid, lock_name, &new));
+                    }
+                }
+            }
         }
-        self.held_files.get(&key).map_or(&[], Vec::as_slice)
+        let wanted = wanted.cloned();
+        entry
+            .files
+            .iter()
+            .filter(move |f| wanted.as_ref().is_none_or(|w| w.contains(&f.key)))
+    }
+
+    /// The lock table's device for the filesystem of the (canonical) directory `dir`, where its
+    /// naming can be trusted.
+    fn table_device(&mut self, dir: &Path) -> Option<(u32, u32)> {
+        if let Some(&device) = self.table_devices.get(dir) {
+            return device;
+        }
+        let device = sys::file_id(dir)
+            .and_then(|id| sys::table_name(dir, id))
+            .map(|name| (name.key.0, name.key.1));
+        self.table_devices.insert(dir.to_path_buf(), device);
+        device
     }
 
     fn canonical(&mut self, dir: &Path) -> Option<PathBuf> {

@@ -162,4 +162,16 @@ pub(crate) struct HeldFile {
     pub deleted: bool,
     /// stat's (device, inode) of the file.
     pub id: (u64, u64),
+    /// How the lock table names it.
+    pub key: TableKey,
+}
+
+/// How the lock table names a file, when its rows can be matched to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableName {
+    pub key: TableKey,
+    /// No other file can have this name: the table names the file by stat's own device. (On
+    /// btrfs and overlayfs one table device covers subvolumes or layers that reuse inode
+    /// numbers.)
+    pub unique: bool,
 }

@@ -2,7 +2,7 @@
 //! the file itself is the only witness, and its pid (if any) is this process's namespace's.
 
 use super::proc_parse::ProcLock;
-use super::{LockMeta, ProcView, TableKey, TableTrust};
+use super::{LockMeta, ProcView, TableKey, TableName, TableTrust};
 use std::path::Path;
 
 /// No lock table to read.
@@ -21,6 +21,11 @@ pub(crate) fn proc_view() -> ProcView {
 /// No table, so no naming of files in it that could be trusted.
 pub(crate) fn table_key(_path: &Path, _meta: &LockMeta) -> (TableKey, TableTrust) {
     ((0, 0, 0), TableTrust::Broken)
+}
+
+/// No table: no row names any file.
+pub(crate) fn table_name(_path: &Path, _id: (u64, u64)) -> Option<TableName> {
+    None
 }
 
 pub(crate) fn record_direct_answer(_meta: &LockMeta, _held: bool, _row: bool, _complete: bool) {}

@@ -1,7 +1,6 @@
 //! Where lockscope reads no process details (every platform but Linux): a holder is its pid
 //! and command line only.
 
-use super::proc_parse::ProcLock;
 use super::{HeldFile, ProcessFacts};
 use std::collections::HashSet;
 
@@ -20,7 +19,7 @@ pub(crate) fn user_name(_uid: u32) -> Option<String> {
 pub(crate) fn locked_files_named(
     _pid: u32,
     _file_name: &std::ffi::OsStr,
-    _locked_inodes: &std::collections::HashSet<u64>,
+    _wanted: &HashSet<super::TableKey>,
 ) -> Vec<HeldFile> {
     Vec::new()
 }
@@ -28,10 +27,6 @@ pub(crate) fn locked_files_named(
 /// No process table to be kept out of: a hidden holder is not a matter of permission here.
 pub(crate) fn holder_hidden_by_permission(_lock_file: &std::path::Path) -> Option<Option<u32>> {
     None
-}
-
-pub(crate) fn other_lockers(_rows: &[ProcLock], _known_inodes: &HashSet<u64>) -> Vec<u32> {
-    Vec::new()
 }
 
 /// No cgroup file to read: where a process runs is not known here.

@@ -16,6 +16,11 @@ pub struct ProcLock {
 }
 
 impl ProcLock {
+    /// The locked file as the table names it: (major, minor, inode).
+    pub fn key(&self) -> (u32, u32, u64) {
+        (self.major, self.minor, self.inode)
+    }
+
     /// Parses one row. Waiters (`-> ` rows) and anything malformed give `None`.
     pub fn parse(line: &str) -> Option<ProcLock> {
         let line = line.trim().strip_prefix("lock:").unwrap_or(line).trim();

@@ -159,6 +159,13 @@ fn certbot_at_a_prompt_waits_for_terminal_input_and_holds_three_locks() {
         assert!(gap < 3.0, "held since {gap} s after the start: {record}");
     }
 
+    // Asked alone, a directory's lock set comes from the holder's descriptors instead of the
+    // other rows of the same call: the same answer.
+    for (record, dir) in records.iter().zip(&dirs) {
+        let alone = &status_json(&[dir])[0];
+        assert_eq!(alone["lock_set"], record["lock_set"], "{alone}");
+    }
+
     let explained = lockscope()
         .arg("explain")
         .arg(&dirs[0])
@@ -313,6 +320,55 @@ fn an_orphan_is_found_whatever_else_its_holder_has_open() {
             "lock opened {lock_first}: {record}"
         );
         assert_eq!(record["warnings"][0]["holder"]["pid"], holder.id());
+    }
+}
+
+/// A holder of OFD locks (the lock table shows no pid for them) on three directories: each
+/// directory's lock set names the other two, asked together or alone.
+#[test]
+fn an_ofd_holders_lock_set_is_found_asked_together_or_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["config", "work", "logs"]
+        .iter()
+        .map(|d| root.path().join(d))
+        .collect();
+    let script = "import fcntl, os, struct, sys\n\
+                  fds = []\n\
+                  for d in sys.argv[1:]:\n    \
+                      os.mkdir(d)\n    \
+                      fd = os.open(os.path.join(d, '.certbot.lock'), os.O_RDWR | os.O_CREAT, 0o600)\n    \
+                      fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))\n    \
+                      fds.append(fd)\n\
+                  print('locked', flush=True)\n\
+                  sys.stdin.read()\n";
+    let mut holder = Command::new("python3")
+        .args(["-c", script])
+        .args(&dirs)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let together = status_json(&[&dirs[0], &dirs[1], &dirs[2]]);
+    let alone: Vec<Value> = dirs.iter().map(|d| status_json(&[d]).remove(0)).collect();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut expected: Vec<String> = dirs
+            .iter()
+            .filter(|d| *d != dir)
+            .map(|d| canonical(d))
+            .collect();
+        expected.sort();
+        for record in [&together[i], &alone[i]] {
+            assert_eq!(record["state"], "held", "{record}");
+            assert_eq!(record["holder"]["pid"], holder.id(), "{record}");
+            assert_eq!(record["lock_set"], serde_json::json!(expected), "{record}");
+        }
     }
 }
 

@@ -60,13 +60,12 @@ mod pidns;
 mod place;
 mod process_info;
 
-use super::{TableKey, TableTrust as Trust};
+use super::{TableKey, TableName, TableTrust as Trust};
 pub(crate) use naming::network_hazard;
 pub(crate) use pidns::proc_view;
 pub(crate) use place::{container_name, process_place};
 pub(crate) use process_info::{
-    children_of, holder_hidden_by_permission, locked_files_named, other_lockers, process_facts,
-    user_name,
+    children_of, holder_hidden_by_permission, locked_files_named, process_facts, user_name,
 };
 
 /// Whether `pid` is exiting and not yet a zombie (`PF_EXITING` set, state not `Z`/`X`): its
@@ -332,10 +331,10 @@ impl FdDir {
     }
 }
 
-impl Iterator for FdDir {
-    type Item = (u32, FileId);
-
-    fn next(&mut self) -> Option<(u32, FileId)> {
+impl FdDir {
+    /// The next descriptor and the `statx` (`STATX_INO | STATX_NLINK`, see [`statx_cached`]) of
+    /// the file it refers to.
+    fn next_statx(&mut self) -> Option<(u32, libc::statx)> {
         loop {
             // SAFETY: `dir` is an open DIR stream owned by this struct; the entry returned is
             // valid until the next readdir on it, and is only read before that.
@@ -349,10 +348,26 @@ impl Iterator for FdDir {
                 continue; // "." and ".."
             };
             // SAFETY: dirfd of the open stream; the name is valid until the next readdir.
-            if let Some(id) = file_id_at(unsafe { libc::dirfd(self.dir.as_ptr()) }, name) {
-                return Some((fd, id));
+            if let Some(stx) = statx_cached(unsafe { libc::dirfd(self.dir.as_ptr()) }, name) {
+                return Some((fd, stx));
             }
         }
+    }
+}
+
+impl Iterator for FdDir {
+    type Item = (u32, FileId);
+
+    fn next(&mut self) -> Option<(u32, FileId)> {
+        self.next_statx().map(|(fd, stx)| {
+            (
+                fd,
+                FileId::of(
+                    libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+                    stx.stx_ino,
+                ),
+            )
+        })
     }
 }
 
@@ -478,6 +493,17 @@ pub(crate) fn lock_table() -> Option<HashMap<TableKey, Option<u32>>> {
 /// out locks of processes outside it, so its silence proves nothing anywhere).
 pub(crate) fn table_key(path: &Path, meta: &Metadata) -> (TableKey, Trust) {
     naming::table_key(path, meta.dev(), meta.ino())
+}
+
+/// How the lock table names the file at `path`, whose lstat gave `id` (device, inode), when
+/// its rows can be matched to that file: `None` where the naming is contradicted or unknown
+/// (see `naming`).
+pub(crate) fn table_name(path: &Path, id: (u64, u64)) -> Option<TableName> {
+    let (key, trust) = naming::table_key(path, id.0, id.1);
+    (trust != Trust::Broken).then(|| TableName {
+        key,
+        unique: (key.0, key.1) == proc_parse::dev_major_minor(id.0),
+    })
 }
 
 /// What a direct lock query found on the file `meta` describes, against the lock table: see

@@ -3,7 +3,7 @@
 //! own small `/proc` files (no lock file is opened, so no inotify event is caused). Everything
 //! read here comes from a process a local user controls: it is parsed, never trusted.
 
-use super::super::{HeldFile, ProcessFacts};
+use super::super::{HeldFile, ProcessFacts, TableKey};
 use super::proc_parse;
 use super::read_proc_file;
 use std::collections::HashSet;
@@ -199,41 +199,48 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
     }
 }
 
-/// The files named `file_name` that `pid` holds a lock on (fcntl or OFD: fdinfo's `lock:`
-/// lines), one per file. With `locked_inodes` (the inodes of the lock table's rows for `pid`)
-/// only their descriptors are read, and the walk ends when all are found.
+/// The lock files named `file_name` that `pid` holds fcntl locks on, found through its
+/// descriptors. `wanted`: the files (as the lock table names them) the table shows `pid`
+/// locking that the caller needs found; only descriptors of those inodes are looked at, and
+/// the walk ends when all are found (a database with 19,000 descriptors and its lock file
+/// opened first costs a few `statx`, not 19,000). Empty `wanted`: the table names no pid for
+/// this process's locks (OFD locks), so every descriptor is looked at, and its `fdinfo` says
+/// whether it holds one.
 pub(crate) fn locked_files_named(
     pid: u32,
     file_name: &std::ffi::OsStr,
-    locked_inodes: &std::collections::HashSet<u64>,
+    wanted: &HashSet<TableKey>,
 ) -> Vec<HeldFile> {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+    let Some(mut fds) = super::FdDir::open(pid) else {
         return Vec::new();
     };
-    // Only descriptors of the inodes the lock table shows this process locking can hold one;
-    // once each of those is found the walk stops (a database with 19,000 descriptors and its
-    // lock file opened first costs a few, not 19,000 readlinks).
-    // No row names the process (its locks are OFD locks, whose rows show no pid): every
-    // descriptor is looked at.
-    let bounded = !locked_inodes.is_empty();
-    let mut left = locked_inodes.clone();
+    let bounded = !wanted.is_empty();
+    let inodes: HashSet<u64> = wanted.iter().map(|&(_, _, ino)| ino).collect();
+    let mut left = wanted.clone();
     let mut held: Vec<HeldFile> = Vec::new();
-    for entry in fds.flatten() {
-        if bounded && left.is_empty() {
+    while !(bounded && left.is_empty()) {
+        // The descriptor's file itself (its link resolves even when the name is gone), as the
+        // kernel has it: a holder's file on a stopped FUSE mount must not block this.
+        let Some((fd, stx)) = fds.next_statx() else {
             break;
-        }
-        // The descriptor's file itself (its link resolves even when the name is gone), as
-        // the kernel has it: a holder's file on a stopped FUSE mount must not block this.
-        let Some(stx) = std::ffi::CString::new(entry.path().into_os_string().into_vec())
-            .ok()
-            .and_then(|link| super::statx_cached(libc::AT_FDCWD, &link))
-        else {
-            continue;
         };
-        if bounded && !left.remove(&stx.stx_ino) {
+        let st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        if bounded && !inodes.contains(&stx.stx_ino) {
             continue;
         }
-        let Ok(target) = std::fs::read_link(entry.path()) else {
+        // Named as the table names it (btrfs and overlayfs: not stat's device), so that a file
+        // on another filesystem with the same inode number is not taken for the one wanted.
+        let key = || super::naming::table_key_of_fd(pid, fd, st_dev, stx.stx_ino);
+        let known_key = if bounded {
+            let key = key();
+            if !left.remove(&key) {
+                continue;
+            }
+            Some(key)
+        } else {
+            None
+        };
+        let Ok(target) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
             continue;
         };
         let mut bytes = target.into_os_string().into_vec();
@@ -245,47 +252,26 @@ pub(crate) fn locked_files_named(
         if path.file_name() != Some(file_name) || !path.is_absolute() {
             continue;
         }
-        let fd = entry.file_name();
-        let Some(info) = fd
-            .to_str()
-            .and_then(|fd| read_text(&format!("/proc/{pid}/fdinfo/{fd}"), 512))
-        else {
-            continue;
-        };
-        let locked = info
-            .lines()
-            .filter(|l| l.starts_with("lock:"))
-            .filter_map(proc_parse::ProcLock::parse)
-            .any(|l| l.is_fcntl());
-        let id = (
-            libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
-            stx.stx_ino,
-        );
+        // A bounded walk looks only at files the table shows this pid locking; otherwise the
+        // descriptor's own `fdinfo` must show the lock.
+        let locked = bounded
+            || read_text(&format!("/proc/{pid}/fdinfo/{fd}"), 512).is_some_and(|info| {
+                info.lines()
+                    .filter(|l| l.starts_with("lock:"))
+                    .filter_map(proc_parse::ProcLock::parse)
+                    .any(|l| l.is_fcntl())
+            });
+        let id = (st_dev, stx.stx_ino);
         if locked && !held.iter().any(|h| h.id == id) {
             held.push(HeldFile {
                 path,
                 deleted: stx.stx_nlink == 0,
                 id,
+                key: known_key.unwrap_or_else(key),
             });
         }
     }
     held
-}
-
-/// The pids `/proc/locks` shows holding a fcntl lock (classic locks; OFD rows show no pid),
-/// on files whose inode is not in `known_inodes`.
-pub(crate) fn other_lockers(
-    rows: &[proc_parse::ProcLock],
-    known_inodes: &HashSet<u64>,
-) -> Vec<u32> {
-    let mut pids: Vec<u32> = rows
-        .iter()
-        .filter(|r| r.is_fcntl() && !known_inodes.contains(&r.inode))
-        .filter_map(|r| r.pid)
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
 }
 
 /// Whether the holder of `lock_file`'s lock may be hidden from this process by permission, not
