@@ -153,6 +153,22 @@ pub struct Diagnoser {
     table_devices: HashMap<PathBuf, Option<(u32, u32)>>,
     /// Network-filesystem hazards per filesystem (stat's device).
     hazards: HashMap<u64, Option<String>>,
+    /// Per (filesystem as the table names it, lock file name): see
+    /// [`Diagnoser::unlinked_lock_files`].
+    orphan_index: HashMap<(Option<(u32, u32)>, OsString), HashMap<PathBuf, Vec<UnlinkedFile>>>,
+    /// Whether a row with an owner pid is on a file not in `known`, when `known` had this size.
+    any_unknown_row: Option<(usize, bool)>,
+    /// The table's name for each lock file (stat's id) this pass looked up.
+    table_names: HashMap<(u64, u64), Option<sys::TableName>>,
+}
+
+/// A locked lock file whose name is gone, and who holds it.
+#[derive(Debug)]
+struct UnlinkedFile {
+    pid: u32,
+    /// No name left at all (link count 0); else its name was replaced while open.
+    deleted: bool,
+    id: (u64, u64),
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +176,9 @@ struct HeldFiles {
     files: Vec<HeldFile>,
     /// The table names looked for so far (found or not).
     looked_for: HashSet<TableKey>,
+    /// The table names looked for among files with no name left only (see
+    /// [`Diagnoser::unlinked_lock_files`]).
+    looked_for_unlinked: HashSet<TableKey>,
     /// Every descriptor was walked (an owner whose locks the table shows without a pid).
     walked_all: bool,
 }
@@ -186,10 +205,34 @@ impl Diagnoser {
         probes.iter().map(|p| self.diagnose(p, None)).collect()
     }
 
+    /// Like [`Diagnoser::diagnose_all`], one at a time: each probe with its diagnosis as it is
+    /// made (a caller that prints them holds one diagnosis at a time, not all).
+    pub fn diagnose_each(
+        mut self,
+        probes: Vec<PathProbe>,
+    ) -> impl Iterator<Item = (PathProbe, Diagnosis)> {
+        for probe in &probes {
+            self.know(&probe.dir, &probe.lock_file, probe.lock_file_id);
+        }
+        probes.into_iter().map(move |probe| {
+            let diagnosis = self.diagnose(&probe, None);
+            (probe, diagnosis)
+        })
+    }
+
     /// Records `dir`'s lock file (lstat's `id`) as known by name; returns its table name when
     /// no other file can have it.
     fn know(&mut self, dir: &Path, lock_file: &Path, id: Option<(u64, u64)>) -> Option<TableKey> {
-        let name = sys::table_name(lock_file, id?).filter(|n| n.unique)?;
+        let id = id?;
+        // Looked up once per file per pass (the same lstat's answer).
+        let name = match self.table_names.get(&id) {
+            Some(&name) => name,
+            None => {
+                let name = sys::table_name(lock_file, id).filter(|n| n.unique);
+                self.table_names.insert(id, name);
+                name
+            }
+        }?;
         self.known
             .entry(name.key)
             .or_insert_with(|| dir.to_path_buf());
@@ -256,7 +299,7 @@ impl Diagnoser {
             diagnosis.held_since = held_since(lock_file, None, observed_since);
             diagnosis.warnings.push(hidden_holder(lock_file));
         }
-        for orphan in self.orphans(dir, &lock_name, current) {
+        for orphan in self.orphans(dir, &lock_name, current, seen.device) {
             diagnosis.warnings.push(orphan);
         }
         for holder in flock_holders {
@@ -320,7 +363,7 @@ impl Diagnoser {
         if walk_all || !others.is_empty() {
             let here = self.canonical(dir);
             let found: Vec<PathBuf> = self
-                .held_files(pid, lock_name, (!walk_all).then_some(&others))
+                .held_files(pid, lock_name, (!walk_all).then_some(&others), false)
                 .filter(|f| !f.deleted)
                 .filter_map(|f| f.path.parent())
                 .filter(|d| Some(*d) != here.as_deref())
@@ -334,53 +377,68 @@ impl Diagnoser {
     }
 
     /// Locks on files that were `dir/lock_name` and are no longer (deleted, or replaced by
-    /// the file now `current`). Candidates are the rows with an owner pid on `dir`'s
-    /// filesystem that are not this pass's lock files; only their owners are walked.
+    /// the file now `current`). `st_dev`: stat's device of the lock file or the directory.
     fn orphans(
         &mut self,
         dir: &Path,
         lock_name: &OsString,
         current: Option<(u64, u64)>,
+        st_dev: Option<u64>,
     ) -> Vec<Warning> {
         self.load_rows();
-        let unknown_rows = |d: &Diagnoser| -> Vec<(u32, TableKey)> {
-            d.rows()
-                .iter()
-                .filter(|r| r.is_fcntl() && !d.known.contains_key(&r.key()))
-                .filter_map(|r| Some((r.pid?, r.key())))
-                .collect()
+        // Whether any row could be an orphan at all: looked at again only when `known` grew.
+        let unknown_rows = match self.any_unknown_row {
+            Some((known, any)) if known == self.known.len() => any,
+            _ => {
+                let any = self
+                    .rows()
+                    .iter()
+                    .any(|r| r.pid.is_some() && r.is_fcntl() && !self.known.contains_key(&r.key()));
+                self.any_unknown_row = Some((self.known.len(), any));
+                any
+            }
         };
-        if unknown_rows(self).is_empty() {
+        if !unknown_rows {
             return Vec::new();
         }
-        // A directory that is not there names no lock file to orphan: no locker's descriptors
-        // are walked for it (a process with 19,000 of them made status of a missing directory
-        // take 123 ms).
+        // The table's name for the directory's filesystem: from the naming the probe already
+        // looked up for its device, else from the directory's mount.
+        let device = match st_dev.and_then(sys::cached_table_device) {
+            Some(device) => device,
+            None => match self.canonical(dir) {
+                Some(here) => self.table_device(&here),
+                // A directory that is not there names no lock file to orphan: no locker's
+                // descriptors are walked for it (a process with 19,000 of them made status
+                // of a missing directory take 123 ms).
+                None => return Vec::new(),
+            },
+        };
+        let index_key = (device, lock_name.clone());
+        if !self.orphan_index.contains_key(&index_key) {
+            let index = self.unlinked_lock_files(device, lock_name);
+            self.orphan_index.insert(index_key.clone(), index);
+        }
+        if self.orphan_index[&index_key].is_empty() {
+            return Vec::new();
+        }
         let Some(here) = self.canonical(dir) else {
             return Vec::new();
         };
-        // Only rows on this directory's filesystem can be its lock file's (where the table's
-        // naming of that filesystem can be trusted; otherwise every row is a candidate).
-        let device = self.table_device(&here);
-        let mut candidates: HashMap<u32, HashSet<TableKey>> = HashMap::new();
-        for (pid, key) in unknown_rows(self) {
-            if device.is_none_or(|dev| (key.0, key.1) == dev) {
-                candidates.entry(pid).or_default().insert(key);
-            }
-        }
-        let mut pids: Vec<u32> = candidates.keys().copied().collect();
-        pids.sort_unstable();
-        let mut warnings = Vec::new();
-        for pid in pids {
-            let orphaned = self
-                .held_files(pid, lock_name, Some(&candidates[&pid]))
-                .find(|f| {
-                    f.path.parent() == Some(here.as_path()) && (f.deleted || Some(f.id) != current)
-                })
-                .map(|f| f.deleted);
-            let Some(deleted) = orphaned else {
+        let orphaned: Vec<(u32, bool)> = self.orphan_index[&index_key]
+            .get(&here)
+            .into_iter()
+            .flatten()
+            .filter(|f| f.deleted || Some(f.id) != current)
+            .map(|f| (f.pid, f.deleted))
+            .collect();
+        let mut warnings: Vec<Warning> = Vec::new();
+        for (pid, deleted) in orphaned {
+            if warnings
+                .iter()
+                .any(|w| w.holder.as_ref().and_then(|h| h.pid) == Some(pid))
+            {
                 continue;
-            };
+            }
             let what = if deleted { "deleted" } else { "replaced" };
             let holder = Holder {
                 pid: Some(pid),
@@ -397,6 +455,50 @@ impl Diagnoser {
             });
         }
         warnings
+    }
+
+    /// The lock files named `lock_name` with no name left (deleted, or replaced by a rename)
+    /// that processes hold locks on, by the directory they were in: built once per filesystem
+    /// (`device`, the table's name; `None`: every filesystem) per pass. Only rows with an owner
+    /// pid on that filesystem that are not this pass's lock files are looked into, and only
+    /// their owners' descriptors walked, until those rows' files are found; a file that still
+    /// has a link costs one `statx` (no `readlink`). (Not found: a lock file with a second
+    /// hard link replaced by a rename, whose old inode keeps a name; certbot's have one link.)
+    fn unlinked_lock_files(
+        &mut self,
+        device: Option<(u32, u32)>,
+        lock_name: &OsString,
+    ) -> HashMap<PathBuf, Vec<UnlinkedFile>> {
+        let mut candidates: HashMap<u32, HashSet<TableKey>> = HashMap::new();
+        for r in self.rows() {
+            let key = r.key();
+            if let Some(pid) = r.pid
+                && r.is_fcntl()
+                && !self.known.contains_key(&key)
+                && device.is_none_or(|dev| (key.0, key.1) == dev)
+            {
+                candidates.entry(pid).or_default().insert(key);
+            }
+        }
+        let mut index: HashMap<PathBuf, Vec<UnlinkedFile>> = HashMap::new();
+        for (pid, keys) in candidates {
+            for f in self.held_files(pid, lock_name, Some(&keys), true) {
+                if let Some(parent) = f.path.parent() {
+                    index
+                        .entry(parent.to_path_buf())
+                        .or_default()
+                        .push(UnlinkedFile {
+                            pid,
+                            deleted: f.deleted,
+                            id: f.id,
+                        });
+                }
+            }
+        }
+        for files in index.values_mut() {
+            files.sort_by_key(|f| f.pid);
+        }
+        index
     }
 
     /// `/proc/locks` as read at this pass's first look (see [`Diagnoser::load_rows`]).
@@ -419,31 +521,44 @@ impl Diagnoser {
         pid: u32,
         lock_name: &OsString,
         wanted: Option<&HashSet<TableKey>>,
+        unlinked_only: bool,
     ) -> impl Iterator<Item = &HeldFile> {
         let entry = self.held.entry((pid, lock_name.clone())).or_default();
         if !entry.walked_all {
             match wanted {
                 None => {
-                    entry.files = sys::locked_files_named(pid, lock_name, &HashSet::new());
+                    entry.files = sys::locked_files_named(pid, lock_name, &HashSet::new(), false);
                     entry.walked_all = true;
                 }
                 Some(wanted) => {
-                    let new: HashSet<TableKey> =
-                        wanted.difference(&entry.looked_for).copied().collect();
+                    // A full look also answers an unlinked-only one, not the other way round.
+                    let new: HashSet<TableKey> = wanted
+                        .iter()
+                        .filter(|k| {
+                            !entry.looked_for.contains(k)
+                                && !(unlinked_only && entry.looked_for_unlinked.contains(k))
+                        })
+                        .copied()
+                        .collect();
                     if !new.is_empty() {
-                        entry.looked_for.extend(&new);
-                        entry
-                            .files
-                            .extend(sys::locked_files_named(pid, lock_name, &new));
+                        if unlinked_only {
+                            entry.looked_for_unlinked.extend(&new);
+                        } else {
+                            entry.looked_for.extend(&new);
+                        }
+                        for file in sys::locked_files_named(pid, lock_name, &new, unlinked_only) {
+                            if !entry.files.iter().any(|f| f.id == file.id) {
+                                entry.files.push(file);
+                            }
+                        }
                     }
                 }
             }
         }
         let wanted = wanted.cloned();
-        entry
-            .files
-            .iter()
-            .filter(move |f| wanted.as_ref().is_none_or(|w| w.contains(&f.key)))
+        entry.files.iter().filter(move |f| {
+            wanted.as_ref().is_none_or(|w| w.contains(&f.key)) && (!unlinked_only || f.deleted)
+        })
     }
 
     /// The lock table's device for the filesystem of the (canonical) directory `dir`, where its

@@ -28,6 +28,11 @@ pub(crate) fn table_name(_path: &Path, _id: (u64, u64)) -> Option<TableName> {
     None
 }
 
+/// No table, nothing looked up.
+pub(crate) fn cached_table_device(_st_dev: u64) -> Option<Option<(u32, u32)>> {
+    None
+}
+
 pub(crate) fn record_direct_answer(_meta: &LockMeta, _held: bool, _row: bool, _complete: bool) {}
 
 pub(crate) fn lock_table() -> Option<std::collections::HashMap<TableKey, Option<u32>>> {

@@ -20,6 +20,7 @@ pub(crate) fn locked_files_named(
     _pid: u32,
     _file_name: &std::ffi::OsStr,
     _wanted: &HashSet<super::TableKey>,
+    _unlinked_only: bool,
 ) -> Vec<HeldFile> {
     Vec::new()
 }

@@ -323,6 +323,64 @@ fn an_orphan_is_found_whatever_else_its_holder_has_open() {
     }
 }
 
+/// A held lock file replaced by a rename (a new file moved over its name) while another
+/// holder of the same filesystem holds locks on files that still have their names: the
+/// replaced file's holder is named, the others are not.
+#[test]
+fn a_lock_file_replaced_by_a_rename_is_an_orphaned_lock() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["config", "work", "logs"]
+        .iter()
+        .map(|d| root.path().join(d))
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut other = Command::new(certbot_python())
+        .arg(peer_script())
+        .arg("hold-many")
+        .args(&dirs[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("certbot hold-many");
+    let mut line = String::new();
+    BufReader::new(other.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked 2");
+    let mut replaced = Command::new(certbot_python())
+        .arg(peer_script())
+        .arg("hold-many")
+        .arg(&dirs[0])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("certbot hold-many");
+    let mut line = String::new();
+    BufReader::new(replaced.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked 1");
+    let fresh = dirs[0].join("new-lock");
+    std::fs::write(&fresh, b"").unwrap();
+    std::fs::rename(&fresh, dirs[0].join(LOCK)).unwrap();
+    let record = status_json(&[&dirs[0]]).remove(0);
+    let others = status_json(&[&dirs[1], &dirs[2]]);
+    let replaced_pid = replaced.id();
+    for mut child in [other, replaced] {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+    assert_eq!(record["state"], "free", "{record}");
+    assert_eq!(kinds(&record), ["orphaned-lock"], "{record}");
+    assert_eq!(record["warnings"][0]["holder"]["pid"], replaced_pid);
+    for record in others {
+        assert_eq!(record["state"], "held", "{record}");
+        assert!(record.get("warnings").is_none(), "{record}");
+    }
+}
+
 /// A holder of OFD locks (the lock table shows no pid for them) on three directories: each
 /// directory's lock set names the other two, asked together or alone.
 #[test]

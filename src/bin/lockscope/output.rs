@@ -139,6 +139,21 @@ pub(crate) fn print_json(records: &[impl Serialize]) -> io::Result<()> {
     Ok(())
 }
 
+/// Like [`print_json`], each record written as it comes (the same bytes as a slice's).
+pub(crate) fn print_json_each(records: impl Iterator<Item = impl Serialize>) -> io::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    let mut out = buffered_stdout();
+    let mut json = serde_json::Serializer::pretty(&mut out);
+    let mut seq = json.serialize_seq(None).map_err(io::Error::from)?;
+    for record in records {
+        seq.serialize_element(&record).map_err(io::Error::from)?;
+    }
+    seq.end().map_err(io::Error::from)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// The table. Every cell is escaped before the column widths are measured, so a name with a
 /// control character can neither break the row nor misalign the columns.
 pub(crate) fn print_table(rows: Vec<[String; 5]>) -> io::Result<()> {

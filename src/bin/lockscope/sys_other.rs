@@ -8,3 +8,13 @@ pub fn notice(_closed: impl FnOnce() + Send + 'static) {}
 pub fn closed_at_start() -> bool {
     false
 }
+
+/// No exec here: runs `command` as a child and gives its exit status as this command's.
+#[cfg(feature = "gui")]
+pub fn run_in_place(command: &mut std::process::Command) -> std::io::Result<u8> {
+    let status = command.status()?;
+    Ok(status
+        .code()
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(2))
+}

@@ -506,6 +506,12 @@ pub(crate) fn table_name(path: &Path, id: (u64, u64)) -> Option<TableName> {
     })
 }
 
+/// The lock table's device for stat's `st_dev`, where this process has looked it up already:
+/// see `naming::cached_table_device`.
+pub(crate) fn cached_table_device(st_dev: u64) -> Option<Option<(u32, u32)>> {
+    naming::cached_table_device(st_dev)
+}
+
 /// What a direct lock query found on the file `meta` describes, against the lock table: see
 /// `naming::record_direct_answer`.
 pub(crate) fn record_direct_answer(meta: &Metadata, held: bool, row: bool, complete: bool) {

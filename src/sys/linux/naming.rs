@@ -136,6 +136,20 @@ fn naming_of_mount(st_dev: u64, mount: &MountLine) -> Naming {
     }
 }
 
+/// The lock table's device for files on stat's `st_dev`, if this process has looked it up
+/// already (and the mount table has not changed since): `Some(None)` when the table's naming
+/// of it cannot be trusted; `None` when not looked up.
+pub(crate) fn cached_table_device(st_dev: u64) -> Option<Option<(u32, u32)>> {
+    let mut guard = namings();
+    let namings = guard.as_mut()?;
+    if mounts_changed(namings.mountinfo.as_ref()) {
+        namings.by_dev.clear();
+        return None;
+    }
+    let naming = namings.by_dev.get(&st_dev)?;
+    Some((naming.trust != Trust::Broken).then_some(naming.table_dev))
+}
+
 /// Why certbot's lock on the file or directory at `path` may not exclude certbot on other
 /// machines (NFS with local locks, SMB `nobrl`, FUSE, ...; see
 /// `remote_fs::lock_scope_hazard`), in one sentence; `None` when its filesystem shares the

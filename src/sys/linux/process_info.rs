@@ -205,11 +205,13 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
 /// the walk ends when all are found (a database with 19,000 descriptors and its lock file
 /// opened first costs a few `statx`, not 19,000). Empty `wanted`: the table names no pid for
 /// this process's locks (OFD locks), so every descriptor is looked at, and its `fdinfo` says
-/// whether it holds one.
+/// whether it holds one. `unlinked_only`: only files with no name left (link count 0) are
+/// wanted; the others cost no `readlink`.
 pub(crate) fn locked_files_named(
     pid: u32,
     file_name: &std::ffi::OsStr,
     wanted: &HashSet<TableKey>,
+    unlinked_only: bool,
 ) -> Vec<HeldFile> {
     let Some(mut fds) = super::FdDir::open(pid) else {
         return Vec::new();
@@ -240,6 +242,9 @@ pub(crate) fn locked_files_named(
         } else {
             None
         };
+        if unlinked_only && stx.stx_nlink > 0 {
+            continue;
+        }
         let Ok(target) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
             continue;
         };

@@ -1,37 +1,56 @@
-//! `lockscope gui` (and `lockscope` alone): the desktop app, or what to use without a display.
+//! `lockscope gui` (and `lockscope` alone): runs the desktop app's own executable,
+//! `lockscope-app` (src/bin/lockscope-app), in this process's place. The app lives in its own
+//! executable so that this one, which scripts run in loops, starts without mapping the app's
+//! code (BENCHMARKS.md, issue 24).
 
-use crate::output::{Failure, Outcome, exit};
-use std::path::{Path, PathBuf};
+use crate::output::{Failure, Outcome};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+const APP: &str = "lockscope-app";
 
 pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> Outcome {
-    use lockscope::gui::OpenList;
-    // An existing file is imported; anything else names a saved list.
-    let watchlist = watchlist.map(|w| {
-        if Path::new(&w).is_file() {
-            OpenList::File(w.into())
-        } else {
-            OpenList::Name(w)
-        }
-    });
-    match lockscope::gui::run(lockscope::gui::GuiOptions {
-        config_dir,
-        watchlist,
-    }) {
-        Ok(()) => Ok(exit::OK),
-        Err(e) if e.is_display_missing() => {
-            Err(Failure::error(format!("{e:#}")).with_hint(WITHOUT_A_DISPLAY))
-        }
-        Err(e) => Err(Failure::error(format!("{e:#}"))),
+    let app = app_executable()?;
+    let mut command = Command::new(&app);
+    // `--opt=VALUE`: a value that starts with `-` stays a value.
+    if let Some(watchlist) = watchlist {
+        command.arg(format!("--watchlist={watchlist}"));
+    }
+    if let Some(dir) = config_dir {
+        let mut arg = OsString::from("--config-dir=");
+        arg.push(dir);
+        command.arg(arg);
+    }
+    match crate::sys::run_in_place(&mut command) {
+        Ok(code) => Ok(code),
+        Err(e) => Err(Failure::error(format!(
+            "cannot start the desktop app {}: {e}",
+            app.display()
+        ))),
     }
 }
 
-/// What to do instead when the app has no display (a headless server, an SSH session).
-const WITHOUT_A_DISPLAY: &str = "\
-Without a working display, use lockscope's command line:
-  lockscope status /etc/letsencrypt /var/lib/letsencrypt /var/log/letsencrypt
-  lockscope explain /etc/letsencrypt
-  lockscope watch /etc/letsencrypt
-  lockscope hold --for 30s /etc/letsencrypt
-  lockscope terminate /etc/letsencrypt
-`lockscope --help` lists every command and option.
-";
+/// The app's executable: beside this one (a cargo build or `cargo install`), else where the
+/// Debian package installs it (`/usr/bin/../libexec/lockscope/`).
+fn app_executable() -> Result<PathBuf, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::error(format!("cannot find lockscope's own executable: {e}")))?;
+    let dir = exe.parent().unwrap_or(&exe);
+    let candidates = [dir.join(APP), dir.join("../libexec/lockscope").join(APP)];
+    candidates
+        .iter()
+        .find(|c| c.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            Failure::error(format!(
+                "the desktop app is not installed: no {APP} in {} or {}",
+                dir.display(),
+                dir.join("../libexec/lockscope").display()
+            ))
+            .with_hint(
+                "lockscope-cli has no desktop app; install the lockscope package for it, or use \
+                 the command line (`lockscope --help`).\n",
+            )
+        })
+}

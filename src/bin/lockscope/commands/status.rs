@@ -4,10 +4,13 @@
 
 use crate::metrics::{LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{
-    Failure, Outcome, buffered_stdout, exit, output_failed, print_json, print_table, report,
+    Failure, Outcome, buffered_stdout, exit, output_failed, print_json, print_json_each,
+    print_table, report,
 };
 use crate::remote::{Operands, RemoteArgs, remote_detail, remote_name, unknown_rows};
-use crate::rows::{StatusRecord, lossy_string, probe_and_diagnose, status_records};
+use crate::rows::{
+    StatusRecord, each_status_record, lossy_string, probe_and_diagnose, status_records,
+};
 use lockscope::escape::escape;
 use lockscope::local_time::{age_at, format_age};
 use lockscope::monitor::DirState;
@@ -18,20 +21,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> Outcome {
-    let records = status_records(paths, lock_name);
+    let mut error = false;
+    let records = each_status_record(paths, lock_name).inspect(|r| error |= r.has_error());
+    // JSON rows are printed as they are made; the table needs every row for its widths.
     let printed = if json {
-        print_json(&records)
+        print_json_each(records)
     } else {
-        print_table(records.iter().map(table_row).collect())
+        print_table(records.map(|r| table_row(&r)).collect())
     };
     if let Err(e) = printed {
         return output_failed(&e);
     }
-    if records.iter().any(StatusRecord::has_error) {
-        Ok(exit::ERROR)
-    } else {
-        Ok(exit::OK)
-    }
+    if error { Ok(exit::ERROR) } else { Ok(exit::OK) }
 }
 
 /// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
