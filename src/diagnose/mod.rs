@@ -155,12 +155,15 @@ pub struct Diagnoser {
     hazards: HashMap<u64, Option<String>>,
     /// Per (filesystem as the table names it, lock file name): see
     /// [`Diagnoser::unlinked_lock_files`].
-    orphan_index: HashMap<(Option<(u32, u32)>, OsString), HashMap<PathBuf, Vec<UnlinkedFile>>>,
+    orphan_index: HashMap<(Option<(u32, u32)>, OsString), UnlinkedByDir>,
     /// Whether a row with an owner pid is on a file not in `known`, when `known` had this size.
     any_unknown_row: Option<(usize, bool)>,
     /// The table's name for each lock file (stat's id) this pass looked up.
     table_names: HashMap<(u64, u64), Option<sys::TableName>>,
 }
+
+/// Locked lock files with no name left, by the directory they were in.
+type UnlinkedByDir = HashMap<PathBuf, Vec<UnlinkedFile>>;
 
 /// A locked lock file whose name is gone, and who holds it.
 #[derive(Debug)]
@@ -468,7 +471,7 @@ impl Diagnoser {
         &mut self,
         device: Option<(u32, u32)>,
         lock_name: &OsString,
-    ) -> HashMap<PathBuf, Vec<UnlinkedFile>> {
+    ) -> UnlinkedByDir {
         let mut candidates: HashMap<u32, HashSet<TableKey>> = HashMap::new();
         for r in self.rows() {
             let key = r.key();
@@ -480,7 +483,7 @@ impl Diagnoser {
                 candidates.entry(pid).or_default().insert(key);
             }
         }
-        let mut index: HashMap<PathBuf, Vec<UnlinkedFile>> = HashMap::new();
+        let mut index = UnlinkedByDir::new();
         for (pid, keys) in candidates {
             for f in self.held_files(pid, lock_name, Some(&keys), true) {
                 if let Some(parent) = f.path.parent() {
@@ -535,8 +538,9 @@ impl Diagnoser {
                     let new: HashSet<TableKey> = wanted
                         .iter()
                         .filter(|k| {
-                            !entry.looked_for.contains(k)
-                                && !(unlinked_only && entry.looked_for_unlinked.contains(k))
+                            let answered = entry.looked_for.contains(k)
+                                || (unlinked_only && entry.looked_for_unlinked.contains(k));
+                            !answered
                         })
                         .copied()
                         .collect();
