@@ -191,12 +191,23 @@ struct HeldFiles {
 struct Seen {
     lock_file_id: Option<(u64, u64)>,
     device: Option<u64>,
+    /// Its birth time (`None`: not seen; looked up when needed).
+    born: Option<SystemTime>,
 }
 
 impl Diagnoser {
     /// An empty diagnoser.
     pub fn new() -> Diagnoser {
         Diagnoser::default()
+    }
+
+    /// A diagnoser that looks at `rows` as the lock table (`None`: reads it when needed;
+    /// `Some(None)`: there is none to read), read at about the moment of the probes it is given.
+    pub(crate) fn with_lock_rows(rows: Option<Option<Vec<ProcLock>>>) -> Diagnoser {
+        Diagnoser {
+            rows,
+            ..Diagnoser::default()
+        }
     }
 
     /// Diagnoses each probe (like [`Diagnoser::diagnose`]), knowing all their lock files at
@@ -250,6 +261,7 @@ impl Diagnoser {
         let seen = Seen {
             lock_file_id: probe.lock_file_id,
             device: probe.device,
+            born: probe.lock_file_born,
         };
         self.diagnose_seen(
             &probe.dir,
@@ -275,6 +287,7 @@ impl Diagnoser {
         let seen = Seen {
             lock_file_id,
             device: lock_file_id.map(|(dev, _)| dev),
+            born: None,
         };
         self.diagnose_seen(dir, lock_file, state, flock_holders, observed_since, seen)
     }
@@ -295,11 +308,12 @@ impl Diagnoser {
         let holder = state.and_then(LockState::holder);
         if let Some(pid) = holder.as_ref().and_then(|h| h.pid) {
             let details = self.details.details(pid);
-            diagnosis.held_since = held_since(lock_file, details.started, observed_since);
+            diagnosis.held_since =
+                held_since(lock_file, seen.born, details.started, observed_since);
             diagnosis.lock_set = self.lock_set(pid, dir, &lock_name, current_key);
             diagnosis.holder = Some(details);
         } else if state.is_some_and(LockState::is_held) {
-            diagnosis.held_since = held_since(lock_file, None, observed_since);
+            diagnosis.held_since = held_since(lock_file, seen.born, None, observed_since);
             diagnosis.warnings.push(hidden_holder(lock_file));
         }
         for orphan in self.orphans(dir, &lock_name, current, seen.device) {
@@ -578,11 +592,27 @@ impl Diagnoser {
         device
     }
 
+    /// `dir` as `/proc` spells paths (symlinks resolved), once per pass.
     fn canonical(&mut self, dir: &Path) -> Option<PathBuf> {
-        self.canonical
-            .entry(dir.to_path_buf())
-            .or_insert_with(|| std::fs::canonicalize(dir).ok())
-            .clone()
+        if let Some(canonical) = self.canonical.get(dir) {
+            return canonical.clone();
+        }
+        // A directory that is not a symlink, named by a plain last component: its parent's
+        // spelling (resolved once for all the directories beside it) and its name, for one
+        // lstat instead of one per component.
+        let canonical = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                let plain = parent.join(name);
+                if std::fs::symlink_metadata(&plain).is_ok_and(|m| m.is_dir()) {
+                    self.canonical(parent).map(|p| p.join(name))
+                } else {
+                    std::fs::canonicalize(dir).ok()
+                }
+            }
+            _ => std::fs::canonicalize(dir).ok(),
+        };
+        self.canonical.insert(dir.to_path_buf(), canonical.clone());
+        canonical
     }
 }
 
@@ -621,6 +651,7 @@ fn hidden_holder(lock_file: &Path) -> Warning {
 /// been taken: the later of the lock file's birth and the holder's start (`holder_started`).
 fn held_since(
     lock_file: &Path,
+    born: Option<SystemTime>,
     holder_started: Option<Timestamp>,
     observed: Option<SystemTime>,
 ) -> Option<HeldSince> {
@@ -630,9 +661,19 @@ fn held_since(
             source: HeldSinceSource::Observed,
         });
     }
-    let born = sys::file_birth(lock_file).and_then(crate::holder::timestamp);
+    // The probe's own lstat's, else a look now.
+    let born = born
+        .or_else(|| sys::file_birth(lock_file))
+        .and_then(crate::holder::timestamp);
+    // Both clocks are coarse: a process's start is counted in 10 ms ticks (rounded down) and a
+    // file's times come from the kernel's coarse clock (up to a jiffy behind), so a lock file the
+    // holder created within its first milliseconds can look older than the holder. Only a file
+    // older by more than that slack is a leftover.
+    const SLACK: jiff::SignedDuration = jiff::SignedDuration::from_millis(50);
     let (time, source) = match (born, holder_started) {
-        (Some(born), Some(started)) if born < started => (started, HeldSinceSource::HolderStarted),
+        (Some(born), Some(started)) if born < started - SLACK => {
+            (started, HeldSinceSource::HolderStarted)
+        }
         (Some(born), _) => (born, HeldSinceSource::LockFileCreated),
         (None, Some(started)) => (started, HeldSinceSource::HolderStarted),
         (None, None) => return None,

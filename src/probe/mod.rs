@@ -188,10 +188,12 @@ impl ProbeBatch {
                 Ok(meta) => {
                     // Only a directory (or a link to one) has entries: PATH is the directory.
                     let id = sys::meta_id(&meta);
+                    let born = sys::meta_birth(&meta);
                     let state = self.probe_lstat(&lock_file, classify(&lock_file, meta.clone()));
                     let flocks = self.flocks_if_used(&lock_file, &meta, &state);
                     let mut probed = PathProbe::new(path.to_path_buf(), lock_file, state, flocks);
                     probed.lock_file_id = id;
+                    probed.lock_file_born = born;
                     probed.device = id.map(|(dev, _)| dev);
                     return probed;
                 }
@@ -217,12 +219,14 @@ impl ProbeBatch {
         let meta = lstat.as_ref().ok().and_then(Option::clone);
         let state = self.probe_lstat(&lock_file, lstat);
         let id = meta.as_ref().and_then(sys::meta_id);
+        let born = meta.as_ref().and_then(sys::meta_birth);
         let flocks = match meta {
             Some(meta) => self.flocks_if_used(&lock_file, &meta, &state),
             None => Vec::new(),
         };
         let mut probed = PathProbe::new(dir, lock_file, state, flocks);
         probed.lock_file_id = id;
+        probed.lock_file_born = born;
         probed.device = id.map(|(dev, _)| dev);
         probed
     }
@@ -405,6 +409,16 @@ impl ProbeBatch {
             .collect()
     }
 
+    /// A [`Diagnoser`](crate::diagnose::Diagnoser) for this batch's probes, looking at the lock
+    /// table the batch read (if it read it): the same moment, one read.
+    pub fn diagnoser(&self) -> crate::diagnose::Diagnoser {
+        let rows = self
+            .lock_rows
+            .as_ref()
+            .map(|table| table.as_ref().map(|t| t.rows.clone()));
+        crate::diagnose::Diagnoser::with_lock_rows(rows)
+    }
+
     /// `/proc/locks`, read once per batch.
     fn lock_rows(&mut self) -> Option<&TableRows> {
         self.lock_rows
@@ -466,6 +480,8 @@ pub struct PathProbe {
     pub(crate) lock_file_id: Option<(u64, u64)>,
     /// The filesystem (stat's device) of the lock file, or of the directory when it has none.
     pub(crate) device: Option<u64>,
+    /// The lock file's birth time, as the probe's lstat saw it, where the filesystem keeps one.
+    pub(crate) lock_file_born: Option<std::time::SystemTime>,
 }
 
 impl PathProbe {
@@ -482,6 +498,7 @@ impl PathProbe {
             flock_holders,
             lock_file_id: None,
             device: None,
+            lock_file_born: None,
         }
     }
 

@@ -280,6 +280,11 @@ pub(crate) fn file_id(path: &Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// A file's birth time, where its filesystem keeps one (statx's btime).
+pub(crate) fn meta_birth(meta: &LockMeta) -> Option<std::time::SystemTime> {
+    meta.created().ok()
+}
+
 /// The (device, inode) of a file's metadata.
 pub(crate) fn meta_id(meta: &LockMeta) -> Option<(u64, u64)> {
     std_meta_id(meta)

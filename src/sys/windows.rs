@@ -351,6 +351,11 @@ pub(crate) fn file_id(_path: &Path) -> Option<(u64, u64)> {
     None
 }
 
+/// The file's creation time.
+pub(crate) fn meta_birth(meta: &LockMeta) -> Option<SystemTime> {
+    filetime(meta.created)
+}
+
 /// No (device, inode) in attributes read without a handle.
 pub(crate) fn meta_id(_meta: &LockMeta) -> Option<(u64, u64)> {
     None

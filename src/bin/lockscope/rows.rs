@@ -1,7 +1,6 @@
 //! Local `status` rows: probed in one batch, diagnosed, as the wire format's rows
 //! (`lockscope::record`) plus what the table adds.
 
-use lockscope::diagnose::Diagnoser;
 use lockscope::diagnose::Diagnosis;
 use lockscope::local_time::age_at;
 use lockscope::probe::{PathProbe, ProbeBatch};
@@ -63,7 +62,7 @@ pub(crate) fn probe_and_diagnose(
         .iter()
         .map(|p| batch.probe_path(p, lock_name))
         .collect();
-    let diagnoses = Diagnoser::new().diagnose_all(&probes);
+    let diagnoses = batch.diagnoser().diagnose_all(&probes);
     probes.into_iter().zip(diagnoses).collect()
 }
 
@@ -85,7 +84,8 @@ pub(crate) fn each_status_record(
         .iter()
         .map(|p| batch.probe_path(p, lock_name))
         .collect();
-    Diagnoser::new()
+    batch
+        .diagnoser()
         .diagnose_each(probes)
         .map(move |(probed, diagnosis)| status_record(probed, &diagnosis, now))
 }

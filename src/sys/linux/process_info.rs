@@ -220,6 +220,7 @@ pub(crate) fn locked_files_named(
     let inodes: HashSet<u64> = wanted.iter().map(|&(_, _, ino)| ino).collect();
     let mut left = wanted.clone();
     let mut held: Vec<HeldFile> = Vec::new();
+    let mut devices: std::collections::HashMap<u64, TableKey> = std::collections::HashMap::new();
     while !(bounded && left.is_empty()) {
         // The descriptor's file itself (its link resolves even when the name is gone), as the
         // kernel has it: a holder's file on a stopped FUSE mount must not block this.
@@ -232,7 +233,14 @@ pub(crate) fn locked_files_named(
         }
         // Named as the table names it (btrfs and overlayfs: not stat's device), so that a file
         // on another filesystem with the same inode number is not taken for the one wanted.
-        let key = || super::naming::table_key_of_fd(pid, fd, st_dev, stx.stx_ino);
+        // The device's naming is looked up (and the mount table's change re-checked) once per
+        // device per walk.
+        let mut key = || {
+            let (major, minor, _) = *devices
+                .entry(st_dev)
+                .or_insert_with(|| super::naming::table_key_of_fd(pid, fd, st_dev, stx.stx_ino));
+            (major, minor, stx.stx_ino)
+        };
         let known_key = if bounded {
             let key = key();
             if !left.remove(&key) {
