@@ -17,6 +17,7 @@
 
 pub mod atomic_file;
 pub mod diagnose;
+pub mod discover;
 pub mod duration;
 pub mod escape;
 #[cfg(feature = "gui")]

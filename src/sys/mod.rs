@@ -166,6 +166,16 @@ pub(crate) struct HeldFile {
     pub key: TableKey,
 }
 
+/// A running process as discovery sees it (`discover`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessEntry {
+    /// Its command line (`/proc/PID/cmdline`), one entry per argument.
+    pub argv: Vec<std::ffi::OsString>,
+    /// Its working directory, where this user may read it.
+    pub cwd: Option<std::path::PathBuf>,
+}
+
 /// How the lock table names a file, when its rows can be matched to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TableName {

@@ -679,3 +679,74 @@ fn a_lock_held_by_root_is_explained_to_an_ordinary_user_as_a_permission_matter()
     assert_eq!(records[0]["holder"]["user"], "root", "{}", records[0]);
     assert!(kinds(&records[0]).is_empty(), "{}", records[0]);
 }
+
+/// `status --all` finds certbot's locks without being told where: certbot at its prompt with
+/// `--config-dir`, `--work-dir` and `--logs-dir` in a temporary directory (all three, from the
+/// lock table and from its command line), and a lock held in a directory no option names (from
+/// the lock table alone). Each row has the status keys plus `found_by`.
+#[test]
+fn status_all_finds_certbots_locks_without_being_told_where() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["config", "work", "logs", "elsewhere"]
+        .iter()
+        .map(|d| root.path().join(d))
+        .collect();
+    std::fs::create_dir(&dirs[3]).unwrap();
+    let prompt = Peer::start(&[
+        "prompt".as_ref(),
+        dirs[0].as_os_str(),
+        dirs[1].as_os_str(),
+        dirs[2].as_os_str(),
+    ]);
+    assert!(prompt.line.starts_with("prompt "), "{}", prompt.line);
+    let certbot_pid = prompt.numbers()[0];
+    let other = Peer::start(&["hold-many".as_ref(), dirs[3].as_os_str()]);
+    assert_eq!(other.line.trim(), "locked 1");
+    let out = lockscope()
+        .args(["status", "--all", "--json"])
+        .output()
+        .expect("status --all");
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let table = lockscope()
+        .args(["status", "--all"])
+        .output()
+        .expect("status --all");
+    drop(prompt);
+    drop(other);
+    assert!(out.status.success(), "{out:?}");
+    let row_of = |dir: &Path| {
+        rows.iter()
+            .find(|r| r["dir"] == canonical(dir))
+            .unwrap_or_else(|| panic!("{} not found: {rows:?}", dir.display()))
+    };
+    for dir in &dirs[..3] {
+        let row = row_of(dir);
+        assert_eq!(row["state"], "held", "{row}");
+        assert_eq!(row["holder"]["pid"], certbot_pid, "{row}");
+        assert_eq!(
+            row["found_by"],
+            serde_json::json!(["lock-table", "certbot-process"]),
+            "{row}"
+        );
+    }
+    let elsewhere = row_of(&dirs[3]);
+    assert_eq!(elsewhere["state"], "held", "{elsewhere}");
+    assert_eq!(elsewhere["found_by"], serde_json::json!(["lock-table"]));
+    // The status keys, in their order, then found_by (each object's top-level keys are the
+    // lines indented by four spaces).
+    let raw = String::from_utf8_lossy(&out.stdout);
+    let first: Vec<&str> = raw
+        .split("\n  }")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("    \"")?.split('"').next())
+        .collect();
+    assert_eq!(first.first(), Some(&"host"), "{first:?}");
+    assert_eq!(first.last(), Some(&"found_by"), "{first:?}");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("(lock-table, certbot-process)") && text.contains(&certbot_pid.to_string()),
+        "{text}"
+    );
+}

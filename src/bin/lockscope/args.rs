@@ -69,8 +69,14 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// Instead of PATHs: every certbot lock on this machine: each lock file of that name
+        /// held now (the kernel's lock table), the directories of running certbot processes
+        /// (their --config-dir, --work-dir, --logs-dir or cli.ini) and certbot's defaults;
+        /// each row says how it was found (JSON: "found_by").
+        #[arg(long, conflicts_with_all = ["paths", "format", "output"])]
+        all: bool,
         /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
-        #[arg(value_name = "PATH", required = true)]
+        #[arg(value_name = "PATH", required_unless_present = "all")]
         paths: Vec<PathBuf>,
     },
     /// Say in plain sentences why each lock is (or is not) held, and what to do about it.
@@ -82,8 +88,11 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// Instead of PATHs: every certbot lock on this machine, found as `status --all` does.
+        #[arg(long, conflicts_with = "paths")]
+        all: bool,
         /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
-        #[arg(value_name = "PATH", required = true)]
+        #[arg(value_name = "PATH", required_unless_present = "all")]
         paths: Vec<PathBuf>,
     },
     /// Open the desktop app (also what `lockscope` alone does).

@@ -68,8 +68,12 @@ fn run(cli: Cli) -> Outcome {
             output,
             metrics_command_line,
             lock_name,
+            all,
             paths,
         }) => {
+            if all {
+                return status::all(&lock_name, json);
+            }
             let ops = remote::Operands::parse(&paths)?;
             match (format, output) {
                 (Some(StatusFormat::Prometheus), _) if !ops.all_local() => Err(Failure::error(
@@ -97,8 +101,14 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Explain {
             utc,
             lock_name,
+            all,
             paths,
         }) => {
+            if all {
+                let found = lockscope::discover::discover(&lock_name).found;
+                let dirs: Vec<_> = found.into_iter().map(|f| f.dir).collect();
+                return explain::local(&dirs, &lock_name, time_style(utc));
+            }
             let ops = remote::Operands::parse(&paths)?;
             if ops.all_local() {
                 explain::local(&paths, &lock_name, time_style(utc))

@@ -65,7 +65,8 @@ pub(crate) use naming::network_hazard;
 pub(crate) use pidns::proc_view;
 pub(crate) use place::{container_name, process_place};
 pub(crate) use process_info::{
-    children_of, holder_hidden_by_permission, locked_files_named, process_facts, user_name,
+    children_of, holder_hidden_by_permission, locked_files_named, locked_lock_file_dirs,
+    process_facts, process_list, user_name,
 };
 
 /// Whether `pid` is exiting and not yet a zombie (`PF_EXITING` set, state not `Z`/`X`): its

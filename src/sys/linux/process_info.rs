@@ -313,3 +313,71 @@ pub(crate) fn holder_hidden_by_permission(lock_file: &std::path::Path) -> Option
             .filter(|&uid| uid != me),
     )
 }
+
+/// The directories of the lock files named `file_name` that the lock table shows held now,
+/// each row's file found through its holder's descriptors (rows without an owner pid, OFD
+/// locks: through every process's). A removed file's directory is included: its lock is an
+/// orphan there.
+pub(crate) fn locked_lock_file_dirs(file_name: &std::ffi::OsStr) -> Vec<PathBuf> {
+    let rows = super::lock_rows().unwrap_or_default();
+    let mut by_pid: std::collections::BTreeMap<u32, HashSet<TableKey>> = Default::default();
+    let mut ownerless = false;
+    for row in rows.iter().filter(|r| r.is_fcntl()) {
+        match row.pid {
+            Some(pid) => {
+                by_pid.entry(pid).or_default().insert(row.key());
+            }
+            None => ownerless = true,
+        }
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut add = |files: Vec<HeldFile>| {
+        dirs.extend(
+            files
+                .iter()
+                .filter_map(|f| f.path.parent())
+                .map(PathBuf::from),
+        );
+    };
+    for (&pid, keys) in &by_pid {
+        add(locked_files_named(pid, file_name, keys, false));
+    }
+    if ownerless {
+        for pid in all_pids().into_iter().filter(|p| !by_pid.contains_key(p)) {
+            add(locked_files_named(pid, file_name, &HashSet::new(), false));
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every process this user can see: its arguments and working directory (where readable).
+pub(crate) fn process_list() -> Vec<super::super::ProcessEntry> {
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let raw = read_proc_file(&format!("/proc/{pid}/cmdline"), 64 * 1024)?;
+            let argv = raw
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| std::ffi::OsString::from_vec(a.to_vec()))
+                .collect();
+            Some(super::super::ProcessEntry {
+                argv,
+                cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+            })
+        })
+        .collect()
+}

@@ -35,6 +35,57 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, json: bool) -> Outcome {
     if error { Ok(exit::ERROR) } else { Ok(exit::OK) }
 }
 
+/// `status --all`: the directories discovery finds (`lockscope::discover`), as `status` rows
+/// with how each was found (JSON: `found_by`; the table: a FOUND BY column).
+pub(crate) fn all(lock_name: &str, json: bool) -> Outcome {
+    let discovery = lockscope::discover::discover(lock_name);
+    let dirs: Vec<PathBuf> = discovery.found.iter().map(|f| f.dir.clone()).collect();
+    let mut error = false;
+    let mut held = 0;
+    let records = each_status_record(&dirs, lock_name)
+        .zip(&discovery.found)
+        .inspect(|(r, _)| {
+            error |= r.has_error();
+            held += usize::from(r.row.state == lockscope::record::State::Held);
+        })
+        .map(|(record, found)| FoundRecord {
+            record,
+            found_by: found.found_by.clone(),
+        });
+    let printed = if json {
+        print_json_each(records)
+    } else {
+        let rows: Vec<[String; 5]> = records
+            .map(|r| {
+                let mut cells = table_row(&r.record);
+                let how: Vec<&str> = r.found_by.iter().map(|h| h.name()).collect();
+                cells[0] = format!("{}  ({})", cells[0], how.join(", "));
+                cells
+            })
+            .collect();
+        print_table(rows)
+    };
+    if let Err(e) = printed {
+        return output_failed(&e);
+    }
+    if !json && held == 0 {
+        eprintln!(
+            "lockscope: no certbot lock is held now (looked in the kernel's lock table, {} running \
+             certbot process(es) and certbot's default directories)",
+            discovery.certbot_processes
+        );
+    }
+    Ok(if error { exit::ERROR } else { exit::OK })
+}
+
+/// A `status --all` row: the status row's keys, then how the directory was found.
+#[derive(Serialize)]
+struct FoundRecord {
+    #[serde(flatten)]
+    record: StatusRecord,
+    found_by: Vec<lockscope::discover::FoundBy>,
+}
+
 /// A local record's table cells (DIR, STATE, PID, HELD FOR, COMMAND), escaped.
 pub(crate) fn table_row(record: &StatusRecord) -> [String; 5] {
     let r = &record.row;
