@@ -29,7 +29,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .button("Copy")
             .on_hover_text("Copy the shown lines")
             .clicked();
-        ui.label(format!("{} events", entries.len()));
+        ui.label(count_label(entries.len()));
     });
     if copy {
         let text: Vec<String> = entries.iter().map(|e| log_line(e, now)).collect();
@@ -75,4 +75,23 @@ fn log_line(e: &LogEntry, now: std::time::SystemTime) -> String {
         e.new.name(),
         escape(&holder)
     )
+}
+
+/// "1 event", "2 events" (it said "1 events").
+fn count_label(n: usize) -> String {
+    if n == 1 {
+        "1 event".to_string()
+    } else {
+        format!("{n} events")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_event_is_singular() {
+        assert_eq!(super::count_label(0), "0 events");
+        assert_eq!(super::count_label(1), "1 event");
+        assert_eq!(super::count_label(2_011), "2011 events");
+    }
 }
