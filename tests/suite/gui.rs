@@ -493,6 +493,32 @@ fn tempdirs(n: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
 
 // ---- the tests -------------------------------------------------------------------------------
 
+/// Two paths pasted as two lines into the path field are two rows (they became one bogus row,
+/// the paths joined by a space: a one-line field turns the newline into a space).
+#[test]
+fn pasted_lines_are_one_row_each() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    path_field(&h).focus();
+    h.step();
+    h.event(egui::Event::Paste(format!(
+        "{}\n{}\n",
+        dirs[0].display(),
+        dirs[1].display()
+    )));
+    h.step();
+    run_until(&mut h, "both pasted directories show as Absent", |h| {
+        has_badge(h, &dirs[0], "Absent") && has_badge(h, &dirs[1], "Absent")
+    });
+    let joined = format!("{} {}", dirs[0].display(), dirs[1].display());
+    assert!(
+        h.query_by_label_contains(&joined).is_none(),
+        "no row for the joined lines"
+    );
+    assert_eq!(path_field(&h).value().as_deref(), Some(""));
+}
+
 #[test]
 fn typed_paths_become_rows_and_the_field_stays_ready_for_the_next() {
     let cfg = tempfile::tempdir().unwrap();

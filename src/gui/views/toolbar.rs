@@ -123,9 +123,28 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
         {
             intents.push(Intent::PickFolders);
         }
+        let field_id = egui::Id::unique("lockscope-path-field");
+        // Several lines pasted into the field are one path each, added at once (the one-line
+        // field turned the newlines into spaces: one bogus path, saved). What was typed
+        // before the paste counts as its beginning.
+        if ui.memory(|m| m.has_focus(field_id)) {
+            let pasted = ui.input_mut(|input| {
+                let at = input.events.iter().position(
+                    |e| matches!(e, egui::Event::Paste(text) if text.trim_end().contains('\n')),
+                )?;
+                match input.events.remove(at) {
+                    egui::Event::Paste(text) => Some(text),
+                    _ => None,
+                }
+            });
+            if let Some(text) = pasted {
+                intents.push(Intent::AddTypedPaths(format!("{}{text}", state.path_input)));
+            }
+        }
         let field = ui
             .add(
                 egui::TextEdit::singleline(&mut state.path_input)
+                    .id(field_id)
                     .hint_text("type or paste a directory, Enter to add")
                     .desired_width(360.0),
             )
