@@ -519,6 +519,38 @@ fn pasted_lines_are_one_row_each() {
     assert_eq!(path_field(&h).value().as_deref(), Some(""));
 }
 
+/// A typed relative path is refused with a hint and stays in the field to be completed (it was
+/// resolved silently against the app's working directory); the absolute one beside it is added.
+#[test]
+fn a_typed_relative_path_is_refused_and_kept_in_the_field() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    path_field(&h).focus();
+    h.step();
+    h.event(egui::Event::Paste(format!(
+        "letsencrypt/work\n{}\n",
+        dirs[0].display()
+    )));
+    h.step();
+    run_until(&mut h, "the absolute path shows as Absent", |h| {
+        has_badge(h, &dirs[0], "Absent")
+    });
+    assert!(
+        h.query_by_label_contains("letsencrypt/work is a relative path")
+            .is_some(),
+        "no hint for the relative path"
+    );
+    assert_eq!(
+        path_field(&h).value().as_deref(),
+        Some("letsencrypt/work"),
+        "the refused path stays in the field"
+    );
+    // No row for the path resolved against the working directory.
+    let cwd = std::env::current_dir().unwrap().join("letsencrypt/work");
+    assert!(row(&h, &cwd).is_none(), "a row for {}", cwd.display());
+}
+
 #[test]
 fn typed_paths_become_rows_and_the_field_stays_ready_for_the_next() {
     let cfg = tempfile::tempdir().unwrap();

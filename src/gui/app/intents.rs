@@ -260,7 +260,9 @@ impl LockscopeApp {
         self.add_dirs(resolved.into_iter().map(|r| r.dir).collect::<Vec<_>>());
     }
 
-    /// The path field's text, on Enter or "Add".
+    /// The path field's text, on Enter or "Add" (or a paste of several lines): one path per
+    /// line. A relative path is refused with a hint and left in the field to be completed: the
+    /// app's working directory is not one the user chose (it was resolved against it silently).
     fn add_typed_paths(&mut self, text: &str) {
         let text = text.trim();
         if text.is_empty() {
@@ -268,12 +270,35 @@ impl LockscopeApp {
         }
         self.ui.path_input.clear();
         self.ui.hint = None;
-        self.resolve_and_add(
-            text.lines()
-                .map(|l| PathBuf::from(l.trim()))
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect(),
-        );
+        let (relative, paths): (Vec<PathBuf>, Vec<PathBuf>) = text
+            .lines()
+            .map(|l| PathBuf::from(l.trim()))
+            .filter(|p| !p.as_os_str().is_empty())
+            .partition(|p| {
+                // HOST:DIR operands (and refused ones, which say why themselves) are not paths.
+                let local = matches!(
+                    crate::remote::parse_operand(p.as_os_str()),
+                    Ok(crate::remote::Operand::Local(_))
+                );
+                local && p.is_relative() && !p.starts_with("~")
+            });
+        if let Some(first) = relative.first() {
+            self.ui.path_input = first.to_string_lossy().into_owned();
+            let cwd = std::env::current_dir()
+                .map(|d| format!(" ({})", d.display()))
+                .unwrap_or_default();
+            for path in &relative {
+                self.tell(
+                    format!(
+                        "{} is a relative path: type the whole path, from / (or ~/ for your \
+                         home); it is not resolved against the app's working directory{cwd}",
+                        path.display()
+                    ),
+                    true,
+                );
+            }
+        }
+        self.resolve_and_add(paths);
     }
 
     /// "Remove selected": asks first (and says which locks it releases).

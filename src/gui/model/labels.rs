@@ -73,6 +73,13 @@ pub fn fit_command(command: &str, max_chars: usize) -> String {
     cut_middle(&line, max_chars.max(MIN_PATH))
 }
 
+/// A directory fitted to `max_chars`: cut in the middle ("…"), keeping its start and its longer
+/// end, which is what tells rows apart (`/tmp/shots.mN60U4/w…` cut at the end hid that the
+/// five rows of a list were `…/work-1` to `…/work-5`). The full path is shown on hover.
+pub fn fit_dir(dir: &str, max_chars: usize) -> String {
+    cut_middle(dir, max_chars.max(12))
+}
+
 /// A path in `keep` characters: its leading "/", "…", and its end (what differs).
 fn cut_path(path: &str, keep: usize) -> String {
     let chars: Vec<char> = path.chars().collect();
@@ -116,6 +123,21 @@ pub fn state_word(state: &DirState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_directory_keeps_its_end() {
+        let dir = "/tmp/shots.mN60U4/work-directory-3";
+        assert_eq!(fit_dir(dir, 100), dir);
+        let fitted = fit_dir(dir, 20);
+        assert_eq!(fitted.chars().count(), 20, "{fitted}");
+        assert!(
+            fitted.starts_with("/tmp") && fitted.ends_with("directory-3"),
+            "{fitted}"
+        );
+        assert!(fitted.contains('…'), "{fitted}");
+        // Never narrower than a few characters of each end.
+        assert_eq!(fit_dir(dir, 1).chars().count(), 12);
+    }
 
     #[test]
     fn commands_are_shortened_for_the_table() {

@@ -9,7 +9,7 @@ mod labels;
 mod order;
 mod row;
 
-pub use labels::{fit_command, state_word};
+pub use labels::{fit_command, fit_dir, state_word};
 pub use order::SortKey;
 pub use row::{Bound, Fresh, HeldFor, OwnLock, Row, Since, Span};
 

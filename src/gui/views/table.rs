@@ -5,7 +5,9 @@ use super::style::{ROW_HEIGHT, ago, badge_color, clock};
 use super::timeline;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
-use crate::gui::model::{Bound, HeldFor, OwnLock, Row, Since, SortKey, fit_command, state_word};
+use crate::gui::model::{
+    Bound, HeldFor, OwnLock, Row, Since, SortKey, fit_command, fit_dir, state_word,
+};
 use crate::gui::state::{Snapshot, UiState};
 use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::monitor::{DirState, LockState};
@@ -163,7 +165,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 };
                 row_ui.col(|ui| {
                     let dir = escape_path(&row.dir);
-                    ui.label(dir.as_ref()).on_hover_text(dir.as_ref());
+                    // Cut in the middle to fit: the end tells rows apart.
+                    let font = egui::TextStyle::Body.resolve(ui.style());
+                    let char_width = ui.fonts_mut(|f| f.glyph_width(&font, 'n')).max(1.0);
+                    let shown = fit_dir(&dir, (ui.available_width() / char_width) as usize);
+                    let label = ui.add(egui::Label::new(shown).truncate());
+                    // Screen readers (and the tests) get the whole path.
+                    label.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Label, true, dir.as_ref())
+                    });
+                    label.on_hover_text(dir.as_ref());
                     if let Some(from) = &row.kept_from {
                         ui.label(RichText::new("(kept)").weak())
                             .on_hover_text(format!(
