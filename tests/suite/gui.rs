@@ -26,7 +26,8 @@ type App = Harness<'static, LockscopeApp>;
 /// How long any one wait may take. Generous: the test machine has 2 noisy cores.
 const DEADLINE: Duration = Duration::from_secs(10);
 const PATH_HINT: &str = "type or paste a directory, Enter to add";
-const STATE_WORDS: [&str; 7] = [
+const STATE_WORDS: [&str; 8] = [
+    "Orphaned lock",
     "Unknown",
     "Held",
     "Held by this app",
@@ -492,6 +493,55 @@ fn tempdirs(n: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
 }
 
 // ---- the tests -------------------------------------------------------------------------------
+
+/// A lock file removed while its holder still holds it is the most dangerous state: not the
+/// green "Absent" with a small "⚠ 1" it showed, but its own badge, with the reason in the row.
+#[test]
+fn an_orphaned_lock_looks_dangerous() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(2);
+    let lock = dirs[0].join(LOCK);
+    let script = "import fcntl, os, sys\n\
+                  fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n\
+                  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+                  os.unlink(sys.argv[1])\n\
+                  print('locked', flush=True)\n\
+                  sys.stdin.read()\n";
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&lock)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[1]]);
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the orphaned lock's badge", |h| {
+        has_badge(h, &dirs[0], "Orphaned lock")
+    });
+    let texts = row_texts(&h, &dirs[0]);
+    let pid = holder.id().to_string();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("removed while") && t.contains(&pid)),
+        "no reason in the row: {texts:?}"
+    );
+    assert!(
+        has_badge(&h, &dirs[1], "Absent"),
+        "the other row stays Absent"
+    );
+}
 
 /// Two paths pasted as two lines into the path field are two rows (they became one bogus row,
 /// the paths joined by a space: a one-line field turns the newline into a space).
@@ -1766,11 +1816,12 @@ fn a_row_with_a_warning_shows_a_badge_with_the_messages_on_hover() {
         !row_texts(&h, dir).iter().any(|t| t.starts_with('⚠')),
         "no badge without a warning"
     );
-    // Someone deletes a running certbot's lock file: the path looks free, the warning says not.
+    // Someone deletes a running certbot's lock file: the path looks free, the badge says not
+    // (it said "Absent" beside the ⚠; issue 25 item 1).
     std::fs::remove_file(dir.join(LOCK)).unwrap();
-    run_until(&mut h, "Absent with a ⚠ 1 badge", |h| {
+    run_until(&mut h, "Orphaned lock with a ⚠ 1 badge", |h| {
         let texts = row_texts(h, dir);
-        texts.iter().any(|t| t == "Absent") && texts.iter().any(|t| t == "⚠ 1")
+        texts.iter().any(|t| t == "Orphaned lock") && texts.iter().any(|t| t == "⚠ 1")
     });
     assert!(
         !row_texts(&h, other).iter().any(|t| t.starts_with('⚠')),

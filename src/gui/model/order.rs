@@ -216,14 +216,18 @@ fn compare(a: &Row, b: &Row, key: SortKey) -> std::cmp::Ordering {
 }
 
 fn state_rank(row: &Row) -> u8 {
+    // An orphaned lock first: the most dangerous, though its file says absent or free.
+    if row.orphaned_lock().is_some() {
+        return 0;
+    }
     match &row.state {
-        Some(DirState::Lock(LockState::Held(_))) => 0,
-        Some(DirState::Lock(LockState::HeldByThisProcess)) => 1,
-        Some(DirState::Error(_) | DirState::NotResponding | DirState::Unknown(_)) => 2,
-        Some(DirState::Missing) => 3,
-        Some(DirState::Lock(LockState::Free)) => 4,
-        Some(DirState::Lock(LockState::Absent)) => 5,
-        None => 6,
+        Some(DirState::Lock(LockState::Held(_))) => 1,
+        Some(DirState::Lock(LockState::HeldByThisProcess)) => 2,
+        Some(DirState::Error(_) | DirState::NotResponding | DirState::Unknown(_)) => 3,
+        Some(DirState::Missing) => 4,
+        Some(DirState::Lock(LockState::Free)) => 5,
+        Some(DirState::Lock(LockState::Absent)) => 6,
+        None => 7,
     }
 }
 

@@ -99,6 +99,16 @@ pub struct Since {
 }
 
 impl Row {
+    /// The orphaned-lock warning of its last diagnosis: its lock file was removed (or replaced)
+    /// while a process still holds a lock on it, so the path no longer excludes another
+    /// certbot. The most dangerous state a row can show, whatever its state word.
+    pub fn orphaned_lock(&self) -> Option<&crate::diagnose::Warning> {
+        self.diagnosis
+            .warnings
+            .iter()
+            .find(|w| w.kind == crate::diagnose::WarningKind::OrphanedLock)
+    }
+
     pub(super) fn new(dir: PathBuf) -> Row {
         Row {
             dir,

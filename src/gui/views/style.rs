@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime};
 
 pub const ROW_HEIGHT: f32 = 22.0;
 
+/// The orphaned lock's badge: the warning colour, apart from held's red and absent's green.
+pub const ORPHANED_COLOR: Color32 = Color32::from_rgb(226, 112, 0);
+
 pub fn badge_color(state: &DirState) -> Color32 {
     match state {
         DirState::Lock(LockState::Held(_)) => Color32::from_rgb(214, 69, 65),

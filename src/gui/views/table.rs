@@ -1,7 +1,7 @@
 //! The watch table (centre): one row per directory with its state badge, holder, age, timeline
 //! strip and its own Acquire/Hold/Release buttons; click to select, headers sort.
 
-use super::style::{ROW_HEIGHT, ago, badge_color, clock};
+use super::style::{ORPHANED_COLOR, ROW_HEIGHT, ago, badge_color, clock};
 use super::timeline;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::{Intent, Rows};
@@ -23,8 +23,9 @@ pub fn empty_state(ui: &mut Ui) {
     });
 }
 
-fn badge(ui: &mut Ui, state: Option<&DirState>) -> egui::Response {
+fn badge(ui: &mut Ui, state: Option<&DirState>, orphaned: bool) -> egui::Response {
     let (word, color) = match state {
+        Some(_) if orphaned => ("Orphaned lock", ORPHANED_COLOR),
         Some(s) => (state_word(s), badge_color(s)),
         None => ("…", Color32::GRAY),
     };
@@ -185,7 +186,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     }
                 });
                 row_ui.col(|ui| {
-                    let badge = badge(ui, row.state.as_ref());
+                    let badge = badge(ui, row.state.as_ref(), row.orphaned_lock().is_some());
                     if let Some(DirState::Unknown(why)) = &row.state {
                         badge.on_hover_text(escape(why).as_ref());
                     }
@@ -209,6 +210,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                         }
                         _ if row.orphaned => {
                             "lock file removed while held: no longer excludes certbot".to_string()
+                        }
+                        _ if row.orphaned_lock().is_some() => {
+                            let holder = row
+                                .orphaned_lock()
+                                .and_then(|w| w.holder.as_ref())
+                                .map_or("a process".to_string(), |h| h.to_string());
+                            format!(
+                                "lock file removed while {holder} holds it: another certbot \
+                                 can start beside it"
+                            )
                         }
                         (_, Some(refusal)) => format!("refused: {refusal}"),
                         _ => {
