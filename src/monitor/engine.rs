@@ -83,6 +83,8 @@ struct Watched {
     /// The directory's filesystem (stat's device), once a watch attempt has seen it.
     dev: Option<u64>,
     state: Option<DirState>,
+    /// The hazards of the diagnosis last reported (see [`hazards_of`]).
+    hazards: Option<Vec<(crate::diagnose::WarningKind, Option<u32>)>>,
     watch: Watch,
     follow_up: Option<FollowUp>,
     /// Local filesystem: no lock file can appear without an event (see `needs_pass`).
@@ -368,6 +370,7 @@ impl Engine {
                 group: None,
                 dev: None,
                 state: None,
+                hazards: None,
                 watch: Watch::Retry,
                 follow_up: None,
             },
@@ -745,6 +748,10 @@ impl Engine {
                 continue;
             }
             let previous = w.state.clone();
+            // A row showing warnings is diagnosed again even when its state stays: that is the
+            // re-check of what they say (an orphaned lock seen between certbot's removal of its
+            // lock file and its letting go stayed on the row until the next change of state).
+            let recheck = w.hazards.as_ref().is_some_and(|h| !h.is_empty());
             let (abs_dir, lock_file, table, diagnosers) = (
                 w.abs.clone(),
                 w.abs_lock_file.clone(),
@@ -759,6 +766,7 @@ impl Engine {
                         &abs_dir,
                         &lock_file,
                         previous.as_ref(),
+                        recheck,
                         &diagnosers,
                     )
                 }),
@@ -814,11 +822,20 @@ impl Engine {
             (Some(DirState::Lock(LockState::Held(before))), DirState::Lock(LockState::Held(now)))
                 if before.pid.is_some() && now.pid.is_none()
         );
-        if watched.state.as_ref() == Some(&state)
+        // The hazards the diagnosis found (kind, holder): a change of them is news even when the
+        // state is not. certbot's release removes its lock file a moment before it lets go, so
+        // the probe of that delete event finds an orphaned lock; the follow-up finds it gone,
+        // and that must replace the warning (it stayed until the next change of state).
+        let hazards = diagnosis.as_ref().map(|d| hazards_of(d));
+        let same_hazards = hazards.is_none() || hazards == watched.hazards;
+        if (watched.state.as_ref() == Some(&state) && same_hazards)
             || (defer_free && in_between)
             || (holder_vanished && watched.follow_up.is_some())
         {
             return;
+        }
+        if hazards.is_some() {
+            watched.hazards = hazards;
         }
         let old = watched.state.replace(state.clone());
         let change = Change {
@@ -837,4 +854,13 @@ impl Engine {
         self.handler.handle_update(update);
         self.sent = true;
     }
+}
+
+/// A diagnosis's warnings as what they warn of: each kind and the pid it names.
+fn hazards_of(diagnosis: &Diagnosis) -> Vec<(crate::diagnose::WarningKind, Option<u32>)> {
+    diagnosis
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.holder.as_ref().and_then(|h| h.pid)))
+        .collect()
 }

@@ -50,12 +50,14 @@ pub(super) struct Observation {
 /// One row's probe, on a filesystem worker: from the lock-table snapshot where there is one
 /// (no lock file opened), directly where there is none or it cannot tell. A state that differs
 /// from `previous` is diagnosed here too (on the worker: the diagnosis stats the lock file),
-/// so each change carries why.
+/// so each change carries why; so is every state but held while `recheck` (the row shows
+/// warnings, which are re-checked by this).
 pub(super) fn observe(
     table: Option<&LockTable>,
     dir: &Path,
     lock_file: &Path,
     previous: Option<&DirState>,
+    recheck: bool,
     diagnosers: &Diagnosers,
 ) -> Observation {
     let opens_before = probe::opens_by_probes();
@@ -68,7 +70,8 @@ pub(super) fn observe(
         previous,
     );
     let diagnosis = match &state {
-        DirState::Lock(lock) if previous != Some(&state) => {
+        // A held row keeps the diagnosis of its change (its `observed` time is that look's).
+        DirState::Lock(lock) if (recheck && !lock.is_held()) || previous != Some(&state) => {
             // Taken while watched: only a look that found the lock not held (or no directory)
             // saw it taken; the first look, or one after a stuck or failed look, only finds
             // it held.

@@ -190,6 +190,39 @@ fn whoami() -> String {
         .to_string()
 }
 
+/// certbot's release removes its lock file a moment before it lets go of the lock: the probe of
+/// that delete event sees an orphaned lock. What the watcher shows once the release is done has
+/// no warning (the warning stayed until the next change of state, and the app showed an
+/// "Orphaned lock" badge after every ordinary release).
+#[test]
+fn a_watcher_shows_no_orphan_after_certbots_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = WatchStream::spawn(
+        lockscope()
+            .args(["watch", "--json", "--interval", "1h"])
+            .arg(dir.path()),
+    );
+    assert!(watch.lines_until(Duration::from_secs(10), |seen| seen.len() == 1));
+    for _ in 0..5 {
+        let holder = certbot_lock_dir(dir.path()).expect_locked();
+        assert!(
+            watch.lines_until(Duration::from_secs(10), |seen| seen
+                .last()
+                .is_some_and(|r| r["state"] == "held")),
+            "{}",
+            watch.transcript()
+        );
+        holder.release();
+        assert!(
+            watch.lines_until(Duration::from_secs(10), |seen| seen
+                .last()
+                .is_some_and(|r| r["state"] == "absent" && r.get("warnings").is_none())),
+            "the last line after the release: {}",
+            watch.transcript()
+        );
+    }
+}
+
 /// A watcher started before certbot saw the lock taken: `held_since` is its own observation.
 #[test]
 fn a_watcher_that_saw_the_lock_taken_says_so() {
