@@ -5,7 +5,7 @@ use super::fs_jobs::{
 };
 use super::fs_pool::{FsPool, StuckKey, locked};
 use super::{Cause, Change, Command, Counters, DirState, MonitorOptions, Update, UpdateHandler};
-use crate::diagnose::Diagnosis;
+use crate::diagnose::{Diagnosis, WarningKind};
 use crate::probe::{LockState, LockTable};
 use notify::Watcher;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
@@ -84,7 +84,7 @@ struct Watched {
     dev: Option<u64>,
     state: Option<DirState>,
     /// The hazards of the diagnosis last reported (see [`hazards_of`]).
-    hazards: Option<Vec<(crate::diagnose::WarningKind, Option<u32>)>>,
+    hazards: Option<Vec<Hazard>>,
     watch: Watch,
     follow_up: Option<FollowUp>,
     /// Local filesystem: no lock file can appear without an event (see `needs_pass`).
@@ -828,9 +828,18 @@ impl Engine {
         // and that must replace the warning (it stayed until the next change of state).
         let hazards = diagnosis.as_ref().map(|d| hazards_of(d));
         let same_hazards = hazards.is_none() || hazards == watched.hazards;
+        // An orphaned lock that appears with an event is usually certbot between removing its
+        // lock file and letting go: held back while follow-ups are due (they report what
+        // settles, or this if it persists), so an ordinary release is not reported as one.
+        let orphan_of = |h: &Option<Vec<Hazard>>| {
+            h.as_ref()
+                .is_some_and(|h| h.iter().any(|(kind, _)| *kind == WarningKind::OrphanedLock))
+        };
+        let new_orphan = orphan_of(&hazards) && !orphan_of(&watched.hazards);
         if (watched.state.as_ref() == Some(&state) && same_hazards)
             || (defer_free && in_between)
             || (holder_vanished && watched.follow_up.is_some())
+            || (new_orphan && watched.follow_up.is_some())
         {
             return;
         }
@@ -856,8 +865,11 @@ impl Engine {
     }
 }
 
-/// A diagnosis's warnings as what they warn of: each kind and the pid it names.
-fn hazards_of(diagnosis: &Diagnosis) -> Vec<(crate::diagnose::WarningKind, Option<u32>)> {
+/// What a warning warns of: its kind and the pid it names.
+type Hazard = (WarningKind, Option<u32>);
+
+/// A diagnosis's warnings as what they warn of.
+fn hazards_of(diagnosis: &Diagnosis) -> Vec<Hazard> {
     diagnosis
         .warnings
         .iter()
