@@ -369,42 +369,21 @@ fn a_lock_file_replaced_by_a_rename_is_an_orphaned_lock() {
     for d in &dirs {
         std::fs::create_dir(d).unwrap();
     }
-    let mut other = Command::new(certbot_python())
-        .arg(peer_script())
-        .arg("hold-many")
-        .args(&dirs[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("certbot hold-many");
-    let mut line = String::new();
-    BufReader::new(other.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "locked 2");
-    let mut replaced = Command::new(certbot_python())
-        .arg(peer_script())
-        .arg("hold-many")
-        .arg(&dirs[0])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("certbot hold-many");
-    let mut line = String::new();
-    BufReader::new(replaced.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "locked 1");
+    let other = Peer::start(&[
+        "hold-many".as_ref(),
+        dirs[1].as_os_str(),
+        dirs[2].as_os_str(),
+    ]);
+    assert_eq!(other.line.trim(), "locked 2");
+    let replaced = Peer::start(&["hold-many".as_ref(), dirs[0].as_os_str()]);
+    assert_eq!(replaced.line.trim(), "locked 1");
     let fresh = dirs[0].join("new-lock");
     std::fs::write(&fresh, b"").unwrap();
     std::fs::rename(&fresh, dirs[0].join(LOCK)).unwrap();
     let record = status_json(&[&dirs[0]]).remove(0);
     let others = status_json(&[&dirs[1], &dirs[2]]);
-    let replaced_pid = replaced.id();
-    for mut child in [other, replaced] {
-        drop(child.stdin.take());
-        let _ = child.wait();
-    }
+    let replaced_pid = replaced.child.id();
+    drop((other, replaced));
     assert_eq!(record["state"], "free", "{record}");
     assert_eq!(kinds(&record), ["orphaned-lock"], "{record}");
     assert_eq!(record["warnings"][0]["holder"]["pid"], replaced_pid);
