@@ -61,19 +61,21 @@ pub struct Discovery {
 /// named by a process or the defaults are kept only where they exist.
 pub fn discover(lock_name: &str) -> Discovery {
     let mut found: Vec<Found> = Vec::new();
+    // Each found directory's resolved path, beside it: resolved once, not at every add.
+    let mut keys: Vec<PathBuf> = Vec::new();
     let mut certbot_processes = 0;
     let mut add = |dir: PathBuf, how: FoundBy| {
         let key = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
-        match found
-            .iter_mut()
-            .find(|f| std::fs::canonicalize(&f.dir).unwrap_or_else(|_| f.dir.clone()) == key)
-        {
-            Some(f) if !f.found_by.contains(&how) => f.found_by.push(how),
+        match keys.iter().position(|k| *k == key) {
+            Some(i) if !found[i].found_by.contains(&how) => found[i].found_by.push(how),
             Some(_) => {}
-            None => found.push(Found {
-                dir,
-                found_by: vec![how],
-            }),
+            None => {
+                keys.push(key);
+                found.push(Found {
+                    dir,
+                    found_by: vec![how],
+                });
+            }
         }
     };
     for dir in sys::locked_lock_file_dirs(OsStr::new(lock_name)) {
