@@ -396,6 +396,10 @@ impl ProbeBatch {
             .filter(|r| r.kind == "FLOCK" && (r.major, r.minor, r.inode) == key)
             .map(|r| r.pid)
             .collect();
+        // One holder once, however many rows name it (a CI run's remote watch showed one
+        // flock holder's warning 13 times; not reproduced).
+        pids.sort_unstable();
+        pids.dedup();
         // A row whose name other files share (btrfs, overlayfs) counts only where the process's
         // descriptors show the lock on this file.
         if !sys::table_key_is_unique(meta, key) {
