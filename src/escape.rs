@@ -90,6 +90,60 @@ fn push_escaped(out: &mut String, c: char) {
     out.push_str(short);
 }
 
+/// `args` as one line a POSIX shell (bash, zsh, ksh) runs as the same arguments: what the app
+/// copies as a holder's command line. A plain word stays as it is, other text goes in single
+/// quotes, and an argument with a byte [`escape`] would show as an escape (a control, an
+/// invisible or bidi character, invalid UTF-8) is written `$'...'` with `\xHH` for those bytes:
+/// the copied line is printable, and pasting it cannot send an ESC to the shell's line editor.
+pub fn shell_quote(args: &[std::ffi::OsString]) -> String {
+    let mut line = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        push_shell_word(&mut line, arg.as_encoded_bytes());
+    }
+    line
+}
+
+fn push_shell_word(out: &mut String, arg: &[u8]) {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(b);
+    if !arg.is_empty() && arg.iter().all(plain) {
+        // All ASCII, so valid UTF-8.
+        out.push_str(&String::from_utf8_lossy(arg));
+        return;
+    }
+    match std::str::from_utf8(arg) {
+        Ok(text) if !text.contains(needs_escape) => {
+            out.push('\'');
+            out.push_str(&text.replace('\'', "'\\''"));
+            out.push('\'');
+        }
+        _ => {
+            out.push_str("$'");
+            for chunk in arg.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\'' => out.push_str("\\'"),
+                        c if needs_escape(c) => {
+                            let mut bytes = [0; 4];
+                            for b in c.encode_utf8(&mut bytes).bytes() {
+                                let _ = write!(out, "\\x{b:02x}");
+                            }
+                        }
+                        c => out.push(c),
+                    }
+                }
+                for b in chunk.invalid() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+            out.push('\'');
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +230,48 @@ mod tests {
 mod props {
     use super::*;
     use proptest::prelude::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    /// What bash makes of `line`: its words, as bytes.
+    fn bash_words(line: &str) -> Vec<Vec<u8>> {
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &format!("printf '%s\\0' {line}")])
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "{line}: {out:?}");
+        let mut words: Vec<Vec<u8>> = out.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        words.pop();
+        words
+    }
+
+    #[test]
+    fn a_shell_quoted_command_line_runs_as_the_same_arguments() {
+        let args: Vec<Vec<u8>> = vec![
+            b"/usr/bin/certbot".to_vec(),
+            b"renew".to_vec(),
+            b"--config-dir".to_vec(),
+            b"/srv/my certs".to_vec(),
+            b"it's".to_vec(),
+            b"".to_vec(),
+            b"$HOME `id` *; rm -rf ~".to_vec(),
+            b"a\\b".to_vec(),
+            b"\x1b[2J\rline\nnext".to_vec(),
+            b"caf\xc3\xa9 \xff\xfe".to_vec(),
+            "\u{202e}txt.exe".as_bytes().to_vec(),
+        ];
+        let os: Vec<std::ffi::OsString> = args
+            .iter()
+            .cloned()
+            .map(std::ffi::OsString::from_vec)
+            .collect();
+        let line = shell_quote(&os);
+        assert!(!line.contains(needs_escape), "printable: {line}");
+        assert_eq!(bash_words(&line), args, "{line}");
+        assert_eq!(
+            shell_quote(&os[..4]),
+            "/usr/bin/certbot renew --config-dir '/srv/my certs'"
+        );
+    }
 
     proptest! {
         #[test]
@@ -194,6 +290,18 @@ mod props {
         #[test]
         fn printable_ascii_is_unchanged(text in "[ -~]*") {
             prop_assert!(matches!(escape(&text), Cow::Borrowed(t) if t == text));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn any_arguments_survive_shell_quoting(args in prop::collection::vec(
+            prop::collection::vec(1u8..=255, 0..12), 1..5)) {
+            let os: Vec<std::ffi::OsString> =
+                args.iter().cloned().map(std::ffi::OsString::from_vec).collect();
+            prop_assert_eq!(bash_words(&shell_quote(&os)), args);
         }
     }
 }

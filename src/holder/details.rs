@@ -30,6 +30,10 @@ pub struct ProcessDetails {
     pub unit: Option<String>,
     /// The container it runs in, if any.
     pub container: Option<Container>,
+    /// Its arguments as the kernel keeps them, where the platform shows them (Linux): what the
+    /// app copies, shell-quoted, as the holder's command line. Not in JSON (`command` is).
+    #[serde(skip)]
+    pub arguments: Option<Vec<std::ffi::OsString>>,
 }
 
 /// A descendant of a holder.
@@ -182,6 +186,7 @@ impl DetailsCache {
             children: self.descendants(pid),
             unit: place.and_then(|p| p.unit),
             container,
+            arguments: sys::arguments(pid),
         }
     }
 

@@ -8,6 +8,11 @@ pub(crate) fn process_facts(_pid: u32) -> Option<ProcessFacts> {
     None
 }
 
+/// No argument vector to read: a holder's command line is copied as the platform shows it.
+pub(crate) fn arguments(_pid: u32) -> Option<Vec<std::ffi::OsString>> {
+    None
+}
+
 pub(crate) fn children_of(_pid: u32) -> Vec<u32> {
     Vec::new()
 }

@@ -2653,6 +2653,81 @@ fn a_rows_context_menu_copies_opens_acts_and_removes() {
     run_until(&mut h, "back", |h| has_badge(h, dir, "Absent"));
 }
 
+/// "Copy holder command line" copies what a shell runs as the holder's own arguments: a
+/// directory with a space, a quote and an ESC in its name survives the paste exactly, and the
+/// copied line shows no raw control character.
+#[test]
+fn the_copied_holder_command_line_is_shell_quoted() {
+    let cfg = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("my cert's\x1b[2J dir");
+    std::fs::create_dir(&dir).unwrap();
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let argv: Vec<Vec<u8>> = std::fs::read(format!("/proc/{}/cmdline", certbot.pid))
+        .unwrap()
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert!(argv.len() >= 3, "{argv:?}");
+    let file = root.path().join("quoted.toml");
+    let toml_dir = format!("{}/my cert's\\u001b[2J dir", root.path().display());
+    std::fs::write(
+        &file,
+        format!("name = \"quoted\"\ndirs = [\"{toml_dir}\"]\n"),
+    )
+    .unwrap();
+    let open = Some(OpenList::File(file));
+    let mut h = build_app(app_config(cfg.path(), FakePicker::new(), open), false);
+    let shown = escape_for_test(&dir);
+    let pid = certbot.pid.to_string();
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, Path::new(&shown)).contains(&pid)
+    });
+    h.get_by(|n| is_label(n, &shown)).click_secondary();
+    h.step();
+    run_until(&mut h, "the row's menu opens", |h| {
+        h.query_by_role_and_label(Role::Button, "Copy holder command line")
+            .is_some()
+    });
+    button(&h, "Copy holder command line").click();
+    let mut copied = None;
+    run_until(&mut h, "the command line is copied", |h| {
+        copied = h
+            .output()
+            .platform_output
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                egui::OutputCommand::CopyText(t) => Some(t.clone()),
+                _ => None,
+            });
+        copied.is_some()
+    });
+    let copied = copied.unwrap();
+    assert!(
+        !copied.contains(char::is_control),
+        "raw control characters: {copied:?}"
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "-c", &format!("printf '%s\\0' {copied}")])
+        .output()
+        .unwrap();
+    let words: Vec<Vec<u8>> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(words, argv, "pasted into bash: {copied}");
+    certbot.release();
+}
+
+/// `path` as the app shows it (escaped).
+fn escape_for_test(path: &Path) -> String {
+    lockscope::escape::escape_path(path).into_owned()
+}
+
 #[test]
 fn the_command_column_keeps_the_paths_that_tell_two_certbots_apart() {
     let cfg = tempfile::tempdir().unwrap();

@@ -301,11 +301,22 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
 /// a pasted path must not run a command).
 fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Option<Intent> {
     let one = || Rows::One(row.dir.clone());
-    let command = row
-        .state
+    // Shell-quoted from the holder's own arguments where they are known (the row's diagnosis
+    // comes with its state, so names the same process), else its command line escaped.
+    let command = match row
+        .diagnosis
+        .holder
         .as_ref()
-        .and_then(DirState::holder)
-        .and_then(|h| h.command);
+        .and_then(|d| d.arguments.as_ref())
+    {
+        Some(args) if row.is_held() => Some(crate::escape::shell_quote(args)),
+        _ => row
+            .state
+            .as_ref()
+            .and_then(DirState::holder)
+            .and_then(|h| h.command)
+            .map(|c| escape(&c).into_owned()),
+    };
     let mut chosen = None;
     let can_acquire = row.can_acquire();
     if ui
@@ -343,9 +354,7 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
         )
         .clicked()
     {
-        chosen = Some(Intent::CopyText(
-            escape(command.as_deref().unwrap_or_default()).into_owned(),
-        ));
+        chosen = Some(Intent::CopyText(command.unwrap_or_default()));
     }
     let remote = row.remote.is_some() || crate::watchlist::is_remote(&row.dir);
     if ui

@@ -20,6 +20,20 @@ pub(crate) fn command_line(pid: u32) -> Option<String> {
     Some(format!("[{}]", comm.trim_end()))
 }
 
+/// The arguments of `pid` as the kernel keeps them (bytes, not lossy UTF-8), from
+/// `/proc/<pid>/cmdline`: for copying a command line that can be run again. `None` for a kernel
+/// thread or a zombie.
+pub(crate) fn arguments(pid: u32) -> Option<Vec<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = read_proc_file(&format!("/proc/{pid}/cmdline"), 1024)?;
+    let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
+    (!raw.is_empty()).then(|| {
+        raw.split(|&b| b == 0)
+            .map(|a| std::ffi::OsStr::from_bytes(a).to_os_string())
+            .collect()
+    })
+}
+
 /// The executable's name of `pid`, from `/proc/<pid>/comm`: for a script, the script's file
 /// name (`certbot`, not `python3`), at most 15 bytes (the kernel's limit).
 pub(crate) fn program_name(pid: u32) -> Option<String> {
