@@ -75,6 +75,12 @@ impl Signal {
         Signal(sys::SIGKILL)
     }
 
+    /// SIGCONT: a stopped process (Ctrl+Z, a debugger) runs again; it could not act on any
+    /// other signal but SIGKILL while stopped.
+    pub fn cont() -> Signal {
+        Signal(sys::SIGCONT)
+    }
+
     /// The platform's signal number.
     pub fn number(self) -> i32 {
         self.0
@@ -181,6 +187,17 @@ pub enum TerminateError {
         lock_file: PathBuf,
         /// The pid as `/proc` names it.
         pid: u32,
+    },
+    /// The holder belongs to another user, whose processes this one may not signal.
+    #[error(
+        "pid {pid} belongs to {owner}, and this user may not signal another user's process: \
+         run lockscope as root (sudo), or as {owner}"
+    )]
+    NotPermitted {
+        /// The holder's pid.
+        pid: u32,
+        /// Its user, by name where known (`root`, `uid 1000`).
+        owner: String,
     },
     /// The holder exited before it could be pinned or signalled.
     #[error("pid {pid} exited before it could be signalled")]
@@ -299,16 +316,37 @@ pub fn identify(path: &Path, lock_name: &str) -> Result<Target, TerminateError> 
     }
     let start_time = sys::start_time(pid).ok_or(TerminateError::ProcessGone { pid })?;
     let uid = sys::process_facts(pid).and_then(|f| f.uid);
+    let user = uid.and_then(sys::user_name);
+    if let Some(uid) = uid.filter(|&uid| !sys::may_signal(uid)) {
+        let owner = user.clone().unwrap_or_else(|| format!("uid {uid}"));
+        return Err(TerminateError::NotPermitted { pid, owner });
+    }
     let sharers = sharers_of(&lock_file, pid);
     Ok(Target {
         lock_file,
         pid,
         start_time,
         uid,
-        user: uid.and_then(sys::user_name),
+        user,
         command,
         sharers,
     })
+}
+
+/// Lets the stopped holder of PATH's lock run again (SIGCONT to the pinned holder): a process
+/// stopped by Ctrl+Z or a debugger holds its lock and cannot act on SIGTERM until it runs.
+/// Returns the process resumed.
+pub fn resume(path: &Path, lock_name: &str) -> Result<Target, TerminateError> {
+    let target = identify(path, lock_name)?;
+    target.pin()?.signal(Signal::cont())?;
+    Ok(target)
+}
+
+/// Whether this process (this thread's credentials) may signal a process running as `uid`:
+/// the same user, or root (CAP_KILL). Cheap, reads no file: for greying out "End holder" before
+/// the user confirms.
+pub fn may_signal(uid: u32) -> bool {
+    sys::may_signal(uid)
 }
 
 fn not_held(lock_file: PathBuf, state: &'static str) -> TerminateError {

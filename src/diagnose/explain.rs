@@ -10,14 +10,24 @@ use crate::probe::LockState;
 use jiff::Timestamp;
 use std::path::Path;
 
+/// Who reads the advice, so it names what they can do where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// At a prompt: commands to run (`lockscope terminate DIR`).
+    Terminal,
+    /// In the app: its buttons ("End holder…", "Resume"), which sit above the advice.
+    App,
+}
+
 /// Paragraphs explaining the lock of `dir` (whose probe said `state`), as of `now`. The last
-/// paragraph says what to do.
+/// paragraph says what to do, in `reader`'s terms.
 pub fn explain(
     dir: &Path,
     state: &Result<LockState, PathError>,
     diagnosis: &Diagnosis,
     now: Timestamp,
     style: TimeStyle,
+    reader: Reader,
 ) -> Vec<String> {
     let shown = dir.display();
     let when = |t: Timestamp| {
@@ -113,7 +123,7 @@ pub fn explain(
             warning.message
         ));
     }
-    out.push(what_to_do(dir, state, diagnosis));
+    out.push(what_to_do(dir, state, diagnosis, reader));
     out
 }
 
@@ -184,7 +194,12 @@ fn short_id(id: &str) -> &str {
 const DO_NOT_DELETE: &str = "Do not delete the lock file: that does not stop a running \
     certbot, it only lets a second one start beside it, and both then change the same files.";
 
-fn what_to_do(dir: &Path, state: &Result<LockState, PathError>, diagnosis: &Diagnosis) -> String {
+fn what_to_do(
+    dir: &Path,
+    state: &Result<LockState, PathError>,
+    diagnosis: &Diagnosis,
+    reader: Reader,
+) -> String {
     let shown = dir.display();
     let orphan = diagnosis
         .warnings
@@ -223,10 +238,13 @@ fn what_to_do(dir: &Path, state: &Result<LockState, PathError>, diagnosis: &Diag
             .iter()
             .any(|w| w.kind == WarningKind::HolderNotPermitted)
         {
+            let as_root = match reader {
+                Reader::Terminal => format!("`sudo lockscope explain {shown}`"),
+                Reader::App => "start the app as root (`sudo lockscope`)".to_string(),
+            };
             return format!(
-                "What to do: see who holds it as root: `sudo lockscope explain {shown}` (the \
-                 holder is most likely another user's process, which this user may not look \
-                 up). {DO_NOT_DELETE}"
+                "What to do: see who holds it as root: {as_root} (the holder is most likely \
+                 another user's process, which this user may not look up). {DO_NOT_DELETE}"
             );
         }
         return format!(
@@ -235,34 +253,46 @@ fn what_to_do(dir: &Path, state: &Result<LockState, PathError>, diagnosis: &Diag
         );
     };
     let details = diagnosis.holder.as_ref();
-    let terminate = format!("lockscope terminate {shown}");
+    let terminate = match reader {
+        Reader::Terminal => format!("`lockscope terminate {shown}`"),
+        Reader::App => "End holder… (above)".to_string(),
+    };
     let state = details.and_then(|d| d.process_state);
     let waiting = details.and_then(|d| d.waiting_for.as_deref());
     let first = if waiting.is_some_and(|w| w.starts_with("terminal input")) {
         format!(
             "it is waiting at a prompt for someone to type an answer: answer it in that \
-             terminal, or end it with `{terminate}`."
+             terminal, or end it with {terminate}."
         )
     } else if state == Some(ProcessState::Stopped) {
+        let resume = match reader {
+            Reader::Terminal => format!("`kill -CONT {pid}`"),
+            Reader::App => "Resume (above)".to_string(),
+        };
         format!(
-            "it is stopped: resume it with `kill -CONT {pid}` (or `fg` in its shell), or end it \
-             with `{terminate}`."
+            "it is stopped (Ctrl+Z in its terminal, or a debugger), so it cannot act on \
+             anything, not even the request to exit: resume it with {resume} (or `fg` in its \
+             shell); to end it, resume it first, then {terminate}."
         )
     } else if state == Some(ProcessState::Uninterruptible) {
         format!(
             "it is stuck in the kernel, usually on I/O (a hung network filesystem?): signals \
-             only take effect once that returns; fix the I/O, then `{terminate}` if needed."
+             only take effect once that returns; fix the I/O, then {terminate} if needed."
         )
     } else if let Some(child) = details.and_then(|d| d.children.first()) {
         format!(
             "it is waiting for its child process {} (a hook?): find out why that does not \
-             finish; ending the child lets certbot go on. To end certbot itself: `{terminate}`.",
+             finish; ending the child lets certbot go on. To end certbot itself: {terminate}.",
             child.pid
         )
     } else {
+        let if_ignored = match reader {
+            Reader::Terminal => "`--signal KILL` if it ignores that",
+            Reader::App => "it offers Kill if that is ignored",
+        };
         format!(
-            "if this run should not be going on, end it with `{terminate}` (SIGTERM first: \
-             certbot releases its locks as it exits; `--signal KILL` if it ignores that)."
+            "if this run should not be going on, end it with {terminate} (SIGTERM first: \
+             certbot releases its locks as it exits; {if_ignored})."
         )
     };
     format!("What to do: {first} {DO_NOT_DELETE}")

@@ -6,7 +6,7 @@
 
 mod explain;
 
-pub use explain::explain;
+pub use explain::{Reader, explain};
 
 use crate::holder::{DetailsCache, Holder, ProcessDetails};
 use crate::probe::{LockState, PathProbe};

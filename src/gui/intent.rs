@@ -71,6 +71,8 @@ pub enum Intent {
     CancelEnd,
     /// "Kill": SIGKILL to the holder still there after the grace time (same safe sequence).
     KillHolder,
+    /// "Resume": SIGCONT to DIR's stopped holder (no question: it only lets it run again).
+    ResumeHolder(PathBuf),
     // ---- watch lists
     SwitchList(String),
     /// Create a list with this name and switch to it; the name field is cleared.

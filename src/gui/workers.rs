@@ -655,6 +655,11 @@ pub enum EndEvent {
     },
     /// The signal was sent; the wait for the lock to go has begun.
     Signalled { dir: PathBuf, pid: u32 },
+    /// "Resume": the stopped holder that was sent SIGCONT, or why none was.
+    Resumed {
+        dir: PathBuf,
+        result: Result<u32, String>,
+    },
     /// How the attempt ended: the wait's outcome, or why nothing was (or could be) signalled.
     Finished {
         dir: PathBuf,
@@ -720,6 +725,22 @@ pub fn end_holder(
                 grace,
                 result,
             }));
+        })
+        .is_ok()
+}
+
+/// Sends SIGCONT to `dir`'s holder on a thread of its own (identified and pinned afresh:
+/// [`terminate::resume`]); the answer arrives as [`EndEvent::Resumed`]. False if no thread
+/// could be started.
+pub fn resume_holder(events: &Events, dir: PathBuf, lock_name: String) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-resume".into())
+        .spawn(move || {
+            let result = terminate::resume(&dir, &lock_name)
+                .map(|target| target.pid)
+                .map_err(|e| e.to_string());
+            events.send(WorkerEvent::End(EndEvent::Resumed { dir, result }));
         })
         .is_ok()
 }

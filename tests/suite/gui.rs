@@ -1952,6 +1952,130 @@ fn end_holder_asks_first_then_ends_a_real_certbot() {
     drop(certbot);
 }
 
+/// `/proc`'s state letter of `pid` (T: stopped).
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    after.trim_start().chars().next().unwrap()
+}
+
+/// A holder stopped by SIGSTOP (Ctrl+Z) cannot act on End holder's SIGTERM: the pane says it is
+/// stopped and offers Resume, which lets it run again (still holding the lock); the advice
+/// names the app's buttons, not commands to type.
+#[test]
+fn a_stopped_holder_is_offered_resume_and_the_advice_names_the_apps_buttons() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid;
+    // SAFETY: kill has no memory preconditions; pid is our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGSTOP) }, 0);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid.to_string())
+    });
+    select_row(&mut h, dir);
+    run_until(
+        &mut h,
+        "the pane says it is stopped and offers Resume",
+        |h| {
+            h.query_by_role_and_label(Role::Button, "Resume").is_some()
+                && labels(h)
+                    .iter()
+                    .any(|l| l.contains("The holder is stopped"))
+        },
+    );
+    let advice = labels(&h)
+        .into_iter()
+        .find(|l| l.starts_with("What to do:"))
+        .unwrap_or_else(|| panic!("no advice: {}", describe(&h)));
+    assert!(advice.contains("Resume (above)"), "{advice}");
+    assert!(advice.contains("End holder…"), "{advice}");
+    assert!(!advice.contains("lockscope terminate"), "{advice}");
+    assert!(!advice.contains("kill -CONT"), "{advice}");
+    assert_eq!(process_state(pid), 'T');
+    click(&mut h, |h| button(h, "Resume"));
+    run_until(&mut h, "the holder runs again", |_| {
+        process_state(pid) != 'T'
+    });
+    run_until(&mut h, "the pane no longer says stopped", |h| {
+        h.query_by_role_and_label(Role::Button, "Resume").is_none()
+            && !labels(h)
+                .iter()
+                .any(|l| l.contains("The holder is stopped"))
+    });
+    assert_eq!(
+        status(dir),
+        ("held".to_string(), Some(u64::from(pid))),
+        "resumed, not ended"
+    );
+    certbot.release();
+}
+
+/// Runs the calling thread, and the threads it starts, as uid and gid 65534 (nobody): real and
+/// effective ids, as an unprivileged user's app has; the saved ids stay root, so the drop comes
+/// back. Raw syscalls: glibc's wrappers would change every thread of the test process.
+struct ThreadAsNobody;
+
+impl ThreadAsNobody {
+    fn start() -> ThreadAsNobody {
+        // SAFETY: raw setresgid/setresuid change only this thread's credentials.
+        unsafe {
+            assert_eq!(libc::syscall(libc::SYS_setresgid, 65534, 65534, 0), 0);
+            assert_eq!(libc::syscall(libc::SYS_setresuid, 65534, 65534, 0), 0);
+        }
+        ThreadAsNobody
+    }
+}
+
+impl Drop for ThreadAsNobody {
+    fn drop(&mut self) {
+        // SAFETY: as above; the saved ids are root.
+        unsafe {
+            libc::syscall(libc::SYS_setresuid, 0, 0, 0);
+            libc::syscall(libc::SYS_setresgid, 0, 0, 0);
+        }
+    }
+}
+
+/// An unprivileged user's app does not offer to end a root-owned holder: End holder is
+/// disabled with the reason in sight, before anything is confirmed or sent.
+#[test]
+fn end_holder_is_disabled_with_the_reason_for_another_users_holder() {
+    if !common::is_root() {
+        panic!("this test needs root: it runs the app as nobody beside a root-owned certbot");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    for open in [cfg.path(), root.path(), dir.as_path()] {
+        std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let certbot = certbot_lock_dir(dir).expect_locked();
+    let pid = certbot.pid;
+    let nobody = ThreadAsNobody::start();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    type_path(&mut h, dir.to_str().unwrap());
+    run_until(&mut h, "Held by certbot", |h| {
+        row_texts(h, dir).contains(&pid.to_string())
+    });
+    select_row(&mut h, dir);
+    run_until(&mut h, "the reason End holder is disabled", |h| {
+        labels(h)
+            .iter()
+            .any(|l| l.starts_with("owned by root: this app may not signal"))
+    });
+    let end = h.get_by_role_and_label(Role::Button, "End holder…");
+    assert!(end.accesskit_node().is_disabled(), "{}", describe(&h));
+    drop(h);
+    drop(nobody);
+    assert_eq!(status(dir), ("held".to_string(), Some(u64::from(pid))));
+    certbot.release();
+}
+
 #[test]
 fn end_holder_offers_kill_when_sigterm_is_ignored() {
     let cfg = tempfile::tempdir().unwrap();

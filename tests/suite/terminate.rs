@@ -548,3 +548,64 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// An unprivileged user asking to end root's certbot is refused before anything is sent, with
+/// what to do instead (not the kernel's bare "Operation not permitted"); the holder lives on.
+#[test]
+fn another_users_holder_is_refused_before_anything_is_sent() {
+    if !is_root() {
+        panic!("this test needs root: it starts certbot as root and lockscope as nobody");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let certbot = certbot_lock_dir(root.path()).expect_locked();
+    let out = run(unprivileged_lockscope()
+        .args(["terminate", "--yes"])
+        .arg(root.path()));
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "pid {} belongs to root, and this user may not signal another user's process: \
+             run lockscope as root (sudo), or as root",
+            certbot.pid
+        )),
+        "{stderr}"
+    );
+    assert!(held_by(&root.path().join(LOCK_FILE_NAME), certbot.pid));
+    certbot.release();
+}
+
+/// `resume` lets a stopped holder run again, and it keeps its lock.
+#[test]
+fn a_stopped_holder_is_resumed_and_keeps_its_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let certbot = certbot_lock_dir(dir.path()).expect_locked();
+    // SAFETY: kill has no memory preconditions; pid is our own child.
+    assert_eq!(unsafe { libc::kill(certbot.pid as i32, libc::SIGSTOP) }, 0);
+    let state = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .chars()
+            .next()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state(certbot.pid) != 'T' {
+        assert!(Instant::now() < deadline, "never stopped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let target = terminate::resume(dir.path(), LOCK_FILE_NAME).unwrap();
+    assert_eq!(target.pid, certbot.pid);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state(certbot.pid) == 'T' {
+        assert!(Instant::now() < deadline, "still stopped after resume");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(held_by(&dir.path().join(LOCK_FILE_NAME), certbot.pid));
+    certbot.release();
+}

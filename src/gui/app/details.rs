@@ -64,6 +64,12 @@ impl LockscopeApp {
         }
     }
 
+    pub(super) fn resume_holder(&mut self, dir: PathBuf) {
+        if !workers::resume_holder(&self.events_tx, dir, self.settings.lock_name.clone()) {
+            self.tell("could not start a thread to resume the holder", true);
+        }
+    }
+
     pub(super) fn start_ending(
         &mut self,
         dir: PathBuf,
@@ -104,6 +110,22 @@ impl LockscopeApp {
                         self.end = None;
                         self.tell(e, true);
                     }
+                }
+            }
+            EndEvent::Resumed { dir, result } => {
+                match result {
+                    Ok(pid) => {
+                        self.tell(format!("sent SIGCONT to pid {pid}: it runs again"), false)
+                    }
+                    Err(e) => self.tell(e, true),
+                }
+                self.recheck(&dir);
+                if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
+                    // Diagnose again at once: the pane says whether it still is stopped.
+                    a.pending = false;
+                }
+                if let Some(row) = self.model.row_mut(&dir) {
+                    row.fresh = None;
                 }
             }
             EndEvent::Signalled { dir, pid } => {

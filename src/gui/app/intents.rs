@@ -94,6 +94,7 @@ impl LockscopeApp {
             }
             Intent::DismissHint => self.ui.hint = None,
             Intent::EndHolder(dir) => self.ask_end_holder(dir),
+            Intent::ResumeHolder(dir) => self.resume_holder(dir),
             Intent::ConfirmEnd => {
                 if let Some(EndHolder::Confirm { dir, target }) = self.end.take() {
                     let grace = Duration::from_secs(self.ui.end_grace_secs.into());

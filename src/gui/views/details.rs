@@ -6,12 +6,12 @@
 //! warning sentences) goes through [`escape`]; values are selectable so they can be copied.
 
 use super::style::badge_color;
-use crate::diagnose::{Diagnosis, explain};
+use crate::diagnose::{Diagnosis, Reader, explain};
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::Intent;
 use crate::gui::model::{Row, state_word};
 use crate::gui::state::{EndHolder, Snapshot, UiState};
-use crate::holder::{ChildProcess, ProcessDetails};
+use crate::holder::{ChildProcess, ProcessDetails, ProcessState};
 use crate::local_time::{TimeStyle, age_at, format_age, format_time};
 use crate::monitor::{DirState, LockState};
 use crate::terminate::Target;
@@ -259,7 +259,14 @@ fn warnings(ui: &mut Ui, diagnosis: &Diagnosis) {
 }
 
 fn what_to_do(ui: &mut Ui, dir: &Path, lock: &LockState, diagnosis: &Diagnosis, now: Timestamp) {
-    let mut paragraphs = explain(dir, &Ok(lock.clone()), diagnosis, now, TimeStyle::Resolved);
+    let mut paragraphs = explain(
+        dir,
+        &Ok(lock.clone()),
+        diagnosis,
+        now,
+        TimeStyle::Resolved,
+        Reader::App,
+    );
     let Some(last) = paragraphs.pop() else {
         return;
     };
@@ -285,22 +292,69 @@ fn end_holder(
 ) {
     let here = view.end.filter(|e| e.dir() == row.dir);
     let held_by_other = matches!(state, DirState::Lock(LockState::Held(h)) if h.pid.is_some());
+    let holder = row
+        .details_diagnosis()
+        .holder
+        .as_ref()
+        .filter(|_| held_by_other);
+    // Refused before the user confirms: the kernel would refuse the signal anyway.
+    let not_permitted = holder
+        .and_then(|h| h.uid)
+        .filter(|&uid| !crate::terminate::may_signal(uid))
+        .map(|uid| {
+            let owner = holder
+                .and_then(|h| h.user.as_deref())
+                .map_or(format!("uid {uid}"), |u| escape(u).into_owned());
+            format!(
+                "owned by {owner}: this app may not signal another user's process. Start it \
+                 as root (sudo lockscope), or end the holder as {owner}."
+            )
+        });
+    let stopped = holder.is_some_and(|h| h.process_state == Some(ProcessState::Stopped));
+    if stopped {
+        ui.label(
+            RichText::new(
+                "⏸ The holder is stopped (Ctrl+Z in its terminal, or a debugger): it keeps \
+                 the lock and cannot act on anything, not even End holder's request to exit, \
+                 until it runs again.",
+            )
+            .color(ui.visuals().warn_fg_color),
+        );
+    }
     if held_by_other || here.is_some() {
-        let why_not = if view.end.is_some() {
+        let why_not = if let Some(why) = &not_permitted {
+            why.as_str()
+        } else if view.end.is_some() {
             "ending another holder is in progress"
         } else {
             ""
         };
-        if ui
-            .add_enabled(
-                view.end.is_none() && held_by_other,
-                egui::Button::new("End holder…"),
-            )
-            .on_hover_text("Ask the process holding this lock to exit (SIGTERM), after confirming")
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            intents.push(Intent::EndHolder(row.dir.clone()));
+        ui.horizontal(|ui| {
+            if stopped
+                && ui
+                    .add_enabled(not_permitted.is_none(), egui::Button::new("Resume"))
+                    .on_hover_text("Let it run again (SIGCONT), as `fg` would in its shell")
+                    .on_disabled_hover_text(why_not)
+                    .clicked()
+            {
+                intents.push(Intent::ResumeHolder(row.dir.clone()));
+            }
+            if ui
+                .add_enabled(
+                    view.end.is_none() && held_by_other && not_permitted.is_none(),
+                    egui::Button::new("End holder…"),
+                )
+                .on_hover_text(
+                    "Ask the process holding this lock to exit (SIGTERM), after confirming",
+                )
+                .on_disabled_hover_text(why_not)
+                .clicked()
+            {
+                intents.push(Intent::EndHolder(row.dir.clone()));
+            }
+        });
+        if let Some(why) = &not_permitted {
+            ui.label(RichText::new(why).weak());
         }
     }
     let Some(end) = here else {

@@ -27,6 +27,52 @@ pub(crate) const SIGNAL_NAMES: &[(&str, i32)] = &[
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 
+/// Lets a stopped process run again ("Resume").
+pub(crate) const SIGCONT: i32 = libc::SIGCONT;
+
+/// Whether the calling thread may signal a process whose effective uid is `uid`: the kernel
+/// lets a sender whose real or effective uid is the target's uid, or one with CAP_KILL (root).
+/// The target's real and saved uids, which the kernel compares, are taken to be its effective
+/// one (they differ only for setuid programs). Per thread, from the thread's own credentials:
+/// no file is read.
+pub(crate) fn may_signal(uid: u32) -> bool {
+    // SAFETY: getuid/geteuid have no preconditions.
+    let (real, effective) = unsafe { (libc::getuid(), libc::geteuid()) };
+    real == uid || effective == uid || has_cap_kill()
+}
+
+/// CAP_KILL in the calling thread's effective set (`capget`, version 3).
+fn has_cap_kill() -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_KILL: u32 = 5;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget reads the header and fills two Data structs (version 3), both valid here.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    ret == 0 && data[0].effective & (1 << CAP_KILL) != 0
+}
+
 /// "No such process": the pinned process has exited.
 pub(crate) const ESRCH: i32 = libc::ESRCH;
 

@@ -21,8 +21,14 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Out
             if i > 0 {
                 writeln!(out)?;
             }
-            let paragraphs =
-                lockscope::diagnose::explain(&probe.dir, &probe.state, diagnosis, now, style);
+            let paragraphs = lockscope::diagnose::explain(
+                &probe.dir,
+                &probe.state,
+                diagnosis,
+                now,
+                style,
+                lockscope::diagnose::Reader::Terminal,
+            );
             for paragraph in paragraphs {
                 // Escaped: paths, command lines and container names are chosen by local users.
                 writeln!(out, "{}", escape(&paragraph))?;
