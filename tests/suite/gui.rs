@@ -1900,6 +1900,25 @@ fn end_holder_asks_first_then_ends_a_real_certbot() {
     run_until(&mut h, "Held by certbot", |h| {
         row_texts(h, dir).contains(&pid)
     });
+    // The row's menu offers it too, and selects the row, whose pane shows the progress.
+    row(&h, dir).unwrap()[0]
+        .get_by_role(Role::Label)
+        .click_secondary();
+    h.step();
+    run_until(&mut h, "the row's menu offers End holder…", |h| {
+        h.query_by_role_and_label(Role::Button, "End holder…")
+            .is_some()
+    });
+    button(&h, "End holder…").click();
+    run_until(&mut h, "the confirmation dialog from the menu", dialog_open);
+    assert!(
+        h.query_by_label("Selected: 1").is_some(),
+        "{}",
+        describe(&h)
+    );
+    click(&mut h, |h| button(h, "Cancel"));
+    run_until(&mut h, "the dialog closes", |h| !dialog_open(h));
+    h.run_steps(10);
     select_row(&mut h, dir);
     run_until(&mut h, "End holder… is offered", |h| {
         h.query_by_role_and_label(Role::Button, "End holder…")

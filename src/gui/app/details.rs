@@ -53,6 +53,10 @@ impl LockscopeApp {
         if self.end.is_some() {
             return;
         }
+        // From a row's menu: its details pane shows the progress and the offer to kill.
+        if self.model.single_selected() != Some(dir.as_path()) {
+            self.model.click(&dir, false, false);
+        }
         if workers::identify_holder(
             &self.events_tx,
             dir.clone(),

@@ -338,6 +338,30 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
     {
         chosen = Some(Intent::Release(one()));
     }
+    let holder_uid = row.diagnosis.holder.as_ref().and_then(|d| d.uid);
+    let not_permitted = holder_uid.is_some_and(|uid| !crate::terminate::may_signal(uid));
+    let remote = row.remote.is_some() || crate::watchlist::is_remote(&row.dir);
+    let held_by_other = !remote
+        && row
+            .state
+            .as_ref()
+            .and_then(DirState::holder)
+            .is_some_and(|h| h.pid.is_some());
+    if ui
+        .add_enabled(
+            held_by_other && !not_permitted,
+            egui::Button::new("End holder…"),
+        )
+        .on_hover_text("Ask the process holding this lock to exit (SIGTERM), after confirming")
+        .on_disabled_hover_text(if not_permitted {
+            "another user's process: this app may not signal it (start it as root)"
+        } else {
+            "not held by another process here"
+        })
+        .clicked()
+    {
+        chosen = Some(Intent::EndHolder(row.dir.clone()));
+    }
     ui.separator();
     if ui.button("Copy path").clicked() {
         chosen = Some(Intent::CopyText(escape_path(&row.dir).into_owned()));
@@ -356,7 +380,6 @@ fn row_menu(ui: &mut Ui, row: &Row, lock_name: &str, hold_for: Duration) -> Opti
     {
         chosen = Some(Intent::CopyText(command.unwrap_or_default()));
     }
-    let remote = row.remote.is_some() || crate::watchlist::is_remote(&row.dir);
     if ui
         .add_enabled(!remote, egui::Button::new("Open folder"))
         .on_hover_text("in the file manager")
