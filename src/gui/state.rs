@@ -228,6 +228,8 @@ pub enum Ask {
     },
     /// "Remove selected".
     Remove { dirs: Vec<PathBuf>, held: usize },
+    /// Exporting a list to a typed path where a file exists.
+    ReplaceFile { list: String, path: PathBuf },
     /// A new lock-file name while the app holds locks under the old one.
     LockName {
         interval: String,

@@ -350,7 +350,8 @@ enum StoreCommand {
     Load,
     Save(State),
     Import(PathBuf),
-    Export(WatchList, PathBuf),
+    /// The list, the file, and whether an existing file may be replaced.
+    Export(WatchList, PathBuf, bool),
 }
 
 #[derive(Debug)]
@@ -359,6 +360,8 @@ pub enum StoreOutcome {
     Saved(Result<(), WatchListError>),
     Imported(Result<WatchList, WatchListError>),
     Exported(PathBuf, Result<(), WatchListError>),
+    /// Nothing written: the file exists and replacing it was not confirmed (list name, file).
+    ExportWouldReplace(String, PathBuf),
 }
 
 /// The thread that reads and writes watch lists. Saves are applied in order; the last wins.
@@ -394,7 +397,13 @@ impl StoreWorker {
                         StoreCommand::Import(path) => {
                             StoreOutcome::Imported(watchlist::import(&path))
                         }
-                        StoreCommand::Export(list, path) => {
+                        // (Checked here, not on the UI thread: the path may be on a hung mount.)
+                        StoreCommand::Export(list, path, false)
+                            if std::fs::symlink_metadata(&path).is_ok() =>
+                        {
+                            StoreOutcome::ExportWouldReplace(list.name.clone(), path)
+                        }
+                        StoreCommand::Export(list, path, _) => {
                             let result = watchlist::export(&list, &path);
                             StoreOutcome::Exported(path, result)
                         }
@@ -421,8 +430,10 @@ impl StoreWorker {
         self.send(StoreCommand::Import(path));
     }
 
-    pub fn export(&self, list: WatchList, path: PathBuf) {
-        self.send(StoreCommand::Export(list, path));
+    /// Writes `list` to `path`; an existing file is replaced only if `replace` (else
+    /// [`StoreOutcome::ExportWouldReplace`]).
+    pub fn export(&self, list: WatchList, path: PathBuf, replace: bool) {
+        self.send(StoreCommand::Export(list, path, replace));
     }
 
     fn send(&self, command: StoreCommand) {

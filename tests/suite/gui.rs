@@ -1096,7 +1096,9 @@ fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
     type_path(&mut h, dirs[0].to_str().unwrap());
     run_until(&mut h, "the row", |h| row(h, &dirs[0]).is_some());
 
-    // Export…: no dialog (an instant None), so a field for the path, focused.
+    // Export…: no dialog (an instant None), so a field for the path, focused. The typed path
+    // names an unrelated file: the app asks before replacing it, and Cancel keeps it.
+    std::fs::write(&exchange, "my notes\n").unwrap();
     picker.answer_save_file(None);
     click(&mut h, |h| button(h, "Export…"));
     run_until(&mut h, "the export path field", |h| {
@@ -1105,6 +1107,18 @@ fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
     assert!(file_field(&h).is_focused(), "the prompt focuses its field");
     file_field(&h).type_text(exchange.to_str().unwrap());
     h.key_press(egui::Key::Enter);
+    answer(&mut h, "Replace the file?", "Cancel");
+    h.run_steps(10);
+    assert_eq!(std::fs::read_to_string(&exchange).unwrap(), "my notes\n");
+    assert!(message_containing(&h, "exported to").is_none());
+    picker.answer_save_file(None);
+    click(&mut h, |h| button(h, "Export…"));
+    run_until(&mut h, "the export path field again", |h| !no_file_field(h));
+    file_field(&h).focus();
+    h.step();
+    file_field(&h).type_text(exchange.to_str().unwrap());
+    h.key_press(egui::Key::Enter);
+    answer(&mut h, "Replace the file?", "Replace");
     run_until(&mut h, "the export is reported", |h| {
         message_containing(h, "exported to").is_some() && no_file_field(h)
     });
@@ -1131,7 +1145,7 @@ fn import_and_export_take_a_typed_path_when_there_is_no_file_dialog() {
         row(h, &dirs[0]).is_some() && message_containing(h, "imported watch list").is_some()
     });
     assert!(no_file_field(&h));
-    picker.assert_all_used(3);
+    picker.assert_all_used(4);
 }
 
 #[test]

@@ -63,7 +63,8 @@ impl LockscopeApp {
                 self.file_prompt(None)
             }
             DialogOutcome::ImportFile(None, _) => {}
-            DialogOutcome::ExportFile(name, Some(path), _) => self.export_to(&name, path),
+            // The dialogs confirm replacing a file themselves (GTK, zenity, the portals).
+            DialogOutcome::ExportFile(name, Some(path), _) => self.export_to(&name, path, true),
             DialogOutcome::ExportFile(name, None, took) if took < workers::NO_DIALOG_WITHIN => {
                 self.file_prompt(Some(name))
             }
@@ -71,9 +72,9 @@ impl LockscopeApp {
         }
     }
 
-    fn export_to(&mut self, name: &str, path: PathBuf) {
+    pub(super) fn export_to(&mut self, name: &str, path: PathBuf, replace: bool) {
         if let Some(list) = self.lists.as_ref().and_then(|s| s.get(name)).cloned() {
-            self.store.export(list, path);
+            self.store.export(list, path, replace);
         }
     }
 
@@ -106,7 +107,8 @@ impl LockscopeApp {
         let path = normalize(Path::new(typed));
         match prompt.export {
             None => self.store.import(path),
-            Some(name) => self.export_to(&name, path),
+            // A typed path was confirmed by nobody: an existing file is asked about.
+            Some(name) => self.export_to(&name, path, false),
         }
     }
 

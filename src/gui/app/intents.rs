@@ -138,6 +138,7 @@ impl LockscopeApp {
             Ask::SwitchList { to, .. } => self.switch_list(&to, keep),
             Ask::DeleteList { name, .. } => self.delete_list(&name, keep),
             Ask::Remove { dirs, .. } => self.remove(dirs),
+            Ask::ReplaceFile { list, path } => self.export_to(&list, path, true),
             Ask::LockName {
                 interval,
                 lock_name,

@@ -183,6 +183,9 @@ impl LockscopeApp {
                 self.tell(format!("exported to {}", path.display()), false)
             }
             StoreOutcome::Exported(_, Err(e)) => self.tell(format!("export failed: {e}"), true),
+            StoreOutcome::ExportWouldReplace(list, path) => {
+                self.ask = Some(crate::gui::state::Ask::ReplaceFile { list, path });
+            }
         }
     }
 

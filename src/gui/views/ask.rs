@@ -69,6 +69,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
                 vec![(label.into(), Answer::Release)],
             )
         }
+        Ask::ReplaceFile { list, path } => (
+            "Replace the file?",
+            format!(
+                "{} already exists. Replace it with the watch list {}? What it holds now is \
+                 lost.",
+                crate::escape::escape_path(path),
+                escape(list)
+            ),
+            vec![("Replace".into(), Answer::Release)],
+        ),
         Ask::LockName {
             lock_name, held, ..
         } => (
