@@ -358,7 +358,7 @@ enum StoreCommand {
 pub enum StoreOutcome {
     Loaded(Result<Loaded, WatchListError>),
     Saved(Result<(), WatchListError>),
-    Imported(Result<WatchList, WatchListError>),
+    Imported(Result<watchlist::Imported, WatchListError>),
     Exported(PathBuf, Result<(), WatchListError>),
     /// Nothing written: the file exists and replacing it was not confirmed (list name, file).
     ExportWouldReplace(String, PathBuf),
@@ -395,7 +395,7 @@ impl StoreWorker {
                             StoreOutcome::Saved(saved)
                         }
                         StoreCommand::Import(path) => {
-                            StoreOutcome::Imported(watchlist::import(&path))
+                            StoreOutcome::Imported(watchlist::import_skipping(&path))
                         }
                         // (Checked here, not on the UI thread: the path may be on a hung mount.)
                         StoreCommand::Export(list, path, false)

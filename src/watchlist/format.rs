@@ -4,7 +4,8 @@
 
 use super::model::{check_name, dir_problem};
 use super::{
-    Loaded, MAX_REPAIR_WARNINGS, Notifications, Settings, State, Warning, WatchList, WatchListError,
+    DirProblem, Loaded, MAX_REPAIR_WARNINGS, Notifications, Settings, State, Warning, WatchList,
+    WatchListError,
 };
 use crate::{LOCK_FILE_NAME, duration};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,40 @@ pub(super) fn decode_list(bytes: &[u8], path: &Path) -> Result<WatchList, WatchL
         notify,
         ..WatchList::new(&raw.name, raw.dirs.into_iter().map(PathBuf::from))?
     })
+}
+
+/// As [`decode_list`], but a directory that breaks a rule (a relative path, not Unicode, a bad
+/// `HOST:DIR`) is left out and listed with why, instead of refusing the whole file: what the
+/// app's Import does. A bad name, notification setting or TOML is still an error.
+pub(super) fn decode_list_skipping(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(WatchList, Vec<(PathBuf, DirProblem)>), WatchListError> {
+    let parse_error = |message: String| WatchListError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| parse_error("not UTF-8 text".into()))?;
+    let raw: ListFile = toml::from_str(text).map_err(|e| parse_error(one_line(&e, text)))?;
+    let notify = match raw.notify {
+        None => Notifications::default(),
+        Some(n) => n.decode().map_err(parse_error)?,
+    };
+    notify.check()?;
+    let (good, skipped): (Vec<PathBuf>, Vec<PathBuf>) = raw
+        .dirs
+        .into_iter()
+        .map(PathBuf::from)
+        .partition(|d| dir_problem(d).is_none());
+    let skipped = skipped
+        .into_iter()
+        .filter_map(|d| dir_problem(&d).map(|problem| (d, problem)))
+        .collect();
+    let list = WatchList {
+        notify,
+        ..WatchList::new(&raw.name, good)?
+    };
+    Ok((list, skipped))
 }
 
 /// `lockscope.toml` as serde sees it. Field order matters: TOML puts plain keys before tables.

@@ -107,7 +107,7 @@ pub use model::{
     DEFAULT_STUCK_AFTER, DirProblem, MIN_STUCK_AFTER, Notifications, Settings, State, WatchList,
     is_remote,
 };
-pub use store::{Store, default_config_dir, export, import};
+pub use store::{Imported, Store, default_config_dir, export, import, import_skipping};
 
 use std::fmt;
 use std::io;

@@ -5,7 +5,8 @@
 //! What the bytes mean is [`format`](mod@super::format)'s job.
 
 use super::{
-    FILE_NAME, Loaded, MAX_FILE_SIZE, State, Warning, WatchList, WatchListError, format, sys,
+    DirProblem, FILE_NAME, Loaded, MAX_FILE_SIZE, State, Warning, WatchList, WatchListError,
+    format, sys,
 };
 use crate::path_error::parent_dir;
 use std::fs;
@@ -82,21 +83,39 @@ impl Store {
 /// [`export`]). Unlike [`Store::load`], nothing is repaired: any rule broken is an error, so the
 /// user can fix the file they chose.
 pub fn import(path: &Path) -> Result<WatchList, WatchListError> {
-    let bytes = match read_limited(path) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => {
-            return Err(WatchListError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(source) => {
-            return Err(WatchListError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    format::decode_list(&bytes, path)
+    format::decode_list(&read_exchange_file(path)?, path)
+}
+
+/// An exchange file's bytes (see [`read_limited`]).
+fn read_exchange_file(path: &Path) -> Result<Vec<u8>, WatchListError> {
+    match read_limited(path) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(WatchListError::TooLarge {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(WatchListError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// A list read by [`import_skipping`], and the directories it left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The list, with every directory that may be in one.
+    pub list: WatchList,
+    /// Each directory left out, with why (in the file's order).
+    pub skipped: Vec<(PathBuf, DirProblem)>,
+}
+
+/// As [`import`], but a directory that cannot be in a list is skipped and named in
+/// [`Imported::skipped`] rather than refusing the file: the app imports what it can and lists
+/// the rest. The name, the notification settings and the TOML itself must still be valid.
+pub fn import_skipping(path: &Path) -> Result<Imported, WatchListError> {
+    let bytes = read_exchange_file(path)?;
+    let (list, skipped) = format::decode_list_skipping(&bytes, path)?;
+    Ok(Imported { list, skipped })
 }
 
 /// Writes one list as an exchange file, atomically, replacing `path` if it exists.

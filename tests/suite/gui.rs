@@ -1075,6 +1075,46 @@ fn export_and_import_a_watch_list_through_the_dialogs() {
     picker.assert_all_used(2);
 }
 
+/// An imported file with a few bad entries (a relative path, a bad `HOST:DIR`) brings in the
+/// good ones and says which were skipped and why, instead of refusing the whole file; the file
+/// itself is left as it was.
+#[test]
+fn import_keeps_the_good_entries_and_lists_the_skipped_ones() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(2);
+    let file = root.path().join("mixed.toml");
+    let text = format!(
+        "name = \"mixed\"\ndirs = [\"{}\", \"relative/dir\", \"-oProxyCommand=x:/etc\", \"{}\"]\n",
+        dirs[0].display(),
+        dirs[1].display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let picker = FakePicker::new();
+    let mut h = start_app(cfg.path(), picker.clone());
+    run_until(&mut h, "the watch lists are loaded", lists_loaded);
+    picker.answer_pick_file(Some(file.clone()));
+    click(&mut h, |h| button(h, "Import…"));
+    run_until(&mut h, "the good entries are rows", |h| {
+        row(h, &dirs[0]).is_some() && row(h, &dirs[1]).is_some()
+    });
+    run_until(&mut h, "word of the skipped entries", |h| {
+        message_containing(h, "skipped 2 entries").is_some()
+    });
+    let said = message_containing(&h, "skipped 2 entries").unwrap();
+    assert!(
+        said.contains("\"relative/dir\" is not an absolute path"),
+        "{said}"
+    );
+    assert!(said.contains("-oProxyCommand=x:/etc"), "{said}");
+    assert_eq!(active_list(&h).as_deref(), Some("mixed"));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "the file is untouched"
+    );
+    picker.assert_all_used(1);
+}
+
 /// Without a desktop portal or zenity the file dialogs answer at once with nothing: Import… and
 /// Export… then ask for the file's path in a field (as "Add folders…" does), instead of doing
 /// nothing at all.

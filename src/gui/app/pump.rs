@@ -177,7 +177,13 @@ impl LockscopeApp {
                 self.tell(format!("could not save the watch lists: {e}"), true)
             }
             StoreOutcome::Saved(Ok(())) => {}
-            StoreOutcome::Imported(Ok(list)) => self.add_list(list),
+            StoreOutcome::Imported(Ok(imported)) => {
+                let name = imported.list.name.clone();
+                self.add_list(imported.list);
+                if !imported.skipped.is_empty() {
+                    self.tell(skipped_message(&name, &imported.skipped), true);
+                }
+            }
             StoreOutcome::Imported(Err(e)) => self.tell(format!("import failed: {e}"), true),
             StoreOutcome::Exported(path, Ok(())) => {
                 self.tell(format!("exported to {}", path.display()), false)
@@ -226,4 +232,31 @@ impl LockscopeApp {
         }
         [batch_wait, next].into_iter().flatten().min()
     }
+}
+
+/// How many directories an import left out of list `name`, and why: the first few by name.
+fn skipped_message(
+    name: &str,
+    skipped: &[(std::path::PathBuf, crate::watchlist::DirProblem)],
+) -> String {
+    const NAMED: usize = 5;
+    let mut text = format!(
+        "import of {name:?} skipped {} {}: ",
+        skipped.len(),
+        if skipped.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        }
+    );
+    let named: Vec<String> = skipped
+        .iter()
+        .take(NAMED)
+        .map(|(dir, problem)| format!("{:?} {problem}", dir.display().to_string()))
+        .collect();
+    text.push_str(&named.join("; "));
+    if skipped.len() > NAMED {
+        text.push_str(&format!("; and {} more", skipped.len() - NAMED));
+    }
+    text
 }
