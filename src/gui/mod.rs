@@ -175,11 +175,17 @@ fn without_source_location(text: &str) -> &str {
         .map_or(text, |(i, sep)| &rest[i + sep.len()..])
 }
 
+/// Set once SIGINT or SIGTERM asked the window to close: the app closes without asking.
+pub(crate) static CLOSE_SIGNALLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// SIGINT/SIGTERM close the window like its close button, so locks are released (unlink, then
 /// close) instead of being dropped by the kernel with their files left behind.
 fn close_on_signals(ctx: &egui::Context) {
     let ctx = ctx.clone();
     let installed = ctrlc::set_handler(move || {
+        // No question: a signal (logout, systemd, Ctrl+C) is not a person at the window.
+        CLOSE_SIGNALLED.store(true, std::sync::atomic::Ordering::SeqCst);
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         ctx.request_repaint();
     });

@@ -228,6 +228,9 @@ pub enum Ask {
     },
     /// "Remove selected".
     Remove { dirs: Vec<PathBuf>, held: usize },
+    /// Closing the window (its close button, Ctrl+Q) while the app holds locks: quitting
+    /// releases them all.
+    Quit { held: usize },
     /// Exporting a list to a typed path where a file exists.
     ReplaceFile { list: String, path: PathBuf },
     /// A new lock-file name while the app holds locks under the old one.

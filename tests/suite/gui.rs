@@ -1207,6 +1207,100 @@ fn quitting_releases_every_lock_the_app_holds() {
     assert!(!held.join(LOCK).exists() && !timed.join(LOCK).exists());
 }
 
+/// Asks the window to close, as its close button (or Ctrl+Q through eframe) does.
+fn request_close(h: &mut App) {
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+}
+
+/// Whether the app's last frame told the window to stay open (`CancelClose`), or to close.
+fn viewport_commands(h: &App) -> Vec<egui::ViewportCommand> {
+    h.output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .map(|v| v.commands.clone())
+        .unwrap_or_default()
+}
+
+/// Closing the window while the app holds a lock asks first (quitting releases it); Cancel
+/// keeps the window and the lock; "Release and quit" closes. Nothing held: no question.
+#[test]
+fn closing_the_window_with_locks_held_asks_first() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    request_close(&mut h);
+    assert!(
+        !viewport_commands(&h).contains(&egui::ViewportCommand::CancelClose),
+        "nothing held: the window closes"
+    );
+    assert!(h.query_by_label("Quit and release your locks?").is_none());
+
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until_status(&mut h, dir, "held", Some(me()));
+    request_close(&mut h);
+    assert!(viewport_commands(&h).contains(&egui::ViewportCommand::CancelClose));
+    answer(&mut h, "Quit and release your locks?", "Cancel");
+    assert_eq!(status(dir), ("held".into(), Some(u64::from(me()))));
+
+    press(&mut h, egui::Modifiers::COMMAND, egui::Key::Q);
+    request_close(&mut h); // what eframe turns Ctrl+Q's Close command into
+    click_button_when(&mut h, "Quit and release your locks?", "Release and quit");
+    let mut closed = viewport_commands(&h).contains(&egui::ViewportCommand::Close);
+    for _ in 0..10 {
+        if closed {
+            break;
+        }
+        h.step();
+        closed = viewport_commands(&h).contains(&egui::ViewportCommand::Close);
+    }
+    assert!(closed, "the app closes the window: {}", describe(&h));
+    request_close(&mut h);
+    assert!(!viewport_commands(&h).contains(&egui::ViewportCommand::CancelClose));
+    drop(h);
+    assert_eq!(status(dir), ("absent".into(), None));
+}
+
+/// Clicks `label` in the question titled `title` once it shows (without waiting for it to go).
+fn click_button_when(h: &mut App, title: &str, label: &str) {
+    run_until(h, &format!("the app asks {title:?}"), |h| {
+        h.query_by_label(title).is_some()
+    });
+    button(h, label).click();
+    h.step();
+}
+
+/// "New list" while the app holds a lock asks the list menu's question: release, or keep
+/// holding (the row stays, marked), or cancel.
+#[test]
+fn a_new_list_asks_like_switching_when_locks_are_held() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[dir]);
+    click(&mut h, |h| row_button(h, dir, "Acquire"));
+    run_until_status(&mut h, dir, "held", Some(me()));
+    list_name_field(&h).focus();
+    h.step();
+    list_name_field(&h).type_text("fresh");
+    h.step();
+    click(&mut h, |h| button(h, "New list"));
+    answer(&mut h, "Switch watch lists?", "Release and switch");
+    run_until(&mut h, "fresh is the active list", |h| {
+        active_list(h).as_deref() == Some("fresh")
+    });
+    run_until_status(&mut h, dir, "absent", None);
+    assert!(row(&h, dir).is_none());
+}
+
 /// Every input widget must have an accessible name (screen readers; tests find widgets by it),
 /// including the watch-list ComboBox and the hold-duration field.
 #[test]

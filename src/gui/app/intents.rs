@@ -85,7 +85,7 @@ impl LockscopeApp {
                 interval,
                 lock_name,
             } => self.ask_apply_settings(interval, lock_name),
-            Intent::Answer(answer) => self.answer(answer),
+            Intent::Answer(answer) => self.answer(answer, ctx),
             Intent::CopyText(text) => ctx.copy_text(text),
             Intent::DismissMessage(i) => {
                 if i < self.messages.len() {
@@ -126,7 +126,7 @@ impl LockscopeApp {
     }
 
     /// Carries out what was asked, as answered.
-    fn answer(&mut self, answer: Answer) {
+    fn answer(&mut self, answer: Answer, ctx: &egui::Context) {
         let Some(ask) = self.ask.take() else {
             return;
         };
@@ -139,6 +139,10 @@ impl LockscopeApp {
             Ask::DeleteList { name, .. } => self.delete_list(&name, keep),
             Ask::Remove { dirs, .. } => self.remove(dirs),
             Ask::ReplaceFile { list, path } => self.export_to(&list, path, true),
+            Ask::Quit { .. } => {
+                self.quit_confirmed = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
             Ask::LockName {
                 interval,
                 lock_name,

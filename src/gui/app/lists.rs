@@ -148,13 +148,12 @@ impl LockscopeApp {
         let Some(state) = self.lists.as_mut() else {
             return;
         };
-        let from = state.active().map(|l| l.name.clone());
-        let result = state.create(name).and_then(|()| state.switch(name.trim()));
-        match result {
+        match state.create(name) {
             Ok(()) => {
-                // A new list watches nothing yet: the app's locks stay held, their rows kept.
-                self.show_active_list(from, "");
                 self.save();
+                // The same question as switching from the list menu: a new list watches none
+                // of the app's locks (Cancel leaves the new list made, not opened).
+                self.ask_switch_list(name.trim().to_string());
             }
             Err(e) => self.tell(e.to_string(), true),
         }
@@ -206,13 +205,12 @@ impl LockscopeApp {
         };
         list.name = state.unused_name(&list.name);
         let name = list.name.clone();
-        let from = state.active().map(|l| l.name.clone());
-        match state.insert(list).and_then(|()| state.switch(&name)) {
+        match state.insert(list) {
             Ok(()) => {
-                // The app's locks stay held, their rows kept, unless the imported list has them.
-                self.show_active_list(from, "");
                 self.save();
                 self.tell(format!("imported watch list {name:?}"), false);
+                // Opened as the list menu would: asking first if the app holds locks it lacks.
+                self.ask_switch_list(name);
             }
             Err(e) => self.tell(e.to_string(), true),
         }

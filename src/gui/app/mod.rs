@@ -128,6 +128,8 @@ pub struct LockscopeApp {
     end: Option<EndHolder>,
     /// A question waiting for the user's answer.
     ask: Option<Ask>,
+    /// The user answered "Release and quit": the next close request is let through.
+    quit_confirmed: bool,
     /// Locks released for rows the app dropped (removed, or not in the list switched to): the
     /// row's last state and why, logged when the release is done.
     releasing: HashMap<PathBuf, (Option<DirState>, String)>,
@@ -207,6 +209,7 @@ impl LockscopeApp {
             details_asked: None,
             end: None,
             ask: None,
+            quit_confirmed: false,
             releasing: HashMap::new(),
             file_manager: config
                 .file_manager
@@ -248,6 +251,25 @@ impl LockscopeApp {
     }
 }
 
+impl LockscopeApp {
+    /// One rule for every way a person closes the window (its close button, Ctrl+Q, the window
+    /// manager): when the app holds locks, ask first, since quitting releases them. A signal
+    /// (SIGTERM at logout, Ctrl+C in the terminal) closes without asking.
+    fn question_before_closing(&mut self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.viewport().close_requested()) {
+            return;
+        }
+        let held = self.held_outside(&[]);
+        let signalled = super::CLOSE_SIGNALLED.load(std::sync::atomic::Ordering::SeqCst);
+        if held == 0 || self.quit_confirmed || signalled {
+            return;
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        self.ask = Some(Ask::Quit { held });
+        ctx.request_repaint();
+    }
+}
+
 impl eframe::App for LockscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
@@ -262,6 +284,7 @@ impl eframe::App for LockscopeApp {
                     .is_some_and(|(p, r)| r.contains(p))
         }) || egui::Popup::is_any_open(&ctx);
         self.model.hold_order(on_table);
+        self.question_before_closing(&ctx);
         let focused = ctx.input(|i| i.focused);
         if focused {
             self.notifier.focused();

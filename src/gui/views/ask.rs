@@ -69,6 +69,15 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
                 vec![(label.into(), Answer::Release)],
             )
         }
+        Ask::Quit { held } => (
+            "Quit and release your locks?",
+            format!(
+                "You hold {} from this app: quitting releases {}, and certbot can then run there.",
+                locks(*held),
+                if *held == 1 { "it" } else { "them" }
+            ),
+            vec![("Release and quit".into(), Answer::Release)],
+        ),
         Ask::ReplaceFile { list, path } => (
             "Replace the file?",
             format!(
