@@ -84,6 +84,19 @@ pub struct LogEntry {
     pub cause: Cause,
     /// What the app did, for entries it logs itself (a release of a row no longer watched).
     pub note: Option<String>,
+    /// First looks at several directories in one line (a big import, the start): how many
+    /// were found in each state, by [`DirState::name`]. `dir` and `new` are then the first's.
+    pub first_looks: Option<std::collections::BTreeMap<&'static str, usize>>,
+}
+
+/// First looks this close together share one log line.
+const FIRST_LOOKS_TOGETHER: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl LogEntry {
+    /// A first look ([`Cause::Initial`]) that names no holder: what a summary line may hold.
+    fn plain_first_look(&self) -> bool {
+        self.cause == Cause::Initial && self.old.is_none() && self.new.holder().is_none()
+    }
 }
 
 /// The table's rows and everything derived from them.
@@ -201,15 +214,36 @@ impl Model {
             state: change.new.clone(),
         });
         trim_history(&mut row.history, change.at);
-        self.log.push_back(LogEntry {
+        let entry = LogEntry {
             at: change.at,
             dir: change.dir,
             old: change.old,
             new: change.new,
             cause,
             note: None,
-        });
-        self.trim_log();
+            first_looks: None,
+        };
+        // First looks at many directories (an import of 2,000) are one line, not 2,000 that
+        // bury the real transitions; a first look that finds a holder keeps its own line.
+        match self.log.back_mut() {
+            Some(last)
+                if entry.plain_first_look()
+                    && last.plain_first_look()
+                    && entry
+                        .at
+                        .duration_since(last.at)
+                        .is_ok_and(|d| d <= FIRST_LOOKS_TOGETHER) =>
+            {
+                let counts = last
+                    .first_looks
+                    .get_or_insert_with(|| [(last.new.name(), 1)].into_iter().collect());
+                *counts.entry(entry.new.name()).or_default() += 1;
+            }
+            _ => {
+                self.log.push_back(entry);
+                self.trim_log();
+            }
+        }
         if matches!(self.sort.0, SortKey::State | SortKey::Pid | SortKey::Since)
             || !self.filter.is_empty()
         {
@@ -242,6 +276,7 @@ impl Model {
             new,
             cause: Cause::Action,
             note: Some(note),
+            first_looks: None,
         });
         self.trim_log();
     }
@@ -314,6 +349,49 @@ mod tests {
             pid: Some(pid),
             command: Some(cmd.into()),
         }))
+    }
+
+    #[test]
+    fn first_looks_together_are_one_log_line_but_holders_and_changes_are_their_own() {
+        let mut m = Model::default();
+        let first = |dir: &str, new: DirState, secs: u64| Change {
+            cause: Cause::Initial,
+            ..change(dir, new, secs)
+        };
+        for i in 0..2_000 {
+            let dir = format!("/d{i}");
+            m.add(dir.clone().into());
+            let state = if i % 10 == 0 {
+                DirState::Lock(LockState::Free)
+            } else {
+                DirState::Lock(LockState::Absent)
+            };
+            m.apply(first(&dir, state, 1));
+        }
+        m.add("/held".into());
+        m.apply(first("/held", held(7, "certbot renew"), 2));
+        m.apply(change("/d1", held(8, "certbot certonly"), 3));
+        m.add("/later".into());
+        m.apply(first("/later", DirState::Lock(LockState::Absent), 60));
+        assert_eq!(
+            m.log.len(),
+            4,
+            "{:#?}",
+            m.log.iter().map(|e| &e.dir).collect::<Vec<_>>()
+        );
+        let counts = m.log[0].first_looks.as_ref().expect("a summary");
+        assert_eq!(counts.get("absent"), Some(&1_800));
+        assert_eq!(counts.get("free"), Some(&200));
+        assert_eq!(
+            m.log[1].dir,
+            Path::new("/held"),
+            "a first look at a holder is its own line"
+        );
+        assert_eq!(m.log[2].dir, Path::new("/d1"));
+        assert!(
+            m.log[3].first_looks.is_none(),
+            "a lone later first look names its directory"
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .model
         .log
         .iter()
-        .filter(|e| needle.is_empty() || e.dir.to_string_lossy().to_lowercase().contains(&needle))
+        .filter(|e| {
+            needle.is_empty()
+                || (e.first_looks.is_none()
+                    && e.dir.to_string_lossy().to_lowercase().contains(&needle))
+        })
         .collect();
     let now = std::time::SystemTime::now();
     let mut copy = false;
@@ -50,6 +54,19 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
 
 /// One event-log line, as shown and as *Copy* copies it: escaped (one line per event).
 fn log_line(e: &LogEntry, now: std::time::SystemTime) -> String {
+    if let Some(counts) = &e.first_looks {
+        let total: usize = counts.values().sum();
+        let each: Vec<String> = counts
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        return format!(
+            "{}  first look at {total} directories: {}  [{}]",
+            clock(e.at, now),
+            each.join(", "),
+            e.cause.name()
+        );
+    }
     let old = e.old.as_ref().map_or("-", |s| s.name());
     let cause = e.cause.name();
     let ours_remote = matches!(e.new, DirState::Lock(LockState::HeldByThisProcess))
@@ -88,6 +105,26 @@ fn count_label(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn first_looks_read_as_one_line_of_counts() {
+        use crate::monitor::Cause;
+        let at = std::time::SystemTime::now();
+        let entry = super::LogEntry {
+            at,
+            dir: "/d0".into(),
+            old: None,
+            new: super::DirState::Lock(super::LockState::Absent),
+            cause: Cause::Initial,
+            note: None,
+            first_looks: Some([("absent", 1_800), ("free", 200)].into_iter().collect()),
+        };
+        let line = super::log_line(&entry, at);
+        assert!(
+            line.ends_with("  first look at 2000 directories: 1800 absent, 200 free  [initial]"),
+            "{line}"
+        );
+    }
+
     #[test]
     fn one_event_is_singular() {
         assert_eq!(super::count_label(0), "0 events");
