@@ -104,6 +104,8 @@ pub enum Intent {
     CopyText(String),
     /// Close message number `i` of the banner.
     DismissMessage(usize),
+    /// "Dismiss all".
+    DismissAllMessages,
     DismissHint,
     /// Close the window (Ctrl+Q), which releases every lock.
     Quit,

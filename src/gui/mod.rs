@@ -23,7 +23,7 @@ mod stats;
 mod views;
 mod workers;
 
-pub use app::{AppConfig, LockscopeApp, OpenList};
+pub use app::{AppConfig, INFO_LIFETIME, LockscopeApp, OpenList};
 pub use notify::{Notice, NoticeSink};
 pub use workers::{FolderPicker, LoadHook};
 
@@ -116,6 +116,7 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         notices: std::sync::Arc::new(notify::DesktopNotices),
         ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
         remote_command: None,
+        info_lifetime: app::INFO_LIFETIME,
     };
     eframe::run_native(
         "lockscope",

@@ -177,6 +177,10 @@ impl Theme {
 pub struct Message {
     pub text: String,
     pub is_error: bool,
+    /// How many times it was told (shown once, "(×N)").
+    pub count: usize,
+    /// When it was last told (informational ones expire after a while).
+    pub at: std::time::Instant,
 }
 
 /// "End holder…" in progress (one at a time). The target is what `terminate::identify` found;

@@ -122,6 +122,7 @@ fn app_config(
         // Never the environment's: a test that wants remote rows says how to reach them.
         ssh_command: None,
         remote_command: None,
+        info_lifetime: lockscope::gui::INFO_LIFETIME,
     }
 }
 
@@ -599,6 +600,59 @@ fn a_typed_relative_path_is_refused_and_kept_in_the_field() {
     // No row for the path resolved against the working directory.
     let cwd = std::env::current_dir().unwrap().join("letsencrypt/work");
     assert!(row(&h, &cwd).is_none(), "a row for {}", cwd.display());
+}
+
+/// Messages do not pile up: the same error twice is one message "(×2)" that stays until
+/// dismissed; information goes by itself after a while; "Dismiss all" clears the rest.
+#[test]
+fn messages_collapse_repeats_expire_when_informational_and_can_all_be_dismissed() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(1);
+    let picker = FakePicker::new();
+    let mut config = app_config(cfg.path(), picker.clone(), None);
+    config.info_lifetime = Duration::from_millis(600);
+    let mut h = build_app(config, true);
+    add_absent_rows(&mut h, &[&dirs[0]]);
+    let nowhere = root.path().join("no such dir/list.toml");
+    for _ in 0..2 {
+        picker.answer_save_file(Some(nowhere.clone()));
+        click(&mut h, |h| button(h, "Export…"));
+        h.run_steps(5);
+    }
+    run_until(&mut h, "one export error, counted twice", |h| {
+        message_containing(h, "export failed").is_some_and(|m| m.ends_with("(×2)"))
+    });
+    let errors = h
+        .query_all_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.contains("export failed"))
+        })
+        .count();
+    assert_eq!(errors, 1, "{}", describe(&h));
+    type_path(&mut h, dirs[0].to_str().unwrap());
+    run_until(&mut h, "the information", |h| {
+        message_containing(h, "already watched").is_some()
+    });
+    run_until(&mut h, "the information goes by itself", |h| {
+        message_containing(h, "already watched").is_none()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    h.run_steps(3);
+    assert!(
+        message_containing(&h, "export failed").is_some(),
+        "errors stay"
+    );
+    picker.answer_save_file(Some(root.path().join("no such dir/other.toml")));
+    click(&mut h, |h| button(h, "Export…"));
+    run_until(&mut h, "two errors and Dismiss all", |h| {
+        h.query_by_role_and_label(Role::Button, "Dismiss all")
+            .is_some()
+    });
+    h.run_steps(3); // the toasts' area settles its size (a new toast moves the button)
+    click(&mut h, |h| button(h, "Dismiss all"));
+    run_until(&mut h, "no message left", |h| {
+        message_containing(h, "export failed").is_none()
+    });
+    picker.assert_all_used(3);
 }
 
 #[test]

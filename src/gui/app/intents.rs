@@ -87,6 +87,7 @@ impl LockscopeApp {
             } => self.ask_apply_settings(interval, lock_name),
             Intent::Answer(answer) => self.answer(answer, ctx),
             Intent::CopyText(text) => ctx.copy_text(text),
+            Intent::DismissAllMessages => self.messages.clear(),
             Intent::DismissMessage(i) => {
                 if i < self.messages.len() {
                     self.messages.remove(i);

@@ -60,7 +60,12 @@ pub struct AppConfig {
     pub ssh_command: Option<String>,
     /// The program run on remote hosts; `None`: `lockscope`.
     pub remote_command: Option<String>,
+    /// How long an informational message stays on screen (errors stay until dismissed).
+    pub info_lifetime: Duration,
 }
+
+/// How long an informational message ("exported to …") stays, by default.
+pub const INFO_LIFETIME: Duration = Duration::from_secs(8);
 
 impl AppConfig {
     /// The usual setup: the last active list, no frame stats.
@@ -75,6 +80,7 @@ impl AppConfig {
             file_manager: None,
             ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
             remote_command: None,
+            info_lifetime: INFO_LIFETIME,
         }
     }
 }
@@ -113,6 +119,7 @@ pub struct LockscopeApp {
     open_list: Option<OpenList>,
     settings: Settings,
     messages: Vec<Message>,
+    info_lifetime: Duration,
     stats: Option<super::stats::FrameStats>,
     /// `LOCKSCOPE_GUI_LAYOUT`: where widgets are, for the scripts that drive the window.
     layout_log: Option<super::layout_log::LayoutLog>,
@@ -202,6 +209,7 @@ impl LockscopeApp {
             open_list: config.open_list,
             settings,
             messages: Vec::new(),
+            info_lifetime: config.info_lifetime,
             stats: config.stats,
             layout_log: super::layout_log::LayoutLog::from_env(),
             pending_dirs: Vec::new(),
@@ -229,11 +237,37 @@ impl LockscopeApp {
         })
     }
 
+    /// Shows a message: an error until dismissed, information for [`AppConfig::info_lifetime`].
+    /// The same message again is counted on the one already shown (moved to the end), not
+    /// stacked: 101 repair warnings are one message "(×101)".
     fn tell(&mut self, text: impl Into<String>, is_error: bool) {
-        self.messages.push(Message {
-            text: text.into(),
+        let text = text.into();
+        let mut message = Message {
+            text,
             is_error,
-        });
+            count: 1,
+            at: Instant::now(),
+        };
+        if let Some(i) = self
+            .messages
+            .iter()
+            .position(|m| m.text == message.text && m.is_error == is_error)
+        {
+            message.count += self.messages.remove(i).count;
+        }
+        self.messages.push(message);
+    }
+
+    /// Drops informational messages older than their lifetime; returns when the next one goes.
+    fn expire_messages(&mut self) -> Option<Duration> {
+        let lifetime = self.info_lifetime;
+        self.messages
+            .retain(|m| m.is_error || m.at.elapsed() < lifetime);
+        self.messages
+            .iter()
+            .filter(|m| !m.is_error)
+            .map(|m| lifetime.saturating_sub(m.at.elapsed()))
+            .min()
     }
 
     /// Seconds until the nearest timed hold ends, if any (the UI repaints for its countdown).
@@ -290,6 +324,9 @@ impl eframe::App for LockscopeApp {
             self.notifier.focused();
         }
         self.pump(focused);
+        if let Some(next) = self.expire_messages() {
+            ctx.request_repaint_after(next);
+        }
         if let Some(wait) = self.send_notices() {
             ctx.request_repaint_after(wait);
         }

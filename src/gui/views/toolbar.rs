@@ -332,8 +332,20 @@ pub fn messages(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
         .show(ui.ctx(), |ui| {
             let width = (ui.ctx().content_rect().width() * 0.5).clamp(240.0, 520.0);
             ui.set_max_width(width);
-            if first > 0 {
-                ui.label(RichText::new(format!("{first} earlier message(s)")).weak());
+            if view.messages.len() > 1 {
+                ui.horizontal(|ui| {
+                    if ui.button("Dismiss all").clicked() {
+                        intents.push(Intent::DismissAllMessages);
+                    }
+                    if first > 0 {
+                        let earlier = if first == 1 {
+                            "1 earlier message".to_string()
+                        } else {
+                            format!("{first} earlier messages")
+                        };
+                        ui.label(RichText::new(earlier).weak());
+                    }
+                });
             }
             for (i, m) in view.messages.iter().enumerate().skip(first) {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
@@ -348,7 +360,12 @@ pub fn messages(ui: &Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
                         if ui.small_button("🗙").on_hover_text("Dismiss").clicked() {
                             intents.push(Intent::DismissMessage(i));
                         }
-                        ui.add(egui::Label::new(escape(&m.text).as_ref()).wrap());
+                        let text = if m.count > 1 {
+                            format!("{} (×{})", escape(&m.text), m.count)
+                        } else {
+                            escape(&m.text).into_owned()
+                        };
+                        ui.add(egui::Label::new(text).wrap());
                     });
                 });
             }
