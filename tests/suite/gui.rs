@@ -2926,6 +2926,44 @@ fn the_keyboard_moves_extends_acts_on_and_removes_the_selection() {
     });
 }
 
+/// A filter that hides every row says so (not a blank table) and offers to clear itself; a
+/// selected row the filter hides leaves the details pane; switching lists clears the filter.
+#[test]
+fn a_filter_that_hides_every_row_says_so_and_the_details_follow_what_is_shown() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(3);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0], &dirs[1], &dirs[2]]);
+    select_row(&mut h, &dirs[0]);
+    run_until(&mut h, "the details pane", |h| {
+        h.query_by_label("Details").is_some()
+    });
+    press(&mut h, egui::Modifiers::COMMAND, egui::Key::F);
+    h.event(egui::Event::Text("no-such-directory".into()));
+    h.step();
+    run_until(&mut h, "the filter says it hides them all", |h| {
+        h.query_by_label("The filter \u{201c}no-such-directory\u{201d} hides all 3 directories.")
+            .is_some()
+    });
+    assert!(h.query_by_label("Details").is_none(), "{}", describe(&h));
+    click(&mut h, |h| button(h, "Clear the filter"));
+    run_until(&mut h, "every row again", |h| {
+        h.query_by_label("3 of 3 shown").is_some()
+    });
+
+    press(&mut h, egui::Modifiers::COMMAND, egui::Key::F);
+    h.event(egui::Event::Text("/d2".into()));
+    h.step();
+    run_until(&mut h, "filtered", |h| {
+        h.query_by_label("1 of 3 shown").is_some()
+    });
+    create_list(&mut h, "other");
+    switch_list(&mut h, "default");
+    run_until(&mut h, "the filter is cleared by the switch", |h| {
+        h.query_by_label("3 of 3 shown").is_some()
+    });
+}
+
 #[test]
 fn a_rows_context_menu_copies_opens_acts_and_removes() {
     let cfg = tempfile::tempdir().unwrap();

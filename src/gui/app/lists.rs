@@ -43,8 +43,9 @@ impl LockscopeApp {
     /// kept from list `keep_from`) when `keep_from` is given; otherwise their locks are released
     /// and logged with `why`.
     fn show_active_list(&mut self, keep_from: Option<String>, why: &str) {
-        // Another list's rows are not this one's to put back.
+        // Another list's rows are not this one's to put back, nor its filter to hide them.
         self.removed.clear();
+        self.model.set_filter("");
         let stuck_after = self
             .active_list()
             .and_then(|l| l.notify.stuck_after)

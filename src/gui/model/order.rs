@@ -64,6 +64,14 @@ impl Model {
             let mut shown: Vec<usize> = (0..self.rows.len())
                 .filter(|&i| needle.is_empty() || matches_filter(&self.rows[i], &needle))
                 .collect();
+            if !needle.is_empty() && !self.selection.is_empty() {
+                // A row the filter hides is not selected: the details pane and "… selected"
+                // act only on rows in sight.
+                let rows = &self.rows;
+                let in_sight: std::collections::HashSet<&Path> =
+                    shown.iter().map(|&i| rows[i].dir.as_path()).collect();
+                self.selection.retain(|d| in_sight.contains(d.as_path()));
+            }
             let (key, ascending) = self.sort;
             shown.sort_by(|&a, &b| {
                 let ord = compare(&self.rows[a], &self.rows[b], key);

@@ -59,6 +59,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             ui.centered_and_justified(|ui| ui.spinner());
         } else if view.model.rows().is_empty() {
             table::empty_state(ui);
+        } else if view.model.shown().is_empty() && !view.model.filter().is_empty() {
+            table::all_filtered_out(ui, view, intents);
         } else {
             // Narrower than its columns (a small window, the details pane open): the table
             // scrolls sideways rather than losing its right-hand columns. Solid scroll bars: a

@@ -545,3 +545,23 @@ fn sort_header(
         *sort_by = Some(key);
     }
 }
+
+/// The filter hides every row: say so (a blank table read as "nothing watched"), with a way out.
+pub fn all_filtered_out(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(40.0);
+        let rows = view.model.rows().len();
+        ui.label(format!(
+            "The filter \u{201c}{}\u{201d} hides {}.",
+            escape(view.model.filter()),
+            if rows == 1 {
+                "the only directory".to_string()
+            } else {
+                format!("all {rows} directories")
+            }
+        ));
+        if ui.button("Clear the filter").clicked() {
+            intents.push(Intent::Filter(String::new()));
+        }
+    });
+}
