@@ -50,6 +50,10 @@ pub struct UiState {
     pub theme: Theme,
     #[serde(skip)]
     pub path_input: String,
+    /// The row whose context menu is open (highlighted: the menu acts on it, not on the
+    /// selection), as of the last frame.
+    #[serde(skip)]
+    pub menu_row: Option<PathBuf>,
     #[serde(skip)]
     pub list_name_input: String,
     #[serde(skip)]
@@ -102,6 +106,7 @@ impl Default for UiState {
     fn default() -> Self {
         UiState {
             panels: Panels::default(),
+            menu_row: None,
             hold_secs: 30,
             timeline_minutes: 5,
             end_grace_secs: 10,

@@ -2964,6 +2964,39 @@ fn a_filter_that_hides_every_row_says_so_and_the_details_follow_what_is_shown() 
     });
 }
 
+/// The Remove question names the directories it is about (not only how many).
+#[test]
+fn the_remove_question_names_the_directories() {
+    let cfg = tempfile::tempdir().unwrap();
+    let (_root, dirs) = tempdirs(3);
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    add_absent_rows(&mut h, &[&dirs[0], &dirs[1], &dirs[2]]);
+    select_row(&mut h, &dirs[0]);
+    let cells = row(&h, &dirs[2]).unwrap();
+    cells[0]
+        .get_by_role(Role::Label)
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.remove_cursor();
+    h.step();
+    run_until(&mut h, "two rows selected", |h| {
+        selected_count(h) == Some(2)
+    });
+    press(&mut h, egui::Modifiers::NONE, egui::Key::Delete);
+    run_until(&mut h, "the question", |h| {
+        h.query_by_label_contains("Remove 2 directories from this watch list?")
+            .is_some()
+    });
+    let text = h
+        .get_by_label_contains("Remove 2 directories from this watch list?")
+        .accesskit_node()
+        .value()
+        .unwrap_or_default();
+    for (dir, named) in [(&dirs[0], true), (&dirs[1], false), (&dirs[2], true)] {
+        assert_eq!(text.contains(dir.to_str().unwrap()), named, "{text}");
+    }
+    click(&mut h, |h| button(h, "Cancel"));
+}
+
 #[test]
 fn a_rows_context_menu_copies_opens_acts_and_removes() {
     let cfg = tempfile::tempdir().unwrap();

@@ -46,13 +46,24 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
             ("Delete watch list?", text, choices)
         }
         Ask::Remove { dirs, held } => {
+            // Named: the question is about these, whatever else is highlighted.
+            const NAMED: usize = 5;
+            let mut names: Vec<String> = dirs
+                .iter()
+                .take(NAMED)
+                .map(|d| crate::escape::escape_path(d).into_owned())
+                .collect();
+            if dirs.len() > NAMED {
+                names.push(format!("and {} more", dirs.len() - NAMED));
+            }
             let mut text = format!(
-                "Remove {} from this watch list?",
+                "Remove {} from this watch list?\n{}",
                 if dirs.len() == 1 {
                     "1 directory".to_string()
                 } else {
                     format!("{} directories", dirs.len())
-                }
+                },
+                names.join("\n")
             );
             let label = if *held > 0 {
                 text.push_str(&format!(

@@ -58,6 +58,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     state.page_rows = ((ui.available_height() / ROW_HEIGHT) as usize)
         .saturating_sub(2)
         .max(1);
+    let menu_row = state.menu_row.take();
+    let mut menu_open_for: Option<std::path::PathBuf> = None;
     let scroll_to = state
         .scroll_to
         .take()
@@ -153,7 +155,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .body(|body| {
             body.rows(ROW_HEIGHT, visible.len(), |mut row_ui| {
                 let row = &model.rows()[visible[row_ui.index()]];
-                row_ui.set_selected(model.selection.contains(&row.dir));
+                row_ui.set_selected(
+                    model.selection.contains(&row.dir) || menu_row.as_ref() == Some(&row.dir),
+                );
                 let holder = match (&row.state, &row.remote) {
                     // This app's remote hold: its pid on that host, not this process's.
                     (Some(DirState::Lock(LockState::HeldByThisProcess)), Some(remote)) => {
@@ -281,15 +285,23 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                         extend: mods.shift,
                     });
                 }
-                response.context_menu(|ui| {
+                let open = response.context_menu(|ui| {
                     if let Some(intent) = row_menu(ui, row, lock_name, hold_for) {
                         menu = Some(intent);
                         ui.close();
                     }
                 });
+                if open.is_some() {
+                    menu_open_for = Some(row.dir.clone());
+                }
             });
         });
 
+    if menu_open_for != menu_row {
+        // Highlight (or stop highlighting) the menu's row in the next frame.
+        ui.ctx().request_repaint();
+    }
+    state.menu_row = menu_open_for;
     intents.extend(sort_by.map(Intent::SortBy));
     intents.extend(clicked);
     intents.extend(act);
