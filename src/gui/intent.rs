@@ -25,6 +25,16 @@ pub enum Intent {
     /// The path field's text on Enter or "Add" (one path a line); the field is cleared.
     AddTypedPaths(String),
     AddCertbotDefaults,
+    /// "Find certbot locks…": look for them on this machine (on a thread), then list them.
+    FindLocks,
+    /// Tick or untick found directory number `index` in that list.
+    ChooseFound {
+        index: usize,
+        chosen: bool,
+    },
+    /// Add the ticked found directories and close the list.
+    AddFound,
+    CloseFound,
     /// "Add folders…": the folder dialog, on its thread.
     PickFolders,
     RemoveSelected,

@@ -260,6 +260,17 @@ pub enum Answer {
     Cancel,
 }
 
+/// "Find certbot locks…": looking, then what was found and which of it the user chose.
+#[derive(Debug, Clone)]
+pub enum Finding {
+    Looking,
+    Found {
+        found: crate::gui::workers::Discovered,
+        /// Per found directory: ticked to be added.
+        chosen: Vec<bool>,
+    },
+}
+
 /// What the views read: the app's state, borrowed for one frame.
 pub struct Snapshot<'a> {
     pub model: &'a Model,
@@ -276,6 +287,8 @@ pub struct Snapshot<'a> {
     pub ask: Option<&'a Ask>,
     /// How many rows "Undo remove" would put back (0: nothing to undo).
     pub undo_remove: usize,
+    /// "Find certbot locks…", while its window is open.
+    pub finding: Option<&'a Finding>,
 }
 
 impl Snapshot<'_> {

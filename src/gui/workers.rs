@@ -42,6 +42,8 @@ pub enum WorkerEvent {
     End(EndEvent),
     /// Paths to add, resolved by [`resolve_paths`].
     Resolved(Vec<Resolved>),
+    /// What [`find_locks`] found on this machine.
+    Discovered(Discovered),
     /// [`open_folder`] is done; `error` if the file manager could not be run or failed.
     Opened {
         dir: PathBuf,
@@ -121,6 +123,58 @@ pub fn resolve_paths(events: &Events, paths: Vec<PathBuf>, lock_name: String) ->
                 })
                 .collect();
             events.send(WorkerEvent::Resolved(resolved));
+        })
+        .is_ok()
+}
+
+// ---- finding certbot's locks ------------------------------------------------------------------
+
+/// A directory [`find_locks`] found, and its lock's state when it looked.
+#[derive(Debug, Clone)]
+pub struct FoundDir {
+    pub dir: PathBuf,
+    pub found_by: Vec<crate::discover::FoundBy>,
+    /// The probe's answer (an error as its sentence: hostile text, escaped when shown).
+    pub state: Result<crate::probe::LockState, String>,
+}
+
+/// What [`find_locks`] found, and where it looked.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    pub dirs: Vec<FoundDir>,
+    pub certbot_processes: usize,
+    /// certbot's default directories on this OS (looked at; listed when they exist).
+    pub presets: Vec<PathBuf>,
+}
+
+/// Finds certbot's locks on this machine (`discover`: the kernel's lock table, running certbot
+/// processes' directories, the defaults) and probes each, on a thread of its own (it reads
+/// `/proc` and stats directories); the answer comes as [`WorkerEvent::Discovered`]. False if no
+/// thread could be started.
+pub fn find_locks(events: &Events, lock_name: String) -> bool {
+    let events = events.clone();
+    std::thread::Builder::new()
+        .name("lockscope-discover".into())
+        .spawn(move || {
+            let discovery = crate::discover::discover(&lock_name);
+            let mut batch = crate::probe::ProbeBatch::new();
+            let dirs = discovery
+                .found
+                .into_iter()
+                .map(|found| {
+                    let probed = batch.probe_path(&found.dir, &lock_name);
+                    FoundDir {
+                        dir: found.dir,
+                        found_by: found.found_by,
+                        state: probed.state.map_err(|e| e.to_string()),
+                    }
+                })
+                .collect();
+            events.send(WorkerEvent::Discovered(Discovered {
+                dirs,
+                certbot_processes: discovery.certbot_processes,
+                presets: crate::watchlist::certbot_defaults(),
+            }));
         })
         .is_ok()
 }

@@ -2964,6 +2964,65 @@ fn a_filter_that_hides_every_row_says_so_and_the_details_follow_what_is_shown() 
     });
 }
 
+/// "Find certbot locks…" finds a real certbot's lock in a directory nobody named (a logs dir
+/// under /tmp, as Nginx Proxy Manager uses), ticked with its holder; adding it makes a row.
+#[test]
+fn find_certbot_locks_lists_a_held_lock_nobody_named_and_adds_it() {
+    let cfg = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt-log");
+    std::fs::create_dir(&dir).unwrap();
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let mut h = start_app(cfg.path(), FakePicker::new());
+    run_until(&mut h, "the watch lists are loaded", lists_loaded);
+    click(&mut h, |h| button(h, "Find certbot locks…"));
+    let ours = dir.display().to_string();
+    run_until(&mut h, "the found list names the directory", |h| {
+        h.query_by(|n| n.role() == Role::CheckBox && n.label().as_deref() == Some(&ours))
+            .is_some()
+    });
+    let held_by = format!("held by pid {}", certbot.pid);
+    assert!(
+        labels(&h).iter().any(|l| l.starts_with(&held_by)),
+        "{}",
+        describe(&h)
+    );
+    assert!(
+        labels(&h)
+            .iter()
+            .any(|l| l.contains("certbot locks are held now")
+                || l.contains("1 certbot lock is held now")),
+        "{}",
+        describe(&h)
+    );
+    // Other tests' locks may be found too: only ours is kept ticked.
+    let others: Vec<String> = h
+        .query_all_by(|n| {
+            n.role() == Role::CheckBox
+                && n.toggled() == Some(egui::accesskit::Toggled::True)
+                && n.label().as_deref() != Some(&ours)
+        })
+        .filter_map(|n| n.accesskit_node().label())
+        .collect();
+    for other in others {
+        // (By AccessKit: a long list scrolls, and a box out of sight takes no pointer click.)
+        h.get_by(|n| n.role() == Role::CheckBox && n.label().as_deref() == Some(&other))
+            .click_accesskit();
+        h.step();
+    }
+    let ticked = h.get_by(|n| n.role() == Role::CheckBox && n.label().as_deref() == Some(&ours));
+    assert_eq!(
+        ticked.accesskit_node().toggled(),
+        Some(egui::accesskit::Toggled::True)
+    );
+    h.run_steps(3); // the window settles its size
+    click(&mut h, |h| button(h, "Add 1 directory"));
+    run_until(&mut h, "the row, held by certbot", |h| {
+        row_texts(h, &dir).contains(&certbot.pid.to_string())
+    });
+    certbot.release();
+}
+
 /// The Remove question names the directories it is about (not only how many).
 #[test]
 fn the_remove_question_names_the_directories() {

@@ -6,7 +6,7 @@ use super::LockscopeApp;
 use super::remote_rows::remote_dir;
 use crate::gui::intent::{Intent, Rows};
 use crate::gui::model::OwnLock;
-use crate::gui::state::{Answer, Ask, EndHolder};
+use crate::gui::state::{Answer, Ask, EndHolder, Finding};
 use crate::gui::workers::{self, Resolved};
 use crate::terminate::Signal;
 use crate::watchlist;
@@ -88,6 +88,27 @@ impl LockscopeApp {
             Intent::Answer(answer) => self.answer(answer, ctx),
             Intent::CopyText(text) => ctx.copy_text(text),
             Intent::DismissAllMessages => self.messages.clear(),
+            Intent::FindLocks => self.find_locks(),
+            Intent::ChooseFound { index, chosen } => {
+                if let Some(Finding::Found { chosen: ticks, .. }) = &mut self.finding
+                    && let Some(tick) = ticks.get_mut(index)
+                {
+                    *tick = chosen;
+                }
+            }
+            Intent::AddFound => {
+                if let Some(Finding::Found { found, chosen }) = self.finding.take() {
+                    let dirs: Vec<PathBuf> = found
+                        .dirs
+                        .into_iter()
+                        .zip(chosen)
+                        .filter(|(_, chosen)| *chosen)
+                        .map(|(f, _)| f.dir)
+                        .collect();
+                    self.add_dirs(dirs);
+                }
+            }
+            Intent::CloseFound => self.finding = None,
             Intent::DismissMessage(i) => {
                 if i < self.messages.len() {
                     self.messages.remove(i);

@@ -11,6 +11,7 @@
 
 mod details;
 mod dialogs;
+mod find;
 mod intents;
 mod lists;
 mod pump;
@@ -137,6 +138,8 @@ pub struct LockscopeApp {
     ask: Option<Ask>,
     /// The user answered "Release and quit": the next close request is let through.
     quit_confirmed: bool,
+    /// "Find certbot locks…", while its window is open.
+    finding: Option<super::state::Finding>,
     /// Locks released for rows the app dropped (removed, or not in the list switched to): the
     /// row's last state and why, logged when the release is done.
     releasing: HashMap<PathBuf, (Option<DirState>, String)>,
@@ -218,6 +221,7 @@ impl LockscopeApp {
             end: None,
             ask: None,
             quit_confirmed: false,
+            finding: None,
             releasing: HashMap::new(),
             file_manager: config
                 .file_manager
@@ -342,6 +346,7 @@ impl eframe::App for LockscopeApp {
             end: self.end.as_ref(),
             ask: self.ask.as_ref(),
             undo_remove: self.removed.len(),
+            finding: self.finding.as_ref(),
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         let theme = self.ui.theme.preference();

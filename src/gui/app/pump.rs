@@ -46,6 +46,7 @@ impl LockscopeApp {
                 }
                 WorkerEvent::End(event) => self.on_end_event(event),
                 WorkerEvent::Resolved(resolved) => self.add_resolved(resolved),
+                WorkerEvent::Discovered(found) => self.on_discovered(found),
                 WorkerEvent::Opened { dir, error } => {
                     if let Some(e) = error {
                         self.tell(format!("could not open {}: {e}", dir.display()), true);

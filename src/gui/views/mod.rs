@@ -8,6 +8,7 @@
 
 mod ask;
 mod details;
+mod find;
 mod log;
 mod settings;
 mod style;
@@ -45,6 +46,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     }
     details::confirm_dialog(ui, view, state, intents);
     ask::show(ui, view, intents);
+    find::show(ui, view, intents);
     if state.panels.log {
         egui::Panel::bottom("log")
             .resizable(true)

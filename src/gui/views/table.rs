@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub fn empty_state(ui: &mut Ui) {
     ui.centered_and_justified(|ui| {
         ui.label(RichText::new(
-            "No directories yet.\nAdd folders with the dialog, type a path, drag folders here,\nor add certbot's defaults.",
+            "No directories yet.\nAdd folders with the dialog, type a path, drag folders here,\nadd certbot's defaults, or find certbot's locks on this machine.",
         ).size(16.0));
     });
 }

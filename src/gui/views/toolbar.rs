@@ -166,6 +166,16 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
         {
             intents.push(Intent::AddCertbotDefaults);
         }
+        if ui
+            .button("Find certbot locks…")
+            .on_hover_text(
+                "Every certbot lock held on this machine, and the directories of running \
+                 certbot processes: pick which to watch",
+            )
+            .clicked()
+        {
+            intents.push(Intent::FindLocks);
+        }
     });
     if let Some(hint) = &state.hint {
         ui.horizontal(|ui| {
