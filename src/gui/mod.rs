@@ -99,7 +99,8 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         viewport: egui::ViewportBuilder::default()
             .with_title("lockscope")
             .with_app_id("lockscope")
-            .with_inner_size([1200.0, 720.0])
+            // Wide enough for every column of the table beside the details pane.
+            .with_inner_size([1280.0, 760.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(icon)
             .with_drag_and_drop(true),

@@ -224,22 +224,29 @@ impl Model {
             first_looks: None,
         };
         // First looks at many directories (an import of 2,000) are one line, not 2,000 that
-        // bury the real transitions; a first look that finds a holder keeps its own line.
-        match self.log.back_mut() {
-            Some(last)
-                if entry.plain_first_look()
-                    && last.plain_first_look()
-                    && entry
+        // bury the real transitions; a first look that finds a holder keeps its own line. The
+        // line gathers the first looks since the last real transition.
+        let gather = entry.plain_first_look().then(|| {
+            self.log
+                .iter_mut()
+                .rev()
+                .take_while(|e| e.cause == Cause::Initial)
+                .find(|e| e.plain_first_look())
+                .filter(|e| {
+                    entry
                         .at
-                        .duration_since(last.at)
-                        .is_ok_and(|d| d <= FIRST_LOOKS_TOGETHER) =>
-            {
-                let counts = last
+                        .duration_since(e.at)
+                        .is_ok_and(|d| d <= FIRST_LOOKS_TOGETHER)
+                })
+        });
+        match gather.flatten() {
+            Some(line) => {
+                let counts = line
                     .first_looks
-                    .get_or_insert_with(|| [(last.new.name(), 1)].into_iter().collect());
+                    .get_or_insert_with(|| [(line.new.name(), 1)].into_iter().collect());
                 *counts.entry(entry.new.name()).or_default() += 1;
             }
-            _ => {
+            None => {
                 self.log.push_back(entry);
                 self.trim_log();
             }
@@ -370,6 +377,8 @@ mod tests {
         }
         m.add("/held".into());
         m.apply(first("/held", held(7, "certbot renew"), 2));
+        m.add("/after-held".into());
+        m.apply(first("/after-held", DirState::Lock(LockState::Absent), 2));
         m.apply(change("/d1", held(8, "certbot certonly"), 3));
         m.add("/later".into());
         m.apply(first("/later", DirState::Lock(LockState::Absent), 60));
@@ -380,7 +389,11 @@ mod tests {
             m.log.iter().map(|e| &e.dir).collect::<Vec<_>>()
         );
         let counts = m.log[0].first_looks.as_ref().expect("a summary");
-        assert_eq!(counts.get("absent"), Some(&1_800));
+        assert_eq!(
+            counts.get("absent"),
+            Some(&1_801),
+            "a holder's line between does not split it"
+        );
         assert_eq!(counts.get("free"), Some(&200));
         assert_eq!(
             m.log[1].dir,

@@ -35,22 +35,33 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .show(ui, |ui| settings::show(ui, view, state, intents));
     }
     if let Some(row) = view.model.single_selected().and_then(|d| view.model.row(d)) {
-        // At most 40% of the window: the table keeps the rest.
+        // The panes give way first: the details pane takes what the table's columns leave at
+        // their least (down to 220 px, where the table scrolls sideways instead), at most 40%.
         let width = ui.available_width();
+        let table_min = if state.panels.timeline {
+            table::MIN_WIDTH_WITH_TIMELINE
+        } else {
+            table::MIN_WIDTH
+        };
+        let room = (width - table_min).clamp(200.0, (width * 0.4).max(200.0));
         egui::Panel::right("details")
             .resizable(true)
-            .default_size((width * 0.3).clamp(240.0, 380.0))
+            .default_size(room.min(380.0))
             .min_size(200.0)
-            .max_size((width * 0.4).max(200.0))
+            .max_size(room)
             .show(ui, |ui| details::show(ui, view, row, intents));
     }
     details::confirm_dialog(ui, view, state, intents);
     ask::show(ui, view, intents);
     find::show(ui, view, intents);
     if state.panels.log {
+        // The table keeps room for its header and a few rows; the log gives way first.
+        let height = ui.available_height();
+        let room = (height - table::MIN_HEIGHT).max(60.0);
         egui::Panel::bottom("log")
             .resizable(true)
-            .default_size(180.0)
+            .default_size((height * 0.3).clamp(60.0, 180.0).min(room))
+            .max_size(room)
             .show(ui, |ui| log::show(ui, view, state, intents));
     }
     // Over everything, after the panels: a message never moves them.

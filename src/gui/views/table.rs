@@ -15,6 +15,17 @@ use eframe::egui::{self, Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The table's columns at their first widths (the Command column at its least), side by side
+/// with their gaps and the panel's margins (measured: 32 px more than the gaps alone): what the
+/// details pane gives way to, without and with the timeline column.
+pub const MIN_WIDTH: f32 =
+    140.0 + 140.0 + 55.0 + 80.0 + 95.0 + 70.0 + ACTIONS_WIDTH + 7.0 * 8.0 + 32.0;
+pub const MIN_WIDTH_WITH_TIMELINE: f32 = MIN_WIDTH + TIMELINE_WIDTH + 8.0;
+const ACTIONS_WIDTH: f32 = 250.0;
+const TIMELINE_WIDTH: f32 = 100.0;
+/// The header and eight rows (the event log gives way to this).
+pub const MIN_HEIGHT: f32 = timeline::HEADER_HEIGHT + 8.0 * ROW_HEIGHT + 16.0;
+
 pub fn empty_state(ui: &mut Ui) {
     ui.centered_and_justified(|ui| {
         ui.label(RichText::new(
@@ -72,12 +83,13 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(
-            Column::initial(150.0)
+            Column::initial(140.0)
                 .at_least(120.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(115.0).at_least(110.0))
+        // "Orphaned lock" and its "⚠ 1" fit (wider content pushed that row's later cells right).
+        .column(Column::initial(140.0).at_least(135.0).clip(true))
         .column(Column::initial(55.0).at_least(40.0))
         // The command takes what the others leave (down to 80 px), so the Actions column stays
         // in view at the default width, with the settings or details pane open too.
@@ -92,7 +104,11 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
         )
         .column(Column::initial(70.0).at_least(70.0));
     if timeline {
-        builder = builder.column(Column::initial(110.0).at_least(80.0).resizable(true));
+        builder = builder.column(
+            Column::initial(TIMELINE_WIDTH)
+                .at_least(80.0)
+                .resizable(true),
+        );
     }
     if let Some(i) = scroll_to {
         builder = builder.scroll_to_row(i, None);
@@ -105,7 +121,7 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     };
     builder
         // The countdown slot and the three buttons.
-        .column(Column::exact(250.0))
+        .column(Column::exact(ACTIONS_WIDTH))
         .header(header_height, |mut header| {
             for (key, title) in [
                 (SortKey::Dir, "Directory"),
