@@ -121,7 +121,14 @@ pub struct Model {
     anchor: Option<PathBuf>,
     /// Each remote host's connection, by its name as rows spell it (`web1`).
     pub hosts: BTreeMap<String, crate::remote::ConnectionState>,
+    /// The timelines of directories no row shows now (another list is open, or they were
+    /// removed), each ending with a "not watched" span: a row for one of them again takes its
+    /// timeline back. At most [`PAST_DIRS`] directories.
+    past: HashMap<PathBuf, VecDeque<Span>>,
 }
+
+/// How many directories' timelines are kept while no row shows them.
+const PAST_DIRS: usize = 20_000;
 
 impl Default for Model {
     fn default() -> Self {
@@ -138,6 +145,7 @@ impl Default for Model {
             cursor: None,
             anchor: None,
             hosts: BTreeMap::new(),
+            past: HashMap::new(),
         }
     }
 }
@@ -165,7 +173,12 @@ impl Model {
             return false;
         }
         self.index.insert(dir.clone(), self.rows.len());
-        self.rows.push(Row::new(dir));
+        let mut row = Row::new(dir);
+        if let Some(mut history) = self.past.remove(&row.dir) {
+            trim_history(&mut history, SystemTime::now());
+            row.history = history;
+        }
+        self.rows.push(row);
         self.visible = None;
         true
     }
@@ -173,12 +186,38 @@ impl Model {
     pub fn remove(&mut self, dir: &Path) -> Option<Row> {
         let i = self.index.remove(dir)?;
         let row = self.rows.remove(i);
+        self.keep_past(&row);
         for (j, r) in self.rows.iter().enumerate().skip(i) {
             self.index.insert(r.dir.clone(), j);
         }
         self.selection.remove(dir);
         self.visible = None;
         Some(row)
+    }
+
+    /// Keeps a removed row's timeline, closed by a span saying it was not watched from now on
+    /// (drawn dotted, not as its last state carried on).
+    fn keep_past(&mut self, row: &Row) {
+        if row.history.is_empty() {
+            return;
+        }
+        if self.past.len() >= PAST_DIRS && !self.past.contains_key(&row.dir) {
+            // The one that has been unwatched longest goes.
+            let oldest = self
+                .past
+                .iter()
+                .min_by_key(|(_, h)| h.back().map(|s| s.start))
+                .map(|(d, _)| d.clone());
+            if let Some(oldest) = oldest {
+                self.past.remove(&oldest);
+            }
+        }
+        let mut history = row.history.clone();
+        history.push_back(Span {
+            start: SystemTime::now(),
+            state: DirState::Unknown("not watched (not in the open watch list)".into()),
+        });
+        self.past.insert(row.dir.clone(), history);
     }
 
     /// Applies a monitor change: row state, history, log.
@@ -356,6 +395,33 @@ mod tests {
             pid: Some(pid),
             command: Some(cmd.into()),
         }))
+    }
+
+    #[test]
+    fn a_directory_removed_and_added_again_gets_its_timeline_back_with_the_gap_marked() {
+        let mut m = Model::default();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        m.add("/a".into());
+        m.apply(change("/a", DirState::Lock(LockState::Absent), now - 30));
+        m.apply(change("/a", held(7, "certbot renew"), now - 20));
+        m.apply(change("/a", DirState::Lock(LockState::Absent), now - 10));
+        assert!(m.remove(Path::new("/a")).is_some());
+        assert!(m.add("/a".into()));
+        let history = &m.row(Path::new("/a")).unwrap().history;
+        assert_eq!(history.len(), 4, "{history:?}");
+        assert_eq!(history[1].state, held(7, "certbot renew"));
+        assert!(
+            matches!(&history[3].state, DirState::Unknown(why) if why.starts_with("not watched")),
+            "{history:?}"
+        );
+        assert!(m.add("/b".into()));
+        assert!(
+            m.row(Path::new("/b")).unwrap().history.is_empty(),
+            "only its own"
+        );
     }
 
     #[test]
