@@ -1,7 +1,8 @@
 //! Opt-in layout log for the scripts that drive the real window (scripts/gui-clipboard,
 //! gui-remembers): with `LOCKSCOPE_GUI_LAYOUT=FILE`, where a few widgets were painted is written
 //! to FILE as JSON whenever it changes, in physical pixels from the window's top-left corner:
-//! `{"add_field": [x0, y0, x1, y1], "first_column": [x0, y0, x1, y1]}`. The scripts click and
+//! `{"add_field": [x0, y0, x1, y1], "first_column": [x0, y0, x1, y1], "buttons": {"Export…":
+//! [x0, y0, x1, y1], ...}`. The scripts click and
 //! drag where the app says things are, not at guessed coordinates or colours.
 //!
 //! The file is written by a thread of its own (the UI thread never touches the filesystem) with
@@ -48,9 +49,15 @@ impl LayoutLog {
                 [r.min.x, r.min.y, r.max.x, r.max.y].map(|v| (v * pixels_per_point).round() as i64)
             })
         };
+        let buttons: serde_json::Map<String, serde_json::Value> = layout
+            .buttons
+            .iter()
+            .map(|(label, rect)| (label.clone(), serde_json::json!(pixels(Some(*rect)))))
+            .collect();
         let text = serde_json::json!({
             "add_field": pixels(layout.add_field),
             "first_column": pixels(layout.first_column),
+            "buttons": buttons,
         })
         .to_string();
         let _ = self.writes.send(text);

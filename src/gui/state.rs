@@ -379,4 +379,14 @@ pub struct Layout {
     /// The table header's first column, to the middle of the gap after it: its right edge is
     /// the resize line a user drags.
     pub first_column: Option<eframe::egui::Rect>,
+    /// Buttons the scripts click, by label, as painted this frame ("Export…", a question's
+    /// answers, "Find certbot locks…", the found list's "Add …").
+    pub buttons: std::collections::BTreeMap<String, eframe::egui::Rect>,
+}
+
+impl Layout {
+    /// Notes where the button labelled `label` was painted (see [`Layout::buttons`]).
+    pub fn button(&mut self, label: &str, response: &eframe::egui::Response) {
+        self.buttons.insert(label.to_string(), response.rect);
+    }
 }

@@ -3,10 +3,10 @@
 
 use crate::escape::escape;
 use crate::gui::intent::Intent;
-use crate::gui::state::{Answer, Ask, Snapshot};
+use crate::gui::state::{Answer, Ask, Layout, Snapshot};
 use eframe::egui::{self, Ui};
 
-pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, layout: &mut Layout, intents: &mut Vec<Intent>) {
     let Some(ask) = view.ask else {
         return;
     };
@@ -121,12 +121,16 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
         let mut done = false;
         ui.horizontal(|ui| {
             for (label, answer) in choices {
-                if ui.button(label).clicked() {
+                let button = ui.button(&label);
+                layout.button(&label, &button);
+                if button.clicked() {
                     intents.push(Intent::Answer(answer));
                     done = true;
                 }
             }
-            if ui.button("Cancel").clicked() {
+            let cancel = ui.button("Cancel");
+            layout.button("Cancel", &cancel);
+            if cancel.clicked() {
                 intents.push(Intent::Answer(Answer::Cancel));
                 done = true;
             }

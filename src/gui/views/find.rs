@@ -5,12 +5,12 @@
 use crate::discover::FoundBy;
 use crate::escape::{escape, escape_path};
 use crate::gui::intent::Intent;
-use crate::gui::state::{Finding, Snapshot};
+use crate::gui::state::{Finding, Layout, Snapshot};
 use crate::gui::workers::{Discovered, FoundDir};
 use crate::probe::LockState;
 use eframe::egui::{self, RichText, Ui};
 
-pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
+pub fn show(ui: &mut Ui, view: &Snapshot<'_>, layout: &mut Layout, intents: &mut Vec<Intent>) {
     let Some(finding) = view.finding else {
         return;
     };
@@ -46,7 +46,9 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, intents: &mut Vec<Intent>) {
                         1 => "Add 1 directory".to_string(),
                         n => format!("Add {n} directories"),
                     };
-                    if ui.add_enabled(n > 0, egui::Button::new(add)).clicked() {
+                    let button = ui.add_enabled(n > 0, egui::Button::new(&add));
+                    layout.button(&add, &button);
+                    if button.clicked() {
                         intents.push(Intent::AddFound);
                         done = true;
                     }

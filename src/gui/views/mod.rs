@@ -23,6 +23,8 @@ use std::path::PathBuf;
 
 /// Paints one frame; what the user asked for is in `intents` afterwards.
 pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut Vec<Intent>) {
+    // Buttons are noted as painted: a closed question's are gone.
+    state.layout.buttons.clear();
     dropped_folders(ui, intents);
     if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
         intents.push(Intent::Quit);
@@ -52,8 +54,8 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
             .show(ui, |ui| details::show(ui, view, row, intents));
     }
     details::confirm_dialog(ui, view, state, intents);
-    ask::show(ui, view, intents);
-    find::show(ui, view, intents);
+    ask::show(ui, view, &mut state.layout, intents);
+    find::show(ui, view, &mut state.layout, intents);
     if state.panels.log {
         // The table keeps room for its header and a few rows; the log gives way first.
         let height = ui.available_height();

@@ -99,10 +99,9 @@ fn list_controls(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents:
         {
             intents.push(Intent::Import);
         }
-        if ui
-            .add_enabled(!view.dialog_open, egui::Button::new("Export…"))
-            .clicked()
-        {
+        let export = ui.add_enabled(!view.dialog_open, egui::Button::new("Export…"));
+        state.layout.button("Export…", &export);
+        if export.clicked() {
             intents.push(Intent::Export);
         }
     }
@@ -166,14 +165,12 @@ fn add_bar(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut 
         {
             intents.push(Intent::AddCertbotDefaults);
         }
-        if ui
-            .button("Find certbot locks…")
-            .on_hover_text(
-                "Every certbot lock held on this machine, and the directories of running \
-                 certbot processes: pick which to watch",
-            )
-            .clicked()
-        {
+        let find = ui.button("Find certbot locks…").on_hover_text(
+            "Every certbot lock held on this machine, and the directories of running certbot \
+             processes: pick which to watch",
+        );
+        state.layout.button("Find certbot locks…", &find);
+        if find.clicked() {
             intents.push(Intent::FindLocks);
         }
     });
