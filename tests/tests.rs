@@ -44,6 +44,9 @@ mod fuzz_watchlist;
 #[cfg(all(unix, feature = "gui"))]
 #[path = "suite/gui.rs"]
 mod gui;
+#[cfg(target_os = "linux")] // the flight recorder against real certbot, SIGKILLed at random
+#[path = "suite/history.rs"]
+mod history;
 #[cfg(unix)]
 #[path = "suite/hostile/mod.rs"]
 mod hostile;

@@ -41,6 +41,13 @@ pub(crate) struct FileKey {
 pub(crate) type LockMeta = Metadata;
 
 /// The probe's lstat of a lock path.
+/// Whether this process runs as root (effective uid 0): where system-wide files go.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
     std::fs::symlink_metadata(path)
 }
@@ -75,6 +82,20 @@ fn lock_open_options() -> OpenOptions {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
     options
+}
+
+/// Opens (creating, mode 0600) the flight recorder's claim file beside its history, never
+/// through a symlink: a claim nobody else may plant or follow.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn open_claim(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)
 }
 
 /// Opens an existing lock file read-only for a lock query: no create, no truncate, no write.

@@ -36,6 +36,23 @@ pub(crate) const CLOSE_DROPS_LOCKS: bool = false;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct FileKey(String);
 
+/// Opens (creating) the flight recorder's claim file beside its history.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn open_claim(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// No root on Windows: per-user paths.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn running_as_root() -> bool {
+    false
+}
+
 pub(crate) fn file_key<M>(path: &Path, _meta: &M) -> FileKey {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     FileKey(abs.to_string_lossy().to_lowercase())

@@ -125,6 +125,56 @@ pub(crate) enum Command {
         #[arg(value_name = "DIR", required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Record every hold of the directories' locks into the history file, until
+    /// SIGINT/SIGTERM (the flight recorder; read it with `lockscope history`).
+    Record {
+        /// The history file [default: /var/lib/lockscope/history.db as root, else
+        /// ~/.local/state/lockscope/history.db].
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Also print each event as one JSON line on standard output (for journald, Vector,
+        /// Fluent Bit).
+        #[arg(long)]
+        events_json: bool,
+        /// Period of the pass that catches changes no filesystem event shows.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+        interval: Duration,
+        /// The lock file's name inside each directory.
+        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+        lock_name: String,
+        /// Local directories.
+        #[arg(value_name = "DIR", required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// What the flight recorder kept: who held each directory's lock, from when to when, in time
+    /// order; --at T: who held it at T.
+    History {
+        /// The history file (default: as `record`'s).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Print one JSON array (times RFC 3339 UTC) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show times in UTC instead of the local time zone (text output).
+        #[arg(long)]
+        utc: bool,
+        /// Only what overlaps T or later: RFC 3339 (2026-12-07T03:00:00Z), a local date and time
+        /// (2026-12-07 03:00), or a local time of day (03:00: the last one past).
+        #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
+        since: Option<jiff::Timestamp>,
+        /// Only what overlaps T or earlier (as --since).
+        #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
+        until: Option<jiff::Timestamp>,
+        /// Who held it at T (as --since).
+        #[arg(long, value_name = "T", value_parser = parse_time)]
+        at: Option<jiff::Timestamp>,
+        /// Only refused attempts.
+        #[arg(long, conflicts_with = "at")]
+        refused: bool,
+        /// Local directories, as `record` was given them.
+        #[arg(value_name = "DIR", required = true)]
+        dirs: Vec<PathBuf>,
+    },
     /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
     /// SIGINT/SIGTERM.
     Serve {
@@ -230,6 +280,38 @@ fn parse_listen_addr(text: &str) -> Result<String, String> {
 }
 
 /// A lock name is a plain file name: no separators, not `.` or `..`.
+/// A time as `history` takes it: RFC 3339, a local date and time, or a local time of day (the
+/// last such moment: 03:00 asked at 09:00 is today's, asked at 01:00 yesterday's).
+fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let zone = jiff::tz::TimeZone::system();
+    let refused =
+        || format!("{text:?} is not a time (use 2026-12-07T03:00:00Z, 2026-12-07 03:00 or 03:00)");
+    if let Ok(civil) = text.parse::<jiff::civil::DateTime>() {
+        return civil
+            .to_zoned(zone)
+            .map(|z| z.timestamp())
+            .map_err(|_| refused());
+    }
+    let time = text.parse::<jiff::civil::Time>().map_err(|_| refused())?;
+    let now = jiff::Timestamp::now().to_zoned(zone.clone());
+    let today = now
+        .date()
+        .to_datetime(time)
+        .to_zoned(zone)
+        .map_err(|_| refused())?;
+    if today.timestamp() <= now.timestamp() {
+        Ok(today.timestamp())
+    } else {
+        today
+            .checked_sub(jiff::Span::new().days(1))
+            .map(|z| z.timestamp())
+            .map_err(|_| refused())
+    }
+}
+
 fn parse_lock_name(text: &str) -> Result<String, String> {
     if lockscope::lock::is_plain_lock_name(text) {
         Ok(text.to_string())

@@ -17,7 +17,7 @@ mod sys;
 
 use args::{Cli, Command, StatusFormat};
 use clap::Parser;
-use commands::{explain, hold, serve, status, terminate, watch};
+use commands::{explain, history, hold, record, serve, status, terminate, watch};
 use metrics::MetricsOptions;
 use output::{Failure, Outcome, exit, report, time_style};
 use std::process::ExitCode;
@@ -126,6 +126,49 @@ fn run(cli: Cli) -> Outcome {
             let ops = remote::Operands::parse(&dirs)?;
             watch::run(&ops, interval, lock_name, json, time_style(utc), &remote)
         }
+        Some(Command::Record {
+            store,
+            events_json,
+            interval,
+            lock_name,
+            dirs,
+        }) => {
+            if !remote::Operands::parse(&dirs)?.all_local() {
+                return Err(Failure::error(
+                    "record watches local directories only (no HOST:DIR)",
+                ));
+            }
+            let dirs = dirs
+                .iter()
+                .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
+                .collect();
+            record::run(record::RecordOptions {
+                store: store.unwrap_or_else(lockscope::history::default_store_path),
+                dirs,
+                interval,
+                lock_name,
+                events_json,
+            })
+        }
+        Some(Command::History {
+            store,
+            json,
+            utc,
+            since,
+            until,
+            at,
+            refused,
+            dirs,
+        }) => history::run(history::HistoryOptions {
+            store: store.unwrap_or_else(lockscope::history::default_store_path),
+            dirs,
+            json,
+            since,
+            until,
+            at,
+            refused_only: refused,
+            style: time_style(utc),
+        }),
         Some(Command::Serve {
             metrics,
             interval,

@@ -153,6 +153,18 @@ impl PidFd {
 
 /// The start time of `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), `None`
 /// when there is no such process (or `/proc` hides it).
+/// Whether process `pid` exists and has not exited (a zombie has).
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = stat.rsplit_once(')')?.1;
+            after.trim_start().chars().next()
+        })
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
 pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     proc_parse::stat_start_time(&stat)

@@ -4,7 +4,9 @@
 pub(crate) mod explain;
 #[cfg(feature = "gui")]
 pub(crate) mod gui;
+pub(crate) mod history;
 pub(crate) mod hold;
+pub(crate) mod record;
 pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod terminate;

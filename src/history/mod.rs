@@ -1,0 +1,169 @@
+//! The flight recorder's history: who held each watched lock, from when to when and how it
+//! ended, kept in a SQLite file that `lockscope record` writes and `lockscope history` (and any
+//! number of other readers) read at the same time.
+//!
+//! - `store.rs`: [`Store`]: the file (WAL, one writer, many readers, a versioned schema),
+//!   writing holds and refused attempts, reading them back by directory and time, retention.
+//! - `recorder.rs`: [`MonitorRecorder`]: the monitor's changes into holds (the source when the
+//!   kernel's lock events cannot be traced: holds only, at the monitor's precision).
+//!
+//! Times are UTC nanoseconds since the Unix epoch in the file, [`jiff::Timestamp`] here. Nothing
+//! recorded is trusted more than the monitor's own observations: each hold says its source and
+//! whether its start was seen or is only a bound.
+
+mod recorder;
+mod store;
+
+pub use recorder::{MonitorRecorder, Recorded};
+pub use store::{HistoryError, Store, default_store_path};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The kernel's own lock events (tracefs `filelock`): every hold and refused attempt.
+    Kernel,
+    /// The monitor's transitions: holds as often as it looks; refused attempts are not seen.
+    Monitor,
+}
+
+impl Source {
+    /// Its name in the file and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Kernel => "kernel",
+            Source::Monitor => "monitor",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Source> {
+        match name {
+            "kernel" => Some(Source::Kernel),
+            "monitor" => Some(Source::Monitor),
+            _ => None,
+        }
+    }
+}
+
+/// How a hold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndedBy {
+    /// The holder let go and lives on (or released as it exited, as certbot does).
+    Released,
+    /// The holder was gone when the lock was found free: it exited (or was killed) holding it.
+    HolderExited,
+    /// Another process held the lock at the next look (a hand-over between two looks).
+    HandedOver,
+    /// The recording stopped (or its recorder was killed) while it was held: `end` is the last
+    /// moment it is known held, not its end.
+    RecordingStopped,
+}
+
+impl EndedBy {
+    /// Its name in the file and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndedBy::Released => "released",
+            EndedBy::HolderExited => "holder-exited",
+            EndedBy::HandedOver => "handed-over",
+            EndedBy::RecordingStopped => "recording-stopped",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<EndedBy> {
+        [
+            EndedBy::Released,
+            EndedBy::HolderExited,
+            EndedBy::HandedOver,
+            EndedBy::RecordingStopped,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
+    }
+}
+
+/// One hold of a directory's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The directory (as the recording named it).
+    pub dir: PathBuf,
+    /// The process, where visible.
+    pub pid: Option<u32>,
+    /// Its command line, where readable.
+    pub command: Option<String>,
+    /// Its user, where known.
+    pub user: Option<String>,
+    /// When it was taken; see `start_seen`.
+    pub start: Timestamp,
+    /// `start` is when the hold was seen to begin; otherwise it was already held when the
+    /// recording began, and `start` is only a bound (held at least since then).
+    pub start_seen: bool,
+    /// When it ended (`None`: held now); with [`EndedBy::RecordingStopped`] the last moment it
+    /// is known to have been held.
+    pub end: Option<Timestamp>,
+    /// How it ended (`None` while held).
+    pub ended_by: Option<EndedBy>,
+    /// Where the record came from.
+    pub source: Source,
+}
+
+/// An attempt to take a held lock that was refused (only the kernel's events show these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The directory (as the recording named it).
+    pub dir: PathBuf,
+    /// The process, where visible.
+    pub pid: Option<u32>,
+    /// Its command line, where readable.
+    pub command: Option<String>,
+    /// Its user, where known.
+    pub user: Option<String>,
+    /// When it was refused.
+    pub time: Timestamp,
+    /// Who held the lock at that instant, where known.
+    pub holder_pid: Option<u32>,
+    /// Where the record came from.
+    pub source: Source,
+}
+
+impl Hold {
+    /// As `history --json` and `record --events-json` print it (the CLI's contract: keys are
+    /// added, never renamed): `kind` "hold", `dir`, `pid`, `command`, `user`, `start`,
+    /// `start_seen`, `end` (null while held), `ended_by`, `source`; times RFC 3339 UTC.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "hold",
+            "dir": self.dir,
+            "pid": self.pid,
+            "command": self.command,
+            "user": self.user,
+            "start": self.start.to_string(),
+            "start_seen": self.start_seen,
+            "end": self.end.map(|e| e.to_string()),
+            "ended_by": self.ended_by.map(EndedBy::name),
+            "source": self.source.name(),
+        })
+    }
+}
+
+impl Refused {
+    /// As `history --json` prints it: `kind` "refused", `dir`, `pid`, `command`, `user`,
+    /// `time`, `holder_pid`, `source`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "refused",
+            "dir": self.dir,
+            "pid": self.pid,
+            "command": self.command,
+            "user": self.user,
+            "time": self.time.to_string(),
+            "holder_pid": self.holder_pid,
+            "source": self.source.name(),
+        })
+    }
+}

@@ -1,0 +1,253 @@
+//! The flight recorder (`lockscope record`, `lockscope history`) against real certbot: holds
+//! recorded with their start and end within 0.5 s of when certbot said it locked and released,
+//! `--at` naming the holder of that instant, and a store that survives a recorder SIGKILLed at
+//! random moments of a lock churn.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `lockscope record --events-json` of `dirs` into `store`, started once it said so.
+struct Recorder {
+    child: Child,
+}
+
+impl Recorder {
+    fn start(store: &Path, dirs: &[&Path]) -> Recorder {
+        let mut child = lockscope()
+            .arg("record")
+            .arg("--store")
+            .arg(store)
+            .arg("--interval")
+            .arg("100ms")
+            .args(dirs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lockscope record");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        err.read_line(&mut line).expect("read record's stderr");
+        assert!(line.contains("recording"), "{line}");
+        // The monitor's first look has been made once it reports (a moment after start).
+        std::thread::sleep(Duration::from_millis(300));
+        Recorder { child }
+    }
+
+    fn stop(mut self) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("wait for record");
+        assert!(status.success(), "record exited with {status}");
+    }
+}
+
+/// `history --json` of `dir` (extra args before DIR).
+fn history(store: &Path, args: &[&str], dir: &Path) -> Vec<serde_json::Value> {
+    let out = run(lockscope()
+        .arg("history")
+        .arg("--store")
+        .arg(store)
+        .arg("--json")
+        .args(args)
+        .arg(dir));
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("history --json is JSON")
+}
+
+fn time(v: &serde_json::Value) -> jiff::Timestamp {
+    v.as_str().expect("a time").parse().expect("RFC 3339")
+}
+
+fn near(recorded: jiff::Timestamp, truth: jiff::Timestamp) -> bool {
+    let gap = recorded.duration_since(truth).abs();
+    gap <= jiff::SignedDuration::from_millis(500)
+}
+
+/// Two real certbot runs one after the other (the second refused while the first held, the
+/// third after the release): both holds, with start and end within 0.5 s of what certbot said,
+/// and `--at` names the holder of each instant.
+#[test]
+fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+
+    let first = certbot_lock_dir(&dir).expect_locked();
+    let first_locked = jiff::Timestamp::now();
+    let first_pid = first.pid;
+    let busy = certbot_lock_dir(&dir).expect_busy();
+    assert!(busy.contains("Another instance"), "{busy}");
+    std::thread::sleep(Duration::from_millis(700));
+    first.release();
+    let first_released = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let second = certbot_lock_dir(&dir).expect_locked();
+    let second_locked = jiff::Timestamp::now();
+    let second_pid = second.pid;
+    std::thread::sleep(Duration::from_millis(700));
+    second.release();
+    let second_released = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(500));
+    recorder.stop();
+
+    let rows = history(&store, &[], &dir);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for (row, pid, locked, released) in [
+        (&rows[0], first_pid, first_locked, first_released),
+        (&rows[1], second_pid, second_locked, second_released),
+    ] {
+        assert_eq!(row["kind"], "hold");
+        assert_eq!(row["pid"], pid, "{row}");
+        assert_eq!(row["source"], "monitor");
+        assert_eq!(row["start_seen"], true, "{row}");
+        assert!(near(time(&row["start"]), locked), "start {row} vs {locked}");
+        assert!(near(time(&row["end"]), released), "end {row} vs {released}");
+        assert!(
+            row["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("certbot_peer.py hold")),
+            "{row}"
+        );
+    }
+    // Who held it at an instant: the first, then nobody, then the second.
+    let mid = |a: jiff::Timestamp, b: jiff::Timestamp| {
+        a.checked_add(b.duration_since(a) / 2).unwrap().to_string()
+    };
+    let at_first = history(&store, &["--at", &mid(first_locked, first_released)], &dir);
+    assert_eq!(at_first.len(), 1, "{at_first:#?}");
+    assert_eq!(at_first[0]["pid"], first_pid);
+    let between = history(&store, &["--at", &mid(first_released, second_locked)], &dir);
+    assert!(between.is_empty(), "{between:#?}");
+    let at_second = history(
+        &store,
+        &["--at", &mid(second_locked, second_released)],
+        &dir,
+    );
+    assert_eq!(at_second[0]["pid"], second_pid);
+}
+
+/// A recorder SIGKILLed at random moments of a lock churn leaves a history that passes
+/// `integrity_check` every time, and a new recorder goes on in it: holds that ended more than
+/// a second before each kill are all there.
+#[test]
+fn a_recorder_killed_at_random_moments_leaves_a_sound_history() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("churn");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    // A holder that takes and drops the lock every 150 ms (a lockscope hold loop).
+    let lock = dir.join(lockscope::LOCK_FILE_NAME);
+    let mut churn = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, os, sys, time\n\
+             while True:\n\
+             \x20   fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)\n\
+             \x20   fcntl.lockf(fd, fcntl.LOCK_EX)\n\
+             \x20   time.sleep(0.15)\n\
+             \x20   os.close(fd)\n\
+             \x20   time.sleep(0.15)\n",
+        ])
+        .arg(&lock)
+        .spawn()
+        .expect("python3");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    eprintln!("seed {seed}");
+    let mut rng = seed;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        rng
+    };
+    let mut ended_before_kill = 0;
+    for round in 0..8 {
+        let recorder = Recorder::start(&store, &[&dir]);
+        std::thread::sleep(Duration::from_millis(400 + u64::from(next() % 1200)));
+        let killed_at = jiff::Timestamp::now();
+        let mut child = recorder.child;
+        child.kill().expect("SIGKILL the recorder");
+        let _ = child.wait();
+        let conn = rusqlite_check(&store);
+        assert_eq!(conn, "ok", "round {round}: integrity_check after SIGKILL");
+        let rows = history(&store, &[], &dir);
+        let ended = rows
+            .iter()
+            .filter(|r| !r["end"].is_null())
+            .filter(|r| {
+                time(&r["end"])
+                    < killed_at
+                        .checked_sub(jiff::SignedDuration::from_secs(1))
+                        .unwrap()
+            })
+            .count();
+        assert!(
+            ended >= ended_before_kill,
+            "round {round}: holds were lost ({ended} < {ended_before_kill})"
+        );
+        ended_before_kill = ended;
+    }
+    assert!(
+        ended_before_kill > 4,
+        "the churn's holds were recorded: {ended_before_kill}"
+    );
+    let _ = churn.kill();
+    let _ = churn.wait();
+    // The last kill left a hold open: the next recorder closes it as "recording-stopped", so
+    // no instant after it is said to be held by a process nobody watched.
+    Recorder::start(&store, &[&dir]).stop();
+    let rows = history(&store, &[], &dir);
+    assert!(rows.iter().all(|r| !r["end"].is_null()), "{rows:#?}");
+    let later = jiff::Timestamp::now().to_string();
+    assert!(history(&store, &["--at", &later], &dir).is_empty());
+}
+
+/// One recorder per history file: a second is refused with a clear error, and the first goes on.
+#[test]
+fn a_second_recorder_on_the_same_history_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("history.db");
+    let first = Recorder::start(&store, &[root.path()]);
+    // (Were it not refused, it would record until stopped: it gets 10 s to exit.)
+    let mut child = lockscope()
+        .arg("record")
+        .arg("--store")
+        .arg(&store)
+        .arg(root.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a second record");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("poll the second record").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a second recorder on the same history was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = child.wait_with_output().expect("its output");
+    assert_eq!(second.status.code(), Some(2), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another `lockscope record` is writing"),
+        "{stderr}"
+    );
+    first.stop();
+}
+
+/// `PRAGMA integrity_check` on the history file, through the library's own reader.
+fn rusqlite_check(store: &Path) -> String {
+    lockscope::history::Store::open_read_only(store)
+        .expect("the history opens after a SIGKILL")
+        .integrity_check()
+        .expect("integrity_check runs")
+}
