@@ -11,9 +11,11 @@
 //! recorded is trusted more than the monitor's own observations: each hold says its source and
 //! whether its start was seen or is only a bound.
 
+mod kernel;
 mod recorder;
 mod store;
 
+pub use kernel::KernelRecorder;
 pub use recorder::{MonitorRecorder, Recorded};
 pub use store::{HistoryError, Store, default_store_path};
 

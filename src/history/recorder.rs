@@ -15,6 +15,8 @@ pub enum Recorded {
     Began(Hold),
     /// A hold ended.
     Ended(Hold),
+    /// An attempt to take the lock was refused (kernel events only).
+    Refused(super::Refused),
 }
 
 /// Turns monitor changes into holds in a [`Store`].

@@ -54,6 +54,9 @@ pub enum HistoryError {
     /// A query failed.
     #[error("the history's database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The kernel's lock events could not be read.
+    #[error("reading the kernel's lock events: {0}")]
+    Trace(std::io::Error),
     /// Another recorder writes this file now.
     #[error(
         "another `lockscope record` is writing {} (its claim {} is locked): one recorder per \

@@ -151,6 +151,37 @@ pub(crate) struct ProcessFacts {
     pub waiting_for: Option<String>,
 }
 
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+/// One lock event of a watched filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TraceEvent {
+    /// CLOCK_BOOTTIME nanoseconds (the instance's `boot` trace clock).
+    pub boot_ns: u64,
+    /// The lock table's naming of the file: (major, minor, inode).
+    pub key: TableKey,
+    /// The lock's owner (a files_struct or open file description, as a kernel address): pairs
+    /// an unlock with the lock it ends.
+    pub owner: u64,
+    /// The process (initial pid namespace).
+    pub pid: u32,
+    pub kind: TraceLockKind,
+    /// `fl_type`: F_RDLCK / F_WRLCK take, F_UNLCK drops.
+    pub unlock: bool,
+    /// `FL_CLOSE`: the drop of a close(), which every close of a file with locks makes.
+    pub on_close: bool,
+    /// The call's result: 0, or -EAGAIN (-11) for a refused attempt.
+    pub ret: i32,
+}
+
+/// Which kind of lock an event is about.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceLockKind {
+    Posix,
+    Ofd,
+    Flock,
+}
+
 /// A lock file a process holds a lock on, through one of its descriptors.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 #[derive(Debug)]

@@ -59,3 +59,31 @@ pub(crate) fn locked_lock_file_dirs(_file_name: &std::ffi::OsStr) -> Vec<std::pa
 pub(crate) fn process_list() -> Vec<super::ProcessEntry> {
     Vec::new()
 }
+
+/// No trace clock here (nothing is traced): the epoch.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) fn boot_to_wall(_boot_ns: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH
+}
+
+/// No kernel lock tracing here (it is Linux's tracefs): the recorder says so and records the
+/// monitor's holds instead.
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+pub(crate) struct LockTrace(std::convert::Infallible);
+
+#[cfg_attr(not(feature = "history"), allow(dead_code))]
+impl LockTrace {
+    pub(crate) fn start(_devices: &[(u32, u32)]) -> std::io::Result<LockTrace> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the kernel's lock events are only traced on Linux (tracefs)",
+        ))
+    }
+
+    pub(crate) fn next_events(
+        &mut self,
+        _wait: std::time::Duration,
+    ) -> std::io::Result<Vec<super::TraceEvent>> {
+        match self.0 {}
+    }
+}

@@ -1,7 +1,9 @@
-//! The flight recorder (`lockscope record`, `lockscope history`) against real certbot: holds
-//! recorded with their start and end within 0.5 s of when certbot said it locked and released,
-//! `--at` naming the holder of that instant, and a store that survives a recorder SIGKILLed at
-//! random moments of a lock churn.
+//! The flight recorder (`lockscope record`, `lockscope history`) against real certbot: as root,
+//! from the kernel's lock events, holds recorded with their start and end within 0.5 s of when
+//! certbot said it locked and released, the refused second certbot with the holder of that
+//! instant, and `--at` naming the holder; as an unprivileged user, the monitor's holds, saying
+//! that refused attempts are not visible; a store that survives a recorder SIGKILLed at random
+//! moments of a lock churn; tracefs unmounted again by the recorder that mounted it.
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
@@ -9,14 +11,20 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `lockscope record --events-json` of `dirs` into `store`, started once it said so.
+/// A running `lockscope record` of `dirs` into `store`, started once it said so.
 struct Recorder {
     child: Child,
+    /// What it said it records from.
+    said: String,
 }
 
 impl Recorder {
     fn start(store: &Path, dirs: &[&Path]) -> Recorder {
-        let mut child = lockscope()
+        Recorder::start_with(lockscope(), store, dirs)
+    }
+
+    fn start_with(mut command: std::process::Command, store: &Path, dirs: &[&Path]) -> Recorder {
+        let mut child = command
             .arg("record")
             .arg("--store")
             .arg(store)
@@ -33,7 +41,7 @@ impl Recorder {
         assert!(line.contains("recording"), "{line}");
         // The monitor's first look has been made once it reports (a moment after start).
         std::thread::sleep(Duration::from_millis(300));
-        Recorder { child }
+        Recorder { child, said: line }
     }
 
     fn stop(mut self) {
@@ -75,7 +83,16 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
     let dir = root.path().join("letsencrypt");
     std::fs::create_dir(&dir).unwrap();
     let store = root.path().join("history.db");
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
     let recorder = Recorder::start(&store, &[&dir]);
+    assert!(
+        recorder.said.contains("from the kernel's lock events"),
+        "{}",
+        recorder.said
+    );
 
     let first = certbot_lock_dir(&dir).expect_locked();
     let first_locked = jiff::Timestamp::now();
@@ -95,15 +112,35 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
     std::thread::sleep(Duration::from_millis(500));
     recorder.stop();
 
-    let rows = history(&store, &[], &dir);
-    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let all = history(&store, &[], &dir);
+    let rows: Vec<&serde_json::Value> = all.iter().filter(|r| r["kind"] == "hold").collect();
+    assert_eq!(rows.len(), 2, "{all:#?}");
+    // The second certbot, refused while the first held the lock: only the kernel's events
+    // show it.
+    let refused: Vec<&serde_json::Value> = all.iter().filter(|r| r["kind"] == "refused").collect();
+    assert_eq!(refused.len(), 1, "{all:#?}");
+    assert_eq!(refused[0]["holder_pid"], first_pid, "{all:#?}");
+    assert_eq!(refused[0]["source"], "kernel");
+    let refused_at = time(&refused[0]["time"]);
+    assert!(
+        first_locked
+            <= refused_at
+                .checked_add(jiff::SignedDuration::from_millis(500))
+                .unwrap()
+    );
+    assert!(
+        refused_at <= first_released,
+        "{refused_at} after the release {first_released}"
+    );
+    assert_ne!(refused[0]["pid"], first_pid);
+    assert_eq!(history(&store, &["--refused"], &dir).len(), 1);
     for (row, pid, locked, released) in [
         (&rows[0], first_pid, first_locked, first_released),
         (&rows[1], second_pid, second_locked, second_released),
     ] {
         assert_eq!(row["kind"], "hold");
         assert_eq!(row["pid"], pid, "{row}");
-        assert_eq!(row["source"], "monitor");
+        assert_eq!(row["source"], "kernel");
         assert_eq!(row["start_seen"], true, "{row}");
         assert!(near(time(&row["start"]), locked), "start {row} vs {locked}");
         assert!(near(time(&row["end"]), released), "end {row} vs {released}");
@@ -129,6 +166,79 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
         &dir,
     );
     assert_eq!(at_second[0]["pid"], second_pid);
+}
+
+/// Without tracefs (an unprivileged user), the recorder says so and records the monitor's holds:
+/// certbot's hold is there with `"source": "monitor"`, and no refused attempt is claimed.
+#[test]
+fn an_unprivileged_recorder_falls_back_to_the_monitor_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start_with(unprivileged_lockscope(), &store, &[&dir]);
+    assert!(
+        recorder.said.contains("from the monitor's changes")
+            && recorder.said.contains("refused attempts are NOT visible"),
+        "{}",
+        recorder.said
+    );
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let pid = certbot.pid;
+    let _ = certbot_lock_dir(&dir).expect_busy();
+    std::thread::sleep(Duration::from_millis(600));
+    certbot.release();
+    std::thread::sleep(Duration::from_millis(600));
+    recorder.stop();
+    let rows = history(&store, &[], &dir);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["kind"], "hold");
+    assert_eq!(rows[0]["pid"], pid);
+    assert_eq!(rows[0]["source"], "monitor");
+}
+
+/// A recorder that mounted tracefs unmounts it when it stops, and leaves no tracing instance.
+#[test]
+fn the_recorder_cleans_up_tracefs_after_itself() {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let mounted_before = tracefs_mounted();
+    let root = tempfile::tempdir().unwrap();
+    let recorder = Recorder::start(&root.path().join("history.db"), &[root.path()]);
+    let pid = recorder.child.id();
+    assert!(tracefs_mounted(), "tracing needs tracefs mounted");
+    let instance = format!("/sys/kernel/tracing/instances/lockscope-{pid}");
+    assert!(
+        Path::new(&instance).exists() || Path::new(&format!("{instance}-m")).exists(),
+        "a private instance, not the global buffer"
+    );
+    recorder.stop();
+    assert!(!Path::new(&instance).exists() && !Path::new(&format!("{instance}-m")).exists());
+    if !mounted_before && !other_recorders_running() {
+        assert!(!tracefs_mounted(), "the tracefs it mounted is unmounted");
+    }
+}
+
+fn tracefs_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(2) == Some("tracefs"))
+}
+
+/// Another test's recorder (this binary runs tests in parallel) keeps tracefs mounted.
+fn other_recorders_running() -> bool {
+    std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("lockscope-"))
+        })
+        .unwrap_or(false)
 }
 
 /// A recorder SIGKILLed at random moments of a lock churn leaves a history that passes
