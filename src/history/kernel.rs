@@ -52,9 +52,14 @@ impl KernelRecorder {
         dirs: &[PathBuf],
         lock_name: &str,
     ) -> Result<KernelRecorder, Box<(Store, String)>> {
+        // A directory not made yet (certbot makes /etc/letsencrypt at its first run) will be on
+        // its nearest existing ancestor's filesystem, unless a mount comes there meanwhile.
         let mut devices: Vec<(u32, u32)> = dirs
             .iter()
-            .filter_map(|d| sys::table_name(d, sys::file_id(d)?))
+            .filter_map(|d| {
+                d.ancestors()
+                    .find_map(|a| sys::table_name(a, sys::file_id(a)?))
+            })
             .map(|name| (name.key.0, name.key.1))
             .collect();
         devices.sort_unstable();

@@ -166,6 +166,18 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
         &dir,
     );
     assert_eq!(at_second[0]["pid"], second_pid);
+    // explain mentions the refused attempt, and who held the lock then.
+    let out = run(lockscope()
+        .arg("explain")
+        .arg("--history")
+        .arg(&store)
+        .arg(&dir));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 attempt to take this lock was refused")
+            && text.contains(&format!("while pid {first_pid} held it")),
+        "{text}"
+    );
 }
 
 /// Without tracefs (an unprivileged user), the recorder says so and records the monitor's holds:

@@ -91,6 +91,10 @@ pub(crate) enum Command {
         /// Instead of PATHs: every certbot lock on this machine, found as `status --all` does.
         #[arg(long, conflicts_with = "paths")]
         all: bool,
+        /// The flight recorder's history to mention the last day's refused attempts from
+        /// [default: /var/lib/lockscope/history.db, then `record`'s default for this user].
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
         /// Directories (lock file DIR/NAME) or lock files; HOST:DIR asks HOST over ssh.
         #[arg(value_name = "PATH", required_unless_present = "all")]
         paths: Vec<PathBuf>,
@@ -142,8 +146,15 @@ pub(crate) enum Command {
         /// The lock file's name inside each directory.
         #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
         lock_name: String,
+        /// Record a saved watch list, by name (`certbot`: the preset), or a watch-list file,
+        /// instead of DIRs (its local directories).
+        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
+        watchlist: Option<String>,
+        /// Where watch lists are kept (default: the platform config directory).
+        #[arg(long, value_name = "DIR", requires = "watchlist")]
+        config_dir: Option<PathBuf>,
         /// Local directories.
-        #[arg(value_name = "DIR", required = true)]
+        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
         dirs: Vec<PathBuf>,
     },
     /// What the flight recorder kept: who held each directory's lock, from when to when, in time

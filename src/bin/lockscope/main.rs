@@ -14,6 +14,7 @@ mod rows;
 #[cfg_attr(unix, path = "sys_unix.rs")]
 #[cfg_attr(not(unix), path = "sys_other.rs")]
 mod sys;
+mod watchlists;
 
 use args::{Cli, Command, StatusFormat};
 use clap::Parser;
@@ -102,18 +103,20 @@ fn run(cli: Cli) -> Outcome {
             utc,
             lock_name,
             all,
+            history,
             paths,
         }) => {
+            let history = history.as_deref();
             if all {
                 let found = lockscope::discover::discover(&lock_name).found;
                 let dirs: Vec<_> = found.into_iter().map(|f| f.dir).collect();
-                return explain::local(&dirs, &lock_name, time_style(utc));
+                return explain::local(&dirs, &lock_name, time_style(utc), history);
             }
             let ops = remote::Operands::parse(&paths)?;
             if ops.all_local() {
-                explain::local(&paths, &lock_name, time_style(utc))
+                explain::local(&paths, &lock_name, time_style(utc), history)
             } else {
-                explain::remote(&ops, &lock_name, utc, &remote)
+                explain::remote(&ops, &lock_name, utc, &remote, history)
             }
         }
         Some(Command::Watch {
@@ -131,8 +134,36 @@ fn run(cli: Cli) -> Outcome {
             events_json,
             interval,
             lock_name,
+            watchlist,
+            config_dir,
             dirs,
         }) => {
+            let dirs = match watchlist {
+                None => dirs,
+                Some(name) => {
+                    let (list, _) = watchlists::load_watchlist(&name, config_dir.as_deref())
+                        .map_err(Failure::error)?;
+                    let (remote, local): (Vec<_>, Vec<_>) = list
+                        .dirs
+                        .into_iter()
+                        .partition(|d| lockscope::watchlist::is_remote(d));
+                    if !remote.is_empty() {
+                        report(format!(
+                            "warning: skipping {} remote entries of the watch list {:?}: record \
+                             keeps this machine's history; run `lockscope record` on each host",
+                            remote.len(),
+                            list.name
+                        ));
+                    }
+                    if local.is_empty() {
+                        return Err(Failure::error(format!(
+                            "the watch list {:?} has no local directories",
+                            list.name
+                        )));
+                    }
+                    local
+                }
+            };
             if !remote::Operands::parse(&dirs)?.all_local() {
                 return Err(Failure::error(
                     "record watches local directories only (no HOST:DIR)",

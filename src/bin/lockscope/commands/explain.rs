@@ -11,7 +11,12 @@ use std::path::PathBuf;
 use crate::remote::{Operands, RemoteArgs};
 use lockscope::remote::STATUS_LIMIT;
 
-pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Outcome {
+pub(crate) fn local(
+    paths: &[PathBuf],
+    lock_name: &str,
+    style: TimeStyle,
+    history: Option<&std::path::Path>,
+) -> Outcome {
     let now = jiff::Timestamp::now();
     let explained = probe_and_diagnose(paths, lock_name);
     let failed = explained.iter().any(|(probe, _)| probe.state.is_err());
@@ -21,7 +26,7 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Out
             if i > 0 {
                 writeln!(out)?;
             }
-            let paragraphs = lockscope::diagnose::explain(
+            let mut paragraphs = lockscope::diagnose::explain(
                 &probe.dir,
                 &probe.state,
                 diagnosis,
@@ -29,6 +34,11 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Out
                 style,
                 lockscope::diagnose::Reader::Terminal,
             );
+            if let Some(refused) = recently_refused(&probe.dir, now, style, history) {
+                // Before "What to do", the last paragraph.
+                let at = paragraphs.len().saturating_sub(1);
+                paragraphs.insert(at, refused);
+            }
             for paragraph in paragraphs {
                 // Escaped: paths, command lines and container names are chosen by local users.
                 writeln!(out, "{}", escape(&paragraph))?;
@@ -45,13 +55,19 @@ pub(crate) fn local(paths: &[PathBuf], lock_name: &str, style: TimeStyle) -> Out
 
 /// `explain` with remote operands: local paths first (as `explain` alone), then each host's
 /// remote explanation under an `On HOST:` line, escaped here.
-pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteArgs) -> Outcome {
+pub(crate) fn remote(
+    ops: &Operands,
+    lock_name: &str,
+    utc: bool,
+    args: &RemoteArgs,
+    history: Option<&std::path::Path>,
+) -> Outcome {
     let ssh = args.ssh()?;
     let local_paths = ops.local();
     let mut code = exit::OK;
     let mut first = true;
     if !local_paths.is_empty() {
-        code = local(&local_paths, lock_name, time_style(utc))?;
+        code = local(&local_paths, lock_name, time_style(utc), history)?;
         first = false;
     }
     for (host, dirs) in ops.by_host() {
@@ -96,4 +112,52 @@ pub(crate) fn remote(ops: &Operands, lock_name: &str, utc: bool, args: &RemoteAr
         }
     }
     Ok(code)
+}
+
+/// What the flight recorder saw refused here in the last day, if a history can be read (the
+/// system recorder's, then this user's): "In the last 24 hours, 3 attempts to take this lock
+/// were refused, the latest at 03:00:02 by pid 955 (certbot renew) while pid 812 held it".
+fn recently_refused(
+    dir: &std::path::Path,
+    now: jiff::Timestamp,
+    style: TimeStyle,
+    history: Option<&std::path::Path>,
+) -> Option<String> {
+    let dir = std::path::absolute(dir).ok()?;
+    let since = now.checked_sub(jiff::SignedDuration::from_hours(24)).ok()?;
+    let stores = match history {
+        Some(path) => vec![path.to_path_buf()],
+        None => vec![
+            PathBuf::from("/var/lib/lockscope/history.db"),
+            lockscope::history::default_store_path(),
+        ],
+    };
+    let refused = stores
+        .iter()
+        .filter(|path| path.is_file())
+        .find_map(|path| {
+            let store = lockscope::history::Store::open_read_only(path).ok()?;
+            store.refused(&dir, Some(since), None).ok()
+        })?;
+    let latest = refused.last()?;
+    let times = if refused.len() == 1 {
+        "1 attempt to take this lock was refused".to_string()
+    } else {
+        format!("{} attempts to take this lock were refused", refused.len())
+    };
+    let by = match (&latest.pid, &latest.command) {
+        (Some(pid), Some(command)) => format!(" by pid {pid} ({command})"),
+        (Some(pid), None) => format!(" by pid {pid}"),
+        _ => String::new(),
+    };
+    let holder = latest
+        .holder_pid
+        .map(|pid| format!(" while pid {pid} held it"))
+        .unwrap_or_default();
+    Some(format!(
+        "In the last 24 hours, {times}, the latest at {}{by}{holder} (the flight recorder's \
+         history: `lockscope history --refused {}`).",
+        lockscope::local_time::format_time(latest.time, style),
+        dir.display()
+    ))
 }

@@ -6,14 +6,13 @@
 use crate::http::{Request, Response, Server};
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{Failure, Outcome, exit, on_stop, report};
+use crate::watchlists::load_watchlist;
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
-use lockscope::watchlist::{
-    CERTBOT_PRESET_NAME, Store, WatchList, default_config_dir, import, is_remote,
-};
+use lockscope::watchlist::is_remote;
 use std::cell::RefCell;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -193,59 +192,6 @@ fn what_to_watch(options: &ServeOptions) -> Result<(Vec<PathBuf>, Duration, Stri
         options.interval.unwrap_or(settings.interval),
         options.lock_name.clone().unwrap_or(settings.lock_name),
     ))
-}
-
-/// `--watchlist NAME|FILE` as the app's: an existing file is read as an exported list; anything
-/// else names a saved list (`certbot`: the preset, unless a saved list has that name).
-fn load_watchlist(
-    name: &str,
-    config_dir: Option<&Path>,
-) -> Result<(WatchList, lockscope::watchlist::Settings), String> {
-    if Path::new(name).is_file() {
-        let list = import(Path::new(name)).map_err(|e| e.to_string())?;
-        return Ok((list, Default::default()));
-    }
-    let dir = config_dir
-        .map(Path::to_path_buf)
-        .or_else(default_config_dir)
-        .ok_or("no config directory (no home directory); use --config-dir")?;
-    let loaded = match Store::new(dir.clone()).load() {
-        Ok(loaded) => loaded,
-        // The preset needs no file: a saved state that cannot be read (or, corrupt, cannot be
-        // set aside: a read-only config dir) is reported, left alone, and the preset served.
-        Err(e) if name == CERTBOT_PRESET_NAME => {
-            report(format!(
-                "warning: {e}; serving the built-in {CERTBOT_PRESET_NAME:?} watch list"
-            ));
-            return Ok((WatchList::certbot_preset(), Default::default()));
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    for warning in &loaded.warnings {
-        report(format!("warning: {warning}"));
-    }
-    let settings = loaded.state.settings().clone();
-    match loaded.state.get(name) {
-        Some(list) => Ok((list.clone(), settings)),
-        None if name == CERTBOT_PRESET_NAME => Ok((WatchList::certbot_preset(), settings)),
-        None => {
-            let names: Vec<&str> = loaded
-                .state
-                .lists()
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect();
-            Err(format!(
-                "no watch list named {name:?} in {} (saved lists: {})",
-                dir.display(),
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ))
-        }
-    }
 }
 
 /// What a listener beyond loopback shows to whoever can reach it, said once on stderr: the
