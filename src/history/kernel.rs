@@ -4,8 +4,10 @@
 //! that instant, which no look at the present can show.
 //!
 //! Events name files by the lock table's (device, inode); certbot's lock file is a new inode at
-//! each run, so the watched lock files' names are looked up again when an event names a file
-//! not known yet (at most every [`RESOLVE_EVERY`]).
+//! each run (often a reused inode number), so the watched lock files' names are looked up again
+//! whenever a lock is taken or refused on a file not known as theirs: one lstat per watched
+//! directory. Drops (every close() of a file with locks makes one) on unknown files are not
+//! looked up: a hold's drop is on the file its take named.
 
 use super::recorder::Recorded;
 use super::{EndedBy, HistoryError, Hold, Refused, Source, Store};
@@ -15,10 +17,7 @@ use crate::sys::{self, TableKey, TraceEvent};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-/// How often the watched lock files' (device, inode) are looked up again for an unknown event.
-const RESOLVE_EVERY: Duration = Duration::from_millis(20);
+use std::time::Duration;
 
 /// EAGAIN and EDEADLK: the answers of a refused attempt.
 const REFUSED: [i32; 2] = [-11, -35];
@@ -28,6 +27,9 @@ struct Open {
     hold: Hold,
     /// The lock's owner as the kernel names it (unknown for a hold found at the start).
     owner: Option<u64>,
+    /// The locked file's name in the lock table: its events end the hold even after the path
+    /// names another file (the lock file deleted under its holder, then a new one).
+    key: Option<TableKey>,
 }
 
 /// Records the kernel's lock events of some directories' lock files into a [`Store`].
@@ -36,9 +38,12 @@ pub struct KernelRecorder {
     trace: sys::LockTrace,
     /// Each watched directory and its lock file.
     watched: Vec<(PathBuf, PathBuf)>,
+    /// The lock files' name, and the watched directories as `/proc` spells paths (resolved),
+    /// for finding a lock file through its locker's descriptors.
+    lock_name: std::ffi::OsString,
+    canonical: Vec<(PathBuf, PathBuf)>,
     /// The lock table's name of each watched lock file, as last looked up.
     keys: HashMap<TableKey, PathBuf>,
-    resolved_at: Option<Instant>,
     open: HashMap<PathBuf, Open>,
 }
 
@@ -81,8 +86,12 @@ impl KernelRecorder {
                 .iter()
                 .map(|d| (d.clone(), d.join(lock_name)))
                 .collect(),
+            lock_name: lock_name.into(),
+            canonical: dirs
+                .iter()
+                .filter_map(|d| Some((std::fs::canonicalize(d).ok()?, d.clone())))
+                .collect(),
             keys: HashMap::new(),
-            resolved_at: None,
             open: HashMap::new(),
         };
         recorder.resolve();
@@ -106,12 +115,16 @@ impl KernelRecorder {
                 let Ok(id) = recorder.store.begin_hold(&hold) else {
                     continue; // written at its first event instead
                 };
+                let key = sys::file_id(&lock_file)
+                    .and_then(|file| sys::table_name(&lock_file, file))
+                    .map(|name| name.key);
                 recorder.open.insert(
                     dir,
                     Open {
                         id,
                         hold,
                         owner: None,
+                        key,
                     },
                 );
             }
@@ -125,7 +138,12 @@ impl KernelRecorder {
         let mut details = DetailsCache::default();
         let mut recorded = Vec::new();
         for event in events {
-            let Some(dir) = self.dir_of(event.key) else {
+            // flock(2) locks do not exclude certbot (the monitor warns of them): not holds.
+            if event.kind == sys::TraceLockKind::Flock {
+                continue;
+            }
+            let look_up = (!event.unlock).then_some(event.pid);
+            let Some(dir) = self.dir_of(event.key, look_up) else {
                 continue;
             };
             self.apply(&dir, &event, &mut details, &mut recorded)?;
@@ -216,33 +234,46 @@ impl KernelRecorder {
                 id,
                 hold: hold.clone(),
                 owner: Some(event.owner),
+                key: Some(event.key),
             },
         );
         recorded.push(Recorded::Began(hold));
         Ok(())
     }
 
-    /// The watched directory whose lock file the table names `key`: looked up again (at most
-    /// every [`RESOLVE_EVERY`]) when no watched file has that name yet.
-    fn dir_of(&mut self, key: TableKey) -> Option<PathBuf> {
+    /// The watched directory whose lock file the table names `key`; for a take or refusal
+    /// (`look_up`: by that pid) on a file not known as one, the watched lock files are looked
+    /// up again, then (a file deleted or replaced before its event was read) the locker's
+    /// descriptors of that file.
+    fn dir_of(&mut self, key: TableKey, look_up: Option<u32>) -> Option<PathBuf> {
+        // An open hold's file first: its path may name another file by now.
+        if let Some((dir, _)) = self.open.iter().find(|(_, o)| o.key == Some(key)) {
+            return Some(dir.clone());
+        }
         if let Some(dir) = self.keys.get(&key) {
             return Some(dir.clone());
         }
-        if self
-            .resolved_at
-            .is_some_and(|at| at.elapsed() < RESOLVE_EVERY)
-        {
-            return None;
-        }
+        let pid = look_up?;
         self.resolve();
-        self.keys.get(&key).cloned()
+        if let Some(dir) = self.keys.get(&key) {
+            return Some(dir.clone());
+        }
+        let wanted = std::collections::HashSet::from([key]);
+        sys::locked_files_named(pid, &self.lock_name, &wanted, false)
+            .into_iter()
+            .find_map(|file| {
+                let parent = file.path.parent()?;
+                self.canonical
+                    .iter()
+                    .find(|(canonical, _)| canonical == parent)
+                    .map(|(_, dir)| dir.clone())
+            })
     }
 
     /// Looks up each watched lock file's name in the lock table (re-validating the cache: a
     /// name stays only while the path still names that file).
     fn resolve(&mut self) {
-        self.resolved_at = Some(Instant::now());
-        self.keys.retain(|_, _| false);
+        self.keys.clear();
         for (dir, lock_file) in &self.watched {
             if let Some(name) =
                 sys::file_id(lock_file).and_then(|id| sys::table_name(lock_file, id))

@@ -180,6 +180,51 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
     );
 }
 
+/// An OFD holder (`lockscope hold`), and real certbot whose lock file is deleted under it: both
+/// holds are recorded with their ends (the deleted file's release is matched to the hold by
+/// the locked file, not by what the path names by then).
+#[test]
+fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+
+    let mut ofd = lockscope_hold(&[dir.to_str().unwrap()]);
+    assert!(ofd.line.starts_with("held "), "{}", ofd.line);
+    let ofd_pid = ofd.child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    ofd.signal("TERM");
+    assert_eq!(ofd.wait_exit(Duration::from_secs(5)), 0);
+    let ofd_released = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let certbot_pid = certbot.pid;
+    std::fs::remove_file(dir.join(lockscope::LOCK_FILE_NAME)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    certbot.kill();
+    let killed = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(500));
+    recorder.stop();
+
+    let rows = history(&store, &[], &dir);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert_eq!(rows[0]["pid"], ofd_pid, "{rows:#?}");
+    assert!(near(time(&rows[0]["end"]), ofd_released), "{rows:#?}");
+    assert_eq!(rows[1]["pid"], certbot_pid, "{rows:#?}");
+    assert!(
+        !rows[1]["end"].is_null() && near(time(&rows[1]["end"]), killed),
+        "the deleted file's hold ended when certbot died: {rows:#?}"
+    );
+    assert_eq!(rows[1]["ended_by"], "released", "{rows:#?}");
+}
+
 /// Without tracefs (an unprivileged user), the recorder says so and records the monitor's holds:
 /// certbot's hold is there with `"source": "monitor"`, and no refused attempt is claimed.
 #[test]

@@ -23,12 +23,17 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// Says that a recorder mounted tracefs: the last recorder to stop unmounts it (whichever that
 /// is, killed ones included) and removes this. In /run: root's, emptied at boot.
 const MOUNTED_MARK: &str = "/run/lockscope-mounted-tracefs";
-const EVENTS: [&str; 2] = ["posix_lock_inode", "flock_lock_inode"];
+/// Locked while a recorder mounts and makes its instance, or removes it and decides whether to
+/// unmount: a recorder starting while the last one stops must not lose tracefs in between.
+const SETUP_LOCK: &str = "/run/lockscope-tracefs.lock";
+/// POSIX and OFD locks: the kinds certbot's lock conflicts with (flock(2) locks do not).
+const EVENTS: [&str; 1] = ["posix_lock_inode"];
 
 impl LockTrace {
     /// Starts tracing lock events on the devices `devices` (the lock table's (major, minor)).
     /// Fails with a sentence a person can act on: not root, no tracefs, a locked-down kernel.
     pub(crate) fn start(devices: &[(u32, u32)]) -> io::Result<LockTrace> {
+        let _setup = setup_lock();
         let root = Path::new(TRACEFS);
         if !root.join("instances").is_dir() {
             mount_tracefs(root).map_err(|e| {
@@ -144,6 +149,7 @@ pub(crate) fn boot_to_wall(boot_ns: u64) -> std::time::SystemTime {
 impl Drop for LockTrace {
     fn drop(&mut self) {
         drop(self.pipe.take());
+        let _setup = setup_lock();
         for event in EVENTS {
             let _ = fs::write(
                 self.instance
@@ -215,6 +221,21 @@ fn remove_stale_instances(root: &Path) {
             let _ = fs::remove_dir(&path);
         }
     }
+}
+
+/// The setup lock, held until dropped (`None`: it could not be taken; going on unlocked).
+fn setup_lock() -> Option<fs::File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(SETUP_LOCK)
+        .ok()?;
+    file.lock().ok()?;
+    Some(file)
 }
 
 /// Leaves word that a recorder mounted tracefs (never through a symlink: /run is root's).
