@@ -42,17 +42,7 @@ pub(super) fn encode_list(list: WatchList) -> Result<String, WatchListError> {
 /// The list an exchange file's `bytes` hold. Strict: any broken rule is an error, nothing is
 /// repaired (the user chose this file and can fix it). `path` is for the error messages.
 pub(super) fn decode_list(bytes: &[u8], path: &Path) -> Result<WatchList, WatchListError> {
-    let parse_error = |message: String| WatchListError::Parse {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = std::str::from_utf8(bytes).map_err(|_| parse_error("not UTF-8 text".into()))?;
-    let raw: ListFile = toml::from_str(text).map_err(|e| parse_error(one_line(&e, text)))?;
-    let notify = match raw.notify {
-        None => Notifications::default(),
-        Some(n) => n.decode().map_err(parse_error)?,
-    };
-    notify.check()?;
+    let (raw, notify) = parse_list_file(bytes, path)?;
     Ok(WatchList {
         notify,
         ..WatchList::new(&raw.name, raw.dirs.into_iter().map(PathBuf::from))?
@@ -66,17 +56,7 @@ pub(super) fn decode_list_skipping(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(WatchList, Vec<(PathBuf, DirProblem)>), WatchListError> {
-    let parse_error = |message: String| WatchListError::Parse {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = std::str::from_utf8(bytes).map_err(|_| parse_error("not UTF-8 text".into()))?;
-    let raw: ListFile = toml::from_str(text).map_err(|e| parse_error(one_line(&e, text)))?;
-    let notify = match raw.notify {
-        None => Notifications::default(),
-        Some(n) => n.decode().map_err(parse_error)?,
-    };
-    notify.check()?;
+    let (raw, notify) = parse_list_file(bytes, path)?;
     let (good, skipped): (Vec<PathBuf>, Vec<PathBuf>) = raw
         .dirs
         .into_iter()
@@ -91,6 +71,22 @@ pub(super) fn decode_list_skipping(
         ..WatchList::new(&raw.name, good)?
     };
     Ok((list, skipped))
+}
+
+/// An exchange file's TOML and its notification settings, checked.
+fn parse_list_file(bytes: &[u8], path: &Path) -> Result<(ListFile, Notifications), WatchListError> {
+    let parse_error = |message: String| WatchListError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| parse_error("not UTF-8 text".into()))?;
+    let mut raw: ListFile = toml::from_str(text).map_err(|e| parse_error(one_line(&e, text)))?;
+    let notify = match raw.notify.take() {
+        None => Notifications::default(),
+        Some(n) => n.decode().map_err(parse_error)?,
+    };
+    notify.check()?;
+    Ok((raw, notify))
 }
 
 /// `lockscope.toml` as serde sees it. Field order matters: TOML puts plain keys before tables.

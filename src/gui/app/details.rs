@@ -123,14 +123,8 @@ impl LockscopeApp {
                     }
                     Err(e) => self.tell(e, true),
                 }
-                self.recheck(&dir);
-                if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
-                    // Diagnose again at once: the pane says whether it still is stopped.
-                    a.pending = false;
-                }
-                if let Some(row) = self.model.row_mut(&dir) {
-                    row.fresh = None;
-                }
+                // The pane says whether it still is stopped.
+                self.look_again(&dir);
             }
             EndEvent::Signalled { dir, pid } => {
                 if let Some(EndHolder::Ending {
@@ -207,15 +201,23 @@ impl LockscopeApp {
                     ),
                     Err(e) => self.tell(e, true),
                 }
-                self.recheck(&dir);
-                if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
-                    // Diagnose again at once (the holder is gone, or not).
-                    a.pending = false;
-                }
-                if let Some(row) = self.model.row_mut(&dir) {
-                    row.fresh = None;
-                }
+                // The holder is gone, or not.
+                self.look_again(&dir);
             }
+        }
+    }
+}
+
+impl LockscopeApp {
+    /// After a signal to `dir`'s holder: its state and, if its details are shown, its diagnosis
+    /// are looked at again at once.
+    fn look_again(&mut self, dir: &Path) {
+        self.recheck(dir);
+        if let Some(a) = self.details_asked.as_mut().filter(|a| a.dir == dir) {
+            a.pending = false;
+        }
+        if let Some(row) = self.model.row_mut(dir) {
+            row.fresh = None;
         }
     }
 }
