@@ -22,7 +22,6 @@ pub mod duration;
 pub mod escape;
 #[cfg(feature = "gui")]
 pub mod gui;
-#[cfg(feature = "history")]
 pub mod history;
 pub mod holder;
 pub mod local_time;

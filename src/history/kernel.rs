@@ -8,9 +8,11 @@
 //! whenever a lock is taken or refused on a file not known as theirs: one lstat per watched
 //! directory. Drops (every close() of a file with locks makes one) on unknown files are not
 //! looked up: a hold's drop is on the file its take named.
+//!
+//! It keeps no file: its events go to whoever polls (`record`'s history file, `serve`'s
+//! counters).
 
-use super::recorder::Recorded;
-use super::{EndedBy, HistoryError, Hold, Refused, Source, Store};
+use super::{EndedBy, Hold, Recorded, Refused, Source};
 use crate::holder::DetailsCache;
 use crate::probe::{LockState, ProbeBatch};
 use crate::sys::{self, TableKey, TraceEvent};
@@ -23,7 +25,6 @@ use std::time::Duration;
 const REFUSED: [i32; 2] = [-11, -35];
 
 struct Open {
-    id: i64,
     hold: Hold,
     /// The lock's owner as the kernel names it (unknown for a hold found at the start).
     owner: Option<u64>,
@@ -32,9 +33,9 @@ struct Open {
     key: Option<TableKey>,
 }
 
-/// Records the kernel's lock events of some directories' lock files into a [`Store`].
+/// Turns the kernel's lock events of some directories' lock files into holds and refused
+/// attempts.
 pub struct KernelRecorder {
-    store: Store,
     trace: sys::LockTrace,
     /// Each watched directory and its lock file.
     watched: Vec<(PathBuf, PathBuf)>,
@@ -45,18 +46,16 @@ pub struct KernelRecorder {
     /// The lock table's name of each watched lock file, as last looked up.
     keys: HashMap<TableKey, PathBuf>,
     open: HashMap<PathBuf, Open>,
+    /// The holds found at the start, for the first poll.
+    found: Vec<Recorded>,
 }
 
 impl KernelRecorder {
     /// Starts tracing the filesystems of `dirs` (their lock files `DIR/lock_name`), after
-    /// recording the holds already there (held before the recording began: `start_seen` false).
-    /// Fails where the kernel's events cannot be traced (not root, no tracefs, not Linux),
-    /// handing the store back with why.
-    pub fn start(
-        store: Store,
-        dirs: &[PathBuf],
-        lock_name: &str,
-    ) -> Result<KernelRecorder, Box<(Store, String)>> {
+    /// after looking for the holds already there (the first [`KernelRecorder::poll`] returns
+    /// them: held before the recording began, `start_seen` false). Fails where the kernel's
+    /// events cannot be traced (not root, no tracefs, not Linux), saying why.
+    pub fn start(dirs: &[PathBuf], lock_name: &str) -> std::io::Result<KernelRecorder> {
         // A directory not made yet (certbot makes /etc/letsencrypt at its first run) will be on
         // its nearest existing ancestor's filesystem, unless a mount comes there meanwhile.
         let mut devices: Vec<(u32, u32)> = dirs
@@ -70,17 +69,13 @@ impl KernelRecorder {
         devices.sort_unstable();
         devices.dedup();
         if devices.is_empty() {
-            return Err(Box::new((
-                store,
-                "none of the directories is there to trace".into(),
-            )));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "none of the directories is there to trace",
+            ));
         }
-        let trace = match sys::LockTrace::start(&devices) {
-            Ok(trace) => trace,
-            Err(e) => return Err(Box::new((store, e.to_string()))),
-        };
+        let trace = sys::LockTrace::start(&devices)?;
         let mut recorder = KernelRecorder {
-            store,
             trace,
             watched: dirs
                 .iter()
@@ -93,6 +88,7 @@ impl KernelRecorder {
                 .collect(),
             keys: HashMap::new(),
             open: HashMap::new(),
+            found: Vec::new(),
         };
         recorder.resolve();
         // What is held already (the trace began first: nothing falls between the two).
@@ -112,16 +108,13 @@ impl KernelRecorder {
                     ended_by: None,
                     source: Source::Kernel,
                 };
-                let Ok(id) = recorder.store.begin_hold(&hold) else {
-                    continue; // written at its first event instead
-                };
                 let key = sys::file_id(&lock_file)
                     .and_then(|file| sys::table_name(&lock_file, file))
                     .map(|name| name.key);
+                recorder.found.push(Recorded::Began(hold.clone()));
                 recorder.open.insert(
                     dir,
                     Open {
-                        id,
                         hold,
                         owner: None,
                         key,
@@ -132,11 +125,15 @@ impl KernelRecorder {
         Ok(recorder)
     }
 
-    /// Waits up to `wait` for events and records them.
-    pub fn poll(&mut self, wait: Duration) -> Result<Vec<Recorded>, HistoryError> {
-        let events = self.trace.next_events(wait).map_err(HistoryError::Trace)?;
+    /// Waits up to `wait` for events and returns what they mean: holds begun and ended, refused
+    /// attempts. Fails only if the kernel's events can no longer be read.
+    pub fn poll(&mut self, wait: Duration) -> std::io::Result<Vec<Recorded>> {
+        let mut recorded = std::mem::take(&mut self.found);
+        if !recorded.is_empty() {
+            return Ok(recorded);
+        }
+        let events = self.trace.next_events(wait)?;
         let mut details = DetailsCache::default();
-        let mut recorded = Vec::new();
         for event in events {
             // flock(2) locks do not exclude certbot (the monitor warns of them): not holds.
             if event.kind == sys::TraceLockKind::Flock {
@@ -146,7 +143,7 @@ impl KernelRecorder {
             let Some(dir) = self.dir_of(event.key, look_up) else {
                 continue;
             };
-            self.apply(&dir, &event, &mut details, &mut recorded)?;
+            self.apply(&dir, &event, &mut details, &mut recorded);
         }
         Ok(recorded)
     }
@@ -157,7 +154,7 @@ impl KernelRecorder {
         event: &TraceEvent,
         details: &mut DetailsCache,
         recorded: &mut Vec<Recorded>,
-    ) -> Result<(), HistoryError> {
+    ) {
         let at = Timestamp::try_from(sys::boot_to_wall(event.boot_ns))
             .unwrap_or_else(|_| Timestamp::now());
         let is_owner = |open: &Open| match open.owner {
@@ -167,17 +164,10 @@ impl KernelRecorder {
         if event.unlock {
             // Every close() of a file with locks drops locks, held or not: only the holder's
             // drop ends the hold.
-            if event.ret == 0
-                && self.open.get(dir).is_some_and(is_owner)
-                && let Some(open) = self.open.remove(dir)
-            {
-                self.store.end_hold(open.id, Some(at), EndedBy::Released)?;
-                let mut hold = open.hold;
-                hold.end = Some(at);
-                hold.ended_by = Some(EndedBy::Released);
-                recorded.push(Recorded::Ended(hold));
+            if event.ret == 0 && self.open.get(dir).is_some_and(is_owner) {
+                self.end_open(dir, at, EndedBy::Released, recorded);
             }
-            return Ok(());
+            return;
         }
         if REFUSED.contains(&event.ret) {
             let refused = Refused {
@@ -189,31 +179,21 @@ impl KernelRecorder {
                 holder_pid: self.open.get(dir).and_then(|o| o.hold.pid),
                 source: Source::Kernel,
             };
-            self.store.add_refused(&refused)?;
             recorded.push(Recorded::Refused(refused));
-            return Ok(());
+            return;
         }
         if event.ret != 0 {
-            return Ok(());
+            return;
         }
         match self.open.get_mut(dir) {
             // The holder taking it again (a lock upgrade or a second range): the same hold.
             Some(open) if is_owner(open) => {
                 open.owner.get_or_insert(event.owner);
-                return Ok(());
+                return;
             }
-            Some(_) => {
-                // Another owner has it: the last holder's drop was not seen (its file was
-                // renamed away, say); it ended by now.
-                if let Some(open) = self.open.remove(dir) {
-                    self.store
-                        .end_hold(open.id, Some(at), EndedBy::HandedOver)?;
-                    let mut hold = open.hold;
-                    hold.end = Some(at);
-                    hold.ended_by = Some(EndedBy::HandedOver);
-                    recorded.push(Recorded::Ended(hold));
-                }
-            }
+            // Another owner has it: the last holder's drop was not seen (its file was renamed
+            // away, say); it ended by now.
+            Some(_) => self.end_open(dir, at, EndedBy::HandedOver, recorded),
             None => {}
         }
         let hold = Hold {
@@ -227,18 +207,22 @@ impl KernelRecorder {
             ended_by: None,
             source: Source::Kernel,
         };
-        let id = self.store.begin_hold(&hold)?;
         self.open.insert(
             dir.to_path_buf(),
             Open {
-                id,
                 hold: hold.clone(),
                 owner: Some(event.owner),
                 key: Some(event.key),
             },
         );
         recorded.push(Recorded::Began(hold));
-        Ok(())
+    }
+
+    /// Ends `dir`'s open hold at `at`.
+    fn end_open(&mut self, dir: &Path, at: Timestamp, ended_by: EndedBy, out: &mut Vec<Recorded>) {
+        if let Some(open) = self.open.remove(dir) {
+            out.push(Recorded::Ended(open.hold.ended(at, ended_by)));
+        }
     }
 
     /// The watched directory whose lock file the table names `key`; for a take or refusal
@@ -284,12 +268,11 @@ impl KernelRecorder {
     }
 
     /// The recording stops: holds still open end as "recording-stopped" now.
-    pub fn stop(&mut self) -> Result<(), HistoryError> {
+    pub fn stop(&mut self) -> Vec<Recorded> {
         let now = Timestamp::now();
-        for (_, open) in self.open.drain() {
-            self.store
-                .end_hold(open.id, Some(now), EndedBy::RecordingStopped)?;
-        }
-        Ok(())
+        self.open
+            .drain()
+            .map(|(_, open)| Recorded::Ended(open.hold.ended(now, EndedBy::RecordingStopped)))
+            .collect()
     }
 }

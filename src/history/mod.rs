@@ -1,11 +1,16 @@
 //! The flight recorder's history: who held each watched lock, from when to when and how it
-//! ended, kept in a SQLite file that `lockscope record` writes and `lockscope history` (and any
-//! number of other readers) read at the same time.
+//! ended, and who was refused. The recorders turn what they see into [`Recorded`] events;
+//! `lockscope record` keeps them in a SQLite file that `lockscope history` and the app read
+//! while it writes, and `serve --metrics` counts them.
 //!
-//! - `store.rs`: [`Store`]: the file (WAL, one writer, many readers, a versioned schema),
-//!   writing holds and refused attempts, reading them back by directory and time, retention.
+//! - `kernel.rs`: [`KernelRecorder`]: the kernel's lock events (tracefs, root on Linux): every
+//!   hold and every refused attempt.
 //! - `recorder.rs`: [`MonitorRecorder`]: the monitor's changes into holds (the source when the
 //!   kernel's lock events cannot be traced: holds only, at the monitor's precision).
+//! - `store.rs` (feature `history`, which links SQLite): [`Store`]: the file (WAL, one writer,
+//!   many readers, a versioned schema), writing events, reading them back by directory and
+//!   time, retention. Only the programs that keep or read the file link it (`lockscope-history`
+//!   and the app), not the `lockscope` command scripts run in loops.
 //!
 //! Times are UTC nanoseconds since the Unix epoch in the file, [`jiff::Timestamp`] here. Nothing
 //! recorded is trusted more than the monitor's own observations: each hold says its source and
@@ -13,15 +18,32 @@
 
 mod kernel;
 mod recorder;
+#[cfg(feature = "history")]
 mod store;
 
 pub use kernel::KernelRecorder;
-pub use recorder::{MonitorRecorder, Recorded};
-pub use store::{HistoryError, Store, default_store_path};
+pub use recorder::MonitorRecorder;
+#[cfg(feature = "history")]
+pub use store::{HistoryError, Store};
 
 use jiff::Timestamp;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Where the system's recorder (root, the `lockscope-record` service) keeps its history.
+pub const SYSTEM_STORE: &str = "/var/lib/lockscope/history.db";
+
+/// Where the history is kept by default: `/var/lib/lockscope/history.db` for root (the system
+/// service), else the user's state directory (`~/.local/state/lockscope/history.db`).
+pub fn default_store_path() -> PathBuf {
+    if crate::sys::running_as_root() {
+        return PathBuf::from(SYSTEM_STORE);
+    }
+    directories::ProjectDirs::from("", "", "lockscope")
+        .and_then(|d| d.state_dir().map(Path::to_path_buf))
+        .unwrap_or_else(|| std::env::temp_dir().join("lockscope"))
+        .join("history.db")
+}
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,6 +64,7 @@ impl Source {
         }
     }
 
+    #[cfg_attr(not(feature = "history"), allow(dead_code))]
     fn from_name(name: &str) -> Option<Source> {
         match name {
             "kernel" => Some(Source::Kernel),
@@ -77,6 +100,7 @@ impl EndedBy {
         }
     }
 
+    #[cfg_attr(not(feature = "history"), allow(dead_code))]
     fn from_name(name: &str) -> Option<EndedBy> {
         [
             EndedBy::Released,
@@ -87,6 +111,17 @@ impl EndedBy {
         .into_iter()
         .find(|e| e.name() == name)
     }
+}
+
+/// What a recorder saw: a hold's beginning or end, or a refused attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A hold began (or was found held at the start: `start_seen` false).
+    Began(Hold),
+    /// A hold ended (`end` and `ended_by` set).
+    Ended(Hold),
+    /// An attempt to take the lock was refused (kernel events only).
+    Refused(Refused),
 }
 
 /// One hold of a directory's lock.
@@ -134,6 +169,13 @@ pub struct Refused {
 }
 
 impl Hold {
+    /// This hold, ended at `at` by `ended_by`.
+    pub fn ended(mut self, at: Timestamp, ended_by: EndedBy) -> Hold {
+        self.end = Some(at);
+        self.ended_by = Some(ended_by);
+        self
+    }
+
     /// As `history --json` and `record --events-json` print it (the CLI's contract: keys are
     /// added, never renamed): `kind` "hold", `dir`, `pid`, `command`, `user`, `start`,
     /// `start_seen`, `end` (null while held), `ended_by`, `source`; times RFC 3339 UTC.

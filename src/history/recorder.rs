@@ -2,41 +2,27 @@
 //! cannot be traced. It sees what the monitor sees: a hold that begins and ends between two
 //! looks is missed, and refused attempts are never seen.
 
-use super::{EndedBy, HistoryError, Hold, Source, Store};
+use super::{EndedBy, Hold, Recorded, Source};
 use crate::monitor::{Change, DirState, LockState};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// What a change did to the record, for `record --events-json` and the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    /// A hold was recorded as begun (or found held at the first look).
-    Began(Hold),
-    /// A hold ended.
-    Ended(Hold),
-    /// An attempt to take the lock was refused (kernel events only).
-    Refused(super::Refused),
-}
-
-/// Turns monitor changes into holds in a [`Store`].
+/// Turns the monitor's changes into holds.
+#[derive(Default)]
 pub struct MonitorRecorder {
-    store: Store,
-    /// The hold each directory is in now, with its row id.
-    open: HashMap<PathBuf, (i64, Hold)>,
+    /// The hold each directory is in now.
+    open: HashMap<PathBuf, Hold>,
 }
 
 impl MonitorRecorder {
-    /// A recorder writing into `store`.
-    pub fn new(store: Store) -> MonitorRecorder {
-        MonitorRecorder {
-            store,
-            open: HashMap::new(),
-        }
+    /// A recorder with no hold open.
+    pub fn new() -> MonitorRecorder {
+        MonitorRecorder::default()
     }
 
-    /// Records what `change` means for its directory's holds.
-    pub fn apply(&mut self, change: &Change) -> Result<Vec<Recorded>, HistoryError> {
+    /// What `change` means for its directory's holds.
+    pub fn apply(&mut self, change: &Change) -> Vec<Recorded> {
         let at = Timestamp::try_from(change.at).unwrap_or_else(|_| Timestamp::now());
         let mut recorded = Vec::new();
         let holder = match &change.new {
@@ -44,7 +30,7 @@ impl MonitorRecorder {
             _ => None,
         };
         // The open hold ends unless the same process still holds the lock.
-        if let Some((_, open)) = self.open.get(&change.dir)
+        if let Some(open) = self.open.get(&change.dir)
             && holder.is_none_or(|h| h.pid != open.pid)
         {
             let ended_by = if holder.is_some() {
@@ -54,11 +40,8 @@ impl MonitorRecorder {
             } else {
                 EndedBy::Released
             };
-            if let Some((id, mut hold)) = self.open.remove(&change.dir) {
-                self.store.end_hold(id, Some(at), ended_by)?;
-                hold.end = Some(at);
-                hold.ended_by = Some(ended_by);
-                recorded.push(Recorded::Ended(hold));
+            if let Some(hold) = self.open.remove(&change.dir) {
+                recorded.push(Recorded::Ended(hold.ended(at, ended_by)));
             }
         }
         if let Some(h) = holder
@@ -82,21 +65,19 @@ impl MonitorRecorder {
                 ended_by: None,
                 source: Source::Monitor,
             };
-            let id = self.store.begin_hold(&hold)?;
-            self.open.insert(change.dir.clone(), (id, hold.clone()));
+            self.open.insert(change.dir.clone(), hold.clone());
             recorded.push(Recorded::Began(hold));
         }
-        Ok(recorded)
+        recorded
     }
 
     /// The recording stops: holds still open end as "recording-stopped" now (held at least
     /// until now; what became of them after is not known).
-    pub fn stop(&mut self) -> Result<(), HistoryError> {
+    pub fn stop(&mut self) -> Vec<Recorded> {
         let now = Timestamp::now();
-        for (_, (id, _)) in self.open.drain() {
-            self.store
-                .end_hold(id, Some(now), EndedBy::RecordingStopped)?;
-        }
-        Ok(())
+        self.open
+            .drain()
+            .map(|(_, hold)| Recorded::Ended(hold.ended(now, EndedBy::RecordingStopped)))
+            .collect()
     }
 }

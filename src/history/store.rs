@@ -6,9 +6,10 @@
 //! The schema's version is `PRAGMA user_version`; [`Store::open`] migrates an older file and
 //! refuses a newer one (a newer lockscope wrote it) rather than guess.
 
-use super::{EndedBy, Hold, Refused, Source};
+use super::{EndedBy, Hold, Recorded, Refused, Source};
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,9 +55,6 @@ pub enum HistoryError {
     /// A query failed.
     #[error("the history's database: {0}")]
     Sql(#[from] rusqlite::Error),
-    /// The kernel's lock events could not be read.
-    #[error("reading the kernel's lock events: {0}")]
-    Trace(std::io::Error),
     /// Another recorder writes this file now.
     #[error(
         "another `lockscope record` is writing {} (its claim {} is locked): one recorder per \
@@ -86,18 +84,8 @@ pub struct Store {
     /// The writer's claim (`FILE.recorder`, locked while open for writing): one recorder per
     /// file. `None` for a reader.
     _writer: Option<std::fs::File>,
-}
-
-/// Where the history is kept by default: `/var/lib/lockscope/history.db` for root (the system
-/// service), else the user's state directory (`~/.local/state/lockscope/history.db`).
-pub fn default_store_path() -> PathBuf {
-    if crate::sys::running_as_root() {
-        return PathBuf::from("/var/lib/lockscope/history.db");
-    }
-    directories::ProjectDirs::from("", "", "lockscope")
-        .and_then(|d| d.state_dir().map(Path::to_path_buf))
-        .unwrap_or_else(|| std::env::temp_dir().join("lockscope"))
-        .join("history.db")
+    /// The row of each directory's open hold, for [`Store::record`].
+    open: HashMap<PathBuf, i64>,
 }
 
 impl Store {
@@ -123,6 +111,7 @@ impl Store {
         let store = Store {
             conn,
             _writer: Some(writer),
+            open: HashMap::new(),
         };
         store.migrate(path)?;
         store.close_orphaned_holds()?;
@@ -151,6 +140,7 @@ impl Store {
         Ok(Store {
             conn,
             _writer: None,
+            open: HashMap::new(),
         })
     }
 
@@ -209,6 +199,29 @@ impl Store {
                  PRAGMA user_version = 1;
                  COMMIT;",
             )?;
+        }
+        Ok(())
+    }
+
+    /// Keeps what a recorder saw: a hold's beginning or end (a directory has one open hold at a
+    /// time), or a refused attempt. Each is its own transaction.
+    pub fn record(&mut self, recorded: &Recorded) -> Result<(), HistoryError> {
+        match recorded {
+            Recorded::Began(hold) => {
+                let id = self.begin_hold(hold)?;
+                self.open.insert(hold.dir.clone(), id);
+            }
+            Recorded::Ended(hold) => {
+                let ended_by = hold.ended_by.unwrap_or(EndedBy::RecordingStopped);
+                match self.open.remove(&hold.dir) {
+                    Some(id) => self.end_hold(id, hold.end, ended_by)?,
+                    // Its beginning was not kept (a write failed): the whole hold, now.
+                    None => {
+                        self.begin_hold(hold)?;
+                    }
+                }
+            }
+            Recorded::Refused(refused) => self.add_refused(refused)?,
         }
         Ok(())
     }

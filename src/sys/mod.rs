@@ -151,7 +151,6 @@ pub(crate) struct ProcessFacts {
     pub waiting_for: Option<String>,
 }
 
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 /// One lock event of a watched filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TraceEvent {
@@ -174,7 +173,6 @@ pub(crate) struct TraceEvent {
 }
 
 /// Which kind of lock an event is about.
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TraceLockKind {
     Posix,

@@ -36,7 +36,6 @@ impl PidFd {
 }
 
 /// Not known here: taken as alive (a hold that ends is then "released", not "holder exited").
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) fn process_alive(_pid: u32) -> bool {
     true
 }

@@ -61,17 +61,14 @@ pub(crate) fn process_list() -> Vec<super::ProcessEntry> {
 }
 
 /// No trace clock here (nothing is traced): the epoch.
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) fn boot_to_wall(_boot_ns: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH
 }
 
 /// No kernel lock tracing here (it is Linux's tracefs): the recorder says so and records the
 /// monitor's holds instead.
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) struct LockTrace(std::convert::Infallible);
 
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 impl LockTrace {
     pub(crate) fn start(_devices: &[(u32, u32)]) -> std::io::Result<LockTrace> {
         Err(std::io::Error::new(

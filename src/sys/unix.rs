@@ -40,14 +40,13 @@ pub(crate) struct FileKey {
 /// What the probe's lstat returns (Windows has its own, gathered without opening the file).
 pub(crate) type LockMeta = Metadata;
 
-/// The probe's lstat of a lock path.
 /// Whether this process runs as root (effective uid 0): where system-wide files go.
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The probe's lstat of a lock path.
 pub(crate) fn lstat(path: &Path) -> io::Result<LockMeta> {
     std::fs::symlink_metadata(path)
 }

@@ -48,7 +48,6 @@ pub(crate) fn open_claim(path: &Path) -> io::Result<std::fs::File> {
 }
 
 /// No root on Windows: per-user paths.
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) fn running_as_root() -> bool {
     false
 }

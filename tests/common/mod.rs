@@ -410,13 +410,18 @@ pub fn is_root() -> bool {
 /// `lockscope`, run as an unprivileged user (nobody) when the tests run as root, so that
 /// permission checks apply; as a normal user, run directly.
 pub fn unprivileged_lockscope() -> Command {
+    unprivileged(env!("CARGO_BIN_EXE_lockscope"))
+}
+
+/// The program `exe` as [`unprivileged_lockscope`] runs lockscope.
+pub fn unprivileged(exe: &str) -> Command {
     if is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        c.arg(env!("CARGO_BIN_EXE_lockscope"));
+        c.arg(exe);
         c
     } else {
-        lockscope()
+        Command::new(exe)
     }
 }
 

@@ -236,7 +236,15 @@ fn an_unprivileged_recorder_falls_back_to_the_monitor_and_says_so() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let store = root.path().join("history.db");
-    let recorder = Recorder::start_with(unprivileged_lockscope(), &store, &[&dir]);
+    // lockscope-history itself, which `lockscope record` execs: setpriv's own exec still has
+    // root's capabilities (the exec drops them), but nobody cannot look into the build's
+    // directory under /root (mode 700) for a second program. An installed lockscope finds it
+    // in /usr/libexec/lockscope.
+    let recorder = Recorder::start_with(
+        unprivileged(env!("CARGO_BIN_EXE_lockscope-history")),
+        &store,
+        &[&dir],
+    );
     assert!(
         recorder.said.contains("from the monitor's changes")
             && recorder.said.contains("refused attempts are NOT visible"),

@@ -131,61 +131,10 @@ pub(crate) enum Command {
     },
     /// Record every hold of the directories' locks into the history file, until
     /// SIGINT/SIGTERM (the flight recorder; read it with `lockscope history`).
-    Record {
-        /// The history file [default: /var/lib/lockscope/history.db as root, else
-        /// ~/.local/state/lockscope/history.db].
-        #[arg(long, value_name = "FILE")]
-        store: Option<PathBuf>,
-        /// Also print each event as one JSON line on standard output (for journald, Vector,
-        /// Fluent Bit).
-        #[arg(long)]
-        events_json: bool,
-        /// Period of the pass that catches changes no filesystem event shows.
-        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-        interval: Duration,
-        /// The lock file's name inside each directory.
-        #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
-        lock_name: String,
-        /// Record a saved watch list, by name (`certbot`: the preset), or a watch-list file,
-        /// instead of DIRs (its local directories).
-        #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
-        watchlist: Option<String>,
-        /// Where watch lists are kept (default: the platform config directory).
-        #[arg(long, value_name = "DIR", requires = "watchlist")]
-        config_dir: Option<PathBuf>,
-        /// Local directories.
-        #[arg(value_name = "DIR", required_unless_present = "watchlist")]
-        dirs: Vec<PathBuf>,
-    },
+    Record(RecordArgs),
     /// What the flight recorder kept: who held each directory's lock, from when to when, in time
     /// order; --at T: who held it at T.
-    History {
-        /// The history file (default: as `record`'s).
-        #[arg(long, value_name = "FILE")]
-        store: Option<PathBuf>,
-        /// Print one JSON array (times RFC 3339 UTC) instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Show times in UTC instead of the local time zone (text output).
-        #[arg(long)]
-        utc: bool,
-        /// Only what overlaps T or later: RFC 3339 (2026-12-07T03:00:00Z), a local date and time
-        /// (2026-12-07 03:00), or a local time of day (03:00: the last one past).
-        #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
-        since: Option<jiff::Timestamp>,
-        /// Only what overlaps T or earlier (as --since).
-        #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
-        until: Option<jiff::Timestamp>,
-        /// Who held it at T (as --since).
-        #[arg(long, value_name = "T", value_parser = parse_time)]
-        at: Option<jiff::Timestamp>,
-        /// Only refused attempts.
-        #[arg(long, conflicts_with = "at")]
-        refused: bool,
-        /// Local directories, as `record` was given them.
-        #[arg(value_name = "DIR", required = true)]
-        dirs: Vec<PathBuf>,
-    },
+    History(HistoryArgs),
     /// Serve each directory's lock as Prometheus metrics on http://ADDR/metrics, until
     /// SIGINT/SIGTERM.
     Serve {
@@ -519,6 +468,65 @@ Examples:
   lockscope: sent SIGTERM to pid 4563; waiting up to 10s for the lock to be released
   released /etc/letsencrypt/.certbot.lock: pid 4563 exited
   $ lockscope terminate --yes --signal KILL --grace 5s /etc/letsencrypt";
+
+/// `lockscope record`'s options (run by `lockscope-history`).
+#[derive(clap::Args)]
+pub(crate) struct RecordArgs {
+    /// The history file [default: /var/lib/lockscope/history.db as root, else
+    /// ~/.local/state/lockscope/history.db].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store: Option<PathBuf>,
+    /// Also print each event as one JSON line on standard output (for journald, Vector,
+    /// Fluent Bit).
+    #[arg(long)]
+    pub(crate) events_json: bool,
+    /// Period of the pass that catches changes no filesystem event shows.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub(crate) interval: Duration,
+    /// The lock file's name inside each directory.
+    #[arg(long, value_name = "NAME", default_value = LOCK_FILE_NAME, value_parser = parse_lock_name)]
+    pub(crate) lock_name: String,
+    /// Record a saved watch list, by name (`certbot`: the preset), or a watch-list file,
+    /// instead of DIRs (its local directories).
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
+    pub(crate) watchlist: Option<String>,
+    /// Where watch lists are kept (default: the platform config directory).
+    #[arg(long, value_name = "DIR", requires = "watchlist")]
+    pub(crate) config_dir: Option<PathBuf>,
+    /// Local directories.
+    #[arg(value_name = "DIR", required_unless_present = "watchlist")]
+    pub(crate) dirs: Vec<PathBuf>,
+}
+
+/// `lockscope history`'s options (run by `lockscope-history`).
+#[derive(clap::Args)]
+pub(crate) struct HistoryArgs {
+    /// The history file (default: as `record`'s).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store: Option<PathBuf>,
+    /// Print one JSON array (times RFC 3339 UTC) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Show times in UTC instead of the local time zone (text output).
+    #[arg(long)]
+    pub(crate) utc: bool,
+    /// Only what overlaps T or later: RFC 3339 (2026-12-07T03:00:00Z), a local date and time
+    /// (2026-12-07 03:00), or a local time of day (03:00: the last one past).
+    #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
+    pub(crate) since: Option<jiff::Timestamp>,
+    /// Only what overlaps T or earlier (as --since).
+    #[arg(long, value_name = "T", value_parser = parse_time, conflicts_with = "at")]
+    pub(crate) until: Option<jiff::Timestamp>,
+    /// Who held it at T (as --since).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub(crate) at: Option<jiff::Timestamp>,
+    /// Only refused attempts.
+    #[arg(long, conflicts_with = "at")]
+    pub(crate) refused: bool,
+    /// Local directories, as `record` was given them.
+    #[arg(value_name = "DIR", required = true)]
+    pub(crate) dirs: Vec<PathBuf>,
+}
 
 #[cfg(test)]
 mod tests {

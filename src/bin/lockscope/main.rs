@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod companion;
 mod http;
 mod metrics;
 mod output;
@@ -18,7 +19,7 @@ mod watchlists;
 
 use args::{Cli, Command, StatusFormat};
 use clap::Parser;
-use commands::{explain, history, hold, record, serve, status, terminate, watch};
+use commands::{explain, hold, serve, status, terminate, watch};
 use metrics::MetricsOptions;
 use output::{Failure, Outcome, exit, report, time_style};
 use std::process::ExitCode;
@@ -129,77 +130,11 @@ fn run(cli: Cli) -> Outcome {
             let ops = remote::Operands::parse(&dirs)?;
             watch::run(&ops, interval, lock_name, json, time_style(utc), &remote)
         }
-        Some(Command::Record {
-            store,
-            events_json,
-            interval,
-            lock_name,
-            watchlist,
-            config_dir,
-            dirs,
-        }) => {
-            let dirs = match watchlist {
-                None => dirs,
-                Some(name) => {
-                    let (list, _) = watchlists::load_watchlist(&name, config_dir.as_deref())
-                        .map_err(Failure::error)?;
-                    let (remote, local): (Vec<_>, Vec<_>) = list
-                        .dirs
-                        .into_iter()
-                        .partition(|d| lockscope::watchlist::is_remote(d));
-                    if !remote.is_empty() {
-                        report(format!(
-                            "warning: skipping {} remote entries of the watch list {:?}: record \
-                             keeps this machine's history; run `lockscope record` on each host",
-                            remote.len(),
-                            list.name
-                        ));
-                    }
-                    if local.is_empty() {
-                        return Err(Failure::error(format!(
-                            "the watch list {:?} has no local directories",
-                            list.name
-                        )));
-                    }
-                    local
-                }
-            };
-            if !remote::Operands::parse(&dirs)?.all_local() {
-                return Err(Failure::error(
-                    "record watches local directories only (no HOST:DIR)",
-                ));
-            }
-            let dirs = dirs
-                .iter()
-                .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
-                .collect();
-            record::run(record::RecordOptions {
-                store: store.unwrap_or_else(lockscope::history::default_store_path),
-                dirs,
-                interval,
-                lock_name,
-                events_json,
-            })
+        // The flight recorder links SQLite: its own executable (companion.rs), given this
+        // command line as it is.
+        Some(Command::Record(_) | Command::History(_)) => {
+            companion::HISTORY.run_in_place(std::env::args_os().skip(1))
         }
-        Some(Command::History {
-            store,
-            json,
-            utc,
-            since,
-            until,
-            at,
-            refused,
-            dirs,
-        }) => history::run(history::HistoryOptions {
-            store: store.unwrap_or_else(lockscope::history::default_store_path),
-            dirs,
-            json,
-            since,
-            until,
-            at,
-            refused_only: refused,
-            style: time_style(utc),
-        }),
         Some(Command::Serve {
             metrics,
             interval,

@@ -10,7 +10,6 @@ pub fn closed_at_start() -> bool {
 }
 
 /// No exec here: runs `command` as a child and gives its exit status as this command's.
-#[cfg(feature = "gui")]
 pub fn run_in_place(command: &mut std::process::Command) -> std::io::Result<u8> {
     let status = command.status()?;
     Ok(status

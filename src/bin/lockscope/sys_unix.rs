@@ -65,7 +65,6 @@ pub fn notice(closed: impl FnOnce() + Send + 'static) {
 
 /// Runs `command` in this process's place (exec): its pid, signals and exit status become this
 /// command's. Returns only if it could not be started.
-#[cfg(feature = "gui")]
 pub fn run_in_place(command: &mut std::process::Command) -> std::io::Result<u8> {
     use std::os::unix::process::CommandExt;
     Err(command.exec())

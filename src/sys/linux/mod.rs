@@ -73,7 +73,6 @@ mod naming;
 mod pidns;
 mod place;
 mod process_info;
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 mod tracefs;
 
 use super::{TableKey, TableName, TableTrust as Trust};
@@ -84,7 +83,6 @@ pub(crate) use process_info::{
     children_of, holder_hidden_by_permission, locked_files_named, locked_lock_file_dirs,
     process_facts, process_list, user_name,
 };
-#[cfg_attr(not(feature = "history"), allow(unused_imports))]
 pub(crate) use tracefs::{LockTrace, boot_to_wall};
 
 /// Whether `pid` is exiting and not yet a zombie (`PF_EXITING` set, state not `Z`/`X`): its

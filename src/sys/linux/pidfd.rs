@@ -154,7 +154,6 @@ impl PidFd {
 /// The start time of `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), `None`
 /// when there is no such process (or `/proc` hides it).
 /// Whether process `pid` exists and has not exited (a zombie has).
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
 pub(crate) fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

@@ -1,10 +1,12 @@
 //! `lockscope explain`: each lock's diagnosis in plain sentences (see `lockscope::diagnose`),
 //! for local paths and `HOST:DIR` operands (the remote lockscope explains; its text is escaped).
 
+use crate::companion::HISTORY;
 use crate::output::{Outcome, buffered_stdout, exit, output_failed, report, time_style};
 use crate::rows::probe_and_diagnose;
 use lockscope::escape::escape;
 use lockscope::local_time::TimeStyle;
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -117,6 +119,8 @@ pub(crate) fn remote(
 /// What the flight recorder saw refused here in the last day, if a history can be read (the
 /// system recorder's, then this user's): "In the last 24 hours, 3 attempts to take this lock
 /// were refused, the latest at 03:00:02 by pid 955 (certbot renew) while pid 812 held it".
+/// The history is read by `lockscope-history` (it links SQLite; this program does not), only
+/// when a history file is there.
 fn recently_refused(
     dir: &std::path::Path,
     now: jiff::Timestamp,
@@ -125,25 +129,28 @@ fn recently_refused(
 ) -> Option<String> {
     let dir = std::path::absolute(dir).ok()?;
     let since = now.checked_sub(jiff::SignedDuration::from_hours(24)).ok()?;
-    let stores = match history {
+    let candidates = match history {
         Some(path) => vec![path.to_path_buf()],
         None => vec![
-            PathBuf::from("/var/lib/lockscope/history.db"),
+            PathBuf::from(lockscope::history::SYSTEM_STORE),
             lockscope::history::default_store_path(),
         ],
     };
-    let refused = stores
-        .iter()
-        .filter(|path| path.is_file())
-        .find_map(|path| {
-            let store = lockscope::history::Store::open_read_only(path).ok()?;
-            store.refused(&dir, Some(since), None).ok()
-        })?;
-    let latest = refused.last()?;
-    let times = if refused.len() == 1 {
+    let store = candidates.into_iter().find(|path| path.is_file())?;
+    let mut args: Vec<OsString> = vec!["history".into(), "--json".into(), "--refused".into()];
+    args.push(format!("--since={since}").into());
+    let mut store_arg = OsString::from("--store=");
+    store_arg.push(&store);
+    args.push(store_arg);
+    args.push("--".into());
+    args.push(dir.clone().into());
+    let printed = HISTORY.output(args).ok()?;
+    let rows: Vec<RefusedRow> = serde_json::from_slice(&printed).ok()?;
+    let latest = rows.last()?;
+    let times = if rows.len() == 1 {
         "1 attempt to take this lock was refused".to_string()
     } else {
-        format!("{} attempts to take this lock were refused", refused.len())
+        format!("{} attempts to take this lock were refused", rows.len())
     };
     let by = match (&latest.pid, &latest.command) {
         (Some(pid), Some(command)) => format!(" by pid {pid} ({command})"),
@@ -160,4 +167,13 @@ fn recently_refused(
         lockscope::local_time::format_time(latest.time, style),
         dir.display()
     ))
+}
+
+/// A row of `history --json --refused` (README's contract), the keys used here.
+#[derive(serde::Deserialize)]
+struct RefusedRow {
+    pid: Option<u32>,
+    command: Option<String>,
+    time: jiff::Timestamp,
+    holder_pid: Option<u32>,
 }

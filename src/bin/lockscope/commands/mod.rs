@@ -1,12 +1,11 @@
 //! One file per subcommand, each with its local and its `HOST:DIR` path. Commands share the
-//! binary's modules (output, rows, remote, metrics) and never import each other.
+//! binary's modules (output, rows, remote, metrics) and never import each other. `record` and
+//! `history` are `lockscope-history`'s (src/bin/lockscope-history), which links SQLite.
 
 pub(crate) mod explain;
 #[cfg(feature = "gui")]
 pub(crate) mod gui;
-pub(crate) mod history;
 pub(crate) mod hold;
-pub(crate) mod record;
 pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod terminate;

@@ -2,24 +2,13 @@
 //! directory in time order, in the local zone for people and RFC 3339 UTC in JSON; `--at T`
 //! answers "who held it at T".
 
-use crate::output::{Failure, Outcome, buffered_stdout, exit, output_failed};
+use crate::args::HistoryArgs;
+use crate::output::{Failure, Outcome, buffered_stdout, exit, output_failed, time_style};
 use lockscope::escape::{escape, escape_path};
 use lockscope::history::{Hold, Refused, Store};
 use lockscope::local_time::{TimeStyle, format_time};
 use serde_json::Value;
 use std::io::Write;
-use std::path::PathBuf;
-
-pub(crate) struct HistoryOptions {
-    pub store: PathBuf,
-    pub dirs: Vec<PathBuf>,
-    pub json: bool,
-    pub since: Option<jiff::Timestamp>,
-    pub until: Option<jiff::Timestamp>,
-    pub at: Option<jiff::Timestamp>,
-    pub refused_only: bool,
-    pub style: TimeStyle,
-}
 
 /// One row of the output, in time order.
 enum Row {
@@ -37,14 +26,18 @@ impl Row {
 }
 
 /// Exit codes: 0 (rows or none), 2 when the history cannot be read.
-pub(crate) fn run(options: HistoryOptions) -> Outcome {
-    if !options.store.exists() {
+pub(crate) fn run(options: HistoryArgs) -> Outcome {
+    let path = options
+        .store
+        .unwrap_or_else(lockscope::history::default_store_path);
+    if !path.exists() {
         return Err(Failure::error(format!(
             "no history at {}: start `lockscope record` first (or pass --store FILE)",
-            options.store.display()
+            path.display()
         )));
     }
-    let store = Store::open_read_only(&options.store).map_err(Failure::error)?;
+    let store = Store::open_read_only(&path).map_err(Failure::error)?;
+    let style = time_style(options.utc);
     let (since, until) = match options.at {
         Some(at) => (Some(at), Some(at)),
         None => (options.since, options.until),
@@ -52,7 +45,7 @@ pub(crate) fn run(options: HistoryOptions) -> Outcome {
     let mut rows: Vec<Row> = Vec::new();
     for dir in &options.dirs {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-        if !options.refused_only {
+        if !options.refused {
             let holds = match options.at {
                 Some(at) => store.held_at(&dir, at).map(|h| h.into_iter().collect()),
                 None => store.holds(&dir, since, until),
@@ -82,7 +75,7 @@ pub(crate) fn run(options: HistoryOptions) -> Outcome {
             writeln!(out, "nothing recorded for these directories in that time")?;
         } else {
             for row in &rows {
-                writeln!(out, "{}", text_line(row, options.style))?;
+                writeln!(out, "{}", text_line(row, style))?;
             }
         }
         out.flush()

@@ -1,12 +1,13 @@
 //! `lockscope record`: the flight recorder. Watches directories with the monitor and keeps
 //! every hold it sees in the history file (`lockscope::history`), until SIGINT/SIGTERM.
 
+use crate::args::RecordArgs;
 use crate::output::{Failure, Outcome, exit, on_stop, report};
 use lockscope::history::{KernelRecorder, MonitorRecorder, Recorded, Store};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
 use serde_json::json;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -20,15 +21,77 @@ enum Event {
     Stop,
 }
 
-pub(crate) struct RecordOptions {
-    pub store: PathBuf,
-    pub dirs: Vec<PathBuf>,
-    pub interval: Duration,
-    pub lock_name: String,
-    pub events_json: bool,
+struct RecordOptions {
+    store: PathBuf,
+    dirs: Vec<PathBuf>,
+    interval: Duration,
+    lock_name: String,
+    events_json: bool,
 }
 
-pub(crate) fn run(options: RecordOptions) -> Outcome {
+pub(crate) fn run(args: RecordArgs) -> Outcome {
+    let dirs = match args.watchlist {
+        None => args.dirs,
+        Some(name) => watchlist_dirs(&name, args.config_dir.as_deref())?,
+    };
+    let mut refused = Vec::new();
+    for dir in &dirs {
+        match lockscope::remote::parse_operand(dir.as_os_str()) {
+            Ok(lockscope::remote::Operand::Local(_)) => {}
+            Ok(_) => {
+                return Err(Failure::error(
+                    "record watches local directories only (no HOST:DIR)",
+                ));
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Failure {
+            code: exit::ERROR,
+            messages: refused,
+            hint: None,
+        });
+    }
+    record(RecordOptions {
+        store: args
+            .store
+            .unwrap_or_else(lockscope::history::default_store_path),
+        dirs: dirs
+            .iter()
+            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
+            .collect(),
+        interval: args.interval,
+        lock_name: args.lock_name,
+        events_json: args.events_json,
+    })
+}
+
+/// A watch list's local directories (its remote ones are other hosts' to record).
+fn watchlist_dirs(name: &str, config_dir: Option<&Path>) -> Result<Vec<PathBuf>, Failure> {
+    let (list, _) = crate::watchlists::load_watchlist(name, config_dir).map_err(Failure::error)?;
+    let (remote, local): (Vec<_>, Vec<_>) = list
+        .dirs
+        .into_iter()
+        .partition(|d| lockscope::watchlist::is_remote(d));
+    if !remote.is_empty() {
+        report(format!(
+            "warning: skipping {} remote entries of the watch list {:?}: record keeps this \
+             machine's history; run `lockscope record` on each host",
+            remote.len(),
+            list.name
+        ));
+    }
+    if local.is_empty() {
+        return Err(Failure::error(format!(
+            "the watch list {:?} has no local directories",
+            list.name
+        )));
+    }
+    Ok(local)
+}
+
+fn record(options: RecordOptions) -> Outcome {
     let store = Store::open(&options.store).map_err(Failure::error)?;
     let cutoff = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::try_from(RETENTION).unwrap_or_default())
@@ -54,16 +117,15 @@ pub(crate) fn run(options: RecordOptions) -> Outcome {
             String::new()
         }
     );
-    match KernelRecorder::start(store, &options.dirs, &options.lock_name) {
+    match KernelRecorder::start(&options.dirs, &options.lock_name) {
         Ok(recorder) => {
             report(format!(
                 "recording {what} from the kernel's lock events (source \"kernel\"): every hold \
                  and every refused attempt"
             ));
-            record_kernel(recorder, &stop, options.events_json)
+            record_kernel(recorder, store, &stop, options.events_json)
         }
-        Err(refused) => {
-            let (store, why) = *refused;
+        Err(why) => {
             report(format!(
                 "recording {what} from the monitor's changes (source \"monitor\"): holds as \
                  often as it looks; refused attempts are NOT visible this way. The kernel's lock \
@@ -74,31 +136,49 @@ pub(crate) fn run(options: RecordOptions) -> Outcome {
     }
 }
 
-fn record_kernel(mut recorder: KernelRecorder, stop: &AtomicBool, events_json: bool) -> Outcome {
+/// Keeps (and with --events-json prints) what a recorder saw.
+fn keep(store: &mut Store, recorded: &[Recorded], events_json: bool) -> Result<(), Failure> {
+    for r in recorded {
+        store.record(r).map_err(Failure::error)?;
+    }
+    if events_json {
+        print_events(recorded);
+    }
+    Ok(())
+}
+
+fn record_kernel(
+    mut recorder: KernelRecorder,
+    mut store: Store,
+    stop: &AtomicBool,
+    events_json: bool,
+) -> Outcome {
     let mut failure = None;
     while !stop.load(Ordering::SeqCst) {
-        match recorder.poll(Duration::from_millis(200)) {
-            Ok(recorded) if events_json => print_events(&recorded),
-            Ok(_) => {}
-            Err(e) => {
-                failure = Some(Failure::error(e));
-                break;
-            }
+        let kept = match recorder.poll(Duration::from_millis(200)) {
+            Ok(recorded) => keep(&mut store, &recorded, events_json),
+            Err(e) => Err(Failure::error(format!(
+                "reading the kernel's lock events: {e}"
+            ))),
+        };
+        if let Err(e) = kept {
+            failure = Some(e);
+            break;
         }
     }
-    if let Err(e) = recorder.stop() {
-        failure.get_or_insert(Failure::error(e));
+    if let Err(e) = keep(&mut store, &recorder.stop(), events_json) {
+        failure.get_or_insert(e);
     }
     failure.map_or(Ok(exit::OK), Err)
 }
 
 fn record_monitor(
-    store: Store,
+    mut store: Store,
     options: RecordOptions,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
 ) -> Outcome {
-    let mut recorder = MonitorRecorder::new(store);
+    let mut recorder = MonitorRecorder::new();
     let monitor = Monitor::start_with(
         MonitorOptions {
             interval: options.interval,
@@ -117,19 +197,17 @@ fn record_monitor(
         match event {
             Event::Stop => break,
             Event::Update(Update::Notice(text)) => report(text),
-            Event::Update(Update::Change(change)) => match recorder.apply(&change) {
-                Ok(recorded) if options.events_json => print_events(&recorded),
-                Ok(_) => {}
-                Err(e) => {
-                    failure = Some(Failure::error(e));
+            Event::Update(Update::Change(change)) => {
+                if let Err(e) = keep(&mut store, &recorder.apply(&change), options.events_json) {
+                    failure = Some(e);
                     break;
                 }
-            },
+            }
         }
     }
     drop(monitor);
-    if let Err(e) = recorder.stop() {
-        failure.get_or_insert(Failure::error(e));
+    if let Err(e) = keep(&mut store, &recorder.stop(), options.events_json) {
+        failure.get_or_insert(e);
     }
     failure.map_or(Ok(exit::OK), Err)
 }
