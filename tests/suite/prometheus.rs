@@ -138,6 +138,30 @@ const FAMILIES: [&str; 6] = [
     "lockscope_probe_errors_total",
 ];
 
+/// The flight recorder's families, which `serve` adds (not `status`): name and TYPE.
+const RECORDER_FAMILIES: [(&str, &str); 4] = [
+    ("lockscope_recorder_source", "gauge"),
+    ("lockscope_lock_acquisitions_total", "counter"),
+    ("lockscope_lock_refused_total", "counter"),
+    ("lockscope_lock_hold_duration_seconds", "histogram"),
+];
+
+/// `serve`'s recorder families are there, with their types, counting from the kernel's lock
+/// events (the tests run as root).
+fn assert_recorder_families(body: &str) {
+    for (family, kind) in RECORDER_FAMILIES {
+        assert!(
+            body.contains(&format!("# TYPE {family} {kind}\n")),
+            "no TYPE {kind} for {family}:\n{body}"
+        );
+    }
+    assert_eq!(
+        sample(body, "lockscope_recorder_source{source=\"kernel\"}"),
+        Some(1.0),
+        "{body}"
+    );
+}
+
 fn assert_families(body: &str) {
     for family in FAMILIES {
         let kind = if family.ends_with("_total") {
@@ -157,7 +181,9 @@ fn assert_families(body: &str) {
     // Hostile names must not forge lines: every line is a comment or one of our samples.
     for line in body.lines() {
         assert!(
-            line.starts_with("# ") || FAMILIES.iter().any(|f| line.starts_with(f)),
+            line.starts_with("# ")
+                || FAMILIES.iter().any(|f| line.starts_with(f))
+                || RECORDER_FAMILIES.iter().any(|(f, _)| line.starts_with(f)),
             "a line that is no sample of ours: {line:?}"
         );
     }
@@ -325,6 +351,7 @@ fn serve_exports_every_family_with_hostile_names_escaped() {
     assert!(body.contains(&format!("dir=\"{hostile}\"")), "{body}");
     assert!(hostile.contains("we\\\"ird\\\\dir\\nx"), "{hostile}");
     scene.check(&body);
+    assert_recorder_families(&body);
     assert_eq!(
         sample(&body, "lockscope_probe_errors_total"),
         Some(0.0),
@@ -747,6 +774,31 @@ impl Prometheus {
             .map(|r| r["value"][1].as_str().unwrap().to_string())
     }
 
+    /// Waits up to 30 s for the instant query `query` to be one sample of `value`.
+    fn wait_for(&self, query: &str, value: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let encoded = query
+                .replace('%', "%25")
+                .replace('"', "%22")
+                .replace(' ', "%20")
+                .replace('|', "%7C")
+                .replace('~', "%7E")
+                .replace('[', "%5B")
+                .replace(']', "%5D");
+            let result = self.query(&encoded);
+            if result.len() == 1 && result[0]["value"][1] == value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never had {query} == {value} (has {result:?}):\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn wait_held(&self, dir: &str, value: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.held(dir).as_deref() != Some(value) {
@@ -790,8 +842,30 @@ fn a_real_prometheus_sees_certbot_hold_and_release() {
     assert_eq!(holder.len(), 1, "{holder:?}");
     assert_eq!(holder[0]["metric"]["pid"], certbot.pid.to_string());
     assert_eq!(holder[0]["metric"]["job"], "lockscope");
+    // A second certbot is refused while the first holds: the kernel's lock events count it.
+    let _ = certbot_lock_dir(dir.path()).expect_busy();
+    prometheus.wait_for(
+        &format!("lockscope_lock_refused_total{{dir=\"{label}\"}}"),
+        "1",
+    );
     certbot.release();
     prometheus.wait_held(label, "0");
+    // A third runs after the release: one acquisition, one hold of about 0.4 s. The first
+    // certbot's hold, found held when serve started, counts as neither.
+    let third = certbot_lock_dir(dir.path()).expect_locked();
+    std::thread::sleep(Duration::from_millis(400));
+    third.release();
+    let acquired = format!("lockscope_lock_acquisitions_total{{dir=\"{label}\"}}");
+    prometheus.wait_for(&acquired, "1");
+    let holds = format!("lockscope_lock_hold_duration_seconds_count{{dir=\"{label}\"}}");
+    prometheus.wait_for(&holds, "1");
+    // `le` as lockscope writes it ("1") or as Prometheus 3 normalizes it ("1.0").
+    let below_one_second =
+        format!("lockscope_lock_hold_duration_seconds_bucket{{dir=\"{label}\",le=~\"1|1[.]0\"}}");
+    prometheus.wait_for(&below_one_second, "1");
+    let short =
+        format!("lockscope_lock_hold_duration_seconds_bucket{{dir=\"{label}\",le=\"0.1\"}}");
+    prometheus.wait_for(&short, "0");
     // The rules file loads in a real server too (promtool tests what it does).
     let (status, _, body) = http(&prometheus.addr, "GET", "/api/v1/rules");
     assert_eq!(status, 200);
@@ -799,6 +873,7 @@ fn a_real_prometheus_sees_certbot_hold_and_release() {
         "CertbotLockHeldTooLong",
         "CertbotLockFileStale",
         "LockscopeProbeErrors",
+        "CertbotLockContention",
     ] {
         assert!(body.contains(alert), "{alert} not loaded: {body}");
     }

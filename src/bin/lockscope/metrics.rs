@@ -5,14 +5,17 @@
 //!
 //! The snapshot is kept up to date from the monitor's changes (or filled once from `status`'s
 //! probes); a scrape only encodes it, with `held_seconds` computed from `held_since` at the
-//! moment of the scrape. Nothing is probed per scrape.
+//! moment of the scrape. Nothing is probed per scrape. `serve` also counts what a flight
+//! recorder (lockscope::history) sees: acquisitions, refused attempts (kernel events only) and
+//! hold durations, since it started.
 
 use lockscope::diagnose::{Diagnosis, WarningKind};
+use lockscope::history::{EndedBy, Recorded, Source};
 use lockscope::holder::program_name;
 use lockscope::monitor::{Change, DirState};
 use lockscope::record::State;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Registry;
@@ -84,6 +87,23 @@ struct DirMetrics {
     warnings: [u32; WARNING_KINDS.len()],
 }
 
+/// The upper bounds (seconds) of `lockscope_lock_hold_duration_seconds`' buckets: a certbot run
+/// takes seconds to a minute; a stuck one, hours.
+const HOLD_BUCKETS: [f64; 12] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 14400.0,
+];
+
+/// What the recorder counted for one directory since `serve` started.
+#[derive(Debug, Clone, Default)]
+struct RecordedCounts {
+    acquisitions: u64,
+    refused: u64,
+    /// Holds seen from start to end, per bucket (the last: above every bound).
+    hold_buckets: [u64; HOLD_BUCKETS.len() + 1],
+    hold_seconds: f64,
+    holds: u64,
+}
+
 /// What the metrics show, and what they leave out.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct MetricsOptions {
@@ -97,6 +117,9 @@ pub(crate) struct LockMetrics {
     options: MetricsOptions,
     dirs: BTreeMap<String, DirMetrics>,
     probe_errors: u64,
+    /// The recorder's source (`None`: no recorder, as in `status`).
+    recorder: Option<Source>,
+    recorded: BTreeMap<String, RecordedCounts>,
 }
 
 impl LockMetrics {
@@ -140,6 +163,45 @@ impl LockMetrics {
             self.probe_errors += 1;
         }
         self.dirs.insert(dir, metrics);
+    }
+
+    /// Counts from now on what a recorder with `source` reports (acquisitions, hold durations;
+    /// refused attempts only from the kernel's events, which alone show them).
+    pub(crate) fn set_recorder(&mut self, source: Source) {
+        self.recorder = Some(source);
+    }
+
+    /// Counts what a recorder saw.
+    pub(crate) fn count(&mut self, recorded: &Recorded) {
+        let dir = |hold_dir: &std::path::Path| hold_dir.to_string_lossy().into_owned();
+        match recorded {
+            // A hold found at the start was taken before anyone counted.
+            Recorded::Began(h) if h.start_seen => {
+                self.recorded.entry(dir(&h.dir)).or_default().acquisitions += 1;
+            }
+            Recorded::Began(_) => {}
+            Recorded::Ended(h) => {
+                let (true, Some(end), Some(ended_by)) = (h.start_seen, h.end, h.ended_by) else {
+                    return;
+                };
+                // Its end is not known when the recording stopped under it.
+                if ended_by == EndedBy::RecordingStopped {
+                    return;
+                }
+                let seconds = end.duration_since(h.start).as_secs_f64().max(0.0);
+                let counts = self.recorded.entry(dir(&h.dir)).or_default();
+                let bucket = HOLD_BUCKETS
+                    .iter()
+                    .position(|&bound| seconds <= bound)
+                    .unwrap_or(HOLD_BUCKETS.len());
+                counts.hold_buckets[bucket] += 1;
+                counts.hold_seconds += seconds;
+                counts.holds += 1;
+            }
+            Recorded::Refused(r) => {
+                self.recorded.entry(dir(&r.dir)).or_default().refused += 1;
+            }
+        }
     }
 
     /// Records a monitor change.
@@ -211,6 +273,17 @@ const HOLDER_HELP: &str = "The process holding the lock: its pid and executable 
 const WARNINGS_HELP: &str = "Hazards the state alone does not show, by kind (orphaned-lock, \
                              flock, network-filesystem, holder-not-visible, \
                              holder-not-permitted).";
+const RECORDER_HELP: &str = "Where serve's counts of acquisitions, refused attempts and hold \
+                             durations come from: kernel (the kernel's lock events: every one) \
+                             or monitor (its looks: short holds missed, refused attempts not \
+                             seen, so lockscope_lock_refused_total is absent).";
+const ACQUISITIONS_HELP: &str = "Times the lock was taken since serve started (seen taken; a \
+                                 hold found at the start is not counted).";
+const REFUSED_HELP: &str = "Attempts to take the lock refused because another process held it, \
+                            since serve started (from the kernel's lock events; absent without \
+                            them).";
+const HOLD_DURATION_HELP: &str = "How long each hold lasted, from taken to let go, for holds \
+                                  seen from start to end since serve started.";
 const PROBE_ERRORS_HELP: &str = "Times a directory's probe failed (it turned to error or \
                                  not-responding).";
 
@@ -303,6 +376,9 @@ impl Collector for SharedMetrics {
                 }
             }
         }
+        if let Some(source) = metrics.recorder {
+            encode_recorded(&mut encoder, &metrics, source)?;
+        }
         let errors = ConstCounter::new(metrics.probe_errors);
         errors.encode(encoder.encode_descriptor(
             "lockscope_probe_errors",
@@ -312,4 +388,80 @@ impl Collector for SharedMetrics {
         )?)?;
         Ok(())
     }
+}
+
+/// The recorder's families: its source, and per watched directory (0 until something is seen,
+/// so a rate works from the first scrape) acquisitions, refused attempts (kernel source only)
+/// and the hold-duration histogram.
+fn encode_recorded(
+    encoder: &mut DescriptorEncoder,
+    metrics: &LockMetrics,
+    source: Source,
+) -> Result<(), std::fmt::Error> {
+    let none = RecordedCounts::default();
+    let counts = |dir: &str| metrics.recorded.get(dir).unwrap_or(&none);
+    {
+        let mut family = encoder.encode_descriptor(
+            "lockscope_recorder_source",
+            RECORDER_HELP,
+            None,
+            MetricType::Gauge,
+        )?;
+        for candidate in [Source::Kernel, Source::Monitor] {
+            let labels = [("source", candidate.name())];
+            family
+                .encode_family(&labels)?
+                .encode_gauge(&i64::from(candidate == source))?;
+        }
+    }
+    {
+        let mut family = encoder.encode_descriptor(
+            "lockscope_lock_acquisitions",
+            ACQUISITIONS_HELP,
+            None,
+            MetricType::Counter,
+        )?;
+        for dir in metrics.dirs.keys() {
+            let labels = [("dir", dir.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, u64, u64>(&counts(dir).acquisitions, None)?;
+        }
+    }
+    if source == Source::Kernel {
+        let mut family = encoder.encode_descriptor(
+            "lockscope_lock_refused",
+            REFUSED_HELP,
+            None,
+            MetricType::Counter,
+        )?;
+        for dir in metrics.dirs.keys() {
+            let labels = [("dir", dir.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, u64, u64>(&counts(dir).refused, None)?;
+        }
+    }
+    {
+        let mut family = encoder.encode_descriptor(
+            "lockscope_lock_hold_duration_seconds",
+            HOLD_DURATION_HELP,
+            None,
+            MetricType::Histogram,
+        )?;
+        for dir in metrics.dirs.keys() {
+            let c = counts(dir);
+            let buckets: Vec<(f64, u64)> = HOLD_BUCKETS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(c.hold_buckets)
+                .collect();
+            let labels = [("dir", dir.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(c.hold_seconds, c.holds, &buckets, None)?;
+        }
+    }
+    Ok(())
 }

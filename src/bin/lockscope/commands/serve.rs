@@ -1,19 +1,22 @@
 //! `lockscope serve --metrics ADDR`: the monitor's live state on an HTTP `/metrics` endpoint
 //! for Prometheus. The main thread applies the monitor's changes to the shared metrics; one
 //! HTTP thread (http.rs: non-blocking, bounded, deadlines) answers scrapes by encoding them
-//! (nothing is probed per scrape).
+//! (nothing is probed per scrape). A flight recorder (lockscope::history) counts acquisitions,
+//! refused attempts and hold durations: the kernel's lock events on a thread of its own where
+//! they can be traced (root on Linux), else the monitor's changes.
 
 use crate::http::{Request, Response, Server};
 use crate::metrics::{CONTENT_TYPE, LockMetrics, MetricsOptions, SharedMetrics, render};
 use crate::output::{Failure, Outcome, exit, on_stop, report};
 use crate::watchlists::load_watchlist;
+use lockscope::history::{KernelRecorder, MonitorRecorder, Recorded, Source};
 use lockscope::monitor::{Monitor, MonitorOptions, Update};
 use lockscope::watchlist::is_remote;
 use std::cell::RefCell;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -34,6 +37,10 @@ enum Event {
     Stop,
     /// The HTTP server cannot go on (its poll failed, or a bug).
     HttpFailed(std::io::Error),
+    /// What the kernel's lock events showed.
+    Recorded(Vec<Recorded>),
+    /// The kernel's lock events can no longer be read.
+    RecorderFailed(std::io::Error),
 }
 
 pub(crate) fn run(options: ServeOptions) -> Outcome {
@@ -78,6 +85,16 @@ pub(crate) fn run(options: ServeOptions) -> Outcome {
     }
     let metrics = SharedMetrics::new(LockMetrics::new(options.metrics));
     let updates_tx = events_tx.clone();
+    // The recorder's thread starts first: a hold taken while the monitor makes its first looks
+    // is counted.
+    let recording = Arc::new(AtomicBool::new(true));
+    let kernel = start_kernel_recorder(&dirs, &lock_name, events_tx.clone(), recording.clone());
+    let mut monitor_recorder = kernel.is_none().then(MonitorRecorder::new);
+    metrics.lock().set_recorder(if kernel.is_some() {
+        Source::Kernel
+    } else {
+        Source::Monitor
+    });
     let monitor = Monitor::start_with(
         MonitorOptions {
             interval,
@@ -131,15 +148,95 @@ pub(crate) fn run(options: ServeOptions) -> Outcome {
             }
             Event::Update(Update::Notice(text)) => report(text),
             Event::Update(Update::Change(change)) => {
-                metrics.lock().apply(&change);
+                let mut metrics = metrics.lock();
+                metrics.apply(&change);
+                if let Some(recorder) = &mut monitor_recorder {
+                    for recorded in recorder.apply(&change) {
+                        metrics.count(&recorded);
+                    }
+                }
                 generation.fetch_add(1, Ordering::SeqCst);
+            }
+            Event::Recorded(recorded) => {
+                let mut metrics = metrics.lock();
+                for r in &recorded {
+                    metrics.count(r);
+                }
+                generation.fetch_add(1, Ordering::SeqCst);
+            }
+            Event::RecorderFailed(e) => {
+                // Counting goes on from the monitor's changes, at their precision.
+                report(format!(
+                    "the kernel's lock events can no longer be read ({e}): counting holds from \
+                     the monitor's changes from now on; refused attempts are no longer seen"
+                ));
+                metrics.lock().set_recorder(Source::Monitor);
+                monitor_recorder = Some(MonitorRecorder::new());
             }
         }
     }
     stopper.stop();
     let _ = http.join();
+    recording.store(false, Ordering::SeqCst);
+    if let Some(kernel) = kernel {
+        let _ = kernel.join();
+    }
     drop(monitor);
     failure.map_or(Ok(exit::OK), Err)
+}
+
+/// Starts counting the kernel's lock events of `dirs` on a thread of its own (until `recording`
+/// turns false), if they can be traced here; says on stderr which source counts.
+fn start_kernel_recorder(
+    dirs: &[PathBuf],
+    lock_name: &str,
+    events: mpsc::Sender<Event>,
+    recording: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let mut recorder = match KernelRecorder::start(dirs, lock_name) {
+        Ok(recorder) => recorder,
+        Err(why) => {
+            report(format!(
+                "counting acquisitions and hold durations from the monitor's changes (short \
+                 holds can be missed; refused attempts are not seen): the kernel's lock events \
+                 are not available: {why}"
+            ));
+            return None;
+        }
+    };
+    let thread = std::thread::Builder::new()
+        .name("lockscope-recorder".into())
+        .spawn(move || {
+            while recording.load(Ordering::SeqCst) {
+                match recorder.poll(Duration::from_millis(200)) {
+                    Ok(recorded) if recorded.is_empty() => {}
+                    Ok(recorded) => {
+                        if events.send(Event::Recorded(recorded)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = events.send(Event::RecorderFailed(e));
+                        return;
+                    }
+                }
+            }
+        });
+    match thread {
+        Ok(thread) => {
+            report(
+                "counting acquisitions, refused attempts and hold durations from the kernel's \
+                 lock events",
+            );
+            Some(thread)
+        }
+        Err(e) => {
+            report(format!(
+                "cannot start the recorder's thread ({e}): counting from the monitor's changes"
+            ));
+            None
+        }
+    }
 }
 
 /// The directories, the pass's period and the lock name: from the operands and flags, or from
