@@ -17,6 +17,7 @@ mod intent;
 mod layout_log;
 mod model;
 mod notify;
+mod recorded;
 mod remote_locks;
 mod state;
 mod stats;
@@ -36,6 +37,9 @@ pub struct GuiOptions {
     pub config_dir: Option<PathBuf>,
     /// A list to open: a saved list's name, or a watch-list file to import.
     pub watchlist: Option<OpenList>,
+    /// The flight recorder's history file to show (default: the system recorder's, then this
+    /// user's, whichever exists).
+    pub history: Option<PathBuf>,
 }
 
 /// Why the app could not run.
@@ -118,6 +122,9 @@ pub fn run(options: GuiOptions) -> Result<(), GuiError> {
         ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
         remote_command: None,
         info_lifetime: app::INFO_LIFETIME,
+        history_stores: options
+            .history
+            .map_or_else(app::default_history_stores, |h| vec![h]),
     };
     eframe::run_native(
         "lockscope",

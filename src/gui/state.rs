@@ -39,8 +39,11 @@ pub struct UiState {
     pub panels: Panels,
     /// "Hold for" seconds (1 to 86,400).
     pub hold_secs: u32,
-    /// The timeline column's span in minutes (1 to 60).
+    /// The timeline column's span in minutes (1 to 7 days).
     pub timeline_minutes: u32,
+    /// The timeline's right edge when panned back in time; `None`: now, following the clock.
+    #[serde(skip)]
+    pub timeline_end: Option<std::time::SystemTime>,
     /// "End holder…": how long to wait for the lock after SIGTERM, in seconds (1 to 300).
     pub end_grace_secs: u32,
     /// The table's sort as last saved; the model owns the live one.
@@ -109,6 +112,7 @@ impl Default for UiState {
             menu_row: None,
             hold_secs: 30,
             timeline_minutes: 5,
+            timeline_end: None,
             end_grace_secs: 10,
             sort: SortKey::Dir,
             sort_ascending: true,
@@ -150,7 +154,9 @@ impl UiState {
             },
         };
         state.hold_secs = state.hold_secs.clamp(1, 86_400);
-        state.timeline_minutes = state.timeline_minutes.clamp(1, 60);
+        state.timeline_minutes = state
+            .timeline_minutes
+            .clamp(1, super::views::TIMELINE_MAX_MINUTES);
         state.end_grace_secs = state.end_grace_secs.clamp(1, 300);
         state
     }
@@ -289,6 +295,8 @@ pub struct Snapshot<'a> {
     pub undo_remove: usize,
     /// "Find certbot locks…", while its window is open.
     pub finding: Option<&'a Finding>,
+    /// The flight recorder's history of the rows' directories, in the timeline's window.
+    pub recorded: &'a super::recorded::RecordedLoad,
 }
 
 impl Snapshot<'_> {
@@ -364,10 +372,13 @@ mod tests {
         let mut storage = Memory::default();
         storage.set_string(
             UiState::KEY,
-            "(hold_secs: 0, timeline_minutes: 1000)".into(),
+            "(hold_secs: 0, timeline_minutes: 100000)".into(),
         );
         let loaded = UiState::load(Some(&storage));
-        assert_eq!((loaded.hold_secs, loaded.timeline_minutes), (1, 60));
+        assert_eq!(
+            (loaded.hold_secs, loaded.timeline_minutes),
+            (1, super::super::views::TIMELINE_MAX_MINUTES)
+        );
     }
 }
 

@@ -53,6 +53,8 @@ pub enum WorkerEvent {
     NoticeFailed(String),
     /// What the remote hub saw (rows of `HOST:DIR` directories, connection states).
     Remote(crate::remote::RemoteEvent),
+    /// The flight recorder's history, read again ([`super::recorded::HistoryReader`]).
+    Recorded(super::recorded::RecordedLoad),
     /// A remote hold's session ended by itself: its time ran out (`error` none), or the
     /// connection or the remote hold went away (why). Either way the remote lock is released.
     RemoteHoldEnded {

@@ -286,17 +286,40 @@ impl Store {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<Vec<Hold>, HistoryError> {
+        self.latest_holds(dir, since, until, None)
+    }
+
+    /// As [`Store::holds`], only the latest `limit` of them (still oldest first): what a view
+    /// of a busy directory can draw.
+    pub fn latest_holds(
+        &self,
+        dir: &Path,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Hold>, HistoryError> {
         let mut query = self.conn.prepare_cached(
+            // Those that began in the window, and of those that began before it the few that
+            // can still be held at its start: a lock has one holder at a time, so only the last
+            // ones before `since` can overlap it (an index walk, not a scan of the years
+            // before; 16 covers holds a killed recorder and its successor both left open).
             "SELECT dir, pid, command, user, start_ns, start_seen, end_ns, ended_by, source
-             FROM holds
-             WHERE dir = ?1 AND start_ns <= ?3 AND (end_ns IS NULL OR end_ns >= ?2)
-             ORDER BY start_ns, id",
+             FROM (
+                 SELECT * FROM holds WHERE dir = ?1 AND start_ns >= ?2 AND start_ns <= ?3
+                 UNION ALL
+                 SELECT * FROM (
+                     SELECT * FROM holds WHERE dir = ?1 AND start_ns < ?2
+                     ORDER BY start_ns DESC LIMIT 16
+                 ) WHERE end_ns IS NULL OR end_ns >= ?2
+             )
+             ORDER BY start_ns DESC, id DESC LIMIT ?4",
         )?;
         let rows = query.query_map(
             params![
                 dir_text(dir),
                 since.map_or(i64::MIN, nanos),
-                until.map_or(i64::MAX, nanos)
+                until.map_or(i64::MAX, nanos),
+                sql_limit(limit),
             ],
             |r| {
                 Ok(Hold {
@@ -315,7 +338,9 @@ impl Store {
                 })
             },
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut holds = rows.collect::<Result<Vec<_>, _>>()?;
+        holds.reverse();
+        Ok(holds)
     }
 
     /// The hold of `dir` at instant `at`, if the record has one (the latest that began by then
@@ -335,15 +360,28 @@ impl Store {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<Vec<Refused>, HistoryError> {
+        self.latest_refused(dir, since, until, None)
+    }
+
+    /// As [`Store::refused`], only the latest `limit` of them (still oldest first).
+    pub fn latest_refused(
+        &self,
+        dir: &Path,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Refused>, HistoryError> {
         let mut query = self.conn.prepare_cached(
             "SELECT dir, pid, command, user, time_ns, holder_pid, source FROM refused
-             WHERE dir = ?1 AND time_ns >= ?2 AND time_ns <= ?3 ORDER BY time_ns, id",
+             WHERE dir = ?1 AND time_ns >= ?2 AND time_ns <= ?3
+             ORDER BY time_ns DESC, id DESC LIMIT ?4",
         )?;
         let rows = query.query_map(
             params![
                 dir_text(dir),
                 since.map_or(i64::MIN, nanos),
-                until.map_or(i64::MAX, nanos)
+                until.map_or(i64::MAX, nanos),
+                sql_limit(limit),
             ],
             |r| {
                 Ok(Refused {
@@ -357,7 +395,17 @@ impl Store {
                 })
             },
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut refused = rows.collect::<Result<Vec<_>, _>>()?;
+        refused.reverse();
+        Ok(refused)
+    }
+
+    /// A number that changes whenever another connection (the recorder) commits: a reader
+    /// that saw the same number before has nothing new to read (SQLite's `data_version`).
+    pub fn data_version(&self) -> Result<i64, HistoryError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Deletes what ended before `before` (holds) or happened before it (refused attempts).
@@ -412,6 +460,11 @@ fn claim(path: &Path) -> Result<std::fs::File, HistoryError> {
 /// which a watch list cannot hold either).
 fn dir_text(dir: &Path) -> String {
     dir.to_string_lossy().into_owned()
+}
+
+/// SQLite's LIMIT: -1 is none.
+fn sql_limit(limit: Option<usize>) -> i64 {
+    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
 }
 
 fn nanos(t: Timestamp) -> i64 {

@@ -638,3 +638,48 @@ pub fn wait_until_in_syscall(pid: u32, tid: i32, syscalls: &[libc::c_long], what
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A running `lockscope record` of `dirs` into `store`, started once it said so.
+pub struct Recorder {
+    pub child: std::process::Child,
+    /// What it said it records from.
+    pub said: String,
+}
+
+impl Recorder {
+    pub fn start(store: &Path, dirs: &[&Path]) -> Recorder {
+        Recorder::start_with(lockscope(), store, dirs)
+    }
+
+    pub fn start_with(
+        mut command: std::process::Command,
+        store: &Path,
+        dirs: &[&Path],
+    ) -> Recorder {
+        let mut child = command
+            .arg("record")
+            .arg("--store")
+            .arg(store)
+            .arg("--interval")
+            .arg("100ms")
+            .args(dirs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lockscope record");
+        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut err, &mut line).expect("read record's stderr");
+        assert!(line.contains("recording"), "{line}");
+        // The monitor's first look has been made once it reports (a moment after start).
+        std::thread::sleep(Duration::from_millis(300));
+        Recorder { child, said: line }
+    }
+
+    pub fn stop(mut self) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("wait for record");
+        assert!(status.success(), "record exited with {status}");
+    }
+}

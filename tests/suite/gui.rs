@@ -123,6 +123,9 @@ fn app_config(
         ssh_command: None,
         remote_command: None,
         info_lifetime: lockscope::gui::INFO_LIFETIME,
+        // Never the machine's own history (a recorder may have run here as root): a test that
+        // shows one names its file.
+        history_stores: Vec::new(),
     }
 }
 
@@ -541,6 +544,55 @@ fn an_orphaned_lock_looks_dangerous() {
     assert!(
         has_badge(&h, &dirs[1], "Absent"),
         "the other row stays Absent"
+    );
+}
+
+/// The flight recorder's history shows in the app: a real `lockscope record` (the kernel's lock
+/// events) saw real certbot hold the lock and a second certbot refused, before the app ever
+/// watched the directory; the details pane lists both, with the holder of the refused attempt.
+#[test]
+fn the_details_pane_lists_what_the_flight_recorder_saw_before_the_app_watched() {
+    assert!(
+        common::is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let cfg = tempfile::tempdir().unwrap();
+    let (root, dirs) = tempdirs(1);
+    let dir = &dirs[0];
+    let store = root.path().join("history.db");
+    let recorder = common::Recorder::start(&store, &[dir]);
+    let first = certbot_lock_dir(dir).expect_locked();
+    let first_pid = first.pid;
+    let busy = certbot_lock_dir(dir).expect_busy();
+    assert!(busy.contains("Another instance"), "{busy}");
+    std::thread::sleep(Duration::from_millis(300));
+    first.release();
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.stop();
+
+    let mut config = app_config(cfg.path(), FakePicker::new(), None);
+    config.history_stores = vec![root.path().join("no-such-history.db"), store.clone()];
+    let mut h = build_app(config, true);
+    run_until(&mut h, "the watch lists are loaded", lists_loaded);
+    add_absent_rows(&mut h, &[dir]);
+    select_row(&mut h, dir);
+    let held = format!("held by pid {first_pid}");
+    let refused_while = format!("while pid {first_pid} held it");
+    run_until(&mut h, "the recorded hold and refused attempt", |h| {
+        let labels = labels(h);
+        labels
+            .iter()
+            .any(|l| l.contains(&held) && l.contains("(released)"))
+            && labels
+                .iter()
+                .any(|l| l.contains("refused pid") && l.contains(&refused_while))
+    });
+    assert!(
+        labels(&h)
+            .iter()
+            .any(|l| l.contains(store.to_str().unwrap())),
+        "the pane names the history file: {}",
+        describe(&h)
     );
 }
 

@@ -6,51 +6,9 @@
 //! moments of a lock churn; tracefs unmounted again by the recorder that mounted it.
 
 use crate::common::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// A running `lockscope record` of `dirs` into `store`, started once it said so.
-struct Recorder {
-    child: Child,
-    /// What it said it records from.
-    said: String,
-}
-
-impl Recorder {
-    fn start(store: &Path, dirs: &[&Path]) -> Recorder {
-        Recorder::start_with(lockscope(), store, dirs)
-    }
-
-    fn start_with(mut command: std::process::Command, store: &Path, dirs: &[&Path]) -> Recorder {
-        let mut child = command
-            .arg("record")
-            .arg("--store")
-            .arg(store)
-            .arg("--interval")
-            .arg("100ms")
-            .args(dirs)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start lockscope record");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("read record's stderr");
-        assert!(line.contains("recording"), "{line}");
-        // The monitor's first look has been made once it reports (a moment after start).
-        std::thread::sleep(Duration::from_millis(300));
-        Recorder { child, said: line }
-    }
-
-    fn stop(mut self) {
-        // SAFETY: kill has no memory preconditions; the pid is our child's.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let status = self.child.wait().expect("wait for record");
-        assert!(status.success(), "record exited with {status}");
-    }
-}
 
 /// `history --json` of `dir` (extra args before DIR).
 fn history(store: &Path, args: &[&str], dir: &Path) -> Vec<serde_json::Value> {

@@ -21,6 +21,9 @@ struct Args {
     /// Where watch lists and settings are kept (default: the platform config directory).
     #[arg(long, value_name = "DIR")]
     config_dir: Option<PathBuf>,
+    /// The flight recorder's history file the timeline shows.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
 }
 
 /// What to do instead when the app has no display (a headless server, an SSH session).
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
     match lockscope::gui::run(GuiOptions {
         config_dir: args.config_dir,
         watchlist,
+        history: args.history,
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

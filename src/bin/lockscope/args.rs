@@ -109,6 +109,10 @@ pub(crate) enum Command {
         /// Where watch lists and settings are kept (default: the platform config directory).
         #[arg(long, value_name = "DIR")]
         config_dir: Option<PathBuf>,
+        /// The flight recorder's history file the timeline shows [default:
+        /// /var/lib/lockscope/history.db, else ~/.local/state/lockscope/history.db].
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
     },
     /// Print each directory's state, then one line per change, until SIGINT/SIGTERM.
     #[command(long_about = WATCH_ABOUT, after_long_help = WATCH_AFTER)]

@@ -56,14 +56,15 @@ fn run(cli: Cli) -> Outcome {
     let remote = cli.remote;
     match cli.command {
         #[cfg(feature = "gui")]
-        None => commands::gui::run(None, None),
+        None => commands::gui::run(None, None, None),
         #[cfg(not(feature = "gui"))]
         None => print_help(),
         #[cfg(feature = "gui")]
         Some(Command::Gui {
             watchlist,
             config_dir,
-        }) => commands::gui::run(watchlist, config_dir),
+            history,
+        }) => commands::gui::run(watchlist, config_dir, history),
         Some(Command::Status {
             json,
             format,

@@ -22,6 +22,7 @@ mod settings;
 use super::intent::Intent;
 use super::model::{Model, OwnLock};
 use super::notify::{DesktopNotices, NoticeSink, Notifier};
+use super::recorded::{HistoryReader, RecordedLoad, RecordedWindow};
 use super::remote_locks::RemoteLocks;
 use super::state::{Ask, EndHolder, Message, Snapshot, UiState};
 use super::workers::{
@@ -63,6 +64,18 @@ pub struct AppConfig {
     pub remote_command: Option<String>,
     /// How long an informational message stays on screen (errors stay until dismissed).
     pub info_lifetime: Duration,
+    /// The flight recorder's history files, the first that exists shown
+    /// ([`default_history_stores`]; tests pass their own).
+    pub history_stores: Vec<PathBuf>,
+}
+
+/// Where the flight recorder's history is looked for: the system recorder's (the
+/// `lockscope-record` service, as root), then this user's `lockscope record`'s.
+pub fn default_history_stores() -> Vec<PathBuf> {
+    vec![
+        PathBuf::from(crate::history::SYSTEM_STORE),
+        crate::history::default_store_path(),
+    ]
 }
 
 /// How long an informational message ("exported to …") stays, by default.
@@ -82,6 +95,7 @@ impl AppConfig {
             ssh_command: std::env::var(crate::remote::SSH_COMMAND_ENV).ok(),
             remote_command: None,
             info_lifetime: INFO_LIFETIME,
+            history_stores: default_history_stores(),
         }
     }
 }
@@ -161,6 +175,11 @@ pub struct LockscopeApp {
     remote_pids: HashMap<PathBuf, u32>,
     /// Hosts whose loss the banner has told (until they are connected again).
     lost_told: std::collections::HashSet<String>,
+    /// The flight recorder's history in the timeline's window, and its reader.
+    recorded: RecordedLoad,
+    history_reader: HistoryReader,
+    /// The window last asked of the reader.
+    recorded_asked: Option<RecordedWindow>,
 }
 
 /// The details pane's last diagnosis request.
@@ -190,6 +209,7 @@ impl LockscopeApp {
         workers::watch_local_zone(wake.clone());
         let (events_tx, events) = Events::channel(wake.clone());
         let events_tx_for_notices = events_tx.clone();
+        let events_tx_for_history = events_tx.clone();
         Ok(LockscopeApp {
             model,
             ui,
@@ -238,6 +258,9 @@ impl LockscopeApp {
             remote_locks: RemoteLocks::start(events_tx_for_notices),
             remote_pids: HashMap::new(),
             lost_told: Default::default(),
+            recorded: RecordedLoad::default(),
+            history_reader: HistoryReader::start(events_tx_for_history, config.history_stores),
+            recorded_asked: None,
         })
     }
 
@@ -272,6 +295,37 @@ impl LockscopeApp {
             .filter(|m| !m.is_error)
             .map(|m| lifetime.saturating_sub(m.at.elapsed()))
             .min()
+    }
+
+    /// Asks the history reader for the local rows' directories over the timeline's window (a
+    /// margin around it, on a coarse grid: a live window asks again every quarter of its span,
+    /// not every frame).
+    fn ask_recorded(&mut self) {
+        let span = super::views::timeline_span(self.ui.timeline_minutes);
+        let grid = (span / 4).max(Duration::from_secs(1));
+        let end = self
+            .ui
+            .timeline_end
+            .map(jiff::Timestamp::try_from)
+            .and_then(Result::ok);
+        let right = end.unwrap_or_else(jiff::Timestamp::now);
+        let since = floor_to(right, grid)
+            .checked_sub(span + grid)
+            .unwrap_or(right);
+        let until = end.map(|e| floor_to(e, grid) + grid * 2);
+        let mut dirs: Vec<PathBuf> = self
+            .model
+            .rows()
+            .iter()
+            .filter(|r| r.remote.is_none())
+            .map(|r| r.dir.clone())
+            .collect();
+        dirs.sort();
+        let window = RecordedWindow { dirs, since, until };
+        if self.recorded_asked.as_ref() != Some(&window) {
+            self.history_reader.want(window.clone());
+            self.recorded_asked = Some(window);
+        }
     }
 
     /// Seconds until the nearest timed hold ends, if any (the UI repaints for its countdown).
@@ -335,6 +389,7 @@ impl eframe::App for LockscopeApp {
             ctx.request_repaint_after(wait);
         }
         self.model.refresh();
+        self.ask_recorded();
         self.refresh_details(ui.ctx());
         let mut intents = std::mem::take(&mut self.intents);
         let view = Snapshot {
@@ -347,6 +402,7 @@ impl eframe::App for LockscopeApp {
             ask: self.ask.as_ref(),
             undo_remove: self.removed.len(),
             finding: self.finding.as_ref(),
+            recorded: &self.recorded,
         };
         super::views::show(ui, &view, &mut self.ui, &mut intents);
         let theme = self.ui.theme.preference();
@@ -384,6 +440,13 @@ impl eframe::App for LockscopeApp {
         (self.ui.sort, self.ui.sort_ascending) = self.model.sort();
         eframe::set_value(storage, UiState::KEY, &self.ui);
     }
+}
+
+/// `t` rounded down to a multiple of `grid` since the epoch.
+fn floor_to(t: jiff::Timestamp, grid: Duration) -> jiff::Timestamp {
+    let grid_ns = i128::try_from(grid.as_nanos()).unwrap_or(i128::MAX).max(1);
+    let ns = t.as_nanosecond();
+    jiff::Timestamp::from_nanosecond(ns - ns.rem_euclid(grid_ns)).unwrap_or(t)
 }
 
 /// How often the HELD FOR column is repainted while some row is held.

@@ -59,6 +59,7 @@ impl LockscopeApp {
                 WorkerEvent::RemoteHoldEnded { dir, error } => {
                     self.on_remote_hold_ended(dir, error)
                 }
+                WorkerEvent::Recorded(load) => self.recorded = load,
             }
         }
     }

@@ -85,7 +85,119 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, row: &Row, intents: &mut Vec<Inten
             if let DirState::Lock(lock) = state {
                 what_to_do(ui, &row.dir, lock, diagnosis, now);
             }
+            recorded(ui, view, &row.dir, now);
         });
+}
+
+/// How many of the flight recorder's events the pane lists (the latest).
+const RECORDED_SHOWN: usize = 12;
+
+/// The flight recorder's history of this directory in the timeline's window: the latest holds
+/// and refused attempts, newest first; or where such a history would come from.
+fn recorded(ui: &mut Ui, view: &Snapshot<'_>, dir: &Path, now: Timestamp) {
+    heading(ui, "Recorded history");
+    let load = view.recorded;
+    let Some(store) = &load.store else {
+        ui.label(
+            RichText::new(
+                "No flight recorder history here. `lockscope record DIR` (or the \
+                 lockscope-record service, as root) keeps who held this lock and who was \
+                 refused; the timeline then shows it.",
+            )
+            .weak(),
+        );
+        return;
+    };
+    if let Some(error) = &load.error {
+        value(
+            ui,
+            &format!(
+                "cannot read {}: {}",
+                escape_path(store),
+                escape(error.as_str())
+            ),
+        );
+        return;
+    }
+    let Some(record) = load.dir(dir) else {
+        ui.label(
+            RichText::new(format!(
+                "Nothing recorded for this directory in the timeline's window ({}).",
+                escape_path(store)
+            ))
+            .weak(),
+        );
+        return;
+    };
+    enum Event<'a> {
+        Hold(&'a crate::history::Hold),
+        Refused(&'a crate::history::Refused),
+    }
+    let mut events: Vec<(Timestamp, Event<'_>)> = record
+        .holds
+        .iter()
+        .map(|h| (h.start, Event::Hold(h)))
+        .chain(record.refused.iter().map(|r| (r.time, Event::Refused(r))))
+        .collect();
+    events.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let short = |t: Timestamp| crate::local_time::format_time_short(t, now, TimeStyle::Resolved);
+    for (_, event) in events.iter().take(RECORDED_SHOWN) {
+        let line = match event {
+            Event::Hold(h) => {
+                let who = h
+                    .pid
+                    .map_or("a process not visible here".into(), |p| format!("pid {p}"));
+                let command = h
+                    .command
+                    .as_deref()
+                    .map(|c| format!(": {}", escape(c)))
+                    .unwrap_or_default();
+                // The end as a time of the start's day when it is the same day.
+                let end = match (h.end, h.ended_by) {
+                    (Some(end), Some(how)) => format!(
+                        "{} ({})",
+                        crate::local_time::format_time_short(end, h.start, TimeStyle::Resolved),
+                        how.name()
+                    ),
+                    _ => "still held".into(),
+                };
+                let start = if h.start_seen {
+                    short(h.start)
+                } else {
+                    format!("≤ {}", short(h.start))
+                };
+                format!("{start} – {end}: held by {who}{command}")
+            }
+            Event::Refused(r) => {
+                let who = r.pid.map_or("a process".into(), |p| format!("pid {p}"));
+                let command = r
+                    .command
+                    .as_deref()
+                    .map(|c| format!(" ({})", escape(c)))
+                    .unwrap_or_default();
+                let holder = r
+                    .holder_pid
+                    .map_or(String::new(), |p| format!(" while pid {p} held it"));
+                format!("{}: refused {who}{command}{holder}", short(r.time))
+            }
+        };
+        value(ui, &line);
+    }
+    let more = events.len().saturating_sub(RECORDED_SHOWN);
+    let note = match (more, record.cut) {
+        (0, _) => format!("From {}.", escape_path(store)),
+        (n, false) => format!(
+            "{n} more in the timeline's window; `lockscope history {}` lists them all. From {}.",
+            escape_path(dir),
+            escape_path(store)
+        ),
+        (_, true) => format!(
+            "Many more in the timeline's window; `lockscope history {}` lists them all. From {}.",
+            escape_path(dir),
+            escape_path(store)
+        ),
+    };
+    ui.label(RichText::new(note).weak());
 }
 
 fn state_badge(ui: &mut Ui, state: &DirState) {

@@ -16,6 +16,8 @@ mod table;
 mod timeline;
 mod toolbar;
 
+pub use timeline::{MAX_MINUTES as TIMELINE_MAX_MINUTES, span_of as timeline_span};
+
 use super::intent::{Intent, Rows};
 use super::state::{Snapshot, UiState};
 use eframe::egui::{self, Ui};

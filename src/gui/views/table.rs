@@ -57,9 +57,10 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
     let visible = model.shown();
     let (sort_key, ascending) = model.sort();
     let timeline = state.panels.timeline;
-    let span = Duration::from_secs(u64::from(state.timeline_minutes) * 60);
+    let span = timeline::span_of(state.timeline_minutes);
     let hold_for = Duration::from_secs(state.hold_secs.into());
     let now = SystemTime::now();
+    let window_end = state.timeline_end.unwrap_or(now);
     let mut clicked: Option<Intent> = None;
     let mut act: Option<Intent> = None;
     let mut sort_by = None;
@@ -162,7 +163,15 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                 );
             });
             if timeline {
-                header.col(|ui| timeline::header(ui, &mut state.timeline_minutes, now));
+                header.col(|ui| {
+                    timeline::header(
+                        ui,
+                        &mut state.timeline_minutes,
+                        &mut state.timeline_end,
+                        &mut state.layout,
+                        now,
+                    );
+                });
             }
             header.col(|ui| {
                 ui.strong("Actions");
@@ -273,7 +282,10 @@ pub fn show(ui: &mut Ui, view: &Snapshot<'_>, state: &mut UiState, intents: &mut
                     }
                 });
                 if timeline {
-                    row_ui.col(|ui| timeline::strip(ui, &row.history, now, span));
+                    let recorded = view.recorded.dir(&row.dir);
+                    row_ui.col(|ui| {
+                        timeline::strip(ui, &row.history, recorded, window_end, span, now);
+                    });
                 }
                 row_ui.col(|ui| {
                     if let Some(a) = row_actions(ui, row) {

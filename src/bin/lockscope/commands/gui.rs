@@ -6,7 +6,11 @@ use crate::output::Outcome;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> Outcome {
+pub(crate) fn run(
+    watchlist: Option<String>,
+    config_dir: Option<PathBuf>,
+    history: Option<PathBuf>,
+) -> Outcome {
     let mut args = Vec::new();
     // `--opt=VALUE`: a value that starts with `-` stays a value.
     if let Some(watchlist) = watchlist {
@@ -15,6 +19,11 @@ pub(crate) fn run(watchlist: Option<String>, config_dir: Option<PathBuf>) -> Out
     if let Some(dir) = config_dir {
         let mut arg = OsString::from("--config-dir=");
         arg.push(dir);
+        args.push(arg);
+    }
+    if let Some(file) = history {
+        let mut arg = OsString::from("--history=");
+        arg.push(file);
         args.push(arg);
     }
     APP.run_in_place(args)
