@@ -5,8 +5,9 @@
 //!
 //! Events name files by the lock table's (device, inode); certbot's lock file is a new inode at
 //! each run (often a reused inode number), so the watched lock files' names are looked up again
-//! whenever a lock is taken or refused on a file not known as theirs: one lstat per watched
-//! directory. Drops (every close() of a file with locks makes one) on unknown files are not
+//! whenever a batch of events has a lock taken or refused on a file not known as theirs: one
+//! lstat per watched directory per batch, not per event (another process churning locks on the
+//! same filesystem would otherwise cost a lookup per event). Drops (every close() of a file with locks makes one) on unknown files are not
 //! looked up: a hold's drop is on the file its take named.
 //!
 //! It keeps no file: its events go to whoever polls (`record`'s history file, `serve`'s
@@ -23,6 +24,14 @@ use std::time::Duration;
 
 /// EAGAIN and EDEADLK: the answers of a refused attempt.
 const REFUSED: [i32; 2] = [-11, -35];
+
+/// How long a file found by its locker's descriptors not to be a watched lock file is not
+/// searched for again (a process churning locks on its own files costs one search per file per
+/// this time, not one per event).
+const NOT_WATCHED_FOR: Duration = Duration::from_secs(1);
+
+/// At most this many remembered "not a watched lock file" answers (then they are forgotten).
+const NOT_WATCHED_MAX: usize = 4096;
 
 struct Open {
     hold: Hold,
@@ -48,6 +57,11 @@ pub struct KernelRecorder {
     open: HashMap<PathBuf, Open>,
     /// The holds found at the start, for the first poll.
     found: Vec<Recorded>,
+    /// Files (by locker and table name) whose locker's descriptors showed they are not a
+    /// watched lock file, and when. Only that search is skipped for them: the watched lock
+    /// files' names are looked up again first, so a file renamed into a watched directory is
+    /// found whatever this says.
+    not_watched: HashMap<(u32, TableKey), std::time::Instant>,
 }
 
 impl KernelRecorder {
@@ -89,6 +103,7 @@ impl KernelRecorder {
             keys: HashMap::new(),
             open: HashMap::new(),
             found: Vec::new(),
+            not_watched: HashMap::new(),
         };
         recorder.resolve();
         // What is held already (the trace began first: nothing falls between the two).
@@ -134,6 +149,18 @@ impl KernelRecorder {
         }
         let events = self.trace.next_events(wait)?;
         let mut details = DetailsCache::default();
+        // A take or refusal on a file not known as a watched lock file: the watched lock
+        // files' names are looked up again, once for the whole batch (one lstat per watched
+        // directory), before any event of it is applied.
+        let unknown_take = events.iter().any(|e| {
+            !e.unlock
+                && e.kind != sys::TraceLockKind::Flock
+                && !self.keys.contains_key(&e.key)
+                && !self.open.values().any(|o| o.key == Some(e.key))
+        });
+        if unknown_take {
+            self.resolve();
+        }
         for event in events {
             // flock(2) locks do not exclude certbot (the monitor warns of them): not holds.
             if event.kind == sys::TraceLockKind::Flock {
@@ -225,10 +252,10 @@ impl KernelRecorder {
         }
     }
 
-    /// The watched directory whose lock file the table names `key`; for a take or refusal
-    /// (`look_up`: by that pid) on a file not known as one, the watched lock files are looked
-    /// up again, then (a file deleted or replaced before its event was read) the locker's
-    /// descriptors of that file.
+    /// The watched directory whose lock file the table names `key` (as [`Self::resolve`] last
+    /// found the names); for a take or refusal (`look_up`: by that pid) on a file not known as
+    /// one (deleted or replaced before its event was read), the locker's descriptors of that
+    /// file.
     fn dir_of(&mut self, key: TableKey, look_up: Option<u32>) -> Option<PathBuf> {
         // An open hold's file first: its path may name another file by now.
         if let Some((dir, _)) = self.open.iter().find(|(_, o)| o.key == Some(key)) {
@@ -238,12 +265,16 @@ impl KernelRecorder {
             return Some(dir.clone());
         }
         let pid = look_up?;
-        self.resolve();
-        if let Some(dir) = self.keys.get(&key) {
-            return Some(dir.clone());
+        let now = std::time::Instant::now();
+        if self
+            .not_watched
+            .get(&(pid, key))
+            .is_some_and(|at| now.duration_since(*at) < NOT_WATCHED_FOR)
+        {
+            return None;
         }
         let wanted = std::collections::HashSet::from([key]);
-        sys::locked_files_named(pid, &self.lock_name, &wanted, false)
+        let found = sys::locked_files_named(pid, &self.lock_name, &wanted, false)
             .into_iter()
             .find_map(|file| {
                 let parent = file.path.parent()?;
@@ -251,7 +282,14 @@ impl KernelRecorder {
                     .iter()
                     .find(|(canonical, _)| canonical == parent)
                     .map(|(_, dir)| dir.clone())
-            })
+            });
+        if found.is_none() {
+            if self.not_watched.len() >= NOT_WATCHED_MAX {
+                self.not_watched.clear();
+            }
+            self.not_watched.insert((pid, key), now);
+        }
+        found
     }
 
     /// Looks up each watched lock file's name in the lock table (re-validating the cache: a
@@ -265,6 +303,13 @@ impl KernelRecorder {
                 self.keys.insert(name.key, dir.clone());
             }
         }
+    }
+
+    /// How many lock events the kernel dropped since the start because this recorder fell
+    /// behind (another process churning locks on the same filesystem faster than they can be
+    /// read): holds and refused attempts may be missing around then.
+    pub fn lost_events(&self) -> u64 {
+        self.trace.lost()
     }
 
     /// The recording stops: holds still open end as "recording-stopped" now.

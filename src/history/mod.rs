@@ -180,18 +180,26 @@ impl Hold {
     /// added, never renamed): `kind` "hold", `dir`, `pid`, `command`, `user`, `start`,
     /// `start_seen`, `end` (null while held), `ended_by`, `source`; times RFC 3339 UTC.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kind": "hold",
-            "dir": self.dir,
-            "pid": self.pid,
-            "command": self.command,
-            "user": self.user,
-            "start": self.start.to_string(),
-            "start_seen": self.start_seen,
-            "end": self.end.map(|e| e.to_string()),
-            "ended_by": self.ended_by.map(EndedBy::name),
-            "source": self.source.name(),
-        })
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The JSON row (see [`Hold::to_json`]), written straight from the hold.
+impl Serialize for Hold {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut row = serializer.serialize_map(Some(10))?;
+        row.serialize_entry("kind", "hold")?;
+        row.serialize_entry("dir", &self.dir)?;
+        row.serialize_entry("pid", &self.pid)?;
+        row.serialize_entry("command", &self.command)?;
+        row.serialize_entry("user", &self.user)?;
+        row.serialize_entry("start", &self.start.to_string())?;
+        row.serialize_entry("start_seen", &self.start_seen)?;
+        row.serialize_entry("end", &self.end.map(|e| e.to_string()))?;
+        row.serialize_entry("ended_by", &self.ended_by.map(EndedBy::name))?;
+        row.serialize_entry("source", self.source.name())?;
+        row.end()
     }
 }
 
@@ -199,15 +207,23 @@ impl Refused {
     /// As `history --json` prints it: `kind` "refused", `dir`, `pid`, `command`, `user`,
     /// `time`, `holder_pid`, `source`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kind": "refused",
-            "dir": self.dir,
-            "pid": self.pid,
-            "command": self.command,
-            "user": self.user,
-            "time": self.time.to_string(),
-            "holder_pid": self.holder_pid,
-            "source": self.source.name(),
-        })
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The JSON row (see [`Refused::to_json`]), written straight from the attempt.
+impl Serialize for Refused {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut row = serializer.serialize_map(Some(8))?;
+        row.serialize_entry("kind", "refused")?;
+        row.serialize_entry("dir", &self.dir)?;
+        row.serialize_entry("pid", &self.pid)?;
+        row.serialize_entry("command", &self.command)?;
+        row.serialize_entry("user", &self.user)?;
+        row.serialize_entry("time", &self.time.to_string())?;
+        row.serialize_entry("holder_pid", &self.holder_pid)?;
+        row.serialize_entry("source", self.source.name())?;
+        row.end()
     }
 }

@@ -1,7 +1,8 @@
 //! The history file: SQLite (bundled: nothing to install) in WAL mode, so `record` writes while
-//! `history` and the app read. Each event is its own transaction: a SIGKILL loses at most the
-//! event being written, and leaves a file that passes `PRAGMA integrity_check` (SQLite's journal
-//! guarantees it; `tests/suite/history.rs` kills a recorder again and again to check).
+//! `history` and the app read. Each poll's events are one transaction: a SIGKILL loses at most
+//! the events of the poll being written (200 ms of them), and leaves a file that passes
+//! `PRAGMA integrity_check` (SQLite's journal guarantees it; `tests/suite/history.rs` kills a
+//! recorder again and again to check).
 //!
 //! The schema's version is `PRAGMA user_version`; [`Store::open`] migrates an older file and
 //! refuses a newer one (a newer lockscope wrote it) rather than guess.
@@ -203,8 +204,28 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps what one poll of a recorder saw, in one transaction: a SIGKILL keeps all of it or
+    /// none, and a burst of events costs one commit, not one per event.
+    pub fn record_all(&mut self, recorded: &[Recorded]) -> Result<(), HistoryError> {
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let open_before = self.open.clone();
+        self.conn.execute_batch("BEGIN")?;
+        let written = recorded
+            .iter()
+            .try_for_each(|r| self.record(r))
+            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if written.is_err() {
+            // Nothing of the batch is kept: neither are the rows it opened.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.open = open_before;
+        }
+        written
+    }
+
     /// Keeps what a recorder saw: a hold's beginning or end (a directory has one open hold at a
-    /// time), or a refused attempt. Each is its own transaction.
+    /// time), or a refused attempt. Outside [`Store::record_all`], its own transaction.
     pub fn record(&mut self, recorded: &Recorded) -> Result<(), HistoryError> {
         match recorded {
             Recorded::Began(hold) => {
@@ -298,49 +319,62 @@ impl Store {
         until: Option<Timestamp>,
         limit: Option<usize>,
     ) -> Result<Vec<Hold>, HistoryError> {
-        let mut query = self.conn.prepare_cached(
-            // Those that began in the window, and of those that began before it the few that
-            // can still be held at its start: a lock has one holder at a time, so only the last
-            // ones before `since` can overlap it (an index walk, not a scan of the years
-            // before; 16 covers holds a killed recorder and its successor both left open).
+        let since_ns = since.map_or(i64::MIN, nanos);
+        let until_ns = until.map_or(i64::MAX, nanos);
+        // Those that began in the window, newest first in the index's order (no sort) ...
+        let mut holds = self.query_holds(
             "SELECT dir, pid, command, user, start_ns, start_seen, end_ns, ended_by, source
-             FROM (
-                 SELECT * FROM holds WHERE dir = ?1 AND start_ns >= ?2 AND start_ns <= ?3
-                 UNION ALL
-                 SELECT * FROM (
-                     SELECT * FROM holds WHERE dir = ?1 AND start_ns < ?2
-                     ORDER BY start_ns DESC LIMIT 16
-                 ) WHERE end_ns IS NULL OR end_ns >= ?2
-             )
+             FROM holds WHERE dir = ?1 AND start_ns >= ?2 AND start_ns <= ?3
              ORDER BY start_ns DESC, id DESC LIMIT ?4",
+            params![dir_text(dir), since_ns, until_ns, sql_limit(limit)],
         )?;
-        let rows = query.query_map(
-            params![
-                dir_text(dir),
-                since.map_or(i64::MIN, nanos),
-                until.map_or(i64::MAX, nanos),
-                sql_limit(limit),
-            ],
-            |r| {
-                Ok(Hold {
-                    dir: PathBuf::from(r.get::<_, String>(0)?),
-                    pid: r.get(1)?,
-                    command: r.get(2)?,
-                    user: r.get(3)?,
-                    start: from_nanos(r.get(4)?),
-                    start_seen: r.get(5)?,
-                    end: r.get::<_, Option<i64>>(6)?.map(from_nanos),
-                    ended_by: r
-                        .get::<_, Option<String>>(7)?
-                        .as_deref()
-                        .and_then(EndedBy::from_name),
-                    source: Source::from_name(&r.get::<_, String>(8)?).unwrap_or(Source::Monitor),
-                })
-            },
-        )?;
-        let mut holds = rows.collect::<Result<Vec<_>, _>>()?;
+        // ... and of those that began before it, the few that can still be held at its start:
+        // a lock has one holder at a time, so only the last ones before `since` can overlap it
+        // (an index walk, not a scan of the years before; 16 covers holds a killed recorder
+        // and its successor both left open).
+        if limit.is_none_or(|l| holds.len() < l) && since.is_some() {
+            let before = self.query_holds(
+                "SELECT dir, pid, command, user, start_ns, start_seen, end_ns, ended_by, source
+                 FROM holds WHERE dir = ?1 AND start_ns < ?2
+                 ORDER BY start_ns DESC, id DESC LIMIT 16",
+                params![dir_text(dir), since_ns],
+            )?;
+            let room = limit.map_or(usize::MAX, |l| l - holds.len());
+            holds.extend(
+                before
+                    .into_iter()
+                    .filter(|h| h.end.is_none_or(|end| nanos(end) >= since_ns))
+                    .take(room),
+            );
+        }
         holds.reverse();
         Ok(holds)
+    }
+
+    /// The holds a query selects (its columns those of [`Store::latest_holds`]).
+    fn query_holds(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Hold>, HistoryError> {
+        let mut query = self.conn.prepare_cached(sql)?;
+        let rows = query.query_map(params, |r| {
+            Ok(Hold {
+                dir: PathBuf::from(r.get::<_, String>(0)?),
+                pid: r.get(1)?,
+                command: r.get(2)?,
+                user: r.get(3)?,
+                start: from_nanos(r.get(4)?),
+                start_seen: r.get(5)?,
+                end: r.get::<_, Option<i64>>(6)?.map(from_nanos),
+                ended_by: r
+                    .get::<_, Option<String>>(7)?
+                    .as_deref()
+                    .and_then(EndedBy::from_name),
+                source: Source::from_name(&r.get::<_, String>(8)?).unwrap_or(Source::Monitor),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// The hold of `dir` at instant `at`, if the record has one (the latest that began by then

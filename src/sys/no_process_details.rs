@@ -83,4 +83,8 @@ impl LockTrace {
     ) -> std::io::Result<Vec<super::TraceEvent>> {
         match self.0 {}
     }
+
+    pub(crate) fn lost(&self) -> u64 {
+        match self.0 {}
+    }
 }

@@ -139,8 +139,9 @@ const FAMILIES: [&str; 6] = [
 ];
 
 /// The flight recorder's families, which `serve` adds (not `status`): name and TYPE.
-const RECORDER_FAMILIES: [(&str, &str); 4] = [
+const RECORDER_FAMILIES: [(&str, &str); 5] = [
     ("lockscope_recorder_source", "gauge"),
+    ("lockscope_recorder_lost_events_total", "counter"),
     ("lockscope_lock_acquisitions_total", "counter"),
     ("lockscope_lock_refused_total", "counter"),
     ("lockscope_lock_hold_duration_seconds", "histogram"),

@@ -7,7 +7,6 @@ use crate::output::{Failure, Outcome, buffered_stdout, exit, output_failed, time
 use lockscope::escape::{escape, escape_path};
 use lockscope::history::{Hold, Refused, Store};
 use lockscope::local_time::{TimeStyle, format_time};
-use serde_json::Value;
 use std::io::Write;
 
 /// One row of the output, in time order.
@@ -62,15 +61,16 @@ pub(crate) fn run(options: HistoryArgs) -> Outcome {
     let written = (|| -> std::io::Result<()> {
         let mut out = buffered_stdout();
         if options.json {
-            let all: Vec<Value> = rows
-                .iter()
-                .map(|r| match r {
-                    Row::Hold(h) => h.to_json(),
-                    Row::Refused(r) => r.to_json(),
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &all)?;
-            writeln!(out)?;
+            // One array, a row per line: written as it goes, greppable, still one JSON value.
+            write!(out, "[")?;
+            for (i, row) in rows.iter().enumerate() {
+                out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+                match row {
+                    Row::Hold(h) => serde_json::to_writer(&mut out, h)?,
+                    Row::Refused(r) => serde_json::to_writer(&mut out, r)?,
+                }
+            }
+            writeln!(out, "{}]", if rows.is_empty() { "" } else { "\n" })?;
         } else if rows.is_empty() {
             writeln!(out, "nothing recorded for these directories in that time")?;
         } else {

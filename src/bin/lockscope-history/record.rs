@@ -138,9 +138,7 @@ fn record(options: RecordOptions) -> Outcome {
 
 /// Keeps (and with --events-json prints) what a recorder saw.
 fn keep(store: &mut Store, recorded: &[Recorded], events_json: bool) -> Result<(), Failure> {
-    for r in recorded {
-        store.record(r).map_err(Failure::error)?;
-    }
+    store.record_all(recorded).map_err(Failure::error)?;
     if events_json {
         print_events(recorded);
     }
@@ -154,6 +152,7 @@ fn record_kernel(
     events_json: bool,
 ) -> Outcome {
     let mut failure = None;
+    let mut lost_told = 0;
     while !stop.load(Ordering::SeqCst) {
         let kept = match recorder.poll(Duration::from_millis(200)) {
             Ok(recorded) => keep(&mut store, &recorded, events_json),
@@ -161,6 +160,18 @@ fn record_kernel(
                 "reading the kernel's lock events: {e}"
             ))),
         };
+        let lost = recorder.lost_events();
+        if lost > lost_told {
+            // Said, never hidden: the record has a gap here.
+            report(format!(
+                "warning: the kernel dropped {} lock events ({lost} since the start): this \
+                 recorder fell behind a burst of locking on the watched filesystems, so holds \
+                 and refused attempts around {} may be missing from the history",
+                lost - lost_told,
+                jiff::Timestamp::now()
+            ));
+            lost_told = lost;
+        }
         if let Err(e) = kept {
             failure = Some(e);
             break;

@@ -119,6 +119,8 @@ pub(crate) struct LockMetrics {
     probe_errors: u64,
     /// The recorder's source (`None`: no recorder, as in `status`).
     recorder: Option<Source>,
+    /// Lock events the kernel dropped because the recorder fell behind.
+    lost_events: u64,
     recorded: BTreeMap<String, RecordedCounts>,
 }
 
@@ -169,6 +171,11 @@ impl LockMetrics {
     /// refused attempts only from the kernel's events, which alone show them).
     pub(crate) fn set_recorder(&mut self, source: Source) {
         self.recorder = Some(source);
+    }
+
+    /// How many lock events the kernel dropped so far.
+    pub(crate) fn set_lost_events(&mut self, lost: u64) {
+        self.lost_events = lost;
     }
 
     /// Counts what a recorder saw.
@@ -277,6 +284,9 @@ const RECORDER_HELP: &str = "Where serve's counts of acquisitions, refused attem
                              durations come from: kernel (the kernel's lock events: every one) \
                              or monitor (its looks: short holds missed, refused attempts not \
                              seen, so lockscope_lock_refused_total is absent).";
+const LOST_HELP: &str = "Lock events the kernel dropped because serve's recorder fell behind (a \
+                         burst of locking on the watched filesystems): the counts below can \
+                         miss some then.";
 const ACQUISITIONS_HELP: &str = "Times the lock was taken since serve started (seen taken; a \
                                  hold found at the start is not counted).";
 const REFUSED_HELP: &str = "Attempts to take the lock refused because another process held it, \
@@ -413,6 +423,15 @@ fn encode_recorded(
                 .encode_family(&labels)?
                 .encode_gauge(&i64::from(candidate == source))?;
         }
+    }
+    if source == Source::Kernel {
+        let lost = ConstCounter::new(metrics.lost_events);
+        lost.encode(encoder.encode_descriptor(
+            "lockscope_recorder_lost_events",
+            LOST_HELP,
+            None,
+            lost.metric_type(),
+        )?)?;
     }
     {
         let mut family = encoder.encode_descriptor(

@@ -17,6 +17,8 @@ pub(crate) struct LockTrace {
     /// `trace_pipe` (closed first when dropped: an instance with an open pipe cannot go).
     pipe: Option<fs::File>,
     pending: Vec<u8>,
+    /// Events the kernel dropped since the start because this reader fell behind.
+    lost: u64,
 }
 
 const TRACEFS: &str = "/sys/kernel/tracing";
@@ -26,6 +28,8 @@ const MOUNTED_MARK: &str = "/run/lockscope-mounted-tracefs";
 /// Locked while a recorder mounts and makes its instance, or removes it and decides whether to
 /// unmount: a recorder starting while the last one stops must not lose tracefs in between.
 const SETUP_LOCK: &str = "/run/lockscope-tracefs.lock";
+/// The instance's ring buffer per CPU, in KiB.
+const BUFFER_KB: &str = "4096";
 /// POSIX and OFD locks: the kinds certbot's lock conflicts with (flock(2) locks do not).
 const EVENTS: [&str; 1] = ["posix_lock_inode"];
 
@@ -61,8 +65,12 @@ impl LockTrace {
             instance: instance.clone(),
             pipe: None,
             pending: Vec::new(),
+            lost: 0,
         };
         fs::write(instance.join("trace_clock"), "boot")?;
+        // A larger buffer than the instance's default (1.4 MB per CPU on this kernel) rides out
+        // longer bursts of other processes' locking before events are dropped (and counted).
+        let _ = fs::write(instance.join("buffer_size_kb"), BUFFER_KB);
         // Only the watched filesystems, decided in the kernel: the events of every other file
         // on the machine (each close() of a file with locks makes some) never reach us.
         let filter = devices
@@ -86,6 +94,11 @@ impl LockTrace {
                 .open(instance.join("trace_pipe"))?,
         );
         Ok(trace)
+    }
+
+    /// How many events the kernel dropped since the start (its buffer was full).
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost
     }
 
     /// The events that arrived, waiting up to `wait` for the first.
@@ -123,10 +136,15 @@ impl LockTrace {
             return Ok(Vec::new());
         };
         let lines: Vec<u8> = self.pending.drain(..=end).collect();
-        Ok(String::from_utf8_lossy(&lines)
-            .lines()
-            .filter_map(parse_line)
-            .collect())
+        let text = String::from_utf8_lossy(&lines);
+        let mut events = Vec::new();
+        for line in text.lines() {
+            match parse_line(line) {
+                Some(event) => events.push(event),
+                None => self.lost += lost_in(line),
+            }
+        }
+        Ok(events)
     }
 }
 
@@ -252,6 +270,15 @@ fn mark_mounted() {
 /// `python-11890 [001] ..... 1234.567890: posix_lock_inode: fl=... dev=0xfe:0x0 ino=0xaae254
 /// fl_blocker=... fl_owner=0x... fl_pid=11890 fl_flags=FL_POSIX fl_type=F_WRLCK ... ret=0`.
 /// Anything else (a lost-events notice, another event) is `None`.
+/// The events a `CPU:1 [LOST 1234 EVENTS]` line says the kernel dropped (its buffer was full:
+/// the reader fell behind); 0 for any other line.
+fn lost_in(line: &str) -> u64 {
+    line.split_once("[LOST ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 pub(crate) fn parse_line(line: &str) -> Option<TraceEvent> {
     let (head, fields, flock) = if let Some((h, f)) = line.split_once(": posix_lock_inode: ") {
         (h, f, false)
@@ -297,6 +324,13 @@ pub(crate) fn parse_line(line: &str) -> Option<TraceEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernels_lost_event_lines_are_counted() {
+        assert_eq!(lost_in("CPU:1 [LOST 1234 EVENTS]"), 1234);
+        assert_eq!(lost_in("CPU:0 [LOST 7 EVENTS]\r"), 7);
+        assert_eq!(lost_in("              <...>-1  [000] ....."), 0);
+    }
 
     #[test]
     fn lock_refusal_and_close_lines_are_read() {

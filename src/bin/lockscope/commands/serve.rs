@@ -37,8 +37,8 @@ enum Event {
     Stop,
     /// The HTTP server cannot go on (its poll failed, or a bug).
     HttpFailed(std::io::Error),
-    /// What the kernel's lock events showed.
-    Recorded(Vec<Recorded>),
+    /// What the kernel's lock events showed, and how many the kernel dropped so far.
+    Recorded(Vec<Recorded>, u64),
     /// The kernel's lock events can no longer be read.
     RecorderFailed(std::io::Error),
 }
@@ -157,11 +157,12 @@ pub(crate) fn run(options: ServeOptions) -> Outcome {
                 }
                 generation.fetch_add(1, Ordering::SeqCst);
             }
-            Event::Recorded(recorded) => {
+            Event::Recorded(recorded, lost) => {
                 let mut metrics = metrics.lock();
                 for r in &recorded {
                     metrics.count(r);
                 }
+                metrics.set_lost_events(lost);
                 generation.fetch_add(1, Ordering::SeqCst);
             }
             Event::RecorderFailed(e) => {
@@ -207,11 +208,13 @@ fn start_kernel_recorder(
     let thread = std::thread::Builder::new()
         .name("lockscope-recorder".into())
         .spawn(move || {
+            let mut lost_sent = 0;
             while recording.load(Ordering::SeqCst) {
                 match recorder.poll(Duration::from_millis(200)) {
-                    Ok(recorded) if recorded.is_empty() => {}
+                    Ok(recorded) if recorded.is_empty() && recorder.lost_events() == lost_sent => {}
                     Ok(recorded) => {
-                        if events.send(Event::Recorded(recorded)).is_err() {
+                        lost_sent = recorder.lost_events();
+                        if events.send(Event::Recorded(recorded, lost_sent)).is_err() {
                             return;
                         }
                     }
