@@ -183,6 +183,142 @@ fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
     assert_eq!(rows[1]["ended_by"], "released", "{rows:#?}");
 }
 
+/// Quick hand-overs: two real certbot processes take the lock in turn, each retrying every
+/// millisecond while the other holds it (certbot's lock file is a new inode each time, often a
+/// reused inode number). Every hold is recorded with its holder and its times (within 0.5 s of
+/// what each certbot said), none overlaps the next, and each refused attempt names the holder of
+/// its instant: the other process.
+#[test]
+fn quick_hand_overs_between_two_certbots_are_each_recorded() {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+    const EACH: usize = 8;
+    let peers: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new(certbot_python())
+                .arg(peer_script())
+                .args(["loop"])
+                .arg(&dir)
+                .args([&EACH.to_string(), "0.08"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("certbot peer")
+        })
+        .collect();
+    // (pid, locked, released) as each certbot said.
+    let mut truth: Vec<(u64, jiff::Timestamp, jiff::Timestamp)> = Vec::new();
+    for peer in peers {
+        let out = peer.wait_with_output().expect("peer");
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains("gave-up"), "{text}");
+        let seconds = |s: &str| -> jiff::Timestamp {
+            let f: f64 = s.parse().expect("a time");
+            jiff::Timestamp::from_nanosecond((f * 1e9) as i128).unwrap()
+        };
+        let mut locked = None;
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["locked", pid, at] => locked = Some((pid.parse::<u64>().unwrap(), seconds(at))),
+                ["released", at] => {
+                    let (pid, start) = locked.take().expect("locked before released");
+                    truth.push((pid, start, seconds(at)));
+                }
+                _ => {}
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.stop();
+    truth.sort_by_key(|t| t.1);
+    assert_eq!(truth.len(), 2 * EACH);
+
+    let all = history(&store, &[], &dir);
+    let holds: Vec<&serde_json::Value> = all.iter().filter(|r| r["kind"] == "hold").collect();
+    assert_eq!(holds.len(), truth.len(), "{all:#?}");
+    for (row, (pid, locked, released)) in holds.iter().zip(&truth) {
+        assert_eq!(row["pid"], *pid, "{row}");
+        assert!(near(time(&row["start"]), *locked), "{row} vs {locked}");
+        assert!(near(time(&row["end"]), *released), "{row} vs {released}");
+        assert_eq!(row["ended_by"], "released", "{row}");
+    }
+    for pair in holds.windows(2) {
+        assert!(
+            time(&pair[0]["end"]) <= time(&pair[1]["start"]),
+            "overlapping holds: {} {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    let refused: Vec<&serde_json::Value> = all.iter().filter(|r| r["kind"] == "refused").collect();
+    assert!(!refused.is_empty(), "the waiting certbot's tries: {all:#?}");
+    for r in &refused {
+        let at = time(&r["time"]);
+        let holder = holds
+            .iter()
+            .find(|h| time(&h["start"]) <= at && at <= time(&h["end"]))
+            .unwrap_or_else(|| panic!("refused outside any hold: {r}"));
+        assert_eq!(r["holder_pid"], holder["pid"], "{r} during {holder}");
+        assert_ne!(r["pid"], holder["pid"], "{r}");
+    }
+}
+
+/// A flock(2) holder of the lock file does not exclude certbot (Linux keeps the two kinds
+/// apart), so it is no hold, and certbot beside it is not refused: the history has certbot's
+/// hold alone.
+#[test]
+fn a_flock_holder_is_not_a_hold_and_certbot_beside_it_is_not_refused() {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+    let script = "import fcntl, os, sys\n\
+                  fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n\
+                  fcntl.flock(fd, fcntl.LOCK_EX)\n\
+                  print('locked', flush=True)\n\
+                  sys.stdin.read()\n";
+    let mut flock = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(dir.join(lockscope::LOCK_FILE_NAME))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(flock.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let certbot_pid = certbot.pid;
+    std::thread::sleep(Duration::from_millis(300));
+    certbot.release();
+    drop(flock.stdin.take());
+    let _ = flock.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.stop();
+    let all = history(&store, &[], &dir);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["kind"], "hold");
+    assert_eq!(all[0]["pid"], certbot_pid, "{all:#?}");
+}
+
 /// Without tracefs (an unprivileged user), the recorder says so and records the monitor's holds:
 /// certbot's hold is there with `"source": "monitor"`, and no refused attempt is claimed.
 #[test]
