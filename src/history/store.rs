@@ -109,6 +109,7 @@ impl Store {
         // committed (only a power cut may lose the last transactions).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        keep_wal_files(&conn);
         let store = Store {
             conn,
             _writer: Some(writer),
@@ -463,6 +464,25 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .optional()?
             .unwrap_or_default())
+    }
+}
+
+/// Keeps the `-wal` and `-shm` files when the writer closes (SQLite removes them by default):
+/// a reader that may not write in the history's directory (a member of the group that may
+/// read the system recorder's history) can open a WAL file read-only only while they exist,
+/// since it cannot make them itself.
+fn keep_wal_files(conn: &Connection) {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: the handle is this open connection's, used on this thread while `conn` is
+    // borrowed; "main" is NUL-terminated; SQLITE_FCNTL_PERSIST_WAL takes a pointer to an int
+    // that outlives the call.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        );
     }
 }
 

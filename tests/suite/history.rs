@@ -319,6 +319,59 @@ fn a_flock_holder_is_not_a_hold_and_certbot_beside_it_is_not_refused() {
     assert_eq!(all[0]["pid"], certbot_pid, "{all:#?}");
 }
 
+/// The system recorder's history is readable by a group (the service runs with the package's
+/// group `lockscope` and umask 027): a member of that group who may not write in the history's
+/// directory reads it while the recorder writes and after it stopped. After it stopped, SQLite
+/// had removed the `-wal`/`-shm` files, which a read-only reader cannot make: "attempt to write
+/// a readonly database".
+#[test]
+fn a_group_member_reads_the_system_recorders_history() {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    const GROUP: &str = "4242";
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = root.path().join("lib/history.db");
+    let history_exe = env!("CARGO_BIN_EXE_lockscope-history");
+    // As lockscope-record.service runs it: root, the group's gid, umask 027.
+    let mut service = std::process::Command::new("setpriv");
+    service
+        .args([&format!("--regid={GROUP}"), "--clear-groups", "--", "sh", "-c"])
+        .arg("umask 027; exec \"$0\" \"$@\"")
+        .arg(history_exe);
+    let recorder = Recorder::start_with(service, &store, &[&dir]);
+    let read = || {
+        run(std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", &format!("--groups={GROUP}"), "--"])
+            .arg(history_exe)
+            .args(["history", "--json", "--store"])
+            .arg(&store)
+            .arg(&dir))
+    };
+    let certbot = certbot_lock_dir(&dir).expect_locked();
+    let pid = certbot.pid;
+    std::thread::sleep(Duration::from_millis(300));
+    let out = read();
+    assert!(out.status.success(), "while recording: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("\"pid\":{pid}")));
+    certbot.release();
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.stop();
+    let mode = std::fs::metadata(&store).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the history file's mode: {mode:o}");
+    let out = read();
+    assert!(out.status.success(), "after the recorder stopped: {out:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["ended_by"], "released");
+}
+
 /// Without tracefs (an unprivileged user), the recorder says so and records the monitor's holds:
 /// certbot's hold is there with `"source": "monitor"`, and no refused attempt is claimed.
 #[test]
