@@ -457,6 +457,49 @@ impl Store {
         Ok(holds + refused)
     }
 
+    /// The bytes of the file in use (its pages less the free ones).
+    pub fn used_bytes(&self) -> Result<u64, HistoryError> {
+        let pragma = |name: &str| -> Result<i64, HistoryError> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+        };
+        let pages = pragma("page_count")? - pragma("freelist_count")?;
+        Ok(u64::try_from(pages * pragma("page_size")?).unwrap_or(0))
+    }
+
+    /// Removes the oldest events (ended holds and refused attempts, in the order they were
+    /// written) until the content is under `max_bytes`, a tenth more than needed at a time so
+    /// that it is not trimmed at every call. The file does not shrink: its free pages are
+    /// reused, so it stops growing. Returns how many events went.
+    pub fn prune_to_size(&self, max_bytes: u64) -> Result<usize, HistoryError> {
+        let mut removed = 0;
+        for _ in 0..8 {
+            let used = self.used_bytes()?;
+            if used <= max_bytes {
+                break;
+            }
+            let share = (used - max_bytes) as f64 / used as f64 + 0.1;
+            let count = |table: &str| -> Result<i64, HistoryError> {
+                Ok(self
+                    .conn
+                    .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+            };
+            let holds = (count("holds")? as f64 * share).ceil() as i64;
+            let refused = (count("refused")? as f64 * share).ceil() as i64;
+            removed += self.conn.execute(
+                "DELETE FROM holds WHERE id IN
+                     (SELECT id FROM holds WHERE end_ns IS NOT NULL ORDER BY id LIMIT ?1)",
+                params![holds],
+            )?;
+            removed += self.conn.execute(
+                "DELETE FROM refused WHERE id IN (SELECT id FROM refused ORDER BY id LIMIT ?1)",
+                params![refused],
+            )?;
+        }
+        Ok(removed)
+    }
+
     /// `PRAGMA integrity_check`'s answer: `ok`, or what is wrong.
     pub fn integrity_check(&self) -> Result<String, HistoryError> {
         Ok(self
@@ -545,6 +588,55 @@ mod tests {
             ended_by: end.map(|_| EndedBy::Released),
             source: Source::Monitor,
         }
+    }
+
+    /// Over the size limit, the oldest events go (a tenth more than needed), the newest stay,
+    /// an open hold stays, and the file stops growing: its freed pages are reused.
+    #[test]
+    fn the_oldest_events_go_when_the_history_is_over_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let mut store = Store::open(&path).unwrap();
+        let open = hold("/etc/le", 1, 0, None);
+        store.record(&Recorded::Began(open.clone())).unwrap();
+        let batch: Vec<Recorded> = (1..=20_000)
+            .map(|i| {
+                Recorded::Began(hold(
+                    "/etc/le",
+                    i + 1,
+                    i64::from(i) * 10,
+                    Some(i64::from(i) * 10 + 5),
+                ))
+            })
+            .collect();
+        store.record_all(&batch).unwrap();
+        let used = store.used_bytes().unwrap();
+        assert!(used > 1 << 20, "{used}");
+        let limit = used / 2;
+        let removed = store.prune_to_size(limit).unwrap();
+        assert!(store.used_bytes().unwrap() <= limit);
+        assert!((10_000..=13_000).contains(&removed), "{removed}");
+        let left = store.holds(Path::new("/etc/le"), None, None).unwrap();
+        assert_eq!(left.last().unwrap().pid, Some(20_001), "the newest stay");
+        assert_eq!(left[0], open, "an open hold stays");
+        assert!(
+            left[1].pid.unwrap() > 10_000,
+            "the oldest went: {:?}",
+            left[1]
+        );
+        // The file's size in pages (the WAL may hold some of them, not yet in the file).
+        let pages = |store: &Store| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap()
+        };
+        let pages_before = pages(&store);
+        for _ in 0..3 {
+            store.record_all(&batch[..5_000]).unwrap();
+            store.prune_to_size(limit).unwrap();
+        }
+        assert!(pages(&store) <= pages_before, "reused its pages");
     }
 
     #[test]

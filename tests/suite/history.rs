@@ -342,13 +342,24 @@ fn a_group_member_reads_the_system_recorders_history() {
     // As lockscope-record.service runs it: root, the group's gid, umask 027.
     let mut service = std::process::Command::new("setpriv");
     service
-        .args([&format!("--regid={GROUP}"), "--clear-groups", "--", "sh", "-c"])
+        .args([
+            &format!("--regid={GROUP}"),
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+        ])
         .arg("umask 027; exec \"$0\" \"$@\"")
         .arg(history_exe);
     let recorder = Recorder::start_with(service, &store, &[&dir]);
     let read = || {
         run(std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", &format!("--groups={GROUP}"), "--"])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                &format!("--groups={GROUP}"),
+                "--",
+            ])
             .arg(history_exe)
             .args(["history", "--json", "--store"])
             .arg(&store)

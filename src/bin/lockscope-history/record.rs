@@ -1,5 +1,7 @@
-//! `lockscope record`: the flight recorder. Watches directories with the monitor and keeps
-//! every hold it sees in the history file (`lockscope::history`), until SIGINT/SIGTERM.
+//! `lockscope record`: the flight recorder. Follows the kernel's lock events (else the
+//! monitor's changes) of some directories and keeps every hold and refused attempt in the
+//! history file (`lockscope::history`), until SIGINT/SIGTERM; retention by age and size at the
+//! start and hourly.
 
 use crate::args::RecordArgs;
 use crate::output::{Failure, Outcome, exit, on_stop, report};
@@ -11,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// What the history keeps by default: what ended earlier goes at each start.
-const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How often retention runs after the start.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 enum Event {
     Update(Update),
@@ -27,12 +29,53 @@ struct RecordOptions {
     interval: Duration,
     lock_name: String,
     events_json: bool,
+    retention: Retention,
+}
+
+/// What the history keeps: what ended within `keep`, and at most `max_bytes` of content.
+struct Retention {
+    keep: Duration,
+    max_bytes: u64,
+    next: Instant,
+}
+
+impl Retention {
+    /// Removes what is past the limits (now, then once per [`RETENTION_EVERY`]); how many
+    /// events went.
+    fn apply(&mut self, store: &Store) -> Result<usize, Failure> {
+        self.next = Instant::now() + RETENTION_EVERY;
+        let cutoff = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::try_from(self.keep).unwrap_or_default())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let old = store.prune(cutoff).map_err(Failure::error)?;
+        let over = store
+            .prune_to_size(self.max_bytes)
+            .map_err(Failure::error)?;
+        Ok(old + over)
+    }
+
+    /// [`Retention::apply`] when it is due; a failure is said, and recording goes on.
+    fn when_due(&mut self, store: &Store) {
+        if Instant::now() < self.next {
+            return;
+        }
+        match self.apply(store) {
+            Ok(0) => {}
+            Ok(n) => report(format!("{n} events past the retention limits removed")),
+            Err(e) => {
+                for message in e.messages {
+                    report(format!("warning: retention: {message}"));
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn run(args: RecordArgs) -> Outcome {
-    let dirs = match args.watchlist {
-        None => args.dirs,
-        Some(name) => watchlist_dirs(&name, args.config_dir.as_deref())?,
+    let dirs = match (args.watchlist, args.all) {
+        (Some(name), _) => watchlist_dirs(&name, args.config_dir.as_deref())?,
+        (None, true) => everything_found(&args.lock_name),
+        (None, false) => args.dirs,
     };
     let mut refused = Vec::new();
     for dir in &dirs {
@@ -64,7 +107,33 @@ pub(crate) fn run(args: RecordArgs) -> Outcome {
         interval: args.interval,
         lock_name: args.lock_name,
         events_json: args.events_json,
+        retention: Retention {
+            keep: args.keep,
+            max_bytes: args.max_size,
+            next: Instant::now(),
+        },
     })
+}
+
+/// `--all`: the certbot lock directories discovery finds now (as `status --all`), and certbot's
+/// default directories whether they exist yet or not (certbot makes them at its first run).
+fn everything_found(lock_name: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = lockscope::discover::discover(lock_name)
+        .found
+        .into_iter()
+        .map(|f| f.dir)
+        .collect();
+    for dir in lockscope::watchlist::certbot_defaults() {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    report(format!(
+        "--all: {} directories found now (directories that appear later are not added: start \
+         again to look again)",
+        dirs.len()
+    ));
+    dirs
 }
 
 /// A watch list's local directories (its remote ones are other hosts' to record).
@@ -91,12 +160,9 @@ fn watchlist_dirs(name: &str, config_dir: Option<&Path>) -> Result<Vec<PathBuf>,
     Ok(local)
 }
 
-fn record(options: RecordOptions) -> Outcome {
+fn record(mut options: RecordOptions) -> Outcome {
     let store = Store::open(&options.store).map_err(Failure::error)?;
-    let cutoff = jiff::Timestamp::now()
-        .checked_sub(jiff::SignedDuration::try_from(RETENTION).unwrap_or_default())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let pruned = store.prune(cutoff).map_err(Failure::error)?;
+    let pruned = options.retention.apply(&store)?;
     let stop = Arc::new(AtomicBool::new(false));
     let (events_tx, events) = mpsc::channel();
     let stop_tx = events_tx.clone();
@@ -112,7 +178,7 @@ fn record(options: RecordOptions) -> Outcome {
         if options.dirs.len() == 1 { "y" } else { "ies" },
         options.store.display(),
         if pruned > 0 {
-            format!(" ({pruned} events older than 90 days removed)")
+            format!(" ({pruned} events past the retention limits removed)")
         } else {
             String::new()
         }
@@ -123,7 +189,7 @@ fn record(options: RecordOptions) -> Outcome {
                 "recording {what} from the kernel's lock events (source \"kernel\"): every hold \
                  and every refused attempt"
             ));
-            record_kernel(recorder, store, &stop, options.events_json)
+            record_kernel(recorder, store, &stop, options)
         }
         Err(why) => {
             report(format!(
@@ -149,8 +215,9 @@ fn record_kernel(
     mut recorder: KernelRecorder,
     mut store: Store,
     stop: &AtomicBool,
-    events_json: bool,
+    mut options: RecordOptions,
 ) -> Outcome {
+    let events_json = options.events_json;
     let mut failure = None;
     let mut lost_told = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -176,6 +243,7 @@ fn record_kernel(
             failure = Some(e);
             break;
         }
+        options.retention.when_due(&store);
     }
     if let Err(e) = keep(&mut store, &recorder.stop(), events_json) {
         failure.get_or_insert(e);
@@ -185,7 +253,7 @@ fn record_kernel(
 
 fn record_monitor(
     mut store: Store,
-    options: RecordOptions,
+    mut options: RecordOptions,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
 ) -> Outcome {
@@ -193,7 +261,7 @@ fn record_monitor(
     let monitor = Monitor::start_with(
         MonitorOptions {
             interval: options.interval,
-            lock_name: options.lock_name,
+            lock_name: options.lock_name.clone(),
         },
         move |update| {
             let _ = events_tx.send(Event::Update(update));
@@ -204,7 +272,15 @@ fn record_monitor(
         monitor.add(dir.clone());
     }
     let mut failure = None;
-    for event in events {
+    loop {
+        let event = match events.recv_timeout(Duration::from_secs(60)) {
+            Ok(event) => event,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                options.retention.when_due(&store);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         match event {
             Event::Stop => break,
             Event::Update(Update::Notice(text)) => report(text),

@@ -243,7 +243,6 @@ fn parse_listen_addr(text: &str) -> Result<String, String> {
     }
 }
 
-/// A lock name is a plain file name: no separators, not `.` or `..`.
 /// A time as `history` takes it: RFC 3339, a local date and time, or a local time of day (the
 /// last such moment: 03:00 asked at 09:00 is today's, asked at 01:00 yesterday's).
 fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
@@ -276,6 +275,35 @@ fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
     }
 }
 
+/// A size with its unit, as people write it: 500M, 1.5G, 2GiB, 800MB (units of 1024 bytes).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let refused = || format!("{text:?} is not a size (use 500M, 2G or 1.5GiB)");
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(refused)?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| refused())?;
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(refused()),
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(refused());
+    }
+    Ok(bytes as u64)
+}
+
+/// A lock name is a plain file name: no separators, not `.` or `..`.
 fn parse_lock_name(text: &str) -> Result<String, String> {
     if lockscope::lock::is_plain_lock_name(text) {
         Ok(text.to_string())
@@ -494,11 +522,23 @@ pub(crate) struct RecordArgs {
     /// instead of DIRs (its local directories).
     #[arg(long, value_name = "NAME|FILE", conflicts_with = "dirs")]
     pub(crate) watchlist: Option<String>,
+    /// Record every certbot lock directory found on this machine at the start (as `status
+    /// --all`: the lock table, running certbot processes' directories) and certbot's default
+    /// directories, instead of DIRs.
+    #[arg(long, conflicts_with_all = ["dirs", "watchlist"])]
+    pub(crate) all: bool,
+    /// Remove what ended longer ago than this (at the start, then hourly).
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_duration)]
+    pub(crate) keep: Duration,
+    /// Keep the history's content under this size, removing the oldest events (at the start,
+    /// then hourly); the file stops growing there rather than shrinking.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub(crate) max_size: u64,
     /// Where watch lists are kept (default: the platform config directory).
     #[arg(long, value_name = "DIR", requires = "watchlist")]
     pub(crate) config_dir: Option<PathBuf>,
     /// Local directories.
-    #[arg(value_name = "DIR", required_unless_present = "watchlist")]
+    #[arg(value_name = "DIR", required_unless_present_any = ["watchlist", "all"])]
     pub(crate) dirs: Vec<PathBuf>,
 }
 
@@ -575,6 +615,18 @@ mod tests {
         assert!(matches!(parse_wait("5"), Ok(Wait::Upto(d)) if d == Duration::from_secs(5)));
         assert!(parse_wait("0.5").unwrap_err().to_string().contains("500ms"));
         assert!(parse_wait("Forever").is_err(), "the keyword is exact");
+    }
+
+    #[test]
+    fn sizes_are_read_as_people_write_them() {
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("800MB"), Ok(800 << 20));
+        assert_eq!(parse_size("64 k"), Ok(64 << 10));
+        for bad in ["", "500", "M", "1.2.3G", "5X", "0G", "-1G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
     }
 
     /// The whole definition holds together (clap's own consistency checks).
