@@ -23,6 +23,26 @@ fn history(store: &Path, args: &[&str], dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("history --json is JSON")
 }
 
+/// As root: a directory `letsencrypt` in a temporary root, and a recorder of it from the
+/// kernel's lock events into `history.db` beside it.
+fn kernel_recording() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Recorder,
+) {
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let store = root.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+    (root, dir, store, recorder)
+}
+
 fn time(v: &serde_json::Value) -> jiff::Timestamp {
     v.as_str().expect("a time").parse().expect("RFC 3339")
 }
@@ -37,15 +57,7 @@ fn near(recorded: jiff::Timestamp, truth: jiff::Timestamp) -> bool {
 /// and `--at` names the holder of each instant.
 #[test]
 fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("letsencrypt");
-    std::fs::create_dir(&dir).unwrap();
-    let store = root.path().join("history.db");
-    assert!(
-        is_root(),
-        "this test records the kernel's lock events: run it as root"
-    );
-    let recorder = Recorder::start(&store, &[&dir]);
+    let (_root, dir, store, recorder) = kernel_recording();
     assert!(
         recorder.said.contains("from the kernel's lock events"),
         "{}",
@@ -143,15 +155,7 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
 /// the locked file, not by what the path names by then).
 #[test]
 fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
-    assert!(
-        is_root(),
-        "this test records the kernel's lock events: run it as root"
-    );
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("letsencrypt");
-    std::fs::create_dir(&dir).unwrap();
-    let store = root.path().join("history.db");
-    let recorder = Recorder::start(&store, &[&dir]);
+    let (_root, dir, store, recorder) = kernel_recording();
 
     let mut ofd = lockscope_hold(&[dir.to_str().unwrap()]);
     assert!(ofd.line.starts_with("held "), "{}", ofd.line);
@@ -190,15 +194,7 @@ fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
 /// its instant: the other process.
 #[test]
 fn quick_hand_overs_between_two_certbots_are_each_recorded() {
-    assert!(
-        is_root(),
-        "this test records the kernel's lock events: run it as root"
-    );
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("letsencrypt");
-    std::fs::create_dir(&dir).unwrap();
-    let store = root.path().join("history.db");
-    let recorder = Recorder::start(&store, &[&dir]);
+    let (_root, dir, store, recorder) = kernel_recording();
     const EACH: usize = 8;
     let peers: Vec<std::process::Child> = (0..2)
         .map(|_| {
@@ -277,15 +273,7 @@ fn quick_hand_overs_between_two_certbots_are_each_recorded() {
 /// hold alone.
 #[test]
 fn a_flock_holder_is_not_a_hold_and_certbot_beside_it_is_not_refused() {
-    assert!(
-        is_root(),
-        "this test records the kernel's lock events: run it as root"
-    );
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("letsencrypt");
-    std::fs::create_dir(&dir).unwrap();
-    let store = root.path().join("history.db");
-    let recorder = Recorder::start(&store, &[&dir]);
+    let (_root, dir, store, recorder) = kernel_recording();
     let script = "import fcntl, os, sys\n\
                   fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n\
                   fcntl.flock(fd, fcntl.LOCK_EX)\n\

@@ -27,7 +27,7 @@ mod record;
 
 use args::{Cli, Command};
 use clap::Parser;
-use output::{Failure, report};
+use output::Failure;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -53,16 +53,5 @@ fn main() -> ExitCode {
              `lockscope` for the other commands",
         )),
     };
-    ExitCode::from(match outcome {
-        Ok(code) => code,
-        Err(failure) => {
-            for message in &failure.messages {
-                report(message);
-            }
-            if let Some(hint) = failure.hint {
-                eprint!("{hint}");
-            }
-            failure.code
-        }
-    })
+    output::exit_code(outcome)
 }

@@ -21,7 +21,7 @@ use args::{Cli, Command, StatusFormat};
 use clap::Parser;
 use commands::{explain, hold, serve, status, terminate, watch};
 use metrics::MetricsOptions;
-use output::{Failure, Outcome, exit, report, time_style};
+use output::{Failure, Outcome, exit, time_style};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -36,19 +36,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    // The one place a failure becomes an exit code (each message once, escaped).
-    ExitCode::from(match run(cli) {
-        Ok(code) => code,
-        Err(failure) => {
-            for message in &failure.messages {
-                report(message);
-            }
-            if let Some(hint) = failure.hint {
-                eprint!("{hint}");
-            }
-            failure.code
-        }
-    })
+    output::exit_code(run(cli))
 }
 
 /// Hands the command to its file in `commands/`.

@@ -433,33 +433,21 @@ fn encode_recorded(
             lost.metric_type(),
         )?)?;
     }
-    {
-        let mut family = encoder.encode_descriptor(
-            "lockscope_lock_acquisitions",
-            ACQUISITIONS_HELP,
-            None,
-            MetricType::Counter,
-        )?;
-        for dir in metrics.dirs.keys() {
-            let labels = [("dir", dir.as_str())];
-            family
-                .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, u64, u64>(&counts(dir).acquisitions, None)?;
-        }
-    }
+    per_dir_counter(
+        encoder,
+        metrics,
+        "lockscope_lock_acquisitions",
+        ACQUISITIONS_HELP,
+        |dir| counts(dir).acquisitions,
+    )?;
     if source == Source::Kernel {
-        let mut family = encoder.encode_descriptor(
+        per_dir_counter(
+            encoder,
+            metrics,
             "lockscope_lock_refused",
             REFUSED_HELP,
-            None,
-            MetricType::Counter,
+            |dir| counts(dir).refused,
         )?;
-        for dir in metrics.dirs.keys() {
-            let labels = [("dir", dir.as_str())];
-            family
-                .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, u64, u64>(&counts(dir).refused, None)?;
-        }
     }
     {
         let mut family = encoder.encode_descriptor(
@@ -481,6 +469,24 @@ fn encode_recorded(
                 .encode_family(&labels)?
                 .encode_histogram::<NoLabelSet>(c.hold_seconds, c.holds, &buckets, None)?;
         }
+    }
+    Ok(())
+}
+
+/// A counter family with one series per watched directory.
+fn per_dir_counter(
+    encoder: &mut DescriptorEncoder,
+    metrics: &LockMetrics,
+    name: &str,
+    help: &str,
+    value: impl Fn(&str) -> u64,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for dir in metrics.dirs.keys() {
+        let labels = [("dir", dir.as_str())];
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, u64, u64>(&value(dir), None)?;
     }
     Ok(())
 }

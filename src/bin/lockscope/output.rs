@@ -66,6 +66,23 @@ impl Failure {
 /// already shown in them), or a [`Failure`].
 pub(crate) type Outcome = Result<u8, Failure>;
 
+/// The one place a command's outcome becomes the process's exit code: each message of a
+/// failure once, escaped, then its hint.
+pub(crate) fn exit_code(outcome: Outcome) -> std::process::ExitCode {
+    std::process::ExitCode::from(match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            for message in &failure.messages {
+                report(message);
+            }
+            if let Some(hint) = failure.hint {
+                eprint!("{hint}");
+            }
+            failure.code
+        }
+    })
+}
+
 /// Prints `lockscope: MESSAGE` on stderr, escaped: messages carry paths and holders' command
 /// lines, which local users choose (a newline or an ANSI sequence would forge output).
 pub(crate) fn report(message: impl std::fmt::Display) {
