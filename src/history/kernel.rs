@@ -40,7 +40,14 @@ struct Open {
     /// The locked file's name in the lock table: its events end the hold even after the path
     /// names another file (the lock file deleted under its holder, then a new one).
     key: Option<TableKey>,
+    /// Since when the lock file's path has been seen naming no longer this hold's file (it was
+    /// deleted or replaced under the holder), as of the last look.
+    file_gone_since: Option<Timestamp>,
 }
+
+/// A lock file found gone at least this long before its holder let go was deleted under it;
+/// certbot's own release deletes its file a moment before it lets go.
+const DELETED_UNDER_IT: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
 
 /// Turns the kernel's lock events of some directories' lock files into holds and refused
 /// attempts.
@@ -133,6 +140,7 @@ impl KernelRecorder {
                         hold,
                         owner: None,
                         key,
+                        file_gone_since: None,
                     },
                 );
             }
@@ -172,6 +180,7 @@ impl KernelRecorder {
             };
             self.apply(&dir, &event, &mut details, &mut recorded);
         }
+        self.look_at_held_files();
         Ok(recorded)
     }
 
@@ -191,8 +200,17 @@ impl KernelRecorder {
         if event.unlock {
             // Every close() of a file with locks drops locks, held or not: only the holder's
             // drop ends the hold.
-            if event.ret == 0 && self.open.get(dir).is_some_and(is_owner) {
-                self.end_open(dir, at, EndedBy::Released, recorded);
+            if let Some(open) = self.open.get(dir).filter(|o| event.ret == 0 && is_owner(o)) {
+                let deleted_under_it = open
+                    .file_gone_since
+                    .and_then(|gone| at.checked_sub(DELETED_UNDER_IT).ok().map(|t| gone <= t))
+                    .unwrap_or(false);
+                let how = if deleted_under_it {
+                    EndedBy::LockFileDeleted
+                } else {
+                    EndedBy::Released
+                };
+                self.end_open(dir, at, how, recorded);
             }
             return;
         }
@@ -240,6 +258,7 @@ impl KernelRecorder {
                 hold: hold.clone(),
                 owner: Some(event.owner),
                 key: Some(event.key),
+                file_gone_since: None,
             },
         );
         recorded.push(Recorded::Began(hold));
@@ -301,6 +320,24 @@ impl KernelRecorder {
                 sys::file_id(lock_file).and_then(|id| sys::table_name(lock_file, id))
             {
                 self.keys.insert(name.key, dir.clone());
+            }
+        }
+    }
+
+    /// Whether each held lock file's path still names the held file (one lstat per hold): a
+    /// hold whose file was deleted under it for a while is recorded so when it ends.
+    fn look_at_held_files(&mut self) {
+        let now = Timestamp::now();
+        for (dir, open) in &mut self.open {
+            let Some(key) = open.key else { continue };
+            let lock_file = dir.join(&self.lock_name);
+            let named = sys::file_id(&lock_file)
+                .and_then(|id| sys::table_name(&lock_file, id))
+                .is_some_and(|name| name.key == key);
+            if named {
+                open.file_gone_since = None;
+            } else {
+                open.file_gone_since.get_or_insert(now);
             }
         }
     }

@@ -84,6 +84,9 @@ pub enum EndedBy {
     HolderExited,
     /// Another process held the lock at the next look (a hand-over between two looks).
     HandedOver,
+    /// The holder let go of a lock whose file had been deleted (or replaced) under it for a
+    /// second or more: meanwhile another certbot could start beside it (kernel events only).
+    LockFileDeleted,
     /// The recording stopped (or its recorder was killed) while it was held: `end` is the last
     /// moment it is known held, not its end.
     RecordingStopped,
@@ -96,6 +99,7 @@ impl EndedBy {
             EndedBy::Released => "released",
             EndedBy::HolderExited => "holder-exited",
             EndedBy::HandedOver => "handed-over",
+            EndedBy::LockFileDeleted => "lock-file-deleted",
             EndedBy::RecordingStopped => "recording-stopped",
         }
     }
@@ -106,6 +110,7 @@ impl EndedBy {
             EndedBy::Released,
             EndedBy::HolderExited,
             EndedBy::HandedOver,
+            EndedBy::LockFileDeleted,
             EndedBy::RecordingStopped,
         ]
         .into_iter()

@@ -152,7 +152,8 @@ fn holds_of_real_certbot_are_recorded_with_their_times_and_holder() {
 
 /// An OFD holder (`lockscope hold`), and real certbot whose lock file is deleted under it: both
 /// holds are recorded with their ends (the deleted file's release is matched to the hold by
-/// the locked file, not by what the path names by then).
+/// the locked file, not by what the path names by then), the second as `lock-file-deleted`
+/// (the file was gone for 1.5 s before certbot died: another certbot could have started).
 #[test]
 fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
     let (_root, dir, store, recorder) = kernel_recording();
@@ -169,7 +170,7 @@ fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
     let certbot = certbot_lock_dir(&dir).expect_locked();
     let certbot_pid = certbot.pid;
     std::fs::remove_file(dir.join(lockscope::LOCK_FILE_NAME)).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1500));
     certbot.kill();
     let killed = jiff::Timestamp::now();
     std::thread::sleep(Duration::from_millis(500));
@@ -184,7 +185,8 @@ fn an_ofd_holder_and_a_lock_file_deleted_under_certbot_are_recorded() {
         !rows[1]["end"].is_null() && near(time(&rows[1]["end"]), killed),
         "the deleted file's hold ended when certbot died: {rows:#?}"
     );
-    assert_eq!(rows[1]["ended_by"], "released", "{rows:#?}");
+    assert_eq!(rows[0]["ended_by"], "released", "{rows:#?}");
+    assert_eq!(rows[1]["ended_by"], "lock-file-deleted", "{rows:#?}");
 }
 
 /// Quick hand-overs: two real certbot processes take the lock in turn, each retrying every
