@@ -155,18 +155,32 @@ impl KernelRecorder {
         if !recorded.is_empty() {
             return Ok(recorded);
         }
-        let events = self.trace.next_events(wait)?;
+        let mut events = self.trace.next_events(wait)?;
+        // This process's own locks (SQLite's on the history file, when it is on a watched
+        // filesystem) are no one's holds.
+        let me = std::process::id();
+        events.retain(|e| e.pid != me);
         let mut details = DetailsCache::default();
-        // A take or refusal on a file not known as a watched lock file: the watched lock
-        // files' names are looked up again, once for the whole batch (one lstat per watched
-        // directory), before any event of it is applied.
-        let unknown_take = events.iter().any(|e| {
-            !e.unlock
-                && e.kind != sys::TraceLockKind::Flock
-                && !self.keys.contains_key(&e.key)
-                && !self.open.values().any(|o| o.key == Some(e.key))
-        });
-        if unknown_take {
+        // A take or refusal on a file not known as a watched lock file, or on one known by a
+        // name its path no longer gives (the file deleted, its inode number another file's
+        // now): the watched lock files' names are looked up again, once for the whole batch
+        // (one lstat per watched directory), before any event of it is applied.
+        let mut checked = std::collections::HashSet::new();
+        let mut stale = false;
+        for e in &events {
+            if e.unlock
+                || e.kind == sys::TraceLockKind::Flock
+                || self.open.values().any(|o| o.key == Some(e.key))
+                || !checked.insert(e.key)
+            {
+                continue;
+            }
+            stale |= match self.keys.get(&e.key) {
+                None => true,
+                Some(dir) => !self.still_named(dir, e.key),
+            };
+        }
+        if stale {
             self.resolve();
         }
         for event in events {
@@ -309,6 +323,17 @@ impl KernelRecorder {
             self.not_watched.insert((pid, key), now);
         }
         found
+    }
+
+    /// Whether `dir`'s lock file is still the file the table names `key` (re-validates a name
+    /// [`Self::resolve`] found earlier: one lstat).
+    fn still_named(&self, dir: &Path, key: TableKey) -> bool {
+        let Some((_, lock_file)) = self.watched.iter().find(|(d, _)| d == dir) else {
+            return false;
+        };
+        sys::file_id(lock_file)
+            .and_then(|id| sys::table_name(lock_file, id))
+            .is_some_and(|name| name.key == key)
     }
 
     /// Looks up each watched lock file's name in the lock table (re-validating the cache: a

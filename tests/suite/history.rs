@@ -6,6 +6,7 @@
 //! moments of a lock churn; tracefs unmounted again by the recorder that mounted it.
 
 use crate::common::*;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -268,6 +269,69 @@ fn quick_hand_overs_between_two_certbots_are_each_recorded() {
         assert_eq!(r["holder_pid"], holder["pid"], "{r} during {holder}");
         assert_ne!(r["pid"], holder["pid"], "{r}");
     }
+}
+
+/// A watched lock file's inode number, freed when certbot deletes its file, is soon another
+/// file's (ext4 reuses it at once for a file of the same directory): a lock taken on that other
+/// file (another program's `other.lock`) is not a hold of the watched directory. The recorder
+/// named files by what the path had named at its last lookup, and kept that name after the
+/// file was gone (CI: serve counted 7 acquisitions for one).
+#[test]
+fn a_reused_inode_number_is_not_a_hold_of_the_watched_directory() {
+    // The history on another filesystem (tmpfs): SQLite's own locks on it, events on the
+    // watched filesystem, made the recorder look its names up again and hid the bug (as serve,
+    // which keeps no file, did not).
+    assert!(
+        is_root(),
+        "this test records the kernel's lock events: run it as root"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("letsencrypt");
+    std::fs::create_dir(&dir).unwrap();
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    let store = shm.path().join("history.db");
+    let recorder = Recorder::start(&store, &[&dir]);
+    let other = dir.join("other.lock");
+    let mut reused = false;
+    let mut certbot_pids = Vec::new();
+    for _ in 0..5 {
+        let certbot = certbot_lock_dir(&dir).expect_locked();
+        certbot_pids.push(certbot.pid);
+        let inode = std::fs::metadata(dir.join(lockscope::LOCK_FILE_NAME))
+            .unwrap()
+            .ino();
+        std::thread::sleep(Duration::from_millis(300));
+        certbot.release();
+        let _ = std::fs::remove_file(&other);
+        std::fs::File::create(&other).unwrap();
+        if std::fs::metadata(&other).unwrap().ino() == inode {
+            reused = true;
+            break;
+        }
+    }
+    assert!(
+        reused,
+        "the filesystem never reused the lock file's inode number"
+    );
+    let script = "import fcntl, os, sys, time\n\
+                  fd = os.open(sys.argv[1], os.O_RDWR)\n\
+                  fcntl.lockf(fd, fcntl.LOCK_EX)\n\
+                  time.sleep(0.3)\n";
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&other)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.stop();
+    let holds: Vec<serde_json::Value> = history(&store, &[], &dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "hold")
+        .collect();
+    let pids: Vec<u64> = holds.iter().filter_map(|h| h["pid"].as_u64()).collect();
+    let expected: Vec<u64> = certbot_pids.iter().map(|&p| u64::from(p)).collect();
+    assert_eq!(pids, expected, "{holds:#?}");
 }
 
 /// A flock(2) holder of the lock file does not exclude certbot (Linux keeps the two kinds

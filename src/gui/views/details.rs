@@ -101,8 +101,8 @@ fn recorded(ui: &mut Ui, view: &Snapshot<'_>, dir: &Path, now: Timestamp) {
         ui.label(
             RichText::new(
                 "No flight recorder history here. `lockscope record DIR` (or the \
-                 lockscope-record service, as root) keeps who held this lock and who was \
-                 refused; the timeline then shows it.",
+                 lockscope-record service, as root) keeps every hold of this lock and every \
+                 attempt that failed while it was held; the timeline then shows them.",
             )
             .weak(),
         );
