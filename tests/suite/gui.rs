@@ -511,20 +511,8 @@ fn an_orphaned_lock_looks_dangerous() {
                   os.unlink(sys.argv[1])\n\
                   print('locked', flush=True)\n\
                   sys.stdin.read()\n";
-    let mut holder = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&lock)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "locked");
+    let mut holder = common::ScriptedPeer::start(script, &lock);
+    assert_eq!(holder.read_line(), "locked");
     let mut h = start_app(cfg.path(), FakePicker::new());
     add_absent_rows(&mut h, &[&dirs[1]]);
     type_path(&mut h, dirs[0].to_str().unwrap());
@@ -532,9 +520,8 @@ fn an_orphaned_lock_looks_dangerous() {
         has_badge(h, &dirs[0], "Orphaned lock")
     });
     let texts = row_texts(&h, &dirs[0]);
-    let pid = holder.id().to_string();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    let pid = holder.child.id().to_string();
+    drop(holder);
     assert!(
         texts
             .iter()
@@ -2640,7 +2627,6 @@ fn changing_the_lock_name_while_holding_asks_to_release_first() {
 
 #[test]
 fn a_refusal_note_goes_when_the_state_changes() {
-    use std::io::{BufRead, Write};
     let cfg = tempfile::tempdir().unwrap();
     let (_root, dirs) = tempdirs(1);
     let dir = &dirs[0];
@@ -2656,33 +2642,20 @@ fn a_refusal_note_goes_when_the_state_changes() {
     // A holder that takes the lock on a file it opened before the app watched it: no
     // filesystem event tells the monitor, so the row still says Free when Acquire is clicked.
     // It locks when told, after the row shows Free: no sleep decides the order.
-    let mut holder = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import fcntl, os, sys\n\
-             fd = os.open(sys.argv[1], os.O_RDWR)\n\
-             print('opened', flush=True)\n\
-             sys.stdin.readline()\n\
-             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
-             print('locked', flush=True)\n\
-             sys.stdin.read()\n",
-        ])
-        .arg(&lock)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut holder_out = std::io::BufReader::new(holder.stdout.take().unwrap());
-    let mut line = String::new();
-    holder_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "opened");
+    let mut holder = common::ScriptedPeer::start(
+        "import fcntl, os, sys\n\
+         fd = os.open(sys.argv[1], os.O_RDWR)\n\
+         print('opened', flush=True)\n\
+         sys.stdin.readline()\n\
+         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+         print('locked', flush=True)\n\
+         sys.stdin.read()\n",
+        &lock,
+    );
+    assert_eq!(holder.read_line(), "opened");
     let mut h = start_app(cfg.path(), FakePicker::new());
     add_absent_rows_or_free(&mut h, dir);
-    let mut holder_in = holder.stdin.take().unwrap();
-    writeln!(holder_in, "lock").unwrap();
-    line.clear();
-    holder_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "locked");
+    assert_eq!(holder.ask("lock"), "locked");
     h.run_steps(5);
     assert!(has_badge(&h, dir, "Free (stale file)"), "{}", describe(&h));
     click(&mut h, |h| row_button(h, dir, "Acquire"));
@@ -2699,8 +2672,7 @@ fn a_refusal_note_goes_when_the_state_changes() {
         has_badge(h, dir, "Held") && row_texts(h, dir).iter().any(|t| t.contains("refused"))
     });
     // The holder dies: the note must go with the state it described.
-    drop(holder_in);
-    holder.wait().unwrap();
+    holder.finish();
     touch();
     run_until(&mut h, "Free again, no refusal note", |h| {
         has_badge(h, dir, "Free (stale file)")

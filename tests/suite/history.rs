@@ -345,26 +345,13 @@ fn a_flock_holder_is_not_a_hold_and_certbot_beside_it_is_not_refused() {
                   fcntl.flock(fd, fcntl.LOCK_EX)\n\
                   print('locked', flush=True)\n\
                   sys.stdin.read()\n";
-    let mut flock = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(dir.join(lockscope::LOCK_FILE_NAME))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(flock.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "locked");
+    let mut flock = ScriptedPeer::start(script, &dir.join(lockscope::LOCK_FILE_NAME));
+    assert_eq!(flock.read_line(), "locked");
     let certbot = certbot_lock_dir(&dir).expect_locked();
     let certbot_pid = certbot.pid;
     std::thread::sleep(Duration::from_millis(300));
     certbot.release();
-    drop(flock.stdin.take());
-    let _ = flock.wait();
+    flock.finish();
     std::thread::sleep(Duration::from_millis(300));
     recorder.stop();
     let all = history(&store, &[], &dir);
