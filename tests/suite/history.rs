@@ -32,6 +32,18 @@ fn kernel_recording() -> (
     std::path::PathBuf,
     Recorder,
 ) {
+    kernel_recording_into(None)
+}
+
+/// [`kernel_recording`], the history in `store_dir` if given.
+fn kernel_recording_into(
+    store_dir: Option<&Path>,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Recorder,
+) {
     assert!(
         is_root(),
         "this test records the kernel's lock events: run it as root"
@@ -39,7 +51,7 @@ fn kernel_recording() -> (
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("letsencrypt");
     std::fs::create_dir(&dir).unwrap();
-    let store = root.path().join("history.db");
+    let store = store_dir.unwrap_or(root.path()).join("history.db");
     let recorder = Recorder::start(&store, &[&dir]);
     (root, dir, store, recorder)
 }
@@ -281,16 +293,8 @@ fn a_reused_inode_number_is_not_a_hold_of_the_watched_directory() {
     // The history on another filesystem (tmpfs): SQLite's own locks on it, events on the
     // watched filesystem, made the recorder look its names up again and hid the bug (as serve,
     // which keeps no file, did not).
-    assert!(
-        is_root(),
-        "this test records the kernel's lock events: run it as root"
-    );
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("letsencrypt");
-    std::fs::create_dir(&dir).unwrap();
     let shm = tempfile::tempdir_in("/dev/shm").unwrap();
-    let store = shm.path().join("history.db");
-    let recorder = Recorder::start(&store, &[&dir]);
+    let (_root, dir, store, recorder) = kernel_recording_into(Some(shm.path()));
     let other = dir.join("other.lock");
     let mut reused = false;
     let mut certbot_pids = Vec::new();
