@@ -229,11 +229,12 @@ impl KernelRecorder {
             return;
         }
         if REFUSED.contains(&event.ret) {
+            let (command, user) = who(event.pid, details);
             let refused = Refused {
                 dir: dir.to_path_buf(),
                 pid: Some(event.pid),
-                command: crate::holder::command_line(event.pid),
-                user: details.details(event.pid).user,
+                command,
+                user,
                 time: at,
                 holder_pid: self.open.get(dir).and_then(|o| o.hold.pid),
                 source: Source::Kernel,
@@ -255,11 +256,12 @@ impl KernelRecorder {
             Some(_) => self.end_open(dir, at, EndedBy::HandedOver, recorded),
             None => {}
         }
+        let (command, user) = who(event.pid, details);
         let hold = Hold {
             dir: dir.to_path_buf(),
             pid: Some(event.pid),
-            command: crate::holder::command_line(event.pid),
-            user: details.details(event.pid).user,
+            command,
+            user,
             start: at,
             start_seen: true,
             end: None,
@@ -353,16 +355,18 @@ impl KernelRecorder {
     /// hold whose file was deleted under it for a while is recorded so when it ends.
     fn look_at_held_files(&mut self) {
         let now = Timestamp::now();
-        for (dir, open) in &mut self.open {
-            let Some(key) = open.key else { continue };
-            let lock_file = dir.join(&self.lock_name);
-            let named = sys::file_id(&lock_file)
-                .and_then(|id| sys::table_name(&lock_file, id))
-                .is_some_and(|name| name.key == key);
-            if named {
-                open.file_gone_since = None;
-            } else {
-                open.file_gone_since.get_or_insert(now);
+        let named: Vec<(PathBuf, bool)> = self
+            .open
+            .iter()
+            .filter_map(|(dir, open)| Some((dir.clone(), self.still_named(dir, open.key?))))
+            .collect();
+        for (dir, named) in named {
+            if let Some(open) = self.open.get_mut(&dir) {
+                if named {
+                    open.file_gone_since = None;
+                } else {
+                    open.file_gone_since.get_or_insert(now);
+                }
             }
         }
     }
@@ -382,4 +386,9 @@ impl KernelRecorder {
             .map(|(_, open)| Recorded::Ended(open.hold.ended(now, EndedBy::RecordingStopped)))
             .collect()
     }
+}
+
+/// A locker's command line and user, as a hold or a refused attempt keeps them.
+fn who(pid: u32, details: &mut DetailsCache) -> (Option<String>, Option<String>) {
+    (crate::holder::command_line(pid), details.details(pid).user)
 }

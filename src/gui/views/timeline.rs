@@ -319,21 +319,34 @@ pub fn describe_refused(r: &Refused, now: SystemTime) -> String {
         "Refused at {}: ",
         format_time_short(r.time, now_ts, TimeStyle::Resolved)
     );
-    match r.pid {
-        Some(pid) => text.push_str(&format!("pid {pid}")),
-        None => text.push_str("a process not visible here"),
-    }
-    if let Some(user) = &r.user {
-        text.push_str(&format!(" ({})", escape(user)));
-    }
-    if let Some(cmd) = &r.command {
-        text.push_str(&format!(": {}", escape(cmd)));
-    }
+    text.push_str(&process_text(
+        r.pid,
+        &r.user,
+        &r.command,
+        "a process not visible here",
+    ));
     match r.holder_pid {
         Some(holder) => text.push_str(&format!("\nwhile pid {holder} held the lock")),
         None => text.push_str("\nwhile the lock was held"),
     }
     text.push_str("\n(the flight recorder's history)");
+    text
+}
+
+/// "pid 812 (root): certbot renew", escaped; `unseen` without a pid.
+fn process_text(
+    pid: Option<u32>,
+    user: &Option<String>,
+    command: &Option<String>,
+    unseen: &str,
+) -> String {
+    let mut text = pid.map_or(unseen.to_string(), |pid| format!("pid {pid}"));
+    if let Some(user) = user {
+        text.push_str(&format!(" ({})", escape(user)));
+    }
+    if let Some(cmd) = command {
+        text.push_str(&format!(": {}", escape(cmd)));
+    }
     text
 }
 
@@ -353,16 +366,7 @@ pub fn describe_recorded(holds: &[Hold], at: SystemTime, now: SystemTime) -> Str
             .to_string();
     };
     let mut text = String::from("Held (the flight recorder's history)\nholder: ");
-    match h.pid {
-        Some(pid) => text.push_str(&format!("pid {pid}")),
-        None => text.push_str("pid not visible"),
-    }
-    if let Some(user) = &h.user {
-        text.push_str(&format!(" ({})", escape(user)));
-    }
-    if let Some(cmd) = &h.command {
-        text.push_str(&format!(": {}", escape(cmd)));
-    }
+    text.push_str(&process_text(h.pid, &h.user, &h.command, "pid not visible"));
     let start = if h.start_seen {
         when(h.start)
     } else {
